@@ -1,0 +1,169 @@
+"""normalize(): every lineage form, both key spellings, hostile input."""
+import datetime as dt
+import json
+
+import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from phylohf.normalize import normalize
+from phylohf.records import MalformedRecord
+
+LISTING = {
+    "_id": "65f0c0ffee", "id": "org/llama-ft", "modelId": "org/llama-ft", "author": "org",
+    "createdAt": "2024-03-01T10:00:00.000Z", "lastModified": "2024-04-01T00:00:00.000Z",
+    "downloads": 1234, "likes": 5, "private": False, "gated": False,
+    "library_name": "transformers", "pipeline_tag": "text-generation",
+    "tags": ["transformers", "safetensors", "llama", "text-generation", "conversational", "en", "fr",
+             "license:llama3.1", "dataset:tatsu-lab/alpaca", "arxiv:2106.09685", "region:us",
+             "base_model:meta-llama/Llama-3.1-8B", "base_model:finetune:meta-llama/Llama-3.1-8B"],
+    "cardData": {"license": "llama3.1", "language": ["en", "fr"], "datasets": ["tatsu-lab/alpaca"],
+                 "base_model": "meta-llama/Llama-3.1-8B", "pipeline_tag": "text-generation"},
+    "config": {"architectures": ["LlamaForCausalLM"], "model_type": "llama"},
+}
+
+
+def model_info_dump(listing: dict) -> dict:
+    """The same model as a snake_case ModelInfo dump with card data as a YAML string."""
+    return {"id": listing["id"], "author": listing["author"], "created_at": listing["createdAt"],
+            "last_modified": listing["lastModified"], "downloads": listing["downloads"],
+            "likes": listing["likes"], "library_name": listing["library_name"],
+            "pipeline_tag": listing["pipeline_tag"], "tags": listing["tags"],
+            "card_data": yaml.safe_dump(listing["cardData"]), "config": listing["config"]}
+
+
+def test_camel_case_listing():
+    r = normalize(LISTING)
+    assert r.id == "org/llama-ft" and r.author == "org"
+    assert r.created_at == dt.datetime(2024, 3, 1, 10, 0)
+    assert r.license == "llama3.1" and r.languages == ("en", "fr") and not r.multilingual
+    assert r.pipeline_tag == "text-generation" and r.library == "transformers"
+    assert r.architecture == "llama"
+    assert r.datasets == ("tatsu-lab/alpaca",)
+    assert r.tags == ("arxiv:2106.09685", "conversational", "safetensors")
+    assert r.parents == (("meta-llama/Llama-3.1-8B", "finetune"),)
+    assert (r.downloads, r.likes) == (1234, 5)
+    assert r.fixes == ()
+
+
+def test_snake_case_model_info_dump_is_the_same_record():
+    assert normalize(model_info_dump(LISTING)) == normalize(LISTING)
+
+
+@pytest.mark.parametrize("record, parents", [
+    ({"tags": ["base_model:adapter:a/b"]}, (("a/b", "adapter"),)),
+    ({"tags": ["base_model:a/b"]}, (("a/b", "finetune"),)),
+    ({"tags": ["base_model:a/b"], "library_name": "peft"}, (("a/b", "adapter"),)),
+    ({"tags": ["base_model:a/b", "gguf"]}, (("a/b", "quantized"),)),
+    ({"cardData": {"base_model": "a/b"}}, (("a/b", "finetune"),)),
+    ({"cardData": {"base_model": "a/b", "base_model_relation": "quantized"}}, (("a/b", "quantized"),)),
+    ({"cardData": {"base_model": ["a/b", "c/d"]}}, (("a/b", "merge"), ("c/d", "merge"))),
+    ({"cardData": {"base_model": ["a/b", "c/d"]}, "tags": ["base_model:merge:a/b", "base_model:merge:c/d"]},
+     (("a/b", "merge"), ("c/d", "merge"))),
+    # the relation tag wins over the card's relation; card order first, then tag-only parents
+    ({"cardData": {"base_model": "a/b", "base_model_relation": "adapter"},
+      "tags": ["base_model:quantized:a/b", "base_model:finetune:e/f"]},
+     (("a/b", "quantized"), ("e/f", "finetune"))),
+])
+def test_lineage_forms(record, parents):
+    assert normalize({"id": "x/child", **record}).parents == parents
+
+
+@pytest.mark.parametrize("base_model, parents, fixes", [
+    ("https://huggingface.co/a/b", ("a/b",), ("url_parent",)),
+    ("https://www.huggingface.co/a/b/", ("a/b",), ("url_parent",)),
+    ("hf.co/a/b", ("a/b",), ("url_parent",)),
+    ("https://huggingface.co/models/a/b", ("a/b",), ("url_parent",)),
+    ("  a/b\n", ("a/b",), ("padded_parent",)),
+    ("x/child", (), ("self_parent",)),
+    ("https://huggingface.co/x/child", (), ("url_parent", "self_parent")),
+    (42, (), ()),
+    ({"id": "a/b"}, (), ()),
+    (None, (), ()),
+    ("", (), ()),
+    (["a/b", ["c/d", 7, ["deeper/x"]], None, 3.5], ("a/b", "c/d"), ()),
+    (["a/b", "a/b", " a/b "], ("a/b",), ("padded_parent",)),
+    ("Ünïcode/模型-名", ("Ünïcode/模型-名",), ()),
+])
+def test_hostile_parent_ids(base_model, parents, fixes):
+    r = normalize({"id": "x/child", "cardData": {"base_model": base_model}})
+    assert tuple(p for p, _ in r.parents) == parents
+    assert r.fixes == fixes
+
+
+def test_model_id_as_url_and_author_from_id():
+    r = normalize({"modelId": " https://huggingface.co/org/m ", "tags": "not-a-list"})
+    assert r.id == "org/m" and r.author == "org" and r.fixes == ("url_id",) and r.tags == ()
+
+
+@pytest.mark.parametrize("record", [{}, {"id": ""}, {"id": "   "}, {"id": 5}, {"modelId": None}])
+def test_records_without_id_are_malformed(record):
+    with pytest.raises(MalformedRecord):
+        normalize(record)
+
+
+def test_not_an_object_is_malformed():
+    with pytest.raises(MalformedRecord, match="expected a JSON object"):
+        normalize(["id", "a/b"])
+
+
+def test_languages_are_validated_iso_codes():
+    r = normalize({"id": "a/b",
+                   "tags": ["en", "zz", "yue", "moe", "rag", "gan", "v1", "ai", "multilingual"],
+                   "cardData": {"language": ["eng", "de-DE", "pt_BR", "klingon", "fra", 12]}})
+    # card: eng -> en, de-DE -> de, pt_BR -> pt, fra -> fr; tags: en, yue (ISO 639-3);
+    # zz, v1, ai are not codes, and moe/rag/gan are ML words, not languages, as tags
+    assert r.languages == ("de", "en", "fr", "pt", "yue")
+    assert r.multilingual
+    assert r.tags == ("ai", "gan", "moe", "rag", "v1", "zz")
+
+
+def test_single_language_string_and_license_from_tag():
+    r = normalize({"id": "a/b", "tags": ["license:MIT"], "cardData": {"language": "ja"}})
+    assert r.languages == ("ja",) and r.license == "mit"
+
+
+def test_card_license_list_and_license_name():
+    r = normalize({"id": "a/b", "cardData": {"license": ["other", "mit"], "license_name": "acme-1.0"}})
+    assert r.license == "other" and r.license_name == "acme-1.0"
+
+
+@pytest.mark.parametrize("card_data", [
+    "!!python/object/apply:os.system ['echo pwned']",   # unsafe YAML is never executed
+    "{not: json: [",
+    "[1, 2, 3]",
+    "just a sentence",
+])
+def test_bad_card_data_is_flagged_not_fatal(card_data):
+    r = normalize({"id": "a/b", "card_data": card_data, "tags": ["license:mit"]})
+    assert r.fixes == ("bad_card_data",) and r.license == "mit"
+
+
+def test_yaml_card_data_with_front_matter_fences():
+    r = normalize({"id": "a/b", "card_data": "---\nlicense: apache-2.0\nbase_model: c/d\n---\n"})
+    assert r.license == "apache-2.0" and r.parents == (("c/d", "finetune"),)
+
+
+def test_unreadable_date_is_unknown():
+    r = normalize({"id": "a/b", "createdAt": "the day before yesterday"})
+    assert r.created_at is None and r.fixes == ("bad_date",)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=12)
+
+
+@settings(max_examples=60, deadline=None)
+@given(tags=st.lists(st.text(max_size=30), max_size=8), base_model=json_values,
+       language=json_values, relation=json_values)
+def test_never_crashes_on_arbitrary_json(tags, base_model, language, relation):
+    record = {"id": "x/child", "tags": tags, "cardData": {
+        "base_model": base_model, "language": language, "base_model_relation": relation}}
+    r = normalize(json.loads(json.dumps(record)))
+    assert r.id == "x/child"
+    assert all(p != "x/child" and p and rel in ("finetune", "adapter", "quantized", "merge")
+               for p, rel in r.parents)
+    assert len({p for p, _ in r.parents}) == len(r.parents)
