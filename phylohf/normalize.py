@@ -39,12 +39,12 @@ from .records import ModelRecord, raw_table, to_raw
 NOT_LANGUAGE_TAGS = frozenset(
     "art bar bit bot cat dit gan law map med mit mix moe ner pal rag run sat tag vae vit web".split())
 
-_CLEAN_ID = (r"nullif(regexp_replace(regexp_replace(strip({s}), "
-             r"'^(https?://)?(www\.)?(huggingface\.co|hf\.co)/(models/)?', ''), '/+$', ''), '')")
+_URL_PREFIX = r"'^(https?://)?(www\.)?(huggingface\.co|hf\.co)/(models/)?'"
 
 MACROS = f"""
-CREATE OR REPLACE TEMP MACRO strip(s) AS regexp_replace(s, '^\\s+|\\s+$', '', 'g');
-CREATE OR REPLACE TEMP MACRO clean_id(s) AS {_CLEAN_ID.format(s='s')};
+CREATE OR REPLACE TEMP MACRO strip(s) AS trim(s, ' ' || chr(9) || chr(10) || chr(11) || chr(12) || chr(13));
+CREATE OR REPLACE TEMP MACRO clean_id(s) AS nullif(rtrim(CASE WHEN contains(s, '.co/')
+    THEN regexp_replace(strip(s), {_URL_PREFIX}, '') ELSE strip(s) END, '/'), '');
 CREATE OR REPLACE TEMP MACRO json_strings(j) AS coalesce(CASE json_type(j)
     WHEN 'VARCHAR' THEN [j ->> '$']
     WHEN 'ARRAY' THEN flatten(list_transform(json_extract(j, '$[*]'), lambda e: CASE json_type(e)
@@ -59,79 +59,89 @@ CREATE OR REPLACE TEMP MACRO set_of(l) AS list_sort(list_distinct(list_filter(l,
 CREATE OR REPLACE TEMP MACRO text_of(s) AS nullif(lower(strip(s)), '');
 """
 
+# The card-data fields read, in one JSON parse per record.
+CARD_FIELDS = ("license", "license_name", "language", "datasets", "base_model",
+               "base_model_relation", "pipeline_tag", "library_name")
+
 NORMALIZE = """
 CREATE OR REPLACE TEMP TABLE _r AS
-SELECT row, clean_id(id) AS id, strip(id) <> clean_id(id) AS id_fixed, author,
-       TRY_CAST(created_at AS TIMESTAMPTZ)::TIMESTAMP AS created_at,
-       created_at IS NOT NULL AND TRY_CAST(created_at AS TIMESTAMPTZ) IS NULL AS bad_date,
-       TRY_CAST(last_modified AS TIMESTAMPTZ)::TIMESTAMP AS last_modified,
-       downloads, likes, library_name, pipeline_tag, coalesce(tags, []) AS tags,
-       json_object_or_null(card_data) AS cd,
-       card_data IS NOT NULL AND json_object_or_null(card_data) IS NULL AS bad_card,
-       json_object_or_null(config) AS cfg,
-       card, raw
-FROM raw
-WHERE clean_id(id) IS NOT NULL
-QUALIFY row_number() OVER (PARTITION BY clean_id(id) ORDER BY row DESC) = 1;
+SELECT row, id, id_fixed, author, created_at, bad_date, last_modified, downloads, likes,
+       coalesce(library_name, text_of(c[8] ->> '$')) AS library,
+       coalesce(pipeline_tag, text_of(c[7] ->> '$')) AS pipeline_tag,
+       tags, bad_card, model_type, card,
+       c[1] AS c_license, nullif(strip(c[2] ->> '$'), '') AS c_license_name, c[3] AS c_language,
+       c[4] AS c_datasets, c[5] AS c_base_model, text_of(c[6] ->> '$') AS c_relation
+FROM (
+    SELECT *, CASE WHEN NOT bad_card THEN json_extract(card_data, {paths}) END AS c
+    FROM (
+        SELECT row, cid AS id, strip(id) <> cid AS id_fixed, author,
+               TRY_CAST(created_at AS TIMESTAMPTZ)::TIMESTAMP AS created_at,
+               created_at IS NOT NULL AND TRY_CAST(created_at AS TIMESTAMPTZ) IS NULL AS bad_date,
+               TRY_CAST(last_modified AS TIMESTAMPTZ)::TIMESTAMP AS last_modified,
+               downloads, likes, text_of(library_name) AS library_name, text_of(pipeline_tag) AS pipeline_tag,
+               coalesce(tags, []) AS tags, card_data,
+               card_data IS NOT NULL AND json_object_or_null(card_data) IS NULL AS bad_card,
+               text_of(json_extract_string(json_object_or_null(config), '$.model_type')) AS model_type, card
+        FROM (SELECT *, clean_id(id) AS cid FROM __ROWS__) WHERE cid IS NOT NULL
+    )
+);
 
 CREATE OR REPLACE TEMP TABLE _lang AS
-SELECT t.id, set_of(list(c.canon)) AS languages, list(DISTINCT t.tok) FILTER (t.src = 'tag') AS lang_tags
+SELECT t.row, set_of(list(c.canon)) AS languages, list(DISTINCT t.tok) FILTER (t.src = 'tag') AS lang_tags
 FROM (
-    SELECT id, 'tag' AS src, unnest(list_filter(tags, lambda x: length(x) BETWEEN 2 AND 3)) AS tok FROM _r
+    SELECT row, 'tag' AS src, unnest(list_filter(tags, lambda x: length(x) BETWEEN 2 AND 3)) AS tok FROM _r
     UNION ALL
-    SELECT id, 'card' AS src, split_part(split_part(lower(strip(unnest(json_strings(cd -> 'language')))), '-', 1), '_', 1)
-    FROM _r WHERE cd IS NOT NULL
+    SELECT row, 'card' AS src, split_part(split_part(lower(strip(unnest(json_strings(c_language)))), '-', 1), '_', 1)
+    FROM _r WHERE c_language IS NOT NULL
 ) t JOIN lang_codes c ON c.code = t.tok AND (t.src = 'card' OR c.in_tags)
-GROUP BY t.id;
+GROUP BY t.row;
 
 CREATE OR REPLACE TEMP TABLE _p AS
-SELECT id, tag_pairs, raw_parents, card_rel, list_filter(ids, lambda x, i: x IS NOT NULL AND list_position(ids, x) = i) AS ids
+SELECT row, tag_pairs, raw_parents, list_filter(ids, lambda x, i: x IS NOT NULL AND list_position(ids, x) = i) AS ids
 FROM (
-    SELECT id, tag_pairs, raw_parents, card_rel,
+    SELECT row, tag_pairs, raw_parents,
            list_transform(card_parents, lambda s: clean_id(s)) || list_transform(tag_pairs, lambda q: q.id) AS ids
     FROM (
-        SELECT id, card_parents, card_parents || tag_parents AS raw_parents,
-               text_of(cd ->> 'base_model_relation') AS card_rel,
+        SELECT row, card_parents, card_parents || tag_parents AS raw_parents,
                list_transform(tag_parents, lambda s: CASE
-                   WHEN regexp_matches(s, '^(finetune|adapter|quantized|merge):')
-                   THEN {'id': clean_id(substr(s, strpos(s, ':') + 1)), 'rel': split_part(s, ':', 1)}
-                   ELSE {'id': clean_id(s), 'rel': NULL} END) AS tag_pairs
+                   WHEN contains(s, ':') AND split_part(s, ':', 1) IN ('finetune', 'adapter', 'quantized', 'merge')
+                   THEN {{'id': clean_id(substr(s, strpos(s, ':') + 1)), 'rel': split_part(s, ':', 1)}}
+                   ELSE {{'id': clean_id(s), 'rel': NULL}} END) AS tag_pairs
         FROM (
-            SELECT id, cd, json_strings(cd -> 'base_model') AS card_parents,
+            SELECT row, json_strings(c_base_model) AS card_parents,
                    list_transform(list_filter(tags, lambda t: starts_with(t, 'base_model:')),
                                   lambda t: substr(t, 12)) AS tag_parents
-            FROM _r
+            FROM _r WHERE c_base_model IS NOT NULL OR list_bool_or(list_transform(tags, lambda t: starts_with(t, 'base_model:')))
         )
+        WHERE len(card_parents) + len(tag_parents) > 0
     )
-)
-WHERE len(raw_parents) > 0;
+);
 
 SELECT r.row, r.id,
        coalesce(nullif(strip(r.author), ''), CASE WHEN contains(r.id, '/') THEN split_part(r.id, '/', 1) END) AS author,
        r.created_at, r.last_modified, r.downloads, r.likes,
-       coalesce(text_of(json_strings(r.cd -> 'license')[1]),
+       coalesce(text_of(json_strings(r.c_license)[1]),
                 text_of(substr(list_filter(r.tags, lambda t: starts_with(t, 'license:'))[1], 9))) AS license,
-       nullif(strip(r.cd ->> 'license_name'), '') AS license_name,
+       r.c_license_name AS license_name,
        coalesce(l.languages, []) AS languages,
        list_contains(r.tags, 'multilingual')
-         OR list_contains(list_transform(json_strings(r.cd -> 'language'), lambda x: text_of(x)), 'multilingual') AS multilingual,
-       coalesce(text_of(r.pipeline_tag), text_of(r.cd ->> 'pipeline_tag')) AS pipeline_tag,
-       coalesce(text_of(r.library_name), text_of(r.cd ->> 'library_name')) AS library,
-       text_of(r.cfg ->> 'model_type') AS architecture,
-       set_of(list_transform(json_strings(r.cd -> 'datasets'), lambda x: strip(x))
+         OR list_contains(list_transform(json_strings(r.c_language), lambda x: text_of(x)), 'multilingual') AS multilingual,
+       r.pipeline_tag, r.library, r.model_type AS architecture,
+       set_of(list_transform(json_strings(r.c_datasets), lambda x: strip(x))
               || list_transform(list_filter(r.tags, lambda t: starts_with(t, 'dataset:')), lambda t: strip(substr(t, 9))))
          AS datasets,
-       set_of(list_filter(r.tags, lambda t: NOT regexp_matches(t, '^(license|dataset|base_model|region):')
+       set_of(list_filter(r.tags, lambda t: NOT (starts_with(t, 'license:') OR starts_with(t, 'dataset:')
+                  OR starts_with(t, 'base_model:') OR starts_with(t, 'region:'))
               AND NOT list_contains(coalesce(l.lang_tags, []), t) AND t <> 'multilingual'
-              AND t IS DISTINCT FROM text_of(r.library_name) AND t IS DISTINCT FROM text_of(r.pipeline_tag)
-              AND t IS DISTINCT FROM text_of(r.cfg ->> 'model_type'))) AS tags,
-       coalesce(list_transform(list_filter(p.ids, lambda x: x <> r.id), lambda x: {'id': x, 'relation': coalesce(
+              AND t IS DISTINCT FROM r.library AND t IS DISTINCT FROM r.pipeline_tag
+              AND t IS DISTINCT FROM r.model_type)) AS tags,
+       coalesce(list_transform(list_filter(p.ids, lambda x: x <> r.id), lambda x: {{'id': x, 'relation': coalesce(
            list_filter(p.tag_pairs, lambda q: q.id = x AND q.rel IS NOT NULL)[1].rel,
-           CASE WHEN p.card_rel IN ('finetune', 'adapter', 'quantized', 'merge') THEN p.card_rel END,
+           CASE WHEN r.c_relation IN ('finetune', 'adapter', 'quantized', 'merge') THEN r.c_relation END,
            CASE WHEN len(list_filter(p.ids, lambda y: y <> r.id)) > 1 THEN 'merge'
-                WHEN text_of(r.library_name) IN ('peft', 'adapter-transformers') THEN 'adapter'
-                WHEN text_of(r.library_name) = 'gguf' OR list_has_any(r.tags, ['gguf', 'gptq', 'awq', 'exl2']) THEN 'quantized'
-                ELSE 'finetune' END)}), []) AS parents,
+                WHEN r.library IN ('peft', 'adapter-transformers') THEN 'adapter'
+                WHEN r.library = 'gguf' OR list_has_any(r.tags, ['gguf', 'gptq', 'awq', 'exl2']) THEN 'quantized'
+                ELSE 'finetune' END)}}), []) AS parents,
        r.card,
        list_filter([
            CASE WHEN r.id_fixed THEN 'url_id' END,
@@ -139,11 +149,13 @@ SELECT r.row, r.id,
            CASE WHEN list_bool_or(list_transform(p.raw_parents, lambda s: s <> strip(s))) THEN 'padded_parent' END,
            CASE WHEN list_contains(p.ids, r.id) THEN 'self_parent' END,
            CASE WHEN r.bad_card THEN 'bad_card_data' END,
-           CASE WHEN r.bad_date THEN 'bad_date' END], lambda x: x IS NOT NULL) AS fixes,
-       r.raw
-FROM _r r LEFT JOIN _lang l USING (id) LEFT JOIN _p p USING (id)
-ORDER BY r.row
-"""
+           CASE WHEN r.bad_date THEN 'bad_date' END], lambda x: x IS NOT NULL) AS fixes
+FROM _r r LEFT JOIN _lang l USING (row) LEFT JOIN _p p USING (row)
+""".format(paths="[" + ", ".join(f"'$.{f}'" for f in CARD_FIELDS) + "]")
+
+
+_LAST_OF_EACH_ID = """(SELECT * FROM raw WHERE row IN (
+    SELECT max(row) FROM raw WHERE clean_id(id) IS NOT NULL GROUP BY clean_id(id)))"""
 
 
 def _language_codes() -> pa.Table:
@@ -176,7 +188,9 @@ def prepare(con: duckdb.DuckDBPyConnection) -> None:
 def normalize_into(con: duckdb.DuckDBPyConnection, raw: pa.Table, table: str) -> None:
     """Normalise a batch of raw rows into the temporary table ``table``."""
     con.register("raw", raw)
-    *setup, final = [s for s in NORMALIZE.split(";\n") if s.strip()]
+    dups = con.execute("SELECT count(clean_id(id)) - count(DISTINCT clean_id(id)) FROM raw").fetchall()[0][0]
+    rows = "raw" if not dups else _LAST_OF_EACH_ID
+    *setup, final = [s for s in NORMALIZE.replace("__ROWS__", rows).split(";\n") if s.strip()]
     try:
         for statement in setup:
             con.execute(statement)

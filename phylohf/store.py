@@ -37,7 +37,7 @@ CREATE TABLE IF NOT EXISTS ingests (
 
 COLUMNS = ("id, author, created_at, last_modified, downloads, likes, license, license_name, "
            "languages, multilingual, pipeline_tag, library, architecture, datasets, tags, "
-           "parents, card, fixes, raw")
+           "parents, card, fixes")
 
 
 class StoreError(RuntimeError):
@@ -82,7 +82,7 @@ class Store:
 
     def _has_table(self, name: str) -> bool:
         return bool(self.con.execute(
-            "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]).fetchone()[0])
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]).fetchall()[0][0])
 
     # -- writing ---------------------------------------------------------------------------
     def upsert(self, raw: pa.Table, source: str) -> tuple[int, list[tuple[int, str]]]:
@@ -93,15 +93,16 @@ class Store:
         con = self.con
         con.execute("BEGIN TRANSACTION")
         try:
+            normalize.normalize_into(con, raw, "_batch")
             con.register("_incoming", raw)
             skipped = con.execute(
                 "SELECT \"row\", 'no model id (fields id / modelId / model_id)' FROM _incoming "
                 "WHERE clean_id(id) IS NULL ORDER BY \"row\"").fetchall()
-            con.unregister("_incoming")
-            normalize.normalize_into(con, raw, "_batch")
             con.execute("DELETE FROM models WHERE id IN (SELECT id FROM _batch)")
-            con.execute(f"INSERT INTO models SELECT {COLUMNS}, ?, \"row\", now() FROM _batch", [source])
-            stored = con.execute("SELECT count(*) FROM _batch").fetchone()[0]
+            con.execute(f"INSERT INTO models SELECT {COLUMNS}, i.raw, ?, \"row\", now() "
+                        "FROM _batch b JOIN (SELECT \"row\", raw FROM _incoming) i USING (\"row\")", [source])
+            stored = con.execute("SELECT count(*) FROM _batch").fetchall()[0][0]
+            con.unregister("_incoming")
             con.execute("DROP TABLE _batch")
             self.add_problems(source, skipped)
             con.execute("COMMIT")
@@ -121,7 +122,7 @@ class Store:
 
     # -- reading ---------------------------------------------------------------------------
     def count(self) -> int:
-        return self.con.execute("SELECT count(*) FROM models").fetchone()[0]
+        return self.con.execute("SELECT count(*) FROM models").fetchall()[0][0]
 
     def nodes(self) -> None:
         """Create ``_nodes(id, idx)``: models by sorted id, then absent parents (placeholders)."""

@@ -98,9 +98,9 @@ def test_upsert_updates_instead_of_duplicating(tmp_path):
         assert s.count() == 3
         ingest_file(s, tmp_path / "b.jsonl", progress=False)
         assert s.count() == 4
-        tags, downloads = s.con.execute("SELECT tags, downloads FROM models WHERE id = 'a/ft'").fetchone()
+        tags, downloads = s.con.execute("SELECT tags, downloads FROM models WHERE id = 'a/ft'").fetchall()[0]
         assert "new-tag" in tags and downloads == 99
-        assert s.con.execute("SELECT count(*) FROM ingests").fetchone()[0] == 3
+        assert s.con.execute("SELECT count(*) FROM ingests").fetchall()[0][0] == 3
 
 
 def test_killed_ingest_keeps_committed_batches_and_resumes(tmp_path):
@@ -141,7 +141,7 @@ def test_malformed_rows_are_skipped_counted_and_located(tmp_path):
             report = ingest_file(s, tmp_path / name, progress=False)
             assert [row for row, _ in report.problems] == bad_rows, report.problems
             assert report.stored == 3 and s.count() == 3
-            assert s.con.execute("SELECT count(*) FROM problems").fetchone()[0] == len(bad_rows)
+            assert s.con.execute("SELECT count(*) FROM problems").fetchall()[0][0] == len(bad_rows)
             assert f"{len(bad_rows)} skipped" in report.summary()
 
 
@@ -199,3 +199,13 @@ def test_lineage_and_genomes_from_the_store(tmp_path):
     assert g.counts[g.columns("language")].tolist() == [2, 1]     # en (2 models), de (1)
     pruned = build(Store(tmp_path / "s.duckdb", read_only=True), lin.n, min_count=2)
     assert [n for n in pruned.names] == ["language:en"]
+
+
+def test_the_last_of_several_rows_with_one_id_wins(tmp_path):
+    write_jsonl(tmp_path / "a.jsonl", [{"id": "a/b", "likes": 1}, {"id": "c/d"},
+                                       {"id": "https://huggingface.co/a/b", "likes": 2}])
+    with Store(tmp_path / "s.duckdb") as s:
+        report = ingest_file(s, tmp_path / "a.jsonl", progress=False)
+        assert s.con.execute("SELECT id, likes, fixes FROM models ORDER BY id").fetchall() == [
+            ("a/b", 2, ["url_id"]), ("c/d", None, [])]
+    assert report.stored == 2
