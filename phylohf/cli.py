@@ -1,0 +1,162 @@
+"""The ``phylohf`` command: thin subcommands that parse arguments and call the library.
+
+Exit codes: 0 success; 1 the command failed (message on stderr says why and what to
+do); 2 bad command-line usage; 3 ``ingest --strict`` skipped malformed rows.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from . import __version__
+from .store import DEFAULT_STORE, Store, StoreError
+
+EXIT_FAILED, EXIT_USAGE, EXIT_SKIPPED = 1, 2, 3
+
+
+def _store_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--store", default=None, metavar="FILE",
+                   help=f"DuckDB store (default: $PHYLOHF_STORE or ./{DEFAULT_STORE})")
+
+
+def _progress(args) -> bool:
+    return not args.quiet and sys.stderr.isatty()
+
+
+def cmd_simulate(args) -> int:
+    from .sources import simulate as sim
+    t0 = time.perf_counter()
+    result = sim.simulate(args.models, seed=args.seed, scenario=args.scenario, progress=_progress(args))
+    sim.write_listing(result, args.out)
+    if args.truth:
+        sim.write_truth(result, args.truth)
+    print(f"simulated {args.models:,} models ({args.scenario}, seed {args.seed}) -> {args.out}"
+          + (f", truth -> {args.truth}" if args.truth else "") + f" in {time.perf_counter() - t0:.1f} s")
+    return 0
+
+
+def cmd_ingest(args) -> int:
+    from .ingest import ingest_file
+    skipped = 0
+    with Store(args.store) as store:
+        for path in args.files:
+            report = ingest_file(store, path, progress=_progress(args))
+            print(report.summary())
+            skipped += report.skipped
+        print(f"store {store.path}: {store.count():,} models")
+    return EXIT_SKIPPED if args.strict and skipped else 0
+
+
+def load(store: Store, with_genome: bool = False):
+    """Lineage, families and (optionally) genomes of a store."""
+    from .families import families
+    from .genome import build
+    from .lineage import Lineage
+    lineage = Lineage.from_store(store)
+    genome = build(store, lineage.n) if with_genome else None
+    return lineage, families(lineage), genome
+
+
+def cmd_families(args) -> int:
+    from .overview import families_table
+    with Store(args.store, read_only=True) as store:
+        lineage, fams, _ = load(store)
+    eligible = int((fams.size >= args.min_size).sum())     # families are sorted by size
+    top = min(args.top or eligible, eligible)
+    if args.json:
+        json.dump({"families": fams.rows(lineage, top)}, sys.stdout, indent=1)
+        print()
+    else:
+        print(f"{len(fams):,} families, {eligible:,} with at least {args.min_size} node(s)")
+        print("\n".join(families_table(lineage, fams, top)))
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from .ingest import ingest_file
+    from .overview import overview
+    from .sources import simulate as sim
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(args.workdir or tmp)
+        work.mkdir(parents=True, exist_ok=True)
+        snapshot, store_path = work / "demo-hub.parquet", work / "demo.duckdb"
+        store_path.unlink(missing_ok=True)
+        print(f"Simulating an ecosystem of {args.models:,} models (seed {args.seed}, "
+              f"{args.scenario} mutation) ...")
+        sim.write_listing(sim.simulate(args.models, seed=args.seed, scenario=args.scenario), snapshot)
+        with Store(store_path) as store:
+            print(ingest_file(store, snapshot, progress=_progress(args)).summary())
+            lineage, fams, genome = load(store, with_genome=True)
+            print()
+            print(overview(lineage, fams, genome, store.fix_counts(), store.problem_counts()))
+    print(f"\ndemo finished in {time.perf_counter() - t0:.1f} s"
+          + (f"; store and snapshot kept in {args.workdir}" if args.workdir else ""))
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="phylohf", description="Phylogenetics of the Hugging Face model ecosystem: "
+        "gather model metadata, build family trees and trait genomes, analyse them.")
+    p.add_argument("--version", action="version", version=f"phylohf {__version__}")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    s = sub.add_parser("simulate", help="simulate a Hub-like ecosystem snapshot (ground truth)",
+                       description="Write a synthetic Hub listing (same schema as the real one) "
+                       "and optionally its ground truth.")
+    s.add_argument("--models", type=int, default=200_000, help="number of models (default 200000)")
+    s.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    s.add_argument("--scenario", choices=("directional", "neutral"), default="directional",
+                   help="trait evolution: directional drift with sibling-shared changes (default), "
+                   "or neutral independent symmetric mutation")
+    s.add_argument("--out", required=True, metavar="FILE", help="snapshot to write: .parquet or .jsonl")
+    s.add_argument("--truth", metavar="FILE", help="also write the ground truth as JSON")
+    s.set_defaults(func=cmd_simulate)
+
+    s = sub.add_parser("ingest", help="load snapshot files into the store (upsert by model id)",
+                       description="Ingest Parquet listings, JSONL API records or seed-format CSV. "
+                       "Malformed rows are skipped, counted and reported with their row number.")
+    s.add_argument("files", nargs="+", metavar="FILE", help=".parquet, .jsonl or seed .csv")
+    _store_arg(s)
+    s.add_argument("--strict", action="store_true", help="exit with status 3 if any row was skipped")
+    s.set_defaults(func=cmd_ingest)
+
+    s = sub.add_parser("families", help="list family trees with their statistics",
+                       description="Families are the trees of the primary-parent forest, named by "
+                       "their root model.")
+    _store_arg(s)
+    s.add_argument("--top", type=int, default=20, help="largest N families (0: all; default 20)")
+    s.add_argument("--min-size", type=int, default=1, help="only families with at least N nodes")
+    s.add_argument("--json", action="store_true", help='print {"families": [...]} as JSON')
+    s.set_defaults(func=cmd_families)
+
+    s = sub.add_parser("demo", help="simulate, ingest and summarise a small ecosystem (no network)")
+    s.add_argument("--models", type=int, default=20_000, help="number of models (default 20000)")
+    s.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
+    s.add_argument("--scenario", choices=("directional", "neutral"), default="directional")
+    s.add_argument("--workdir", metavar="DIR", help="keep the snapshot and store here "
+                   "(default: a temporary directory, removed afterwards)")
+    s.set_defaults(func=cmd_demo)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (StoreError, FileNotFoundError, ValueError) as e:
+        print(f"phylohf {args.command}: error: {e}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        print(f"phylohf {args.command}: interrupted; committed batches are kept", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

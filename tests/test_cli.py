@@ -1,0 +1,90 @@
+"""The command line end to end: demo, simulate -> ingest -> families, exit codes, messages."""
+import json
+import subprocess
+import sys
+
+import pytest
+
+from phylohf.cli import main
+from phylohf.lineage import Lineage
+from phylohf.store import Store
+
+
+@pytest.fixture(scope="module")
+def eco(tmp_path_factory):
+    """A simulated snapshot ingested into a store, through the CLI."""
+    d = tmp_path_factory.mktemp("eco")
+    assert main(["-q", "simulate", "--models", "5000", "--seed", "3", "--out", str(d / "hub.parquet"),
+                 "--truth", str(d / "truth.json")]) == 0
+    assert main(["-q", "ingest", str(d / "hub.parquet"), "--store", str(d / "eco.duckdb")]) == 0
+    return d
+
+
+def test_demo_end_to_end(capsys):
+    assert main(["-q", "demo", "--models", "4000", "--seed", "2"]) == 0
+    out = capsys.readouterr().out
+    for expected in ("4,000 rows read, 4,000 models stored, 0 skipped", "== Ecosystem overview ==",
+                     "Largest families", "Data problems found and how they were handled",
+                     "placeholder", "cycles among parent links", "demo finished in"):
+        assert expected in out, expected
+
+
+def test_families_json_matches_the_lineage(eco, capsys):
+    assert main(["families", "--store", str(eco / "eco.duckdb"), "--json", "--top", "5"]) == 0
+    fams = json.loads(capsys.readouterr().out)["families"]
+    assert len(fams) == 5
+    assert [f["size"] for f in fams] == sorted((f["size"] for f in fams), reverse=True)
+    with Store(eco / "eco.duckdb", read_only=True) as s:
+        lin = Lineage.from_store(s)
+    index = lin.index()
+    for f in fams:
+        root = index[f["root"]]
+        members = lin.root == root
+        assert lin.parent[root] == -1
+        assert f["size"] == members.sum() and f["observed"] == (members & lin.observed).sum()
+        assert f["depth"] == lin.depth[members].max()
+        assert set(f) == {"root", "size", "observed", "depth", "max_children", "wiener", "relations", "created"}
+        assert sum(f["relations"].values()) >= f["size"] - 1
+
+
+def test_families_text_and_min_size(eco, capsys):
+    assert main(["families", "--store", str(eco / "eco.duckdb"), "--min-size", "3", "--top", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "with at least 3 node(s)" in out and "family root" in out
+
+
+def test_missing_store_is_a_clear_error(tmp_path, capsys):
+    assert main(["families", "--store", str(tmp_path / "none.duckdb")]) == 1
+    err = capsys.readouterr().err
+    assert "no store at" in err and "phylohf ingest" in err
+
+
+def test_store_from_environment(eco, monkeypatch, capsys):
+    monkeypatch.setenv("PHYLOHF_STORE", str(eco / "eco.duckdb"))
+    assert main(["families", "--top", "1", "--json"]) == 0
+    assert len(json.loads(capsys.readouterr().out)["families"]) == 1
+
+
+def test_strict_ingest_exit_code(tmp_path, capsys):
+    (tmp_path / "a.jsonl").write_text('{"id": "a/b"}\nnot json\n')
+    store = str(tmp_path / "s.duckdb")
+    assert main(["-q", "ingest", str(tmp_path / "a.jsonl"), "--store", store]) == 0
+    assert main(["-q", "ingest", str(tmp_path / "a.jsonl"), "--store", store, "--strict"]) == 3
+    assert "row 2: not valid JSON" in capsys.readouterr().out
+
+
+def test_bad_input_file_is_a_clear_error(tmp_path, capsys):
+    (tmp_path / "x.txt").write_text("hello")
+    assert main(["ingest", str(tmp_path / "x.txt"), "--store", str(tmp_path / "s.duckdb")]) == 1
+    assert "expected one of .parquet" in capsys.readouterr().err
+
+
+def test_usage_errors_exit_2():
+    with pytest.raises(SystemExit) as e:
+        main(["simulate", "--models", "10"])          # --out is required
+    assert e.value.code == 2
+
+
+def test_python_dash_m_and_version():
+    out = subprocess.run([sys.executable, "-m", "phylohf", "--version"], capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.startswith("phylohf ")
