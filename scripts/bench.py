@@ -1,0 +1,142 @@
+"""Benchmark phylohf at Hub scale, against the naive approach, in one run.
+
+    python scripts/bench.py [--models 2000000] [--seed 7] [--workdir DIR] [--skip-naive]
+
+Stages run in child processes so each peak RSS is its own (``os.wait4``):
+
+1. ``simulate``: write a Hub-like Parquet listing of N models.
+2. ``phylohf``: ingest (normalise + upsert into DuckDB), lineage, families, genomes.
+3. ``load``: what every later command pays: open the store, lineage + families.
+4. ``naive``: the paper's way: Python tag parsing, a networkx DiGraph and weakly
+   connected components (needs ``pip install -e ".[bench]"``).
+
+Targets (2 cores): simulate 2M < 60 s; stage 2 < 15 s and < 3 GB; load < 2 s.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def stage_simulate(models: int, seed: int, work: Path) -> dict:
+    from phylohf.sources.simulate import simulate, write_listing
+    t0 = time.perf_counter()
+    sim = simulate(models, seed=seed)
+    t1 = time.perf_counter()
+    write_listing(sim, work / "hub.parquet")
+    return {"simulate": t1 - t0, "write parquet": time.perf_counter() - t1}
+
+
+def stage_phylohf(work: Path) -> dict:
+    from phylohf.families import families
+    from phylohf.genome import build
+    from phylohf.ingest import ingest_file
+    from phylohf.lineage import Lineage
+    from phylohf.store import Store
+    (work / "hub.duckdb").unlink(missing_ok=True)
+    times = {}
+    t = time.perf_counter()
+    with Store(work / "hub.duckdb") as store:
+        report = ingest_file(store, work / "hub.parquet", progress=False)
+        times["ingest"] = time.perf_counter() - t
+        t = time.perf_counter()
+        lineage = Lineage.from_store(store)
+        times["lineage"] = time.perf_counter() - t
+        t = time.perf_counter()
+        fams = families(lineage)
+        times["families"] = time.perf_counter() - t
+        t = time.perf_counter()
+        genome = build(store, lineage.n)
+        times["genomes"] = time.perf_counter() - t
+    times["info"] = (f"{report.stored:,} models, {lineage.n - lineage.n_observed:,} placeholders, "
+                     f"{len(fams):,} families, {genome.matrix.shape[1]:,} traits, {genome.matrix.nnz:,} cells")
+    return times
+
+
+def stage_load(work: Path) -> dict:
+    from phylohf.families import families
+    from phylohf.lineage import Lineage
+    from phylohf.store import Store
+    t = time.perf_counter()
+    with Store(work / "hub.duckdb", read_only=True) as store:
+        lineage = Lineage.from_store(store)
+    families(lineage)
+    return {"load store + lineage + families": time.perf_counter() - t}
+
+
+def stage_naive(work: Path) -> dict:
+    """Parse tags in Python, build a networkx DiGraph, take weakly connected components."""
+    import networkx as nx
+    import pyarrow.parquet as pq
+    t = time.perf_counter()
+    rows = pq.read_table(work / "hub.parquet", columns=["id", "tags"]).to_pylist()
+    graph = nx.DiGraph()
+    licenses = {}
+    for row in rows:
+        graph.add_node(row["id"])
+        for tag in row["tags"]:
+            if tag.startswith("license:"):
+                licenses[row["id"]] = tag[8:]
+            elif tag.startswith("base_model:"):
+                parent = tag.split(":")[-1]
+                graph.add_edge(parent, row["id"])
+    t1 = time.perf_counter()
+    sizes = sorted((len(c) for c in nx.weakly_connected_components(graph)), reverse=True)
+    return {"parse + DiGraph": t1 - t, "weakly connected components": time.perf_counter() - t1,
+            "info": f"{graph.number_of_nodes():,} nodes, {graph.number_of_edges():,} edges, "
+                    f"largest component {sizes[0]:,}"}
+
+
+STAGES = {"simulate": stage_simulate, "phylohf": stage_phylohf, "load": stage_load, "naive": stage_naive}
+
+
+def run_stage(name: str, args) -> tuple[dict, float]:
+    """Run one stage in a child process; returns its timings and peak RSS in GB."""
+    cmd = [sys.executable, __file__, "--stage", name, "--models", str(args.models),
+           "--seed", str(args.seed), "--workdir", str(args.workdir)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+    out = proc.stdout.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    if status != 0:
+        raise SystemExit(f"stage {name} failed (status {status})")
+    return json.loads(out), usage.ru_maxrss / 1024 ** 2
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--models", type=int, default=2_000_000)
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--workdir", type=Path, help="where the snapshot and store go (default: temporary)")
+    p.add_argument("--skip-naive", action="store_true", help="do not run the networkx comparison")
+    p.add_argument("--stage", choices=STAGES, help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.stage:
+        kwargs = {"models": args.models, "seed": args.seed} if args.stage == "simulate" else {}
+        print(json.dumps(STAGES[args.stage](work=args.workdir, **kwargs)))
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        args.workdir = args.workdir or Path(tmp)
+        args.workdir.mkdir(parents=True, exist_ok=True)
+        print(f"phylohf benchmark: {args.models:,} simulated models, seed {args.seed}, "
+              f"{os.cpu_count()} cores")
+        totals = {}
+        for name in [s for s in STAGES if not (s == "naive" and args.skip_naive)]:
+            times, peak = run_stage(name, args)
+            info = times.pop("info", "")
+            totals[name] = sum(times.values())
+            print(f"\n[{name}] {totals[name]:.2f} s, peak RSS {peak:.2f} GB" + (f"  ({info})" if info else ""))
+            for step, sec in times.items():
+                print(f"  {step:34s} {sec:8.2f} s")
+        if "naive" in totals:
+            print(f"\nnaive / phylohf (ingest + lineage + families + genomes): "
+                  f"{totals['naive'] / totals['phylohf']:.1f}x")
+
+
+if __name__ == "__main__":
+    main()
