@@ -44,7 +44,7 @@ def cmd_ingest(args) -> int:
     skipped = 0
     with Store(args.store) as store:
         for path in args.files:
-            report = ingest_file(store, path, progress=_progress(args))
+            report = ingest_file(store, path, progress=_progress(args), keep_raw=args.raw)
             print(report.summary())
             skipped += report.skipped
         print(f"store {store.path}: {store.count():,} models")
@@ -125,6 +125,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("files", nargs="+", metavar="FILE", help=".parquet, .jsonl or seed .csv")
     _store_arg(s)
     s.add_argument("--strict", action="store_true", help="exit with status 3 if any row was skipped")
+    s.add_argument("--raw", action="store_true", help="also keep every Parquet row as JSON in the store "
+                   "(JSONL and CSV records are always kept; Parquet rows are located by file and row)")
     s.set_defaults(func=cmd_ingest)
 
     s = sub.add_parser("families", help="list family trees with their statistics",

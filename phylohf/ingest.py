@@ -36,14 +36,14 @@ class IngestReport:
         return "\n".join(lines)
 
 
-def reader_for(path: Path) -> Iterator[Batch]:
+def reader_for(path: Path, keep_raw: bool = False) -> Iterator[Batch]:
     reader = READERS.get(path.suffix.lower())
     if reader is None:
         raise ValueError(f"cannot ingest {path}: expected one of {', '.join(READERS)} "
                          f"(Parquet listing, JSONL API records, seed CSV)")
     if not path.exists():
         raise FileNotFoundError(f"no such file: {path}")
-    return reader(path)
+    return read_parquet(path, keep_raw=keep_raw) if reader is read_parquet else reader(path)
 
 
 def _total_rows(path: Path) -> int | None:
@@ -70,11 +70,16 @@ def ingest_batches(store: Store, batches: Iterator[Batch], source: str,
             bar.update(rows_read - report.rows_read)
             report.rows_read = rows_read
     report.problems.sort()
+    store.index_lineage()
     store.log_ingest(source, started, report.rows_read, report.stored, report.skipped)
     return report
 
 
-def ingest_file(store: Store, path: str | Path, progress: bool = True) -> IngestReport:
-    """Ingest one ``.parquet``, ``.jsonl`` or seed-format ``.csv`` file."""
+def ingest_file(store: Store, path: str | Path, progress: bool = True, keep_raw: bool = False) -> IngestReport:
+    """Ingest one ``.parquet``, ``.jsonl`` or seed-format ``.csv`` file.
+
+    JSON records (JSONL, seed CSV) are always kept raw in the store; Parquet rows only
+    with ``keep_raw`` (the file and row number are recorded either way).
+    """
     path = Path(path)
-    return ingest_batches(store, reader_for(path), str(path), _total_rows(path), progress)
+    return ingest_batches(store, reader_for(path, keep_raw), str(path), _total_rows(path), progress)

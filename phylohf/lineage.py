@@ -80,10 +80,11 @@ class Lineage:
 
     @classmethod
     def from_edges(cls, ids, observed, created, child, parent, pos, relation) -> "Lineage":
-        """Build from declared edges: ``pos`` 1 is the primary parent, higher are extra."""
+        """Build from declared edges: ``pos`` 1 is the primary parent, higher are extra;
+        ``relation`` holds indices into RELATIONS."""
         n = len(ids)
         child, parent, pos = (np.asarray(a, np.int64) for a in (child, parent, pos))
-        rel = _relation_codes(relation)
+        rel = np.asarray(relation, np.int8)
         primary = pos == 1
         par = np.full(n, -1, np.int64)
         par[child[primary]] = parent[primary]
@@ -146,11 +147,3 @@ class Lineage:
         rel = np.concatenate([self.relation[self.relation >= 0], self.extra_relation])
         counts = np.bincount(rel, minlength=len(RELATIONS))
         return {r: int(c) for r, c in zip(RELATIONS, counts)}
-
-
-def _relation_codes(relation) -> np.ndarray:
-    rel = np.asarray(relation, object)
-    codes = np.full(len(rel), RELATIONS.index("finetune"), np.int8)
-    for i, name in enumerate(RELATIONS):
-        codes[rel == name] = i
-    return codes

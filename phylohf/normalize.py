@@ -30,6 +30,7 @@ import functools
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 import pycountry
 
 from .records import ModelRecord, raw_table, to_raw
@@ -40,11 +41,12 @@ NOT_LANGUAGE_TAGS = frozenset(
     "art bar bit bot cat dit gan law map med mit mix moe ner pal rag run sat tag vae vit web".split())
 
 _URL_PREFIX = r"'^(https?://)?(www\.)?(huggingface\.co|hf\.co)/(models/)?'"
+_NEEDS_CLEANING = r"^\s|\s$|/$|\.co/"      # ids that clean_id would change
 
 MACROS = f"""
 CREATE OR REPLACE TEMP MACRO strip(s) AS trim(s, ' ' || chr(9) || chr(10) || chr(11) || chr(12) || chr(13));
-CREATE OR REPLACE TEMP MACRO clean_id(s) AS nullif(rtrim(CASE WHEN contains(s, '.co/')
-    THEN regexp_replace(strip(s), {_URL_PREFIX}, '') ELSE strip(s) END, '/'), '');
+CREATE OR REPLACE TEMP MACRO clean_id(s) AS CASE WHEN regexp_matches(s, '{_NEEDS_CLEANING}')
+    THEN nullif(rtrim(regexp_replace(strip(s), {_URL_PREFIX}, ''), '/'), '') ELSE nullif(s, '') END;
 CREATE OR REPLACE TEMP MACRO json_strings(j) AS coalesce(CASE json_type(j)
     WHEN 'VARCHAR' THEN [j ->> '$']
     WHEN 'ARRAY' THEN flatten(list_transform(json_extract(j, '$[*]'), lambda e: CASE json_type(e)
@@ -56,7 +58,7 @@ CREATE OR REPLACE TEMP MACRO json_strings(j) AS coalesce(CASE json_type(j)
 CREATE OR REPLACE TEMP MACRO json_object_or_null(s) AS
     CASE WHEN json_valid(s) THEN CASE WHEN json_type(s) = 'OBJECT' THEN s::JSON END END;
 CREATE OR REPLACE TEMP MACRO set_of(l) AS list_sort(list_distinct(list_filter(l, lambda x: x IS NOT NULL AND x <> '')));
-CREATE OR REPLACE TEMP MACRO text_of(s) AS nullif(lower(strip(s)), '');
+CREATE OR REPLACE TEMP MACRO text_of(s) AS nullif(lower(trim(s)), '');
 """
 
 # The card-data fields read, in one JSON parse per record.
@@ -64,11 +66,12 @@ CARD_FIELDS = ("license", "license_name", "language", "datasets", "base_model",
                "base_model_relation", "pipeline_tag", "library_name")
 
 NORMALIZE = """
-CREATE OR REPLACE TEMP TABLE _r AS
+WITH _r AS MATERIALIZED (
 SELECT row, id, id_fixed, author, created_at, bad_date, last_modified, downloads, likes,
        coalesce(library_name, text_of(c[8] ->> '$')) AS library,
        coalesce(pipeline_tag, text_of(c[7] ->> '$')) AS pipeline_tag,
-       tags, bad_card, model_type, card,
+       tags, list_filter(tags, lambda t: contains(t, ':')) AS ptags,
+       list_filter(tags, lambda t: NOT contains(t, ':')) AS ftags, bad_card, model_type,
        c[1] AS c_license, nullif(strip(c[2] ->> '$'), '') AS c_license_name, c[3] AS c_language,
        c[4] AS c_datasets, c[5] AS c_base_model, text_of(c[6] ->> '$') AS c_relation
 FROM (
@@ -81,22 +84,22 @@ FROM (
                downloads, likes, text_of(library_name) AS library_name, text_of(pipeline_tag) AS pipeline_tag,
                coalesce(tags, []) AS tags, card_data,
                card_data IS NOT NULL AND json_object_or_null(card_data) IS NULL AS bad_card,
-               text_of(json_extract_string(json_object_or_null(config), '$.model_type')) AS model_type, card
+               text_of(json_extract_string(json_object_or_null(config), '$.model_type')) AS model_type
         FROM (SELECT *, clean_id(id) AS cid FROM __ROWS__) WHERE cid IS NOT NULL
     )
-);
+)),
 
-CREATE OR REPLACE TEMP TABLE _lang AS
+_lang AS MATERIALIZED (
 SELECT t.row, set_of(list(c.canon)) AS languages, list(DISTINCT t.tok) FILTER (t.src = 'tag') AS lang_tags
 FROM (
-    SELECT row, 'tag' AS src, unnest(list_filter(tags, lambda x: length(x) BETWEEN 2 AND 3)) AS tok FROM _r
+    SELECT row, 'tag' AS src, unnest(list_filter(ftags, lambda x: length(x) BETWEEN 2 AND 3)) AS tok FROM _r
     UNION ALL
     SELECT row, 'card' AS src, split_part(split_part(lower(strip(unnest(json_strings(c_language)))), '-', 1), '_', 1)
     FROM _r WHERE c_language IS NOT NULL
 ) t JOIN lang_codes c ON c.code = t.tok AND (t.src = 'card' OR c.in_tags)
-GROUP BY t.row;
+GROUP BY t.row),
 
-CREATE OR REPLACE TEMP TABLE _p AS
+_p AS MATERIALIZED (
 SELECT row, tag_pairs, raw_parents, list_filter(ids, lambda x, i: x IS NOT NULL AND list_position(ids, x) = i) AS ids
 FROM (
     SELECT row, tag_pairs, raw_parents,
@@ -109,40 +112,39 @@ FROM (
                    ELSE {{'id': clean_id(s), 'rel': NULL}} END) AS tag_pairs
         FROM (
             SELECT row, json_strings(c_base_model) AS card_parents,
-                   list_transform(list_filter(tags, lambda t: starts_with(t, 'base_model:')),
+                   list_transform(list_filter(ptags, lambda t: starts_with(t, 'base_model:')),
                                   lambda t: substr(t, 12)) AS tag_parents
-            FROM _r WHERE c_base_model IS NOT NULL OR list_bool_or(list_transform(tags, lambda t: starts_with(t, 'base_model:')))
+            FROM _r WHERE c_base_model IS NOT NULL OR len(ptags) > 0
         )
         WHERE len(card_parents) + len(tag_parents) > 0
     )
-);
+))
 
 SELECT r.row, r.id,
        coalesce(nullif(strip(r.author), ''), CASE WHEN contains(r.id, '/') THEN split_part(r.id, '/', 1) END) AS author,
        r.created_at, r.last_modified, r.downloads, r.likes,
        coalesce(text_of(json_strings(r.c_license)[1]),
-                text_of(substr(list_filter(r.tags, lambda t: starts_with(t, 'license:'))[1], 9))) AS license,
+                text_of(substr(list_filter(r.ptags, lambda t: starts_with(t, 'license:'))[1], 9))) AS license,
        r.c_license_name AS license_name,
        coalesce(l.languages, []) AS languages,
-       list_contains(r.tags, 'multilingual')
+       list_contains(r.ftags, 'multilingual')
          OR list_contains(list_transform(json_strings(r.c_language), lambda x: text_of(x)), 'multilingual') AS multilingual,
        r.pipeline_tag, r.library, r.model_type AS architecture,
        set_of(list_transform(json_strings(r.c_datasets), lambda x: strip(x))
-              || list_transform(list_filter(r.tags, lambda t: starts_with(t, 'dataset:')), lambda t: strip(substr(t, 9))))
+              || list_transform(list_filter(r.ptags, lambda t: starts_with(t, 'dataset:')), lambda t: strip(substr(t, 9))))
          AS datasets,
-       set_of(list_filter(r.tags, lambda t: NOT (starts_with(t, 'license:') OR starts_with(t, 'dataset:')
-                  OR starts_with(t, 'base_model:') OR starts_with(t, 'region:'))
-              AND NOT list_contains(coalesce(l.lang_tags, []), t) AND t <> 'multilingual'
-              AND t IS DISTINCT FROM r.library AND t IS DISTINCT FROM r.pipeline_tag
-              AND t IS DISTINCT FROM r.model_type)) AS tags,
+       set_of(list_filter(r.ftags, lambda t: NOT list_contains(coalesce(l.lang_tags, []), t)
+                  AND t <> 'multilingual' AND t IS DISTINCT FROM r.library
+                  AND t IS DISTINCT FROM r.pipeline_tag AND t IS DISTINCT FROM r.model_type)
+              || list_filter(r.ptags, lambda t: NOT (starts_with(t, 'license:') OR starts_with(t, 'dataset:')
+                  OR starts_with(t, 'base_model:') OR starts_with(t, 'region:')))) AS tags,
        coalesce(list_transform(list_filter(p.ids, lambda x: x <> r.id), lambda x: {{'id': x, 'relation': coalesce(
            list_filter(p.tag_pairs, lambda q: q.id = x AND q.rel IS NOT NULL)[1].rel,
            CASE WHEN r.c_relation IN ('finetune', 'adapter', 'quantized', 'merge') THEN r.c_relation END,
            CASE WHEN len(list_filter(p.ids, lambda y: y <> r.id)) > 1 THEN 'merge'
                 WHEN r.library IN ('peft', 'adapter-transformers') THEN 'adapter'
-                WHEN r.library = 'gguf' OR list_has_any(r.tags, ['gguf', 'gptq', 'awq', 'exl2']) THEN 'quantized'
+                WHEN r.library = 'gguf' OR list_has_any(r.ftags, ['gguf', 'gptq', 'awq', 'exl2']) THEN 'quantized'
                 ELSE 'finetune' END)}}), []) AS parents,
-       r.card,
        list_filter([
            CASE WHEN r.id_fixed THEN 'url_id' END,
            CASE WHEN list_bool_or(list_transform(p.raw_parents, lambda s: regexp_matches(strip(s), '^(https?://|www\\.|huggingface\\.co/|hf\\.co/)'))) THEN 'url_parent' END,
@@ -185,18 +187,20 @@ def prepare(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("CREATE OR REPLACE TEMP TABLE lang_codes AS SELECT * FROM codes")
 
 
+def _has_duplicate_ids(raw: pa.Table) -> bool:
+    """Whether two rows could share a (cleaned) id: repeated ids, or ids that need cleaning."""
+    ids = raw.column("id")
+    return (pc.count_distinct(ids).as_py() < len(ids) - ids.null_count
+            or pc.any(pc.match_substring_regex(ids, _NEEDS_CLEANING)).as_py() or False)
+
+
 def normalize_into(con: duckdb.DuckDBPyConnection, raw: pa.Table, table: str) -> None:
-    """Normalise a batch of raw rows into the temporary table ``table``."""
+    """Normalise a batch of raw rows into the temporary table ``table`` (one SQL query)."""
+    rows = _LAST_OF_EACH_ID if _has_duplicate_ids(raw) else "raw"
     con.register("raw", raw)
-    dups = con.execute("SELECT count(clean_id(id)) - count(DISTINCT clean_id(id)) FROM raw").fetchall()[0][0]
-    rows = "raw" if not dups else _LAST_OF_EACH_ID
-    *setup, final = [s for s in NORMALIZE.replace("__ROWS__", rows).split(";\n") if s.strip()]
     try:
-        for statement in setup:
-            con.execute(statement)
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {final}")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {NORMALIZE.replace('__ROWS__', rows)}")
     finally:
-        con.execute("DROP TABLE IF EXISTS _r; DROP TABLE IF EXISTS _lang; DROP TABLE IF EXISTS _p")
         con.unregister("raw")
 
 
@@ -204,8 +208,10 @@ def normalize_batch(con: duckdb.DuckDBPyConnection, raw: pa.Table) -> pa.Table:
     """Normalise a batch of raw rows to an Arrow table."""
     normalize_into(con, raw, "_normalized")
     try:
-        return con.sql("SELECT * FROM _normalized").to_arrow_table()
+        con.register("raw", raw)
+        return con.sql("SELECT n.*, r.card FROM _normalized n JOIN raw r USING (row)").to_arrow_table()
     finally:
+        con.unregister("raw")
         con.execute("DROP TABLE _normalized")
 
 

@@ -37,7 +37,7 @@ RAW_SCHEMA = pa.schema([
     ("card_data", pa.string()),     # JSON object text
     ("config", pa.string()),        # JSON object text
     ("card", pa.string()),          # model-card body text, when fetched
-    ("raw", pa.string()),           # the record as received (JSON), for provenance
+    ("raw", pa.string()),           # the record as received (JSON) less the card text, for provenance
 ])
 
 # Accepted spellings of each raw field, first match wins (listing, ModelInfo, snapshots).
@@ -151,7 +151,8 @@ def to_raw(record: Any, row: int = 0) -> dict:
         "card_data": _json_object(_first(record, ALIASES["card_data"])),
         "config": _json_object(_first(record, ALIASES["config"])),
         "card": _text(_first(record, ALIASES["card"])),
-        "raw": json.dumps(record, default=str, ensure_ascii=False),
+        "raw": json.dumps({k: v for k, v in record.items() if k not in ALIASES["card"]},
+                          default=str, ensure_ascii=False),
     }
     return out
 

@@ -2,8 +2,8 @@
 
 One file, embedded and ACID. Every batch is normalised and upserted in one transaction,
 so a killed ingest loses nothing already committed. Analyses read columns out as
-Arrow/numpy; rows are numbered by sorted model id (:meth:`Store.nodes`), the index
-that lineage and genome arrays share.
+Arrow/numpy; nodes are numbered by sorted model id (:meth:`Store.index_lineage`), the
+index that lineage and genome arrays share.
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 
 from . import normalize
-from .records import NO_DATE
+from .records import NO_DATE, RELATIONS
 
 DEFAULT_STORE = "phylohf.duckdb"
 
@@ -26,7 +26,7 @@ CREATE TABLE IF NOT EXISTS models (
     downloads BIGINT, likes BIGINT, license VARCHAR, license_name VARCHAR,
     languages VARCHAR[], multilingual BOOLEAN, pipeline_tag VARCHAR, library VARCHAR,
     architecture VARCHAR, datasets VARCHAR[], tags VARCHAR[],
-    parents STRUCT(id VARCHAR, relation VARCHAR)[], card VARCHAR, fixes VARCHAR[],
+    parents STRUCT(id VARCHAR, relation VARCHAR)[], fixes VARCHAR[], card VARCHAR,
     raw JSON, source VARCHAR, "row" BIGINT, ingested_at TIMESTAMP);
 CREATE TABLE IF NOT EXISTS problems (
     source VARCHAR, "row" BIGINT, id VARCHAR, problem VARCHAR, noted_at TIMESTAMP);
@@ -37,7 +37,7 @@ CREATE TABLE IF NOT EXISTS ingests (
 
 COLUMNS = ("id, author, created_at, last_modified, downloads, likes, license, license_name, "
            "languages, multilingual, pipeline_tag, library, architecture, datasets, tags, "
-           "parents, card, fixes")
+           "parents, fixes")
 
 
 class StoreError(RuntimeError):
@@ -69,7 +69,8 @@ class Store:
             self.con.execute(SCHEMA)
         elif not self._has_table("models"):
             raise StoreError(f"{self.path} is not a phylohf store (no models table)")
-        normalize.prepare(self.con)
+        self.read_only = read_only
+        self._prepared = False
 
     def __enter__(self) -> "Store":
         return self
@@ -91,6 +92,9 @@ class Store:
         Returns (rows stored, [(row, problem)] for rows skipped: no usable id).
         """
         con = self.con
+        if not self._prepared:
+            normalize.prepare(con)
+            self._prepared = True
         con.execute("BEGIN TRANSACTION")
         try:
             normalize.normalize_into(con, raw, "_batch")
@@ -98,9 +102,10 @@ class Store:
             skipped = con.execute(
                 "SELECT \"row\", 'no model id (fields id / modelId / model_id)' FROM _incoming "
                 "WHERE clean_id(id) IS NULL ORDER BY \"row\"").fetchall()
+            con.execute("DROP TABLE IF EXISTS lineage_nodes; DROP TABLE IF EXISTS lineage_edges")
             con.execute("DELETE FROM models WHERE id IN (SELECT id FROM _batch)")
-            con.execute(f"INSERT INTO models SELECT {COLUMNS}, i.raw, ?, \"row\", now() "
-                        "FROM _batch b JOIN (SELECT \"row\", raw FROM _incoming) i USING (\"row\")", [source])
+            con.execute(f"INSERT INTO models SELECT {COLUMNS}, i.card, i.raw, ?, \"row\", now() "
+                        "FROM _batch b JOIN (SELECT \"row\", card, raw FROM _incoming) i USING (\"row\")", [source])
             stored = con.execute("SELECT count(*) FROM _batch").fetchall()[0][0]
             con.unregister("_incoming")
             con.execute("DROP TABLE _batch")
@@ -124,31 +129,46 @@ class Store:
     def count(self) -> int:
         return self.con.execute("SELECT count(*) FROM models").fetchall()[0][0]
 
-    def nodes(self) -> None:
-        """Create ``_nodes(id, idx)``: models by sorted id, then absent parents (placeholders)."""
-        self.con.execute("""
-            CREATE OR REPLACE TEMP TABLE _nodes AS
-            WITH m AS (SELECT id, row_number() OVER (ORDER BY id) - 1 AS idx FROM models),
-                 p AS (SELECT DISTINCT unnest(parents).id AS id FROM models)
-            SELECT id, idx, true AS observed FROM m
-            UNION ALL
-            SELECT id, (SELECT count(*) FROM m) + row_number() OVER (ORDER BY id) - 1, false
-            FROM (SELECT id FROM p ANTI JOIN m USING (id))""")
+    def index_lineage(self, temporary: bool = False) -> None:
+        """(Re)build ``lineage_nodes`` and ``lineage_edges``, the integer index of the lineage.
 
-    def lineage_columns(self) -> dict[str, np.ndarray]:
-        """Node ids, creation times and declared parent edges as numpy arrays."""
-        self.nodes()
-        con = self.con
-        nodes = con.sql(f"""SELECT n.id, n.observed, coalesce(epoch(m.created_at)::BIGINT, {NO_DATE}) AS created
-                           FROM _nodes n LEFT JOIN models m USING (id) ORDER BY n.idx""").fetchnumpy()
-        edges = con.sql("""
-            SELECT c.idx AS child, p.idx AS parent, e.pos, e.relation FROM (
+        Nodes are the models by sorted id, then absent parents (placeholders) by id. A
+        writer stores the index (ingest rebuilds it; every upsert drops it); a reader of a
+        store without one builds it as temporary tables.
+        """
+        kind = "TEMP TABLE" if temporary else "TABLE"
+        self.con.execute(f"""
+            CREATE OR REPLACE {kind} lineage_nodes AS
+            WITH m AS (SELECT id, created_at, row_number() OVER (ORDER BY id) - 1 AS idx FROM models),
+                 p AS (SELECT DISTINCT unnest(parents).id AS id FROM models)
+            SELECT idx, id, true AS observed, created_at FROM m
+            UNION ALL
+            SELECT (SELECT count(*) FROM m) + row_number() OVER (ORDER BY id) - 1, id, false, NULL
+            FROM (SELECT id FROM p ANTI JOIN m USING (id));
+            CREATE OR REPLACE {kind} lineage_edges AS
+            SELECT c.idx AS child, p.idx AS parent, e.pos,
+                   (list_position({list(RELATIONS)}, e.relation) - 1)::TINYINT AS relation FROM (
                 SELECT id, unnest(parents).id AS pid, unnest(parents).relation AS relation,
                        unnest(range(1, len(parents) + 1)) AS pos FROM models) e
-            JOIN _nodes c ON c.id = e.id JOIN _nodes p ON p.id = e.pid
-            ORDER BY child, pos""").fetchnumpy()
-        return {"ids": nodes["id"], "observed": np.asarray(nodes["observed"], bool),
-                "created": nodes["created"], **{k: np.asarray(v) for k, v in edges.items()}}
+            JOIN lineage_nodes c ON c.id = e.id JOIN lineage_nodes p ON p.id = e.pid
+            ORDER BY child, pos""")
+
+    def nodes(self) -> None:
+        """Make sure the lineage index exists (see :meth:`index_lineage`)."""
+        if not self._has_table("lineage_edges"):
+            self.index_lineage(temporary=self.read_only)
+
+    def lineage_columns(self) -> dict[str, np.ndarray]:
+        """Node ids, creation times and declared parent edges (relation as an index into
+        RELATIONS) as numpy arrays."""
+        self.nodes()
+        nodes = self.con.sql(f"SELECT id, observed, coalesce(epoch(created_at)::BIGINT, {NO_DATE}) AS created "
+                             "FROM lineage_nodes ORDER BY idx").to_arrow_table()
+        edges = self.con.sql("SELECT * FROM lineage_edges").fetchnumpy()
+        return {"ids": nodes.column("id").to_numpy(zero_copy_only=False),
+                "observed": nodes.column("observed").to_numpy(zero_copy_only=False),
+                "created": nodes.column("created").to_numpy(),
+                **{k: np.asarray(v) for k, v in edges.items()}}
 
     def fix_counts(self) -> dict[str, int]:
         """How many models needed each repair while normalising."""

@@ -14,7 +14,7 @@ def forest(parent: list[int], created=None, extra=()) -> Lineage:
     child = [c for c, p in enumerate(parent) if p >= 0] + [c for c, _ in extra]
     par = [p for p in parent if p >= 0] + [p for _, p in extra]
     pos = [1] * (len(child) - len(extra)) + [2] * len(extra)
-    rel = ["finetune"] * (len(child) - len(extra)) + ["merge"] * len(extra)
+    rel = [0] * (len(child) - len(extra)) + [3] * len(extra)      # finetune, merge
     return Lineage.from_edges([f"m{i:06d}" for i in range(n)], np.ones(n, bool),
                               created if created is not None else np.full(n, NO_DATE),
                               child, par, pos, rel)
