@@ -14,7 +14,8 @@ Rules (they change numbers, so they are written down here):
 * **license**: the card's ``license`` (first if a list), else the ``license:`` tag; lower case.
 * **languages**: card ``language`` (string or list; any ISO 639-1/2/3 code, region
   subtags such as ``en-US`` cut) and language tags (ISO 639-1 two-letter codes, and
-  ISO 639-3 three-letter codes except :data:`NOT_LANGUAGE_TAGS`), all mapped to the
+  ISO 639-3 three-letter codes of living languages except :data:`NOT_LANGUAGE_TAGS`, and
+  never the model's library or architecture), all mapped to the
   two-letter code where one exists; a sorted set. ``multilingual`` is a flag, not a code.
 * **datasets**: card ``datasets`` and ``dataset:`` tags, a sorted set.
 * **tags**: the remaining free tags (not license/dataset/base_model/region tags, not
@@ -35,10 +36,13 @@ import pycountry
 
 from .records import ModelRecord, raw_table, to_raw
 
-# ISO 639-3 codes that are common English words or ML jargon on Hub tags ("moe", "rag",
-# "vit", "gan", ...): as *tags* they are not read as languages (a card's language field is).
-NOT_LANGUAGE_TAGS = frozenset(
-    "art bar bit bot cat dit gan law map med mit mix moe ner pal rag run sat tag vae vit web".split())
+# ISO 639-3 codes that are also English words or ML jargon on Hub tags ("opt", "trl",
+# "moe", "rag", "vit", ...): as *tags* they are not read as languages (in a card's
+# language field they are). Three-letter tags must also name a living language.
+NOT_LANGUAGE_TAGS = frozenset("""
+    ant api app ars art asr aya bar bio bit bot byt cat cot cpu dit fin gan git her hop hub
+    jax kto law lcm led llm mae map med mit mix mlx moe mpt mrc ner nli one opt orm pal pix pos
+    ppo prm rag ray run sac sam sat sts tag tpu trl tts two vae vit wav web""".split())
 
 _URL_PREFIX = r"'^(https?://)?(www\.)?(huggingface\.co|hf\.co)/(models/)?'"
 _NEEDS_CLEANING = r"^\s|\s$|/$|\.co/"      # ids that clean_id would change
@@ -92,7 +96,8 @@ FROM (
 _lang AS MATERIALIZED (
 SELECT t.row, set_of(list(c.canon)) AS languages, list(DISTINCT t.tok) FILTER (t.src = 'tag') AS lang_tags
 FROM (
-    SELECT row, 'tag' AS src, unnest(list_filter(ftags, lambda x: length(x) BETWEEN 2 AND 3)) AS tok FROM _r
+    SELECT row, 'tag' AS src, unnest(list_filter(ftags, lambda x: length(x) BETWEEN 2 AND 3
+        AND x IS DISTINCT FROM library AND x IS DISTINCT FROM model_type)) AS tok FROM _r
     UNION ALL
     SELECT row, 'card' AS src, split_part(split_part(lower(strip(unnest(json_strings(c_language)))), '-', 1), '_', 1)
     FROM _r WHERE c_language IS NOT NULL
@@ -168,7 +173,8 @@ def _language_codes() -> pa.Table:
         for attr in ("alpha_3", "bibliographic", "alpha_2"):
             code = getattr(lang, attr, None)
             if code:
-                in_tags = len(code) == 2 or (attr == "alpha_3" and code not in NOT_LANGUAGE_TAGS)
+                in_tags = len(code) == 2 or (attr == "alpha_3" and getattr(lang, "type", "") == "L"
+                                             and code not in NOT_LANGUAGE_TAGS)
                 rows[code] = (canon, in_tags or rows.get(code, ("", False))[1])
     return pa.table({"code": list(rows), "canon": [v[0] for v in rows.values()],
                      "in_tags": [v[1] for v in rows.values()]})

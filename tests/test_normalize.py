@@ -109,14 +109,16 @@ def test_not_an_object_is_malformed():
 
 
 def test_languages_are_validated_iso_codes():
-    r = normalize({"id": "a/b",
-                   "tags": ["en", "zz", "yue", "moe", "rag", "gan", "v1", "ai", "multilingual"],
+    r = normalize({"id": "a/b", "library_name": "aak", "config": {"model_type": "abc"},
+                   "tags": ["en", "zz", "yue", "moe", "rag", "gan", "opt", "trl", "v1", "ai",
+                            "aak", "abc", "multilingual"],
                    "cardData": {"language": ["eng", "de-DE", "pt_BR", "klingon", "fra", 12]}})
     # card: eng -> en, de-DE -> de, pt_BR -> pt, fra -> fr; tags: en, yue (ISO 639-3);
-    # zz, v1, ai are not codes, and moe/rag/gan are ML words, not languages, as tags
+    # zz, v1, ai are not codes; moe/rag/gan/opt/trl are ML words, not languages, as tags;
+    # aak and abc are ISO 639-3 codes but here the library and the architecture
     assert r.languages == ("de", "en", "fr", "pt", "yue")
     assert r.multilingual
-    assert r.tags == ("ai", "gan", "moe", "rag", "v1", "zz")
+    assert r.tags == ("ai", "gan", "moe", "opt", "rag", "trl", "v1", "zz")
 
 
 def test_single_language_string_and_license_from_tag():
