@@ -105,18 +105,23 @@ FROM (
 GROUP BY t.row),
 
 _p AS MATERIALIZED (
-SELECT row, tag_pairs, raw_parents, list_filter(ids, lambda x, i: x IS NOT NULL AND list_position(ids, x) = i) AS ids
+SELECT row, tag_pairs, list_filter(ids, lambda x, i: x IS NOT NULL AND x <> id AND list_position(ids, x) = i) AS ids,
+       list_filter([
+           CASE WHEN list_bool_or(list_transform(raw_parents, lambda s: regexp_matches(strip(s),
+               '^(https?://|www\\.|huggingface\\.co/|hf\\.co/)'))) THEN 'url_parent' END,
+           CASE WHEN list_bool_or(list_transform(raw_parents, lambda s: s <> strip(s))) THEN 'padded_parent' END,
+           CASE WHEN list_contains(ids, id) THEN 'self_parent' END], lambda x: x IS NOT NULL) AS parent_fixes
 FROM (
-    SELECT row, tag_pairs, raw_parents,
+    SELECT row, id, tag_pairs, raw_parents,
            list_transform(card_parents, lambda s: clean_id(s)) || list_transform(tag_pairs, lambda q: q.id) AS ids
     FROM (
-        SELECT row, card_parents, card_parents || tag_parents AS raw_parents,
+        SELECT row, id, card_parents, card_parents || tag_parents AS raw_parents,
                list_transform(tag_parents, lambda s: CASE
                    WHEN contains(s, ':') AND split_part(s, ':', 1) IN ('finetune', 'adapter', 'quantized', 'merge')
                    THEN {{'id': clean_id(substr(s, strpos(s, ':') + 1)), 'rel': split_part(s, ':', 1)}}
                    ELSE {{'id': clean_id(s), 'rel': NULL}} END) AS tag_pairs
         FROM (
-            SELECT row, json_strings(c_base_model) AS card_parents,
+            SELECT row, id, json_strings(c_base_model) AS card_parents,
                    list_transform(list_filter(ptags, lambda t: starts_with(t, 'base_model:')),
                                   lambda t: substr(t, 12)) AS tag_parents
             FROM _r WHERE c_base_model IS NOT NULL OR len(ptags) > 0
@@ -138,25 +143,25 @@ SELECT r.row, r.id,
        set_of(list_transform(json_strings(r.c_datasets), lambda x: strip(x))
               || list_transform(list_filter(r.ptags, lambda t: starts_with(t, 'dataset:')), lambda t: strip(substr(t, 9))))
          AS datasets,
-       set_of(list_filter(r.ftags, lambda t: NOT list_contains(coalesce(l.lang_tags, []), t)
-                  AND t <> 'multilingual' AND t IS DISTINCT FROM r.library
-                  AND t IS DISTINCT FROM r.pipeline_tag AND t IS DISTINCT FROM r.model_type)
-              || list_filter(r.ptags, lambda t: NOT (starts_with(t, 'license:') OR starts_with(t, 'dataset:')
-                  OR starts_with(t, 'base_model:') OR starts_with(t, 'region:')))) AS tags,
-       coalesce(list_transform(list_filter(p.ids, lambda x: x <> r.id), lambda x: {{'id': x, 'relation': coalesce(
+       set_of(list_filter(CASE WHEN l.lang_tags IS NULL THEN r.ftags
+                               ELSE list_filter(r.ftags, lambda t: NOT list_contains(l.lang_tags, t)) END,
+                          lambda t: t <> 'multilingual' AND t IS DISTINCT FROM r.library
+                              AND t IS DISTINCT FROM r.pipeline_tag AND t IS DISTINCT FROM r.model_type)
+              || list_filter(r.ptags, lambda t: split_part(t, ':', 1) NOT IN ('license', 'dataset', 'base_model', 'region')))
+         AS tags,
+       coalesce(list_transform(p.ids, lambda x: {{'id': x, 'relation': coalesce(
            list_filter(p.tag_pairs, lambda q: q.id = x AND q.rel IS NOT NULL)[1].rel,
            CASE WHEN r.c_relation IN ('finetune', 'adapter', 'quantized', 'merge') THEN r.c_relation END,
-           CASE WHEN len(list_filter(p.ids, lambda y: y <> r.id)) > 1 THEN 'merge'
+           CASE WHEN len(p.ids) > 1 THEN 'merge'
                 WHEN r.library IN ('peft', 'adapter-transformers') THEN 'adapter'
                 WHEN r.library = 'gguf' OR list_has_any(r.ftags, ['gguf', 'gptq', 'awq', 'exl2']) THEN 'quantized'
                 ELSE 'finetune' END)}}), []) AS parents,
-       list_filter([
-           CASE WHEN r.id_fixed THEN 'url_id' END,
-           CASE WHEN list_bool_or(list_transform(p.raw_parents, lambda s: regexp_matches(strip(s), '^(https?://|www\\.|huggingface\\.co/|hf\\.co/)'))) THEN 'url_parent' END,
-           CASE WHEN list_bool_or(list_transform(p.raw_parents, lambda s: s <> strip(s))) THEN 'padded_parent' END,
-           CASE WHEN list_contains(p.ids, r.id) THEN 'self_parent' END,
-           CASE WHEN r.bad_card THEN 'bad_card_data' END,
-           CASE WHEN r.bad_date THEN 'bad_date' END], lambda x: x IS NOT NULL) AS fixes
+       CASE WHEN r.id_fixed OR r.bad_card OR r.bad_date OR len(p.parent_fixes) > 0 THEN
+           list_filter([CASE WHEN r.id_fixed THEN 'url_id' END], lambda x: x IS NOT NULL)
+           || coalesce(p.parent_fixes, [])
+           || list_filter([CASE WHEN r.bad_card THEN 'bad_card_data' END,
+                           CASE WHEN r.bad_date THEN 'bad_date' END], lambda x: x IS NOT NULL)
+       ELSE [] END AS fixes
 FROM _r r LEFT JOIN _lang l USING (row) LEFT JOIN _p p USING (row)
 """.format(paths="[" + ", ".join(f"'$.{f}'" for f in CARD_FIELDS) + "]")
 
