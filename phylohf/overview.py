@@ -60,7 +60,7 @@ def overview(lineage: Lineage, fams: Families, genome: Genome | None,
     lines.append("Data problems found and how they were handled:")
     handled = [f"{c:,} {FIX_NAMES.get(k, k)}" for k, c in fixes.items()]
     handled.append(f"{n - n_obs:,} parents referenced but absent (kept as placeholder nodes)")
-    handled.append(f"{len(lineage.cut):,} cycles among parent links (broken at the earliest-created "
+    handled.append(f"{len(lineage.cut):,} cycle(s) among parent links (each broken at its earliest-created "
                    "member, which becomes a root)")
     handled += [f"{c:,} input rows skipped: {k}" for k, c in problems.items()]
     lines += [f"  - {h}" for h in handled]
