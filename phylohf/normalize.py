@@ -170,7 +170,8 @@ _LAST_OF_EACH_ID = """(SELECT * FROM raw WHERE row IN (
     SELECT max(row) FROM raw WHERE clean_id(id) IS NOT NULL GROUP BY clean_id(id)))"""
 
 
-def _language_codes() -> pa.Table:
+@functools.lru_cache(maxsize=1)
+def language_codes() -> pa.Table:
     """Every ISO 639 code -> its canonical form (two-letter where it exists)."""
     rows: dict[str, tuple[str, bool]] = {}
     for lang in pycountry.languages:
@@ -183,11 +184,6 @@ def _language_codes() -> pa.Table:
                 rows[code] = (canon, in_tags or rows.get(code, ("", False))[1])
     return pa.table({"code": list(rows), "canon": [v[0] for v in rows.values()],
                      "in_tags": [v[1] for v in rows.values()]})
-
-
-@functools.lru_cache(maxsize=1)
-def language_codes() -> pa.Table:
-    return _language_codes()
 
 
 def prepare(con: duckdb.DuckDBPyConnection) -> None:
@@ -249,6 +245,4 @@ def records_from(table: pa.Table) -> list[ModelRecord]:
 
 def normalize(record: dict) -> ModelRecord:
     """One Hub API / ``ModelInfo`` dict -> one :class:`ModelRecord`, by the batch path."""
-    con = _scratch().cursor()
-    prepare(con)
-    return records_from(normalize_batch(con, raw_table([to_raw(record)])))[0]
+    return records_from(normalize_batch(_scratch(), raw_table([to_raw(record)])))[0]

@@ -209,3 +209,21 @@ def test_the_last_of_several_rows_with_one_id_wins(tmp_path):
         assert s.con.execute("SELECT id, likes, fixes FROM models ORDER BY id").fetchall() == [
             ("a/b", 2, ["url_id"]), ("c/d", None, [])]
     assert report.stored == 2
+
+
+def test_raw_records_kept_for_json_sources_and_on_request_for_parquet(tmp_path):
+    records = [{**RECORDS[0], "card": "# Card\nsome text"}, RECORDS[1]]
+    write_jsonl(tmp_path / "a.jsonl", records)
+    write_parquet(tmp_path / "a.parquet", [{**r, "card": r.get("card")} for r in records])
+    for name, keep_raw, kept in [("a.jsonl", False, True), ("a.parquet", False, False), ("a.parquet", True, True)]:
+        path = tmp_path / f"{name}-{keep_raw}.duckdb"
+        with Store(path) as s:
+            ingest_file(s, tmp_path / name, progress=False, keep_raw=keep_raw)
+            raw, card, source, row = s.con.execute(
+                "SELECT raw, card, source, \"row\" FROM models WHERE id = 'meta/base'").fetchall()[0]
+        assert card == "# Card\nsome text" and source.endswith(name) and row == 1
+        if not kept:
+            assert raw is None
+            continue
+        raw = json.loads(raw)
+        assert raw["id"] == "meta/base" and raw["tags"] == RECORDS[0]["tags"] and "card" not in raw
