@@ -1,0 +1,383 @@
+"""Newick / NHX writing from :class:`~phylohf.lineage.Lineage` arrays, and a fast reader.
+
+Everything is vectorised and recursion-free, so chains 100,000 deep and families of
+millions of members are fine.
+
+Writing
+    The tree is laid out as an Euler tour (an *open* and a *close* event per node)
+    whose positions follow from subtree sizes and pre-order numbers, and every event
+    becomes one token: ``open(v)`` is ``,`` (if ``v`` has an earlier sibling) plus ``(``
+    (if ``v`` has children); ``close(v)`` is ``)`` (if it has children), the label,
+    ``:length`` and the NHX comment. Children come in node-index order.
+
+Conventions
+    * Labels are written bare unless they contain whitespace, ``()[]':;,"`` or ``_``
+      (standard readers turn bare underscores into blanks, and ete3 and dendropy read
+      ``"`` as a quote); then they are wrapped in
+      single quotes with embedded quotes doubled: ``x_y`` -> ``'x_y'``, ``it's`` ->
+      ``'it''s'``. Every node, internal ones included, carries its model id.
+    * Branch lengths are the shortest repr that round-trips (``1``, ``0.5``, ``1e-07``);
+      NaN means "unknown" and is omitted; the root never has one.
+    * ``ancestors="tips"`` writes each observed node that has children also as a
+      *sampled ancestor*: a tip with the same label (and NHX attributes) as its first
+      child, with length 0 when lengths are written, so tip-only tools see every model.
+    * NHX values: numbers as written by ``repr`` (integers plainly), strings with the
+      characters ``% : = [ ] , ( ) ; | ' " \\`` and whitespace percent-encoded as UTF-8
+      (``a:b`` -> ``a%3Ab``); lists are their escaped items joined by ``|``. ``None``
+      (and NaN) means "absent". :func:`read_newick` undoes the encoding and splits on
+      ``|``: a value holding ``|`` comes back as a list of strings, any other as a
+      string (so a one-item list reads back as its item; NHX has no types).
+    * Other readers' quirks (tested in tests/test_newick.py): ete3 and Bio.Phylo do not
+      undouble quotes; ete3 and dendropy take ``"`` and ``\\`` in bare labels as quote
+      and escape, dendropy also splits bare labels at ``= { }`` and reads a quoted
+      one-character label like ``':'`` as punctuation, and needs
+      ``suppress_*_node_taxa=True`` for the repeated labels of ``ancestors="tips"``;
+      Bio.Phylo drops line breaks inside quotes and reads numeric internal labels as
+      confidence values.
+
+Reading
+    One compiled regular expression tokenises the text; node structure comes from the
+    nesting levels by sorting (no stack, no recursion). Nodes are numbered in post-order
+    (the root last). Bare labels have ``_`` turned into blanks (the Newick standard)
+    unless ``preserve_underscores``; quoted labels lose their quotes and undouble
+    embedded ones. ``[&&NHX:...]`` comments become attributes; other comments (e.g.
+    ``[&R]``, BEAST/FigTree ``[&...]``) are kept verbatim in ``comments`` when they follow
+    a node, and dropped when they precede a tree.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from urllib.parse import unquote
+
+import numpy as np
+
+from ..lineage import Lineage
+
+_NEEDS_QUOTES = re.compile(r"[\s()\[\]':;,_\"]")
+_NHX_UNSAFE = re.compile(r"""[%:=\[\],();|'"\\\s]""")
+_NHX_KEY = re.compile(r"[A-Za-z0-9_.\-]+")
+_TOKEN = re.compile(r"'(?:[^']|'')*'|\[[^\]]*\]|[(),;:]|[^\s()\[\]',;:]+|\S")
+LIST_SEP = "|"
+
+
+# -- labels and values ---------------------------------------------------------------------
+def quote_label(label: str) -> str:
+    """A label as Newick text: bare when safe, else single-quoted with quotes doubled."""
+    if _NEEDS_QUOTES.search(label):
+        return "'" + label.replace("'", "''") + "'"
+    return label
+
+
+def format_length(x: float) -> str:
+    """Shortest round-trip text of a float, without a trailing ``.0``."""
+    return repr(float(x)).removesuffix(".0")
+
+
+def _escape(s: str) -> str:
+    return _NHX_UNSAFE.sub(lambda m: "".join(f"%{b:02X}" for b in m.group().encode()), s)
+
+
+def _nhx_value(v) -> str | None:
+    """NHX text of one attribute value, ``None`` when absent."""
+    if v is None or (isinstance(v, (float, np.floating)) and np.isnan(v)):
+        return None
+    if isinstance(v, str):
+        return _escape(v)
+    if isinstance(v, (bool, np.bool_)):
+        return "true" if v else "false"
+    if isinstance(v, (int, np.integer)):
+        return str(int(v))
+    if isinstance(v, (float, np.floating)):
+        return format_length(v)
+    return LIST_SEP.join(_escape(str(x)) for x in v)
+
+
+def _nhx_comments(attributes: Mapping[str, np.ndarray], nodes: np.ndarray, n: int) -> list[str]:
+    """``[&&NHX:k=v:...]`` for each of ``nodes`` (empty string when it has no values)."""
+    cols = []
+    for key, values in attributes.items():
+        if not _NHX_KEY.fullmatch(key):
+            raise ValueError(f"NHX attribute name {key!r} must match {_NHX_KEY.pattern}")
+        if len(values) != n:
+            raise ValueError(f"attribute {key!r} must have one value per node ({n}), got {len(values)}")
+        vals = (_nhx_value(values[v]) for v in nodes.tolist())
+        cols.append([None if v is None else f"{key}={v}" for v in vals])
+    out = []
+    for fields in zip(*cols):
+        present = [f for f in fields if f is not None]
+        out.append("[&&NHX:" + ":".join(present) + "]" if present else "")
+    return out if cols else [""] * len(nodes)
+
+
+def decode_nhx_value(raw: str) -> str | list[str]:
+    """Undo the NHX value encoding (see the module docstring): split on ``|``, percent-decode."""
+    if LIST_SEP in raw:
+        return [unquote(x) for x in raw.split(LIST_SEP)]
+    return unquote(raw)
+
+
+# -- layout --------------------------------------------------------------------------------
+def _quote_all(labels: list[str]) -> np.ndarray:
+    """:func:`quote_label` of every label, with one regex scan over all of them."""
+    out = np.array(labels, object)
+    big = "\x00".join(labels)
+    hits = [m.start() for m in _NEEDS_QUOTES.finditer(big)]
+    if hits:
+        lens = np.fromiter(map(len, labels), np.int64, len(labels)) + 1
+        which = np.searchsorted(np.cumsum(lens), hits, side="right")
+        which = which[np.r_[True, which[1:] != which[:-1]]]
+        out[which] = [quote_label(t) for t in out[which].tolist()]
+    return out
+
+
+def _format_lengths(vals: np.ndarray) -> np.ndarray:
+    """``:length`` text of every value, ``""`` for NaN."""
+    out = np.full(len(vals), "", object)
+    ok = ~np.isnan(vals)
+    v = vals[ok]
+    if len(v) and (v == np.trunc(v)).all() and np.abs(v).max() < 2**53:
+        out[ok] = list(map(":{}".format, v.astype(np.int64).tolist()))
+    else:
+        out[ok] = [":" + r.removesuffix(".0") for r in map(repr, v.tolist())]
+    return out
+
+
+@dataclass
+class _Layout:
+    nodes: np.ndarray      # sorted global indices of the nodes laid out
+    events: np.ndarray     # event codes in output order: 2k open, 2k + 1 close (k local)
+    first: np.ndarray      # bool: first child of its parent (no comma before it)
+    internal: np.ndarray   # bool: has children
+    size: np.ndarray       # subtree size
+
+
+def _layout(lin: Lineage, tops: np.ndarray) -> _Layout:
+    """Euler tour of the whole families of the family roots ``tops``, in that order.
+
+    Subtree sizes go up and pre-order numbers down level by level; ``open(v)`` then
+    sits at ``2 pre(v) - depth(v)`` and ``close(v)`` ``2 size(v) - 1`` events later.
+    """
+    nodes = np.flatnonzero(np.isin(lin.root, tops) if len(tops) > 1 else lin.root == tops[0])
+    m = len(nodes)
+    local = np.full(lin.n + 1, -1, np.int64)                        # global -> local, -1 -> -1
+    local[nodes] = np.arange(m)
+    par = local[lin.parent[nodes]]
+    depth = lin.depth[nodes]
+    order = np.argsort(depth, kind="stable")
+    cut = np.searchsorted(depth[order], np.arange(int(depth.max()) + 2))
+    levels = [order[a:b] for a, b in zip(cut[1:-1].tolist(), cut[2:].tolist())]
+    size = np.ones(m, np.int64)
+    for lvl in reversed(levels):
+        np.add.at(size, par[lvl], size[lvl])
+    kids = np.argsort(par, kind="stable")[len(tops):]                # grouped by parent, index order
+    first = np.ones(m, bool)
+    first[kids[1:]] = par[kids[1:]] != par[kids[:-1]]
+    before = np.cumsum(size[kids]) - size[kids]                      # sizes of earlier nodes in kids
+    start = np.maximum.accumulate(np.where(first[kids], before, 0))
+    offset = np.zeros(m, np.int64)
+    offset[kids] = before - start                                    # sizes of earlier siblings
+    t = local[tops]
+    pre = np.zeros(m, np.int64)
+    pre[t] = np.cumsum(size[t]) - size[t]
+    for lvl in levels:
+        pre[lvl] = pre[par[lvl]] + 1 + offset[lvl]
+    events = np.empty(2 * m, np.int64)
+    opened = 2 * pre - depth
+    events[opened] = 2 * np.arange(m)
+    events[opened + 2 * size - 1] = 2 * np.arange(m) + 1
+    return _Layout(nodes, events, first, size > 1, size)
+
+
+def _tokens(lin: Lineage, lay: _Layout, top: np.ndarray, lengths, ancestors: str,
+            attributes) -> np.ndarray:
+    """Open and close tokens of every node laid out, interleaved (2k open, 2k + 1 close)."""
+    if ancestors not in ("internal", "tips"):
+        raise ValueError("ancestors must be 'internal' or 'tips'")
+    nodes = lay.nodes
+    labels = _quote_all(lin.ids[nodes].tolist())
+    nhx = np.array(_nhx_comments(attributes or {}, nodes, lin.n), object)
+    if lengths is None:
+        length = np.full(len(nodes), "", object)
+        zero = ""
+    else:
+        lengths = np.asarray(lengths, float)
+        if lengths.shape != (lin.n,):
+            raise ValueError(f"lengths must have one value per node ({lin.n}), got shape {lengths.shape}")
+        if np.isinf(lengths[nodes]).any():
+            raise ValueError("branch lengths must be finite (NaN means unknown)")
+        length = _format_lengths(lengths[nodes])
+        zero = ":0"
+    length[top] = ""
+    close = np.where(lay.internal, ")", "").astype(object) + labels + length + nhx
+    opening = np.where(lay.first | top, "", ",").astype(object) + np.where(lay.internal, "(", "")
+    if ancestors == "tips":
+        sampled = lay.internal & lin.observed[nodes]
+        opening[sampled] += labels[sampled] + zero + nhx[sampled] + ","
+    out = np.empty(2 * len(nodes), object)
+    out[0::2], out[1::2] = opening, close
+    return out
+
+
+# -- writing ---------------------------------------------------------------------------------
+def write_newick(lineage: Lineage, root: int, lengths=None, ancestors: str = "internal",
+                 attributes: Mapping[str, np.ndarray] | None = None) -> str:
+    """The tree below node ``root`` as one Newick/NHX string ending in ``;``.
+
+    ``lengths``: float per node, the edge above it (NaN: unknown). ``ancestors``:
+    ``"internal"`` (models as labelled internal nodes) or ``"tips"`` (also as sampled
+    ancestor tips). ``attributes``: name -> array over nodes, written as NHX comments.
+    See the module docstring for quoting and escaping.
+    """
+    root = int(root)
+    lay = _layout(lineage, np.array([lineage.root[root]]))
+    r = np.searchsorted(lay.nodes, root)
+    a = np.flatnonzero(lay.events == 2 * r)[0]
+    top = np.zeros(len(lay.nodes), bool)
+    top[r] = True
+    tokens = _tokens(lineage, lay, top, lengths, ancestors, attributes)
+    return "".join(tokens[lay.events[a:a + 2 * lay.size[r]]].tolist()) + ";"
+
+
+def write_forest(lineage: Lineage, roots: Iterable[int] | None = None, lengths=None,
+                 ancestors: str = "internal",
+                 attributes: Mapping[str, np.ndarray] | None = None) -> Iterator[tuple[int, str]]:
+    """``(root, newick)`` for every family root in ``roots`` (default: all families).
+
+    One vectorised pass over all the families, so writing ~10^6 families is fast; the
+    options are those of :func:`write_newick`. Arguments are checked on the call; the
+    strings are joined as the iterator is consumed.
+    """
+    roots = np.flatnonzero(lineage.parent < 0) if roots is None else np.fromiter(roots, np.int64)
+    if len(roots) == 0:
+        return iter(())
+    if (lineage.parent[roots] >= 0).any():
+        raise ValueError("write_forest takes family roots; use write_newick for a subtree")
+    if len(np.unique(roots)) != len(roots):
+        raise ValueError("roots must be distinct")
+    lay = _layout(lineage, roots)
+    t = np.searchsorted(lay.nodes, roots)
+    top = np.zeros(len(lay.nodes), bool)
+    top[t] = True
+    tokens = _tokens(lineage, lay, top, lengths, ancestors, attributes)[lay.events].tolist()
+    bounds = np.r_[0, np.cumsum(2 * lay.size[t])]
+    return ((r, "".join(tokens[a:b]) + ";")
+            for r, a, b in zip(roots.tolist(), bounds[:-1].tolist(), bounds[1:].tolist()))
+
+
+# -- reading ---------------------------------------------------------------------------------
+@dataclass
+class ParsedTree:
+    """A tree read from Newick, as index arrays over its nodes (post-order, root last)."""
+
+    names: np.ndarray                     # object array of labels ("" when unlabelled)
+    parent: np.ndarray                    # int64, -1 for the root
+    length: np.ndarray                    # float, NaN when absent
+    attributes: dict[str, np.ndarray] = field(default_factory=dict)  # NHX: name -> values (None absent)
+    comments: dict[int, list[str]] = field(default_factory=dict)     # other comments, verbatim
+
+    @property
+    def n(self) -> int:
+        return len(self.parent)
+
+
+# token kinds, from the first character of each token
+_LABEL, _OPEN, _CLOSE, _COMMA, _SEMI, _COLON, _COMMENT, _QUOTED, _STRAY = range(9)
+_KIND = np.zeros(128, np.int8)                                       # ASCII -> kind, the rest _LABEL
+_KIND[[ord(c) for c in "(),;:[']"]] = np.arange(_OPEN, _STRAY + 1)
+
+
+def _structure(kind: np.ndarray, where: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Terminator positions, parent of each node, tree number of each node.
+
+    Each node ends at one terminator (``,``, ``)`` or ``;``), so terminators in order
+    are the nodes in post-order; a node's parent is the next one a level further out.
+    """
+    step = (kind == _OPEN).astype(np.int64) - (kind == _CLOSE)
+    after = np.cumsum(step)
+    level = after - step                                             # open groups before each token
+    term = np.flatnonzero((kind >= _CLOSE) & (kind <= _SEMI))
+    semi = kind[term] == _SEMI
+    lvl = level[term]
+    if (after < 0).any() or (lvl[semi] != 0).any() or (len(after) and after[-1] != 0):
+        raise ValueError(f"unbalanced parentheses in Newick text {where}")
+    if not len(term) or not semi[-1]:
+        raise ValueError(f"Newick text must end each tree with ';' {where}")
+    if ((lvl == 0) & ~semi).any():
+        raise ValueError(f"',' outside parentheses in Newick text {where}")
+    n = len(term)
+    key = np.sort(lvl * (n + 1) + np.arange(n))
+    up = key[np.minimum(np.searchsorted(key, (lvl - 1) * (n + 1) + np.arange(n)), n - 1)]
+    return term, np.where(semi, -1, up % (n + 1)), np.cumsum(semi) - semi
+
+
+def _parse(text: str, preserve_underscores: bool) -> tuple[ParsedTree, np.ndarray]:
+    """All trees in ``text`` as one forest, and the tree number of each node."""
+    toks = _TOKEN.findall(text)
+    where = f"({len(text)} characters starting {text[:40]!r})"
+    heads = "".join([t[0] for t in toks]).encode("utf-32-le")
+    kind = _KIND[np.minimum(np.frombuffer(heads, np.uint32), 127)]
+    odd = np.flatnonzero(kind >= _COMMENT)
+    bad = [i for i in odd.tolist() if len(toks[i]) == 1 or kind[i] == _STRAY]
+    if bad:
+        raise ValueError(f"unterminated quote or comment at {toks[bad[0]]!r} {where}")
+    term, parent, tree = _structure(kind, where)
+    struct = np.flatnonzero((kind >= _OPEN) & (kind <= _SEMI))
+    data = np.flatnonzero((kind < _OPEN) | (kind > _SEMI))
+    dkind = kind[data]
+    nxt = np.minimum(np.searchsorted(struct, data), len(struct) - 1)
+    owner = np.searchsorted(term, struct[nxt])                       # the node each data token describes
+    owner[(data > struct[nxt]) | (kind[struct[nxt]] == _OPEN)] = -1  # after the last ';' or before a '('
+    is_label = (dkind == _LABEL) | (dkind == _QUOTED)
+    if (is_label & (owner < 0)).any():
+        raise ValueError(f"label outside a node in Newick text {where}")
+    after_colon = np.r_[False, (dkind[:-1] == _COLON) & (owner[1:] == owner[:-1])] & is_label
+    if (dkind == _COLON).sum() != after_colon.sum():
+        raise ValueError(f"':' without a branch length in Newick text {where}")
+    n = len(term)
+    name_at = is_label & ~after_colon
+    if name_at.any() and np.bincount(owner[name_at]).max() > 1:
+        raise ValueError(f"a node has two labels in Newick text {where}")
+    names = np.full(n, "", object)
+    for quoted in (False, True):
+        at = name_at & ((dkind == _QUOTED) == quoted)
+        texts = [toks[i] for i in data[at].tolist()]
+        if quoted:
+            texts = [t[1:-1].replace("''", "'") for t in texts]
+        elif not preserve_underscores:
+            texts = [t.replace("_", " ") for t in texts]
+        names[owner[at]] = texts
+    length = np.full(n, np.nan)
+    texts = [toks[i] for i in data[after_colon].tolist()]
+    length[owner[after_colon]] = np.fromiter(map(float, texts), float, len(texts))
+    attributes: dict[str, np.ndarray] = {}
+    comments: dict[int, list[str]] = {}
+    at = (dkind == _COMMENT) & (owner >= 0)
+    for i, o in zip(data[at].tolist(), owner[at].tolist()):
+        if toks[i].startswith("[&&NHX:"):
+            for k, _, v in (f.partition("=") for f in toks[i][7:-1].split(":") if f):
+                attributes.setdefault(k, np.full(n, None, object))[o] = decode_nhx_value(v)
+        else:
+            comments.setdefault(o, []).append(toks[i][1:-1])
+    return ParsedTree(names, parent, length, attributes, comments), tree
+
+
+def read_newick_trees(text: str, preserve_underscores: bool = False) -> list[ParsedTree]:
+    """Every tree in ``text`` (each ending in ``;``)."""
+    forest, tree = _parse(text, preserve_underscores)
+    bounds = np.r_[0, np.cumsum(np.bincount(tree))]
+    out = []
+    for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist()):
+        out.append(ParsedTree(forest.names[a:b], np.where(forest.parent[a:b] >= 0, forest.parent[a:b] - a, -1),
+                              forest.length[a:b], {k: v[a:b] for k, v in forest.attributes.items()},
+                              {o - a: c for o, c in forest.comments.items() if a <= o < b}))
+    return out
+
+
+def read_newick(text: str, preserve_underscores: bool = False) -> ParsedTree:
+    """The one tree in ``text``; see the module docstring for what is read how."""
+    forest, tree = _parse(text, preserve_underscores)
+    if tree[-1] != 0:
+        raise ValueError(f"expected one tree, found {tree[-1] + 1}; use read_newick_trees")
+    return forest

@@ -1,0 +1,301 @@
+"""Newick/NHX writer and reader: exact small cases, deep chains, and round trips through
+our reader, ete3, dendropy and Bio.Phylo on random forests with hostile model ids."""
+import io
+import warnings
+
+import dendropy
+import numpy as np
+import pytest
+from Bio import Phylo
+from ete3 import Tree
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+
+from phylohf.export import read_newick, read_newick_trees, write_forest, write_newick
+from phylohf.export.newick import decode_nhx_value, format_length, quote_label
+from phylohf.lineage import NO_DATE, Lineage
+
+
+def lineage(parent, ids=None, observed=None) -> Lineage:
+    """A lineage from a parent list (-1 for roots), ids m0, m1, ... unless given."""
+    n = len(parent)
+    child = [c for c, p in enumerate(parent) if p >= 0]
+    par = [parent[c] for c in child]
+    ids = ids if ids is not None else [f"m{i}" for i in range(n)]
+    obs = np.ones(n, bool) if observed is None else np.asarray(observed, bool)
+    return Lineage.from_edges(ids, obs, np.full(n, NO_DATE), child, par, [1] * len(child), [0] * len(child))
+
+
+#      0          5
+#    / | \        |
+#   1  2  3       6
+#      |
+#      4
+SMALL = [-1, 0, 0, 0, 2, -1, 5]
+
+
+# -- exact strings ---------------------------------------------------------------------------
+def test_small_tree_exact():
+    lin = lineage(SMALL)
+    assert write_newick(lin, 0) == "(m1,(m4)m2,m3)m0;"
+    assert write_newick(lin, 2) == "(m4)m2;"                     # a subtree: no comma, no length
+    assert write_newick(lin, 4) == "m4;"
+    lengths = np.array([9, 1, 0.5, 12.25, 2, 9, 1e-7])
+    assert write_newick(lin, 0, lengths=lengths) == "(m1:1,(m4:2)m2:0.5,m3:12.25)m0;"
+    assert write_newick(lin, 2, lengths=lengths) == "(m4:2)m2;"
+    assert write_newick(lin, 5, lengths=lengths) == "(m6:1e-07)m5;"
+    lengths[1] = np.nan                                           # unknown: omitted
+    assert write_newick(lin, 0, lengths=lengths) == "(m1,(m4:2)m2:0.5,m3:12.25)m0;"
+
+
+def test_sampled_ancestors():
+    lin = lineage(SMALL, observed=[1, 1, 1, 1, 1, 0, 1])         # 5 is a placeholder
+    assert write_newick(lin, 0, ancestors="tips") == "(m0,m1,(m2,m4)m2,m3)m0;"
+    assert write_newick(lin, 5, ancestors="tips") == "(m6)m5;"   # placeholders are not sampled
+    assert (write_newick(lin, 0, ancestors="tips", lengths=np.ones(7))
+            == "(m0:0,m1:1,(m2:0,m4:1)m2:1,m3:1)m0;")
+    with pytest.raises(ValueError):
+        write_newick(lin, 0, ancestors="leaves")
+
+
+@pytest.mark.parametrize("label,text", [
+    ("org/model-1.5", "org/model-1.5"),
+    ("a/b-c.d:e", "'a/b-c.d:e'"),                                # ':' needs quotes
+    ("it's", "'it''s'"),
+    ("a b", "'a b'"),
+    ("x_y", "'x_y'"),                                            # bare '_' would read as a blank
+    ("[x]", "'[x]'"),
+    ("a,b", "'a,b'"),
+    ("a;b", "'a;b'"),
+    ("f(x)", "'f(x)'"),
+    ("tab\there", "'tab\there'"),
+    ("modèle/中文-🙂", "modèle/中文-🙂"),
+    ("''", "''''''"),
+    ('say "hi"', "'say \"hi\"'"),                           # ete3 and dendropy read '"' as a quote
+])
+def test_quoting(label, text):
+    assert quote_label(label) == text
+    lin = lineage([-1, 0], ids=[label, "b"])
+    s = write_newick(lin, 0)
+    assert s == f"(b){text};"
+    assert read_newick(s).names.tolist() == ["b", label]
+
+
+def test_format_length():
+    assert [format_length(x) for x in (1, 0.5, 12.25, 0.1 + 0.2, 1e16, 3e-300)] == \
+        ["1", "0.5", "12.25", "0.30000000000000004", "1e+16", "3e-300"]
+    lin = lineage([-1, 0])
+    with pytest.raises(ValueError):
+        write_newick(lin, 0, lengths=[0, np.inf])
+    with pytest.raises(ValueError):
+        write_newick(lin, 0, lengths=[0, 1, 2])
+
+
+def test_nhx_exact_and_escaped():
+    lin = lineage([-1, 0, 0])
+    attrs = {"license": np.array(["mit", None, "a:b=c [x]"], object),
+             "langs": np.array([["en", "fr"], ["x|y", "%"], []], object),
+             "n": np.array([1, 2.5, np.nan])}
+    s = write_newick(lin, 0, attributes=attrs)
+    assert s == ("(m1[&&NHX:langs=x%7Cy|%25:n=2.5],m2[&&NHX:license=a%3Ab%3Dc%20%5Bx%5D:langs=])"
+                 "m0[&&NHX:license=mit:langs=en|fr:n=1];")
+    t = read_newick(s)
+    assert t.names.tolist() == ["m1", "m2", "m0"]
+    assert t.attributes["license"].tolist() == [None, "a:b=c [x]", "mit"]
+    assert t.attributes["langs"].tolist() == [["x|y", "%"], "", ["en", "fr"]]
+    assert t.attributes["n"].tolist() == ["2.5", None, "1"]
+    with pytest.raises(ValueError):
+        write_newick(lin, 0, attributes={"bad key": np.array(["a", "b", "c"])})
+
+
+def test_forest_matches_single_trees():
+    lin = lineage(SMALL)
+    assert list(write_forest(lin)) == [(0, write_newick(lin, 0)), (5, write_newick(lin, 5))]
+    assert list(write_forest(lin, [5, 0])) == [(5, "(m6)m5;"), (0, "(m1,(m4)m2,m3)m0;")]
+    with pytest.raises(ValueError):
+        write_forest(lin, [2])                                   # not a family root
+    with pytest.raises(ValueError):
+        write_forest(lin, [0, 0])
+    assert list(write_forest(lin, [])) == []
+
+
+# -- reader ------------------------------------------------------------------------------------
+def test_reader_syntax():
+    text = "[&R] ( a_b :1.5 , 'c''d'[note]:2e-1 ,\n\t( , x:3 ) ) root ;"
+    t = read_newick(text)
+    assert t.names.tolist() == ["a b", "c'd", "", "x", "", "root"]
+    assert t.parent.tolist() == [5, 5, 4, 4, 5, -1]
+    assert t.length[[0, 1, 3]].tolist() == [1.5, 0.2, 3.0]
+    assert np.isnan(t.length[[2, 4, 5]]).all()
+    assert t.comments == {1: ["note"]}
+    assert read_newick(text, preserve_underscores=True).names[0] == "a_b"
+    assert read_newick("x;").names.tolist() == ["x"]
+
+
+def test_reader_several_trees():
+    a, b = read_newick_trees("(a,b)c;\n(d)e;")
+    assert a.names.tolist() == ["a", "b", "c"] and a.parent.tolist() == [2, 2, -1]
+    assert b.names.tolist() == ["d", "e"] and b.parent.tolist() == [1, -1]
+    with pytest.raises(ValueError):
+        read_newick("(a,b)c;(d)e;")
+
+
+@pytest.mark.parametrize("bad", ["(a,b", "(a,b));", "a,b;", "(a,b)c", "('a,b)c;", "(a:,b);",
+                                 "(a b,c);", "(a,b)c;d", "(a[x,b);"])
+def test_reader_rejects(bad):
+    with pytest.raises(ValueError):
+        read_newick(bad)
+
+
+def test_deep_chain_round_trip():
+    n = 100_000
+    lin = lineage([-1] + list(range(n - 1)))
+    s = write_newick(lin, 0, lengths=np.ones(n))
+    assert s.startswith("(" * (n - 1) + "m99999") and s.endswith(")m1:1)m0;")
+    t = read_newick(s)
+    assert t.names[-1] == "m0" and t.parent.tolist() == list(range(1, n)) + [-1]
+    assert list(write_forest(lin, lengths=np.ones(n))) == [(0, s)]
+
+
+def test_wide_family():
+    n = 100_000
+    lin = lineage([-1] + [0] * (n - 1))
+    t = read_newick(write_newick(lin, 0))
+    assert t.n == n and (t.parent[:-1] == n - 1).all()
+
+
+# -- round trips through other libraries -------------------------------------------------------
+PUNCT = list("/-.:_ '()[],;\"\\") + ["é", "中", "🙂", "\u00a0", "\t"]
+HOSTILE = st.sampled_from(PUNCT) | st.sampled_from("abcAB012") | st.characters(codec="utf-8")
+NAMES = st.text(HOSTILE, min_size=1, max_size=8)
+# no quote characters nor backslashes: the subset ete3 and Bio.Phylo read (see below)
+PLAIN = st.text(st.sampled_from([c for c in PUNCT if c not in "'\"\\"]) | st.sampled_from("abcAB012"),
+                min_size=1, max_size=8)
+
+
+@st.composite
+def forests(draw, max_n=25):
+    n = draw(st.integers(1, max_n))
+    parent = [-1] + [draw(st.integers(-1, i - 1)) for i in range(1, n)]
+    names = draw(st.lists(draw(st.sampled_from([NAMES, PLAIN])), min_size=n, max_size=n, unique=True))
+    lengths = draw(st.lists(st.floats(0, 1e6, allow_nan=False) | st.integers(0, 1000).map(float),
+                            min_size=n, max_size=n))
+    return lineage(parent, ids=names), np.array(lengths)
+
+
+def expected(lin: Lineage, root: int, lengths) -> dict:
+    """name -> (parent name, branch length) below ``root`` (root: (None, None))."""
+    out, stack = {}, [root]
+    while stack:
+        v = stack.pop()
+        top = v == root
+        out[lin.ids[v]] = (None if top else lin.ids[lin.parent[v]], None if top else float(lengths[v]))
+        stack.extend(lin.children(v).tolist())
+    return out
+
+
+def ours(s):
+    t = read_newick(s)
+    return {t.names[i]: (None if p < 0 else t.names[p], None if p < 0 else float(t.length[i]))
+            for i, p in enumerate(t.parent.tolist())}
+
+
+def ete(s):
+    t = Tree(s, format=1, quoted_node_names=True)
+    return {n.name: (None if n.up is None else n.up.name, None if n.up is None else n.dist)
+            for n in t.traverse()}
+
+
+def dendro(s):
+    t = dendropy.Tree.get(data=s, schema="newick", rooting="force-rooted", preserve_underscores=True,
+                          suppress_internal_node_taxa=False, suppress_leaf_node_taxa=False,
+                          case_sensitive_taxon_labels=True)
+    # with suppress_*_taxa=False every label, internal ones too, lands on node.taxon.label
+    return {n.taxon.label: (None if n.parent_node is None else n.parent_node.taxon.label,
+                            None if n.parent_node is None else n.edge.length)
+            for n in t.preorder_node_iter()}
+
+
+def bio(s):
+    t = Phylo.read(io.StringIO(s), "newick")
+    out = {t.root.name: (None, None)}
+    for c in t.find_clades():
+        out.update({k.name: (c.name, k.branch_length) for k in c.clades})
+    return out
+
+
+def _numeric(x: str) -> bool:
+    """Whether Bio.Phylo takes an internal label for a confidence value (see its _parse_confidence)."""
+    try:
+        float(x)
+    except ValueError:
+        return x.isdigit()
+    return True
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(forests())
+def test_round_trip_all_readers(data):
+    lin, lengths = data
+    for root in np.flatnonzero(lin.parent < 0).tolist():
+        s = write_newick(lin, root, lengths=lengths)
+        want = expected(lin, root, lengths)
+        assert ours(s) == want
+        names = list(want)
+        # ete3 reads quotes with backslash escapes (not doubled quotes) and treats '"' as a quote
+        if not any(c in x for x in names for c in "'\"\\"):
+            event("checked ete3")
+            assert ete(s) == want
+        # dendropy takes a quoted label that is one punctuation character for that character,
+        # and splits bare labels at '"', '\\' (quote and escape, as ete3 does), '=', '{' and '}'
+        if not any(x in (":", ",", "(", ")", ";", "[", "]") or set(x) & set('"\\={}') for x in names):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                event("checked dendropy")
+                assert dendro(s) == want
+        # Bio.Phylo reads no doubled quotes nor backslashes, drops line breaks inside quoted
+        # labels, and turns numeric internal labels into confidence values
+        internal = [lin.ids[v] for v in range(lin.n) if len(lin.children(v))]
+        if not any(set(x) & set("'\\\n\r") for x in names) and not any(map(_numeric, internal)):
+            event("checked Bio.Phylo")
+            assert bio(s) == want
+
+
+@settings(max_examples=60, deadline=None)
+@given(forests(max_n=12), st.data())
+def test_nhx_round_trip(data, draw):
+    lin, _ = data
+    value = NAMES | st.integers(-5, 5) | st.lists(NAMES, min_size=2, max_size=3) | st.none()
+    attrs = {k: np.array(draw.draw(st.lists(value, min_size=lin.n, max_size=lin.n)) + [0], object)[:-1]
+             for k in ("license", "tags")}
+    norm = lambda v: v if v is None or isinstance(v, list) else str(v)          # noqa: E731
+    s_all = dict(write_forest(lin, attributes=attrs, lengths=np.ones(lin.n)))
+    for root, s in s_all.items():
+        t = read_newick(s)
+        index = lin.index()
+        for k, col in attrs.items():
+            got = t.attributes.get(k, np.full(t.n, None, object))
+            assert [norm(col[index[x]]) for x in t.names] == got.tolist()
+        if not any(c in x for x in t.names for c in "'\"\\"):
+            e = Tree(s, format=1, quoted_node_names=True)
+            for node in e.traverse():
+                for k, col in attrs.items():
+                    v = col[index[node.name]]
+                    assert (decode_nhx_value(getattr(node, k)) if k in node.features else None) == norm(v)
+
+
+@settings(max_examples=40, deadline=None)
+@given(forests(max_n=15))
+def test_sampled_ancestor_round_trip(data):
+    lin, lengths = data
+    for root in np.flatnonzero(lin.parent < 0).tolist():
+        s = write_newick(lin, root, lengths=lengths, ancestors="tips")
+        t = read_newick(s)
+        tips = set(t.names[np.setdiff1d(np.arange(t.n), t.parent)].tolist())
+        assert tips == set(expected(lin, root, lengths))             # every model is a tip
+        if not any(set(x) & set("'\"\\") for x in tips):               # ete3: see above
+            assert sorted(Tree(s, format=1, quoted_node_names=True).get_leaf_names()) == sorted(tips)
+        internal = t.parent[t.parent >= 0]
+        for v in np.unique(internal).tolist():                        # ... and its own first child
+            kids = np.flatnonzero(t.parent == v)
+            assert t.names[kids[0]] == t.names[v] and t.length[kids[0]] == 0
