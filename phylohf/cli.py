@@ -76,6 +76,20 @@ def cmd_families(args) -> int:
     return 0
 
 
+def cmd_trees(args) -> int:
+    from .export.trees import export_trees
+    with Store(args.store, read_only=True) as store:
+        lineage, fams, genome = load(store, with_genome=True)
+    report = export_trees(lineage, fams, genome, args.out, formats=args.format.split(","),
+                          lengths=args.branch_lengths, ancestors=args.ancestors,
+                          min_size=args.min_size, family=args.family, progress=_progress(args))
+    print(f"wrote {report.files:,} files for {report.families:,} families into {report.out}/ "
+          f"(index: {report.out / 'index.tsv'})")
+    for note in report.notes:
+        print(f"  {note}")
+    return 0
+
+
 def cmd_demo(args) -> int:
     from .ingest import ingest_file
     from .overview import overview
@@ -137,6 +151,22 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--min-size", type=int, default=1, help="only families with at least N nodes")
     s.add_argument("--json", action="store_true", help='print {"families": [...]} as JSON')
     s.set_defaults(func=cmd_families)
+
+    s = sub.add_parser("trees", help="export family trees (Newick, NHX, ...) with an index",
+                       description="Write one file per family and format, named from the root "
+                       "model id, plus index.tsv (root, files, size, observed, depth).")
+    _store_arg(s)
+    s.add_argument("--out", default="trees", metavar="DIR", help="output directory (default: trees)")
+    s.add_argument("--format", default="newick,nhx", metavar="F[,F]",
+                   help="comma-separated formats: newick, nhx (default: newick,nhx)")
+    s.add_argument("--branch-lengths", choices=("unit", "days", "hamming"), default="unit",
+                   help="one per generation (default), days between creation dates, or genome distance")
+    s.add_argument("--ancestors", choices=("internal", "tips"), default="internal",
+                   help="models as labelled internal nodes (default), or also as zero-length tips "
+                   "(sampled ancestors) for tools that read tip data only")
+    s.add_argument("--min-size", type=int, default=2, help="only families with at least N nodes (default 2)")
+    s.add_argument("--family", metavar="ROOT_ID", help="only the family rooted at this model")
+    s.set_defaults(func=cmd_trees)
 
     s = sub.add_parser("demo", help="simulate, ingest and summarise a small ecosystem (no network)")
     s.add_argument("--models", type=int, default=20_000, help="number of models (default 20000)")

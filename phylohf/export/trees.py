@@ -1,0 +1,138 @@
+"""Export every family as files: one per family and format, plus ``index.tsv``.
+
+File names are the root model id percent-encoded (every byte outside ``A-Z a-z 0-9 . _ -``
+becomes ``%XX``; ``/`` is ``%2F``), which is reversible, so two families can never share a
+name; a name is never hidden (a leading ``.`` is encoded too). On a case-insensitive
+file system two ids that differ only in case would meet, so such ids also get a short
+hash of the exact id.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import quote
+
+import numpy as np
+from tqdm import tqdm
+
+from ..branch_lengths import branch_lengths
+from ..families import Families
+from ..genome import Genome
+from ..lineage import Lineage
+from ..records import RELATIONS
+from .newick import write_forest
+
+SUFFIX = {"newick": ".nwk", "nhx": ".nhx"}
+FORMATS = tuple(SUFFIX)
+LIST_ATTRIBUTES = ("languages", "merge_parents")
+MAX_NAME = 200          # characters of a file name before the hash (file systems allow 255 bytes)
+
+
+def safe_name(model_id: str) -> str:
+    """A file-system-safe, reversible name for a model id."""
+    name = quote(model_id, safe="-_")
+    return name.replace(".", "%2E", 1) if name.startswith(".") else name
+
+
+def file_names(ids: list[str]) -> list[str]:
+    """Safe names for ``ids``; a hash suffix where two differ only in case or a name is long."""
+    names = [safe_name(i) for i in ids]
+    folded: dict[str, int] = {}
+    for n in names:
+        folded[n.lower()] = folded.get(n.lower(), 0) + 1
+    return [n[:MAX_NAME] + "." + hashlib.sha1(i.encode()).hexdigest()[:12]
+            if folded[n.lower()] > 1 or len(n) > MAX_NAME else n for n, i in zip(names, ids)]
+
+
+def _tokens(genome: Genome, group: str, nodes: np.ndarray) -> list[list[str]]:
+    sub = genome.group(group)[nodes].tocsr()
+    tokens = genome.traits[genome.columns(group)][sub.indices]
+    return [t.tolist() for t in np.split(tokens, sub.indptr[1:-1])]
+
+
+def node_attributes(lineage: Lineage, genome: Genome, nodes: np.ndarray) -> dict[str, np.ndarray]:
+    """Per-node annotations written as NHX / NEXUS comments (None where unknown).
+
+    ``license``, ``task``, ``library``: the model's value; ``languages``: its language
+    codes; ``relation``: of the edge to its primary parent; ``observed``: 1 for models,
+    0 for placeholders (absent parents); ``merge_parents``: ids of its further parents.
+    """
+    n = lineage.n
+    out: dict[str, np.ndarray] = {}
+    for name, group in (("license", "license"), ("languages", "language"), ("task", "task"),
+                        ("library", "library")):
+        values = np.full(n, None, object)
+        declared = genome.is_declared(group)[nodes]
+        vals = _tokens(genome, group, nodes)
+        values[nodes[declared]] = [v if name in LIST_ATTRIBUTES else v[0]
+                                   for v, d in zip(vals, declared) if d]
+        out[name] = values
+    out["relation"] = np.full(n, None, object)
+    has = lineage.relation >= 0
+    out["relation"][has] = np.asarray(RELATIONS, object)[lineage.relation[has]]
+    out["observed"] = lineage.observed.astype(np.int64)
+    merges = np.full(n, None, object)
+    for child in np.unique(lineage.extra_child).tolist():
+        merges[child] = lineage.ids[lineage.extra_parent[lineage.extra_child == child]].tolist()
+    out["merge_parents"] = merges
+    return out
+
+
+Writer = Callable[..., Iterator[tuple[int, str]]]
+WRITERS: dict[str, Writer] = {
+    "newick": lambda lin, roots, lengths, ancestors, attributes: write_forest(lin, roots, lengths, ancestors),
+    "nhx": lambda lin, roots, lengths, ancestors, attributes: write_forest(lin, roots, lengths, ancestors,
+                                                                           attributes),
+}
+
+
+@dataclass
+class ExportReport:
+    out: Path
+    families: int = 0
+    files: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+def export_trees(lineage: Lineage, fams: Families, genome: Genome, out: str | Path,
+                 formats=("newick", "nhx"), lengths: str = "unit", ancestors: str = "internal",
+                 min_size: int = 2, family: str | None = None, progress: bool = False) -> ExportReport:
+    """Write the chosen families in the chosen formats into ``out`` with ``index.tsv``."""
+    unknown = [f for f in formats if f not in WRITERS]
+    if unknown:
+        raise ValueError(f"unknown format(s) {', '.join(unknown)}: expected {', '.join(WRITERS)}")
+    if family is not None:
+        index = lineage.index()
+        if family not in index:
+            raise ValueError(f"no model {family!r} in the store")
+        root = int(lineage.root[index[family]])
+        keep = fams.root == root
+        if family != lineage.ids[root]:
+            raise ValueError(f"{family!r} is not a family root; its family is {lineage.ids[root]!r}")
+    else:
+        keep = fams.size >= min_size
+    roots = fams.root[keep]
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    bl = branch_lengths(lineage, lengths, genome)
+    nodes = np.flatnonzero(np.isin(lineage.root, roots))
+    attributes = node_attributes(lineage, genome, nodes)
+    names = file_names(lineage.ids[roots].tolist())
+    report = ExportReport(out, families=len(roots), notes=[f"branch lengths: {bl.describe()}"])
+    for fmt in formats:
+        suffix = SUFFIX[fmt]
+        written = WRITERS[fmt](lineage, roots, bl.length, ancestors, attributes)
+        for name, (_, text) in tqdm(zip(names, written), total=len(roots), disable=not progress,
+                                    desc=f"write {fmt}", unit=" trees", leave=False):
+            (out / (name + suffix)).write_text(text + "\n", encoding="utf-8")
+            report.files += 1
+    with open(out / "index.tsv", "w", encoding="utf-8", newline="") as f:
+        tsv = csv.writer(f, delimiter="\t", lineterminator="\n")
+        tsv.writerow(["root", *formats, "size", "observed", "depth"])
+        for k, name in zip(np.flatnonzero(keep).tolist(), names):
+            tsv.writerow([lineage.ids[fams.root[k]], *(name + SUFFIX[fmt] for fmt in formats),
+                          fams.size[k], fams.observed[k], fams.depth[k]])
+    return report
