@@ -91,6 +91,7 @@ def cmd_trees(args) -> int:
 
 
 def cmd_demo(args) -> int:
+    from .export.trees import FORMATS, export_trees
     from .ingest import ingest_file
     from .overview import overview
     from .sources import simulate as sim
@@ -108,6 +109,9 @@ def cmd_demo(args) -> int:
             lineage, fams, genome = load(store, with_genome=True)
             print()
             print(overview(lineage, fams, genome, store.fix_counts(), store.problem_counts()))
+    report = export_trees(lineage, fams, genome, args.trees, formats=FORMATS)
+    print(f"\nFamily trees: {report.files:,} files for {report.families:,} families "
+          f"(2+ nodes) in {report.out}/ ({', '.join(FORMATS)}; index.tsv lists them)")
     print(f"\ndemo finished in {time.perf_counter() - t0:.1f} s"
           + (f"; store and snapshot kept in {args.workdir}" if args.workdir else ""))
     return 0
@@ -174,6 +178,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--scenario", choices=("directional", "neutral"), default="directional")
     s.add_argument("--workdir", metavar="DIR", help="keep the snapshot and store here "
                    "(default: a temporary directory, removed afterwards)")
+    s.add_argument("--trees", default="trees/demo", metavar="DIR",
+                   help="where the family trees go (default: trees/demo)")
     s.set_defaults(func=cmd_demo)
     return p
 

@@ -7,10 +7,15 @@ Stages run in child processes so each peak RSS is its own (``os.wait4``):
 1. ``simulate``: write a Hub-like Parquet listing of N models.
 2. ``phylohf``: ingest (normalise + upsert into DuckDB), lineage, families, genomes.
 3. ``load``: what every later command pays: open the store, lineage + families.
-4. ``naive``: the paper's way: Python tag parsing, a networkx DiGraph and weakly
-   connected components (needs ``pip install -e ".[bench]"``).
+4. ``trees``: export every family of 2+ nodes in every format.
+5. ``tree1m``: write one 1,000,000-node tree, read it with phylohf, TreeSwift, Bio.Phylo,
+   ete3 and dendropy.
+6. ``naive``: the paper's way: Python tag parsing, a networkx DiGraph and weakly
+   connected components.
 
-Targets (2 cores): simulate 2M < 60 s; stage 2 < 15 s and < 3 GB; load < 2 s.
+Needs ``pip install -e ".[bench]"`` (networkx, TreeSwift). Targets (2 cores): simulate 2M
+< 60 s; stage 2 < 15 s and < 3 GB; load < 2 s; all families < 30 s; 1M-node tree
+written < 2 s and read at least as fast as TreeSwift.
 """
 from __future__ import annotations
 
@@ -93,7 +98,69 @@ def stage_naive(work: Path) -> dict:
                     f"largest component {sizes[0]:,}"}
 
 
-STAGES = {"simulate": stage_simulate, "phylohf": stage_phylohf, "load": stage_load, "naive": stage_naive}
+def stage_trees(work: Path) -> dict:
+    """Export every family of two or more nodes, in every format."""
+    import shutil
+
+    from phylohf.cli import load
+    from phylohf.export.trees import FORMATS, export_trees
+    from phylohf.store import Store
+    with Store(work / "hub.duckdb", read_only=True) as store:
+        lineage, fams, genome = load(store, with_genome=True)
+    out = work / "trees"
+    shutil.rmtree(out, ignore_errors=True)
+    t = time.perf_counter()
+    report = export_trees(lineage, fams, genome, out, formats=FORMATS)
+    return {f"write all families ({', '.join(FORMATS)})": time.perf_counter() - t,
+            "info": f"{report.families:,} families, {report.files:,} files"}
+
+
+def _big_tree(n: int, seed: int):
+    """A random 1,000,000-node family: each node's parent drawn among earlier nodes."""
+    import numpy as np
+
+    from phylohf.lineage import Lineage
+    rng = np.random.default_rng(seed)
+    child = np.arange(1, n)
+    parent = (rng.random(n - 1) * child).astype(np.int64)
+    ids = np.array([f"org{i % 997}/model-{i}" for i in range(n)], object)
+    return Lineage.from_edges(ids, np.ones(n, bool), np.zeros(n, np.int64), child, parent,
+                              np.ones(n - 1, np.int64), np.zeros(n - 1, np.int8))
+
+
+def stage_tree1m(work: Path, seed: int) -> dict:
+    """Write one 1,000,000-node tree, then read it with phylohf and the peer libraries."""
+    import io
+
+    import numpy as np
+
+    from phylohf.export.newick import read_newick, write_newick
+    lin = _big_tree(1_000_000, seed)
+    t = time.perf_counter()
+    text = write_newick(lin, 0, lengths=np.ones(lin.n))
+    times = {"write 1M-node tree": time.perf_counter() - t}
+    readers = {"phylohf": lambda: read_newick(text)}
+    try:
+        import treeswift
+        readers["TreeSwift"] = lambda: treeswift.read_tree_newick(text)
+    except ImportError:
+        pass
+    from Bio import Phylo
+    readers["Bio.Phylo"] = lambda: Phylo.read(io.StringIO(text), "newick")
+    from ete3 import Tree
+    readers["ete3"] = lambda: Tree(text, format=1)
+    import dendropy
+    readers["dendropy"] = lambda: dendropy.Tree.get(data=text, schema="newick", preserve_underscores=True,
+                                                    suppress_internal_node_taxa=True)
+    for name, read in readers.items():
+        t = time.perf_counter()
+        read()
+        times[f"read it: {name}"] = time.perf_counter() - t
+    return times
+
+
+STAGES = {"simulate": stage_simulate, "phylohf": stage_phylohf, "load": stage_load, "trees": stage_trees,
+          "tree1m": stage_tree1m, "naive": stage_naive}
 
 
 def run_stage(name: str, args) -> tuple[dict, float]:
@@ -117,7 +184,8 @@ def main() -> None:
     p.add_argument("--stage", choices=STAGES, help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.stage:
-        kwargs = {"models": args.models, "seed": args.seed} if args.stage == "simulate" else {}
+        kwargs = ({"models": args.models, "seed": args.seed} if args.stage == "simulate"
+                  else {"seed": args.seed} if args.stage == "tree1m" else {})
         print(json.dumps(STAGES[args.stage](work=args.workdir, **kwargs)))
         return
     with tempfile.TemporaryDirectory() as tmp:
@@ -128,6 +196,8 @@ def main() -> None:
         totals = {}
         for name in [s for s in STAGES if not (s == "naive" and args.skip_naive)]:
             times, peak = run_stage(name, args)
+            if name == "tree1m":
+                tree1m = dict(times)
             info = times.pop("info", "")
             totals[name] = sum(times.values())
             print(f"\n[{name}] {totals[name]:.2f} s, peak RSS {peak:.2f} GB" + (f"  ({info})" if info else ""))
@@ -136,6 +206,9 @@ def main() -> None:
         if "naive" in totals:
             print(f"\nnaive / phylohf (ingest + lineage + families + genomes): "
                   f"{totals['naive'] / totals['phylohf']:.1f}x")
+        reads = {k.split(": ")[1]: v for k, v in tree1m.items() if k.startswith("read it")}
+        print("reading the 1M-node tree, time relative to phylohf: "
+              + ", ".join(f"{name} {sec / reads['phylohf']:.1f}x" for name, sec in reads.items()))
 
 
 if __name__ == "__main__":

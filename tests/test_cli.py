@@ -20,12 +20,13 @@ def eco(tmp_path_factory):
     return d
 
 
-def test_demo_end_to_end(capsys):
-    assert main(["-q", "demo", "--models", "4000", "--seed", "2"]) == 0
+def test_demo_end_to_end(capsys, tmp_path):
+    assert main(["-q", "demo", "--models", "4000", "--seed", "2", "--trees", str(tmp_path / "trees")]) == 0
     out = capsys.readouterr().out
+    assert (tmp_path / "trees" / "index.tsv").exists()
     for expected in ("4,000 rows read, 4,000 models stored, 0 skipped", "== Ecosystem overview ==",
                      "Largest families", "Data problems found and how they were handled",
-                     "placeholder", "cycle(s) among parent links", "demo finished in"):
+                     "placeholder", "cycle(s) among parent links", "Family trees:", "demo finished in"):
         assert expected in out, expected
 
 

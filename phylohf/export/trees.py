@@ -49,8 +49,8 @@ def file_names(ids: list[str]) -> list[str]:
 
 def _tokens(genome: Genome, group: str, nodes: np.ndarray) -> list[list[str]]:
     sub = genome.group(group)[nodes].tocsr()
-    tokens = genome.traits[genome.columns(group)][sub.indices]
-    return [t.tolist() for t in np.split(tokens, sub.indptr[1:-1])]
+    tokens = genome.traits[genome.columns(group)][sub.indices].tolist()
+    return [tokens[a:b] for a, b in zip(sub.indptr[:-1].tolist(), sub.indptr[1:].tolist())]
 
 
 def node_attributes(lineage: Lineage, genome: Genome, nodes: np.ndarray) -> dict[str, np.ndarray]:
@@ -75,8 +75,10 @@ def node_attributes(lineage: Lineage, genome: Genome, nodes: np.ndarray) -> dict
     out["relation"][has] = np.asarray(RELATIONS, object)[lineage.relation[has]]
     out["observed"] = lineage.observed.astype(np.int64)
     merges = np.full(n, None, object)
-    for child in np.unique(lineage.extra_child).tolist():
-        merges[child] = lineage.ids[lineage.extra_parent[lineage.extra_child == child]].tolist()
+    order = np.argsort(lineage.extra_child, kind="stable")
+    children, starts = np.unique(lineage.extra_child[order], return_index=True)
+    parents = lineage.ids[lineage.extra_parent[order]]
+    merges[children] = [p.tolist() for p in np.split(parents, starts[1:])] if len(children) else []
     out["merge_parents"] = merges
     return out
 
