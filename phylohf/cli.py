@@ -82,7 +82,8 @@ def cmd_trees(args) -> int:
         lineage, fams, genome = load(store, with_genome=True)
     report = export_trees(lineage, fams, genome, args.out, formats=args.format.split(","),
                           lengths=args.branch_lengths, ancestors=args.ancestors,
-                          min_size=args.min_size, family=args.family, progress=_progress(args))
+                          min_size=args.min_size, family=args.family, color_by=args.color_by,
+                          progress=_progress(args))
     print(f"wrote {report.files:,} files for {report.families:,} families into {report.out}/ "
           f"(index: {report.out / 'index.tsv'})")
     for note in report.notes:
@@ -161,8 +162,8 @@ def parser() -> argparse.ArgumentParser:
                        "model id, plus index.tsv (root, files, size, observed, depth).")
     _store_arg(s)
     s.add_argument("--out", default="trees", metavar="DIR", help="output directory (default: trees)")
-    s.add_argument("--format", default="newick,nhx", metavar="F[,F]",
-                   help="comma-separated formats: newick, nhx (default: newick,nhx)")
+    s.add_argument("--format", default="newick,nhx,nexus", metavar="F[,F]",
+                   help="comma-separated formats: newick, nhx, nexus (default: all)")
     s.add_argument("--branch-lengths", choices=("unit", "days", "hamming"), default="unit",
                    help="one per generation (default), days between creation dates, or genome distance")
     s.add_argument("--ancestors", choices=("internal", "tips"), default="internal",
@@ -170,6 +171,9 @@ def parser() -> argparse.ArgumentParser:
                    "(sampled ancestors) for tools that read tip data only")
     s.add_argument("--min-size", type=int, default=2, help="only families with at least N nodes (default 2)")
     s.add_argument("--family", metavar="ROOT_ID", help="only the family rooted at this model")
+    s.add_argument("--color-by", default="license", metavar="ATTRIBUTE",
+                   help="NEXUS: the node attribute FigTree colours branches by (default: license; "
+                   "also languages, task, library, relation, observed)")
     s.set_defaults(func=cmd_trees)
 
     s = sub.add_parser("demo", help="simulate, ingest and summarise a small ecosystem (no network)")

@@ -50,7 +50,7 @@ def store(tmp_path):
 def test_export_every_family_with_index(store, tmp_path, capsys):
     out = tmp_path / "trees"
     assert main(["-q", "trees", "--store", store, "--out", str(out)]) == 0
-    assert "wrote 4 files for 2 families" in capsys.readouterr().out
+    assert "wrote 6 files for 2 families" in capsys.readouterr().out
     with open(out / "index.tsv", newline="") as f:
         rows = list(csv.DictReader(f, delimiter="\t"))
     assert [(r["root"], r["size"], r["observed"], r["depth"]) for r in rows] == [

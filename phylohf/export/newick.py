@@ -27,6 +27,11 @@ Conventions
       (and NaN) means "absent". :func:`read_newick` undoes the encoding and splits on
       ``|``: a value holding ``|`` comes back as a list of strings, any other as a
       string (so a one-item list reads back as its item; NHX has no types).
+    * ``dialect="nexus"`` (for NEXUS TREES blocks, see :mod:`phylohf.export.nexus`) quotes
+      labels holding any NEXUS punctuation ``()[]{}/\\,;:=*'"`+-<>``, ``_`` or whitespace,
+      and writes attributes as BEAST/FigTree comments ``[&k=v,...]``: strings in double
+      quotes, percent-encoding ``% " ' [ ] { } , = \\`` and whitespace (FigTree has no
+      escape), lists ``{"a","b"}``, numbers as above.
     * Other readers' quirks (tested in tests/test_newick.py): ete3 and Bio.Phylo do not
       undouble quotes; ete3 and dendropy take ``"`` and ``\\`` in bare labels as quote
       and escape, dendropy also splits bare labels at ``= { }`` and reads a quoted
@@ -55,17 +60,19 @@ import numpy as np
 
 from ..lineage import Lineage
 
-_NEEDS_QUOTES = re.compile(r"[\s()\[\]':;,_\"]")
-_NHX_UNSAFE = re.compile(r"""[%:=\[\],();|'"\\\s]""")
+_NEEDS_QUOTES = {"newick": re.compile(r"[\s()\[\]':;,_\"]"),
+                 "nexus": re.compile(r"[\s()\[\]{}/\\,;:=*'\"`+\-<>_]")}
+_UNSAFE = {"newick": re.compile(r"""[%:=\[\],();|'"\\\s]"""),
+           "nexus": re.compile(r"""[%"'\[\]{},=\\\s]""")}
 _NHX_KEY = re.compile(r"[A-Za-z0-9_.\-]+")
 _TOKEN = re.compile(r"'(?:[^']|'')*'|\[[^\]]*\]|[(),;:]|[^\s()\[\]',;:]+|\S")
 LIST_SEP = "|"
 
 
 # -- labels and values ---------------------------------------------------------------------
-def quote_label(label: str) -> str:
-    """A label as Newick text: bare when safe, else single-quoted with quotes doubled."""
-    if _NEEDS_QUOTES.search(label):
+def quote_label(label: str, dialect: str = "newick") -> str:
+    """A label as Newick (or NEXUS) text: bare when safe, else single-quoted, quotes doubled."""
+    if _NEEDS_QUOTES[dialect].search(label):
         return "'" + label.replace("'", "''") + "'"
     return label
 
@@ -75,39 +82,43 @@ def format_length(x: float) -> str:
     return repr(float(x)).removesuffix(".0")
 
 
-def _escape(s: str) -> str:
-    return _NHX_UNSAFE.sub(lambda m: "".join(f"%{b:02X}" for b in m.group().encode()), s)
+def _string(s: str, dialect: str) -> str:
+    """A string attribute value: percent-encoded, and double-quoted in NEXUS."""
+    s = _UNSAFE[dialect].sub(lambda m: "".join(f"%{b:02X}" for b in m.group().encode()), s)
+    return f'"{s}"' if dialect == "nexus" else s
 
 
-def _nhx_value(v) -> str | None:
-    """NHX text of one attribute value, ``None`` when absent."""
+def _value(v, dialect: str) -> str | None:
+    """Comment text of one attribute value, ``None`` when absent."""
     if v is None or (isinstance(v, (float, np.floating)) and np.isnan(v)):
         return None
     if isinstance(v, str):
-        return _escape(v)
+        return _string(v, dialect)
     if isinstance(v, (bool, np.bool_)):
         return "true" if v else "false"
     if isinstance(v, (int, np.integer)):
         return str(int(v))
     if isinstance(v, (float, np.floating)):
         return format_length(v)
-    return LIST_SEP.join(_escape(str(x)) for x in v)
+    items = [_string(str(x), dialect) for x in v]
+    return "{" + ",".join(items) + "}" if dialect == "nexus" else LIST_SEP.join(items)
 
 
-def _nhx_comments(attributes: Mapping[str, np.ndarray], nodes: np.ndarray, n: int) -> list[str]:
-    """``[&&NHX:k=v:...]`` for each of ``nodes`` (empty string when it has no values)."""
+def _comments(attributes: Mapping[str, np.ndarray], nodes: np.ndarray, n: int, dialect: str) -> list[str]:
+    """``[&&NHX:k=v:...]`` (NEXUS: ``[&k=v,...]``) for each of ``nodes``, ``""`` when it has none."""
+    head, sep = ("[&", ",") if dialect == "nexus" else ("[&&NHX:", ":")
     cols = []
     for key, values in attributes.items():
         if not _NHX_KEY.fullmatch(key):
             raise ValueError(f"NHX attribute name {key!r} must match {_NHX_KEY.pattern}")
         if len(values) != n:
             raise ValueError(f"attribute {key!r} must have one value per node ({n}), got {len(values)}")
-        vals = (_nhx_value(values[v]) for v in nodes.tolist())
+        vals = (_value(values[v], dialect) for v in nodes.tolist())
         cols.append([None if v is None else f"{key}={v}" for v in vals])
     out = []
     for fields in zip(*cols):
         present = [f for f in fields if f is not None]
-        out.append("[&&NHX:" + ":".join(present) + "]" if present else "")
+        out.append(head + sep.join(present) + "]" if present else "")
     return out if cols else [""] * len(nodes)
 
 
@@ -119,16 +130,16 @@ def decode_nhx_value(raw: str) -> str | list[str]:
 
 
 # -- layout --------------------------------------------------------------------------------
-def _quote_all(labels: list[str]) -> np.ndarray:
+def _quote_all(labels: list[str], dialect: str) -> np.ndarray:
     """:func:`quote_label` of every label, with one regex scan over all of them."""
     out = np.array(labels, object)
     big = "\x00".join(labels)
-    hits = [m.start() for m in _NEEDS_QUOTES.finditer(big)]
+    hits = [m.start() for m in _NEEDS_QUOTES[dialect].finditer(big)]
     if hits:
         lens = np.fromiter(map(len, labels), np.int64, len(labels)) + 1
         which = np.searchsorted(np.cumsum(lens), hits, side="right")
         which = which[np.r_[True, which[1:] != which[:-1]]]
-        out[which] = [quote_label(t) for t in out[which].tolist()]
+        out[which] = [quote_label(t, dialect) for t in out[which].tolist()]
     return out
 
 
@@ -191,13 +202,15 @@ def _layout(lin: Lineage, tops: np.ndarray) -> _Layout:
 
 
 def _tokens(lin: Lineage, lay: _Layout, top: np.ndarray, lengths, ancestors: str,
-            attributes) -> np.ndarray:
+            attributes, dialect: str) -> np.ndarray:
     """Open and close tokens of every node laid out, interleaved (2k open, 2k + 1 close)."""
     if ancestors not in ("internal", "tips"):
         raise ValueError("ancestors must be 'internal' or 'tips'")
+    if dialect not in _NEEDS_QUOTES:
+        raise ValueError("dialect must be 'newick' or 'nexus'")
     nodes = lay.nodes
-    labels = _quote_all(lin.ids[nodes].tolist())
-    nhx = np.array(_nhx_comments(attributes or {}, nodes, lin.n), object)
+    labels = _quote_all(lin.ids[nodes].tolist(), dialect)
+    comments = np.array(_comments(attributes or {}, nodes, lin.n, dialect), object)
     if lengths is None:
         length = np.full(len(nodes), "", object)
         zero = ""
@@ -210,11 +223,11 @@ def _tokens(lin: Lineage, lay: _Layout, top: np.ndarray, lengths, ancestors: str
         length = _format_lengths(lengths[nodes])
         zero = ":0"
     length[top] = ""
-    close = np.where(lay.internal, ")", "").astype(object) + labels + length + nhx
+    close = np.where(lay.internal, ")", "").astype(object) + labels + length + comments
     opening = np.where(lay.first | top, "", ",").astype(object) + np.where(lay.internal, "(", "")
     if ancestors == "tips":
         sampled = lay.internal & lin.observed[nodes]
-        opening[sampled] += labels[sampled] + zero + nhx[sampled] + ","
+        opening[sampled] += labels[sampled] + zero + comments[sampled] + ","
     out = np.empty(2 * len(nodes), object)
     out[0::2], out[1::2] = opening, close
     return out
@@ -222,12 +235,13 @@ def _tokens(lin: Lineage, lay: _Layout, top: np.ndarray, lengths, ancestors: str
 
 # -- writing ---------------------------------------------------------------------------------
 def write_newick(lineage: Lineage, root: int, lengths=None, ancestors: str = "internal",
-                 attributes: Mapping[str, np.ndarray] | None = None) -> str:
+                 attributes: Mapping[str, np.ndarray] | None = None, dialect: str = "newick") -> str:
     """The tree below node ``root`` as one Newick/NHX string ending in ``;``.
 
     ``lengths``: float per node, the edge above it (NaN: unknown). ``ancestors``:
     ``"internal"`` (models as labelled internal nodes) or ``"tips"`` (also as sampled
     ancestor tips). ``attributes``: name -> array over nodes, written as NHX comments.
+    ``dialect``: ``"newick"``, or ``"nexus"`` for NEXUS quoting and BEAST/FigTree comments.
     See the module docstring for quoting and escaping.
     """
     root = int(root)
@@ -236,13 +250,14 @@ def write_newick(lineage: Lineage, root: int, lengths=None, ancestors: str = "in
     a = np.flatnonzero(lay.events == 2 * r)[0]
     top = np.zeros(len(lay.nodes), bool)
     top[r] = True
-    tokens = _tokens(lineage, lay, top, lengths, ancestors, attributes)
+    tokens = _tokens(lineage, lay, top, lengths, ancestors, attributes, dialect)
     return "".join(tokens[lay.events[a:a + 2 * lay.size[r]]].tolist()) + ";"
 
 
 def write_forest(lineage: Lineage, roots: Iterable[int] | None = None, lengths=None,
                  ancestors: str = "internal",
-                 attributes: Mapping[str, np.ndarray] | None = None) -> Iterator[tuple[int, str]]:
+                 attributes: Mapping[str, np.ndarray] | None = None,
+                 dialect: str = "newick") -> Iterator[tuple[int, str]]:
     """``(root, newick)`` for every family root in ``roots`` (default: all families).
 
     One vectorised pass over all the families, so writing ~10^6 families is fast; the
@@ -260,7 +275,7 @@ def write_forest(lineage: Lineage, roots: Iterable[int] | None = None, lengths=N
     t = np.searchsorted(lay.nodes, roots)
     top = np.zeros(len(lay.nodes), bool)
     top[t] = True
-    tokens = _tokens(lineage, lay, top, lengths, ancestors, attributes)[lay.events].tolist()
+    tokens = _tokens(lineage, lay, top, lengths, ancestors, attributes, dialect)[lay.events].tolist()
     bounds = np.r_[0, np.cumsum(2 * lay.size[t])]
     return ((r, "".join(tokens[a:b]) + ";")
             for r, a, b in zip(roots.tolist(), bounds[:-1].tolist(), bounds[1:].tolist()))

@@ -24,9 +24,8 @@ from ..genome import Genome
 from ..lineage import Lineage
 from ..records import RELATIONS
 from .newick import write_forest
+from .nexus import nexus_forest
 
-SUFFIX = {"newick": ".nwk", "nhx": ".nhx"}
-FORMATS = tuple(SUFFIX)
 LIST_ATTRIBUTES = ("languages", "merge_parents")
 MAX_NAME = 200          # characters of a file name before the hash (file systems allow 255 bytes)
 
@@ -83,12 +82,22 @@ def node_attributes(lineage: Lineage, genome: Genome, nodes: np.ndarray) -> dict
     return out
 
 
-Writer = Callable[..., Iterator[tuple[int, str]]]
-WRITERS: dict[str, Writer] = {
-    "newick": lambda lin, roots, lengths, ancestors, attributes: write_forest(lin, roots, lengths, ancestors),
-    "nhx": lambda lin, roots, lengths, ancestors, attributes: write_forest(lin, roots, lengths, ancestors,
-                                                                           attributes),
-}
+def _newick(lin, genome, roots, lengths, ancestors, attributes, color_by):
+    return write_forest(lin, roots, lengths, ancestors)
+
+
+def _nhx(lin, genome, roots, lengths, ancestors, attributes, color_by):
+    return write_forest(lin, roots, lengths, ancestors, attributes)
+
+
+def _nexus(lin, genome, roots, lengths, ancestors, attributes, color_by):
+    return nexus_forest(lin, genome, roots, lengths, ancestors, attributes, color_by)
+
+
+# format -> (suffix, writer(lineage, genome, roots, lengths, ancestors, attributes, color_by))
+WRITERS: dict[str, tuple[str, Callable[..., Iterator[tuple[int, str]]]]] = {
+    "newick": (".nwk", _newick), "nhx": (".nhx", _nhx), "nexus": (".nex", _nexus)}
+FORMATS = tuple(WRITERS)
 
 
 @dataclass
@@ -101,7 +110,8 @@ class ExportReport:
 
 def export_trees(lineage: Lineage, fams: Families, genome: Genome, out: str | Path,
                  formats=("newick", "nhx"), lengths: str = "unit", ancestors: str = "internal",
-                 min_size: int = 2, family: str | None = None, progress: bool = False) -> ExportReport:
+                 min_size: int = 2, family: str | None = None, color_by: str = "license",
+                 progress: bool = False) -> ExportReport:
     """Write the chosen families in the chosen formats into ``out`` with ``index.tsv``."""
     unknown = [f for f in formats if f not in WRITERS]
     if unknown:
@@ -125,8 +135,8 @@ def export_trees(lineage: Lineage, fams: Families, genome: Genome, out: str | Pa
     names = file_names(lineage.ids[roots].tolist())
     report = ExportReport(out, families=len(roots), notes=[f"branch lengths: {bl.describe()}"])
     for fmt in formats:
-        suffix = SUFFIX[fmt]
-        written = WRITERS[fmt](lineage, roots, bl.length, ancestors, attributes)
+        suffix, writer = WRITERS[fmt]
+        written = writer(lineage, genome, roots, bl.length, ancestors, attributes, color_by)
         for name, (_, text) in tqdm(zip(names, written), total=len(roots), disable=not progress,
                                     desc=f"write {fmt}", unit=" trees", leave=False):
             (out / (name + suffix)).write_text(text + "\n", encoding="utf-8")
@@ -135,6 +145,6 @@ def export_trees(lineage: Lineage, fams: Families, genome: Genome, out: str | Pa
         tsv = csv.writer(f, delimiter="\t", lineterminator="\n")
         tsv.writerow(["root", *formats, "size", "observed", "depth"])
         for k, name in zip(np.flatnonzero(keep).tolist(), names):
-            tsv.writerow([lineage.ids[fams.root[k]], *(name + SUFFIX[fmt] for fmt in formats),
+            tsv.writerow([lineage.ids[fams.root[k]], *(name + WRITERS[fmt][0] for fmt in formats),
                           fams.size[k], fams.observed[k], fams.depth[k]])
     return report

@@ -1,0 +1,120 @@
+"""NEXUS documents for FigTree and the NEXUS family of tools (dendropy, Bio.Phylo, PAUP, MrBayes).
+
+One document per family: a TAXA block, a CHARACTERS block (the binary trait genomes),
+a TREES block (the tree with BEAST/FigTree node annotations) and a FigTree block that
+opens the tree coloured by an attribute, with model ids at tips and internal nodes.
+
+Taxa and tree nodes
+    The taxa are the *tips of the written tree*, in node (model id) order. NEXUS tools map taxa to
+    tips only (internal labels are node labels, not taxa), so this is the one choice
+    every reader accepts. With ``ancestors="internal"`` the models at internal nodes are
+    therefore not taxa and have no matrix row (their values stay in the node comments);
+    with ``ancestors="tips"`` every observed model is a taxon (its sampled-ancestor tip),
+    which is the form to use for tip-data methods. Placeholders (absent parents) have
+    children, so they are never taxa, except as one-node families (an absent parent
+    named only by merges), which carry no traits.
+
+Characters
+    The traits carried by at least one model of the family, in genome column order, named
+    ``group:token`` in ``CHARSTATELABELS``. A model's characters of a group it did not
+    declare are ``?`` (missing is not absent). A family without any trait has no
+    CHARACTERS block (``NCHAR=0`` is rejected by several readers).
+
+Colour
+    FigTree colours branches by ``color_by``; nodes without a value for it are written
+    ``"?"`` (:data:`MISSING`) for that attribute, so they form their own legend entry
+    (a family where no model declares it would otherwise fall back to another attribute).
+
+Labels are quoted by NEXUS rules (see :func:`phylohf.export.newick.quote_label`), in the
+blocks and in the tree alike.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+
+import numpy as np
+
+from ..genome import GROUPS, Genome
+from ..lineage import Lineage
+from .newick import quote_label, write_forest
+
+MISSING = "?"
+
+
+def _tips(lineage: Lineage, family: np.ndarray, ancestors: str) -> np.ndarray:
+    """Nodes of ``family`` (sorted) written as tips: leaves, and with ``"tips"`` every model."""
+    leaf = lineage.child_ptr[family + 1] == lineage.child_ptr[family]
+    return family[leaf | lineage.observed[family]] if ancestors == "tips" else family[leaf]
+
+
+def _taxa_block(labels: list[str]) -> str:
+    return (f"BEGIN TAXA;\n\tDIMENSIONS NTAX={len(labels)};\n\tTAXLABELS\n"
+            + "".join(f"\t\t{lab}\n" for lab in labels) + "\t;\nEND;\n")
+
+
+def _characters_block(genome: Genome, family: np.ndarray, taxa: np.ndarray, labels: list[str]) -> str:
+    """The 0/1/? matrix of ``taxa`` over the traits present in ``family`` ("" when none)."""
+    cols = np.flatnonzero(genome.matrix[family].getnnz(axis=0))
+    if not len(cols):
+        return ""
+    values = genome.matrix[taxa][:, cols].toarray()
+    known = genome.declared[taxa][:, genome.trait_group[cols]]
+    cells = np.where(known, np.where(values, "1", "0"), "?")
+    names = [f"{GROUPS[g]}:{t}" for g, t in zip(genome.trait_group[cols].tolist(), genome.traits[cols].tolist())]
+    width = max(map(len, labels))
+    return (f"BEGIN CHARACTERS;\n\tDIMENSIONS NCHAR={len(cols)};\n"
+            '\tFORMAT DATATYPE=STANDARD SYMBOLS="01" MISSING=?;\n\tCHARSTATELABELS\n'
+            + ",\n".join(f"\t\t{i} {quote_label(n, 'nexus')}" for i, n in enumerate(names, 1))
+            + "\n\t;\n\tMATRIX\n"
+            + "".join(f"\t\t{lab:<{width}}  {''.join(row)}\n" for lab, row in zip(labels, cells.tolist()))
+            + "\t;\nEND;\n")
+
+
+def figtree_block(color_by: str) -> str:
+    """FigTree settings: branches coloured by ``color_by`` with a legend; ids on all nodes."""
+    return ("begin figtree;\n"
+            f'\tset appearance.branchColorAttribute="{color_by}";\n'
+            "\tset legend.isShown=true;\n"
+            f'\tset legend.attribute="{color_by}";\n'
+            "\tset nodeLabels.isShown=true;\n"
+            '\tset nodeLabels.displayAttribute="label";\n'
+            "\tset tipLabels.isShown=true;\n"
+            '\tset tipLabels.displayAttribute="Names";\n'
+            "end;\n")
+
+
+def nexus_forest(lineage: Lineage, genome: Genome, roots: Iterable[int] | None = None, lengths=None,
+                 ancestors: str = "internal", attributes: Mapping[str, np.ndarray] | None = None,
+                 color_by: str = "license") -> Iterator[tuple[int, str]]:
+    """``(root, nexus)``: one complete NEXUS document per family root (default: all families).
+
+    ``lengths``, ``ancestors`` and ``attributes`` are those of
+    :func:`~phylohf.export.newick.write_forest`; ``color_by`` names the attribute FigTree
+    colours the branches by. See the module docstring for what the blocks hold. Arguments
+    are checked on the call; the documents are built as the iterator is consumed.
+    """
+    attributes = attributes or {}
+    if color_by not in attributes:
+        raise ValueError(f"color_by={color_by!r} is not one of the attributes ({', '.join(attributes) or 'none'})")
+    if genome.matrix.shape[0] != lineage.n:
+        raise ValueError(f"the genome has {genome.matrix.shape[0]} rows, the lineage {lineage.n} nodes")
+    coloured = np.asarray(attributes[color_by], object).copy()
+    coloured[[v is None for v in coloured]] = MISSING          # a legend entry, not black
+    attributes = {**attributes, color_by: coloured}
+    trees = write_forest(lineage, roots, lengths, ancestors, attributes, dialect="nexus")
+    return _documents(lineage, genome, trees, ancestors, figtree_block(color_by))
+
+
+def _documents(lineage: Lineage, genome: Genome, trees: Iterator[tuple[int, str]], ancestors: str,
+               figtree: str) -> Iterator[tuple[int, str]]:
+    """The documents of :func:`nexus_forest`, one per written tree."""
+    order = np.argsort(lineage.root, kind="stable")
+    bounds = np.searchsorted(lineage.root[order], np.arange(lineage.n + 1))
+    for root, tree in trees:
+        family = order[bounds[root]:bounds[root + 1]]
+        taxa = _tips(lineage, family, ancestors)
+        labels = [quote_label(t, "nexus") for t in lineage.ids[taxa].tolist()]
+        blocks = [_taxa_block(labels), _characters_block(genome, family, taxa, labels),
+                  f"BEGIN TREES;\n\tTREE {quote_label(str(lineage.ids[root]), 'nexus')} = [&R] {tree}\nEND;\n",
+                  figtree]
+        yield root, "#NEXUS\n\n" + "\n".join(b for b in blocks if b)
