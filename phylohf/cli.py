@@ -162,8 +162,8 @@ def parser() -> argparse.ArgumentParser:
                        "model id, plus index.tsv (root, files, size, observed, depth).")
     _store_arg(s)
     s.add_argument("--out", default="trees", metavar="DIR", help="output directory (default: trees)")
-    s.add_argument("--format", default="newick,nhx,nexus", metavar="F[,F]",
-                   help="comma-separated formats: newick, nhx, nexus (default: all)")
+    s.add_argument("--format", default="newick,nhx,nexus,enewick", metavar="F[,F]",
+                   help="comma-separated formats: newick, nhx, nexus, enewick (default: all)")
     s.add_argument("--branch-lengths", choices=("unit", "days", "hamming"), default="unit",
                    help="one per generation (default), days between creation dates, or genome distance")
     s.add_argument("--ancestors", choices=("internal", "tips"), default="internal",

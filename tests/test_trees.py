@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from phylohf.cli import main
+from phylohf.export.enewick import read_enewick
 from phylohf.export.newick import read_newick
 from phylohf.export.trees import file_names, safe_name
 
@@ -50,7 +51,9 @@ def store(tmp_path):
 def test_export_every_family_with_index(store, tmp_path, capsys):
     out = tmp_path / "trees"
     assert main(["-q", "trees", "--store", store, "--out", str(out)]) == 0
-    assert "wrote 6 files for 2 families" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "wrote 8 files for 2 families" in printed
+    assert "eNewick: 1 further-parent edges of merges drawn as hybrids" in printed
     with open(out / "index.tsv", newline="") as f:
         rows = list(csv.DictReader(f, delimiter="\t"))
     assert [(r["root"], r["size"], r["observed"], r["depth"]) for r in rows] == [
@@ -68,6 +71,11 @@ def test_export_every_family_with_index(store, tmp_path, capsys):
     a = {name: {k: v[i] for k, v in merged.attributes.items()} for i, name in enumerate(merged.names)}
     assert a["c/merge"]["merge_parents"] == "b/it's" and a["meta/base"]["license"] == "llama2"
     assert a["b/it's"]["languages"] == ["en", "fr"]
+    net = read_enewick((out / "meta%2Fbase.enwk").read_text())
+    names = net.names.tolist()
+    assert sorted(names) == ["a/ft_1", "b/it's", "c/merge", "meta/base"]     # the merge appears once
+    assert [(names[p], names[c]) for p, c in zip(net.hybrid_parent, net.hybrid_child)] == [("b/it's", "c/merge")]
+    assert names[net.parent[names.index("c/merge")]] == "a/ft_1"
 
 
 def test_one_family_with_options(store, tmp_path):

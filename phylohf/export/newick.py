@@ -11,9 +11,9 @@ Writing
     ``:length`` and the NHX comment. Children come in node-index order.
 
 Conventions
-    * Labels are written bare unless they contain whitespace, ``()[]':;,"`` or ``_``
-      (standard readers turn bare underscores into blanks, and ete3 and dendropy read
-      ``"`` as a quote); then they are wrapped in
+    * Labels are written bare unless they contain whitespace, ``()[]':;,"#`` or ``_``
+      (standard readers turn bare underscores into blanks, ete3 and dendropy read ``"``
+      as a quote, and ``#`` marks hybrids in extended Newick); then they are wrapped in
       single quotes with embedded quotes doubled: ``x_y`` -> ``'x_y'``, ``it's`` ->
       ``'it''s'``. Every node, internal ones included, carries its model id.
     * Branch lengths are the shortest repr that round-trips (``1``, ``0.5``, ``1e-07``);
@@ -60,7 +60,7 @@ import numpy as np
 
 from ..lineage import Lineage
 
-_NEEDS_QUOTES = {"newick": re.compile(r"[\s()\[\]':;,_\"]"),
+_NEEDS_QUOTES = {"newick": re.compile(r"[\s()\[\]':;,_\"#]"),
                  "nexus": re.compile(r"[\s()\[\]{}/\\,;:=*'\"`+\-<>_]")}
 _UNSAFE = {"newick": re.compile(r"""[%:=\[\],();|'"\\\s]"""),
            "nexus": re.compile(r"""[%"'\[\]{},=\\\s]""")}
@@ -264,21 +264,42 @@ def write_forest(lineage: Lineage, roots: Iterable[int] | None = None, lengths=N
     options are those of :func:`write_newick`. Arguments are checked on the call; the
     strings are joined as the iterator is consumed.
     """
+    forest = _forest(lineage, roots, lengths, ancestors, attributes, dialect)
+    return _joined(forest) if forest is not None else iter(())
+
+
+@dataclass
+class _Forest:
+    """The laid-out families and one open and one close token per laid-out node."""
+
+    roots: np.ndarray
+    lay: _Layout
+    top: np.ndarray        # position of each root in lay.nodes
+    tokens: np.ndarray     # 2k: open token of lay.nodes[k], 2k + 1: its close token
+
+
+def _forest(lineage: Lineage, roots, lengths, ancestors: str, attributes, dialect: str) -> _Forest | None:
+    """Check the roots (distinct family roots; default all) and build the tokens; None if no roots."""
     roots = np.flatnonzero(lineage.parent < 0) if roots is None else np.fromiter(roots, np.int64)
     if len(roots) == 0:
-        return iter(())
+        return None
     if (lineage.parent[roots] >= 0).any():
-        raise ValueError("write_forest takes family roots; use write_newick for a subtree")
+        raise ValueError("a forest is written from family roots; use write_newick for a subtree")
     if len(np.unique(roots)) != len(roots):
         raise ValueError("roots must be distinct")
     lay = _layout(lineage, roots)
     t = np.searchsorted(lay.nodes, roots)
     top = np.zeros(len(lay.nodes), bool)
     top[t] = True
-    tokens = _tokens(lineage, lay, top, lengths, ancestors, attributes, dialect)[lay.events].tolist()
-    bounds = np.r_[0, np.cumsum(2 * lay.size[t])]
+    return _Forest(roots, lay, t, _tokens(lineage, lay, top, lengths, ancestors, attributes, dialect))
+
+
+def _joined(forest: _Forest) -> Iterator[tuple[int, str]]:
+    """``(root, text)`` per family, the tokens joined in text order."""
+    tokens = forest.tokens[forest.lay.events].tolist()
+    bounds = np.r_[0, np.cumsum(2 * forest.lay.size[forest.top])]
     return ((r, "".join(tokens[a:b]) + ";")
-            for r, a, b in zip(roots.tolist(), bounds[:-1].tolist(), bounds[1:].tolist()))
+            for r, a, b in zip(forest.roots.tolist(), bounds[:-1].tolist(), bounds[1:].tolist()))
 
 
 # -- reading ---------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from ..families import Families
 from ..genome import Genome
 from ..lineage import Lineage
 from ..records import RELATIONS
+from .enewick import enewick_forest, reticulations
 from .newick import write_forest
 from .nexus import nexus_forest
 
@@ -83,20 +84,25 @@ def node_attributes(lineage: Lineage, genome: Genome, nodes: np.ndarray) -> dict
 
 
 def _newick(lin, genome, roots, lengths, ancestors, attributes, color_by):
-    return write_forest(lin, roots, lengths, ancestors)
+    return write_forest(lin, roots, lengths.length, ancestors)
 
 
 def _nhx(lin, genome, roots, lengths, ancestors, attributes, color_by):
-    return write_forest(lin, roots, lengths, ancestors, attributes)
+    return write_forest(lin, roots, lengths.length, ancestors, attributes)
 
 
 def _nexus(lin, genome, roots, lengths, ancestors, attributes, color_by):
-    return nexus_forest(lin, genome, roots, lengths, ancestors, attributes, color_by)
+    return nexus_forest(lin, genome, roots, lengths.length, ancestors, attributes, color_by)
 
 
-# format -> (suffix, writer(lineage, genome, roots, lengths, ancestors, attributes, color_by))
+def _enewick(lin, genome, roots, lengths, ancestors, attributes, color_by):
+    return enewick_forest(lin, roots, lengths.length, ancestors, attributes, lengths.extra)
+
+
+# format -> (suffix, writer(lineage, genome, roots, BranchLengths, ancestors, attributes, color_by))
 WRITERS: dict[str, tuple[str, Callable[..., Iterator[tuple[int, str]]]]] = {
-    "newick": (".nwk", _newick), "nhx": (".nhx", _nhx), "nexus": (".nex", _nexus)}
+    "newick": (".nwk", _newick), "nhx": (".nhx", _nhx), "nexus": (".nex", _nexus),
+    "enewick": (".enwk", _enewick)}
 FORMATS = tuple(WRITERS)
 
 
@@ -134,9 +140,14 @@ def export_trees(lineage: Lineage, fams: Families, genome: Genome, out: str | Pa
     attributes = node_attributes(lineage, genome, nodes)
     names = file_names(lineage.ids[roots].tolist())
     report = ExportReport(out, families=len(roots), notes=[f"branch lengths: {bl.describe()}"])
+    if "enewick" in formats:
+        c = reticulations(lineage, roots).counts()
+        report.notes.append(f"eNewick: {c['drawn']:,} further-parent edges of merges drawn as hybrids; "
+                            f"left out: {c['other_family']:,} to other families (NHX/NEXUS merge_parents "
+                            f"list them), {c['duplicate']:,} duplicates, {c['cycle']:,} closing a cycle")
     for fmt in formats:
         suffix, writer = WRITERS[fmt]
-        written = writer(lineage, genome, roots, bl.length, ancestors, attributes, color_by)
+        written = writer(lineage, genome, roots, bl, ancestors, attributes, color_by)
         for name, (_, text) in tqdm(zip(names, written), total=len(roots), disable=not progress,
                                     desc=f"write {fmt}", unit=" trees", leave=False):
             (out / (name + suffix)).write_text(text + "\n", encoding="utf-8")
