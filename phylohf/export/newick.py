@@ -113,13 +113,25 @@ def _comments(attributes: Mapping[str, np.ndarray], nodes: np.ndarray, n: int, d
             raise ValueError(f"NHX attribute name {key!r} must match {_NHX_KEY.pattern}")
         if len(values) != n:
             raise ValueError(f"attribute {key!r} must have one value per node ({n}), got {len(values)}")
-        vals = (_value(values[v], dialect) for v in nodes.tolist())
-        cols.append([None if v is None else f"{key}={v}" for v in vals])
+        cols.append(_fields(key, np.asarray(values, object)[nodes], dialect))
     out = []
     for fields in zip(*cols):
         present = [f for f in fields if f is not None]
         out.append(head + sep.join(present) + "]" if present else "")
     return out if cols else [""] * len(nodes)
+
+
+def _fields(key: str, values: np.ndarray, dialect: str) -> list[str | None]:
+    """``key=value`` text of each value (None when absent), formatting each distinct value once."""
+    seen: dict = {}
+    out = []
+    for v in values.tolist():
+        k = (type(v), tuple(v) if isinstance(v, list) else v)
+        if k not in seen:
+            text = _value(v, dialect)
+            seen[k] = None if text is None else f"{key}={text}"
+        out.append(seen[k])
+    return out
 
 
 def decode_nhx_value(raw: str) -> str | list[str]:

@@ -52,22 +52,35 @@ def _taxa_block(labels: list[str]) -> str:
             + "".join(f"\t\t{lab}\n" for lab in labels) + "\t;\nEND;\n")
 
 
-def _characters_block(genome: Genome, family: np.ndarray, taxa: np.ndarray, labels: list[str]) -> str:
-    """The 0/1/? matrix of ``taxa`` over the traits present in ``family`` ("" when none)."""
-    cols = np.flatnonzero(genome.matrix[family].getnnz(axis=0))
+def _characters_block(genome: Genome, cols: np.ndarray, carried: np.ndarray, taxa: np.ndarray,
+                      labels: list[str], char_labels: np.ndarray) -> str:
+    """The 0/1/? matrix of ``taxa`` over the family's traits ``cols`` ("" when none).
+
+    ``carried``: (taxon rank, column) pairs of the traits the taxa carry; ``char_labels``:
+    the quoted ``group:token`` name of every genome column.
+    """
     if not len(cols):
         return ""
-    values = genome.matrix[taxa][:, cols].toarray()
-    known = genome.declared[taxa][:, genome.trait_group[cols]]
-    cells = np.where(known, np.where(values, "1", "0"), "?")
-    names = [f"{GROUPS[g]}:{t}" for g, t in zip(genome.trait_group[cols].tolist(), genome.traits[cols].tolist())]
+    cells = np.full((len(taxa), len(cols)), ord("0"), np.uint8)
+    cells[carried[:, 0], np.searchsorted(cols, carried[:, 1])] = ord("1")
+    cells[~genome.declared[taxa][:, genome.trait_group[cols]]] = ord(MISSING)
+    rows = cells.view(f"S{len(cols)}").ravel().astype(str).tolist()
     width = max(map(len, labels))
     return (f"BEGIN CHARACTERS;\n\tDIMENSIONS NCHAR={len(cols)};\n"
             '\tFORMAT DATATYPE=STANDARD SYMBOLS="01" MISSING=?;\n\tCHARSTATELABELS\n'
-            + ",\n".join(f"\t\t{i} {quote_label(n, 'nexus')}" for i, n in enumerate(names, 1))
+            + ",\n".join(f"\t\t{i} {n}" for i, n in enumerate(char_labels[cols].tolist(), 1))
             + "\n\t;\n\tMATRIX\n"
-            + "".join(f"\t\t{lab:<{width}}  {''.join(row)}\n" for lab, row in zip(labels, cells.tolist()))
+            + "".join(f"\t\t{lab:<{width}}  {row}\n" for lab, row in zip(labels, rows))
             + "\t;\nEND;\n")
+
+
+def _pairs(genome: Genome, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(node, column) of every trait carried by ``nodes``, in their order, and per-node bounds."""
+    m = genome.matrix.tocsr()
+    counts = np.diff(m.indptr)[nodes]
+    bounds = np.r_[0, np.cumsum(counts)]
+    idx = np.repeat(m.indptr[nodes] - bounds[:-1], counts) + np.arange(bounds[-1])
+    return np.column_stack([np.repeat(nodes, counts), m.indices[idx]]), bounds
 
 
 def figtree_block(color_by: str) -> str:
@@ -110,11 +123,19 @@ def _documents(lineage: Lineage, genome: Genome, trees: Iterator[tuple[int, str]
     """The documents of :func:`nexus_forest`, one per written tree."""
     order = np.argsort(lineage.root, kind="stable")
     bounds = np.searchsorted(lineage.root[order], np.arange(lineage.n + 1))
+    pairs, at = _pairs(genome, order)
+    char_labels = np.array([quote_label(n, "nexus") for n in genome.names], object)
     for root, tree in trees:
-        family = order[bounds[root]:bounds[root + 1]]
+        a, b = bounds[root], bounds[root + 1]
+        family = order[a:b]
         taxa = _tips(lineage, family, ancestors)
+        fam_pairs = pairs[at[a]:at[b]]
+        cols = np.unique(fam_pairs[:, 1])
+        rank = np.searchsorted(taxa, fam_pairs[:, 0])
+        is_taxon = taxa[np.minimum(rank, len(taxa) - 1)] == fam_pairs[:, 0]
+        carried = np.column_stack([rank[is_taxon], fam_pairs[is_taxon, 1]])
         labels = [quote_label(t, "nexus") for t in lineage.ids[taxa].tolist()]
-        blocks = [_taxa_block(labels), _characters_block(genome, family, taxa, labels),
+        blocks = [_taxa_block(labels), _characters_block(genome, cols, carried, taxa, labels, char_labels),
                   f"BEGIN TREES;\n\tTREE {quote_label(str(lineage.ids[root]), 'nexus')} = [&R] {tree}\nEND;\n",
                   figtree]
         yield root, "#NEXUS\n\n" + "\n".join(b for b in blocks if b)
