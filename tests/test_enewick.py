@@ -166,7 +166,7 @@ def expected_edges(lin, root) -> tuple[set, set]:
     return tree, {(lin.ids[p], lin.ids[c]) for c, p in zip(r.child[drawn], r.parent[drawn])}
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(networks())
 def test_round_trip(case):
     lin, with_attributes = case

@@ -233,7 +233,7 @@ def _numeric(x: str) -> bool:
     return True
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(forests())
 def test_round_trip_all_readers(data):
     lin, lengths = data
@@ -261,7 +261,7 @@ def test_round_trip_all_readers(data):
             assert bio(s) == want
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=500, deadline=None)
 @given(forests(max_n=12), st.data())
 def test_nhx_round_trip(data, draw):
     lin, _ = data
@@ -284,7 +284,7 @@ def test_nhx_round_trip(data, draw):
                     assert (decode_nhx_value(getattr(node, k)) if k in node.features else None) == norm(v)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(forests(max_n=15))
 def test_sampled_ancestor_round_trip(data):
     lin, lengths = data
