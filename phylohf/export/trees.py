@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import csv
 import hashlib
+from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from itertools import islice
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
@@ -106,6 +109,11 @@ WRITERS: dict[str, tuple[str, Callable[..., Iterator[tuple[int, str]]]]] = {
 FORMATS = tuple(WRITERS)
 
 
+def _write_files(files: list[tuple[Path, str]]) -> None:
+    for path, text in files:
+        path.write_text(text + "\n", encoding="utf-8")
+
+
 @dataclass
 class ExportReport:
     out: Path
@@ -145,13 +153,21 @@ def export_trees(lineage: Lineage, fams: Families, genome: Genome, out: str | Pa
         report.notes.append(f"eNewick: {c['drawn']:,} further-parent edges of merges drawn as hybrids; "
                             f"left out: {c['other_family']:,} to other families (NHX/NEXUS merge_parents "
                             f"list them), {c['duplicate']:,} duplicates, {c['cycle']:,} closing a cycle")
-    for fmt in formats:
-        suffix, writer = WRITERS[fmt]
-        written = writer(lineage, genome, roots, bl, ancestors, attributes, color_by)
-        for name, (_, text) in tqdm(zip(names, written), total=len(roots), disable=not progress,
-                                    desc=f"write {fmt}", unit=" trees", leave=False):
-            (out / (name + suffix)).write_text(text + "\n", encoding="utf-8")
-            report.files += 1
+    pending: deque[Future] = deque()
+    with ThreadPoolExecutor(max_workers=1) as disk:      # files are written while texts are built
+        for fmt in formats:
+            suffix, writer = WRITERS[fmt]
+            written = zip(names, writer(lineage, genome, roots, bl, ancestors, attributes, color_by))
+            with tqdm(total=len(roots), disable=not progress, desc=f"write {fmt}", unit=" trees",
+                      leave=False) as bar:
+                while chunk := [(out / (name + suffix), text) for name, (_, text) in islice(written, 2000)]:
+                    pending.append(disk.submit(_write_files, chunk))
+                    if len(pending) > 4:                 # bounded memory; errors surface here
+                        pending.popleft().result()
+                    report.files += len(chunk)
+                    bar.update(len(chunk))
+        for job in pending:
+            job.result()
     with open(out / "index.tsv", "w", encoding="utf-8", newline="") as f:
         tsv = csv.writer(f, delimiter="\t", lineterminator="\n")
         tsv.writerow(["root", *formats, "size", "observed", "depth"])
