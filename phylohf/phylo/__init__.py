@@ -1,0 +1,1 @@
+"""Phylogenetic methods on lineage forests: Mk rate models (:mod:`.mk`)."""

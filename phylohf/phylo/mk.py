@@ -1,0 +1,370 @@
+"""The Mk model: a continuous-time Markov chain of one discrete character on a lineage forest.
+
+Conventions (they change the numbers; reports should print them):
+
+* **States** are an int array over nodes: ``0..k-1`` known, ``-1`` unknown. Internal nodes
+  are observed models, so a known state anywhere clamps that node's partial likelihood
+  to an indicator; an unknown node gets the all-ones partial (it sums over states).
+* **Branch lengths** are a float array over nodes: the edge above each node (roots NaN).
+  Any non-negative length works; zero-length edges have ``P = I``.
+* **Rate matrices** are named by an index matrix: entry ``(i, j)`` holds the 1-based rate
+  parameter of the transition ``i -> j``, 0 for none. ``ER`` has one rate, ``SYM``
+  k(k-1)/2 (numbered along the upper triangle, row-major), ``ARD`` k(k-1) (the
+  off-diagonal entries, row-major), as in phytools ``fitMk``.
+* **Root prior**: ``equal`` (1/k, the phytools ``fitMk`` default), ``stationary`` (the
+  stationary distribution of Q), ``fitzjohn`` (proportional to the root's conditional
+  likelihoods, FitzJohn et al. 2009).
+* A **forest** shares one Q: its log-likelihood is the sum over families (roots).
+
+Pruning is Felsenstein's, in log space (each node's partial is renormalised to max 1 and
+its log scale carried up), vectorised over one depth level at a time, deepest first.
+Subtrees without any known state contribute exactly 0 and are skipped.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+from scipy import linalg, optimize, sparse, stats
+
+from ..lineage import Lineage
+
+MODELS = ("ER", "SYM", "ARD")
+ROOT_PRIORS = ("equal", "stationary", "fitzjohn")
+_MAX_COND = 1e8
+
+
+# -- rate matrices -------------------------------------------------------------------------
+def index_matrix(model, k: int) -> np.ndarray:
+    """The (k, k) integer matrix naming the rate parameter of every transition (0 = none)."""
+    if not isinstance(model, str):
+        idx = np.asarray(model, np.int64)
+        used = np.unique(idx[idx > 0])
+        if idx.shape != (k, k) or (idx < 0).any() or np.diag(idx).any() or \
+                not np.array_equal(used, np.arange(1, len(used) + 1)):
+            raise ValueError(f"a user rate index matrix must be ({k}, {k}), zero on the diagonal, "
+                             "and name its rates 1..m without gaps (0 = no transition)")
+        return idx
+    off = ~np.eye(k, dtype=bool)
+    idx = np.zeros((k, k), np.int64)
+    if model == "ER":
+        idx[off] = 1
+    elif model == "SYM":
+        iu = np.triu_indices(k, 1)
+        idx[iu] = np.arange(1, len(iu[0]) + 1)
+        idx = idx + idx.T
+    elif model == "ARD":
+        idx[off] = np.arange(1, k * (k - 1) + 1)
+    else:
+        raise ValueError(f"model must be one of {MODELS} or an index matrix, not {model!r}")
+    return idx
+
+
+def n_params(model, k: int) -> int:
+    """Number of free rates of ``model`` on k states."""
+    return int(index_matrix(model, k).max(initial=0))
+
+
+def q_matrix(model, rates, k: int) -> np.ndarray:
+    """The rate matrix Q of ``model`` with the given rates (rows sum to 0)."""
+    idx = index_matrix(model, k)
+    rates = np.asarray(rates, float).reshape(-1)
+    if len(rates) != idx.max(initial=0):
+        raise ValueError(f"{model!r} on {k} states takes {idx.max(initial=0)} rates, "
+                         f"got {len(rates)}")
+    q = np.where(idx > 0, np.concatenate([[0.0], rates])[idx], 0.0)
+    q[np.diag_indices(k)] = -q.sum(axis=1)
+    return q
+
+
+def stationary(Q: np.ndarray) -> np.ndarray:
+    """The stationary distribution pi of Q (pi Q = 0, sum pi = 1)."""
+    k = len(Q)
+    a = np.vstack([Q.T, np.ones(k)])
+    pi = np.linalg.lstsq(a, np.concatenate([np.zeros(k), [1.0]]), rcond=None)[0]
+    pi = np.clip(pi, 0, None)
+    return pi / pi.sum()
+
+
+# -- transition probabilities --------------------------------------------------------------
+def _eigen(Q: np.ndarray):
+    """(w, V, V^-1) of Q, or None when V is ill-conditioned (Q not safely diagonalisable)."""
+    if np.allclose(Q, Q.T):
+        w, v = np.linalg.eigh(Q)
+        return w, v, v.T
+    w, v = np.linalg.eig(Q)
+    if np.linalg.cond(v) > _MAX_COND:
+        return None
+    return w, v, np.linalg.inv(v)
+
+
+def _expm_many(Q: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """P(t) = expm(Q t) for a 1-d array of distinct lengths, shape (len(t), k, k)."""
+    dec = _eigen(Q)
+    if dec is None:
+        p = np.array([linalg.expm(Q * ti) for ti in t]).reshape(len(t), len(Q), len(Q))
+    else:
+        w, v, vi = dec
+        p = np.einsum("ij,uj,jk->uik", v, np.exp(np.outer(t, w)), vi).real
+    return np.clip(p, 0.0, 1.0)
+
+
+def transition_matrices(Q, t) -> np.ndarray:
+    """P(t) = expm(Q t) for every length in ``t``, shape ``t.shape + (k, k)``.
+
+    Uses the eigendecomposition of Q when its eigenvector matrix is well conditioned
+    (always for symmetric Q), ``scipy.linalg.expm`` otherwise; identical lengths are
+    computed once.
+    """
+    Q = np.asarray(Q, float)
+    t = np.asarray(t, float)
+    u, inv = np.unique(t, return_inverse=True)
+    return _expm_many(Q, u)[inv.reshape(t.shape)]
+
+
+# -- likelihood ----------------------------------------------------------------------------
+def _check(lineage: Lineage, states, lengths) -> tuple[np.ndarray, np.ndarray]:
+    states = np.asarray(states, np.int64)
+    lengths = np.asarray(lengths, float)
+    if states.shape != (lineage.n,) or lengths.shape != (lineage.n,):
+        raise ValueError(f"states and lengths must have one entry per node ({lineage.n})")
+    edge = lineage.parent >= 0
+    if not (np.isfinite(lengths[edge]) & (lengths[edge] >= 0)).all():
+        raise ValueError("branch lengths of non-root nodes must be finite and >= 0")
+    if (states < -1).any():
+        raise ValueError("states must be -1 (unknown) or 0..k-1")
+    return states, lengths
+
+
+class _Level(NamedTuple):
+    """One depth level of the pruning plan; its nodes are sorted by parent."""
+
+    parents: np.ndarray     # distinct parents, in order
+    reduce: object          # None (one child per parent), reduceat starts, or a sparse sum
+    known: tuple            # (positions, nodes, states, length classes) of known nodes
+    unknown: tuple          # (positions, nodes, length classes) of unknown nodes
+
+
+def _group_sum(starts: np.ndarray, n: int):
+    """What sums rows of a level into its parents: reduceat starts, or a sparse matrix for
+    big levels (much faster than reduceat along axis 0)."""
+    if len(starts) == n:
+        return None
+    if n < 512:
+        return starts
+    group = np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, n]))
+    return sparse.csr_array((np.ones(n), (group, np.arange(n))), shape=(len(starts), n))
+
+
+class MkData:
+    """A lineage, its states and branch lengths, prepared once for many likelihood calls.
+
+    The plan keeps only nodes whose subtree holds a known state, by depth level (deepest
+    first). A known node's message to its parent is a column of P, an unknown node's is
+    P times its renormalised partial; messages are summed into parents in log space.
+    """
+
+    def __init__(self, lineage: Lineage, states, lengths, k: int | None = None):
+        states, lengths = _check(lineage, states, lengths)
+        self.k = int(k if k is not None else states.max(initial=0) + 1)
+        if (states >= self.k).any():
+            raise ValueError(f"states must be < k = {self.k}")
+        self.states, self.lengths, self.n = states, lengths, lineage.n
+        parent, depth = lineage.parent, lineage.depth
+        keep = self._informative(lineage, states >= 0)
+        self.roots = np.flatnonzero(keep & (parent < 0))
+        nodes = np.flatnonzero(keep & (parent >= 0))
+        nodes = nodes[np.lexsort((parent[nodes], -depth[nodes]))]
+        self.unique_lengths, cls = np.unique(lengths[nodes], return_inverse=True)
+        if len(self.unique_lengths) == 1:
+            cls = np.zeros(len(nodes), np.int64)
+        cut = np.r_[0, np.flatnonzero(np.diff(depth[nodes])) + 1, len(nodes)] if len(nodes) else []
+        self.levels = [self._level(nodes[lo:hi], parent[nodes[lo:hi]], cls[lo:hi])
+                       for lo, hi in zip(cut[:-1], cut[1:])]
+
+    def _level(self, nodes: np.ndarray, par: np.ndarray, cls: np.ndarray) -> _Level:
+        starts = np.flatnonzero(np.r_[True, par[1:] != par[:-1]])
+        st = self.states[nodes]
+        kn, un = np.flatnonzero(st >= 0), np.flatnonzero(st < 0)
+        one = len(self.unique_lengths) == 1
+        return _Level(par[starts], _group_sum(starts, len(nodes)),
+                      (kn, nodes[kn], st[kn], cls[kn]),
+                      (un, nodes[un], None if one else cls[un]))
+
+    @staticmethod
+    def _informative(lineage: Lineage, known: np.ndarray) -> np.ndarray:
+        """Nodes whose subtree (themselves included) holds a known state."""
+        keep = known.copy()
+        for nodes in reversed(lineage.levels()[1:]):
+            nodes = nodes[keep[nodes]]
+            keep[lineage.parent[nodes]] = True
+        return keep
+
+    def _leaf_logs(self) -> np.ndarray:
+        """Initial log partials: 0 for unknown nodes, log indicator for known ones."""
+        acc = np.zeros((self.n, self.k))
+        known = np.flatnonzero(self.states >= 0)
+        acc[known] = -np.inf
+        acc[known, self.states[known]] = 0.0
+        return acc
+
+    @staticmethod
+    def _normalise(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Log partials -> (partials with row max 1, log scale); impossible rows give -inf."""
+        amax = a.max(axis=1)
+        amax = np.where(np.isfinite(amax), amax, 0.0)
+        part = np.exp(a - amax[:, None])
+        c = part.max(axis=1)
+        part /= np.where(c > 0, c, 1.0)[:, None]
+        return part, amax + np.log(c)
+
+    def root_partials(self, Q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Conditional likelihoods at the informative roots: (partials, log scales)."""
+        P = _expm_many(np.asarray(Q, float), self.unique_lengths)
+        PT = P.transpose(0, 2, 1)
+        acc = self._leaf_logs()
+        with np.errstate(divide="ignore"):
+            logcol = np.log(PT)                 # logcol[c, s] = log P(t_c)[:, s]
+            for parents, reduce, (kp, kn, ks, kc), (up, un, uc) in self.levels:
+                logm = np.empty((len(kp) + len(up), self.k))
+                if len(kp):
+                    logm[kp] = logcol[kc, ks] + acc[kn, ks][:, None]
+                if len(up):
+                    part, scale = self._normalise(acc[un])
+                    msg = (P[0] @ part.T).T if uc is None else np.einsum("nj,nji->ni", part, PT[uc])
+                    logm[up] = np.log(msg) + scale[:, None]
+                if reduce is None:
+                    acc[parents] += logm
+                elif isinstance(reduce, np.ndarray):
+                    acc[parents] += np.add.reduceat(logm, reduce, axis=0)
+                else:
+                    acc[parents] += reduce @ logm
+            return self._normalise(acc[self.roots])
+
+    def loglik(self, Q, root_prior: str = "equal") -> float:
+        """Log-likelihood of the data under Q, summed over families."""
+        Q = np.asarray(Q, float)
+        part, scale = self.root_partials(Q)
+        if root_prior == "equal":
+            w = np.full(part.shape, 1.0 / self.k)
+        elif root_prior == "stationary":
+            w = np.broadcast_to(stationary(Q), part.shape)
+        elif root_prior == "fitzjohn":
+            w = part / np.where(part.sum(axis=1) > 0, part.sum(axis=1), 1.0)[:, None]
+        else:
+            raise ValueError(f"root_prior must be one of {ROOT_PRIORS}, not {root_prior!r}")
+        with np.errstate(divide="ignore"):
+            return float(np.sum(scale + np.log((w * part).sum(axis=1))))
+
+
+def log_likelihood(lineage: Lineage, states, Q, lengths, root_prior: str = "equal") -> float:
+    """Log-likelihood of ``states`` (-1 unknown) on ``lineage`` under rate matrix Q.
+
+    Known states clamp any node, tip or internal; unknown ones are summed over. The forest
+    shares Q and its log-likelihood is the sum over families; ``root_prior`` is ``equal``,
+    ``stationary`` or ``fitzjohn``.
+    """
+    Q = np.asarray(Q, float)
+    return MkData(lineage, states, lengths, k=len(Q)).loglik(Q, root_prior)
+
+
+# -- simulation ----------------------------------------------------------------------------
+def simulate_states(lineage: Lineage, Q, lengths, root, rng: np.random.Generator) -> np.ndarray:
+    """Draw a state for every node down the forest under Q, one depth level at a time.
+
+    ``root`` is a fixed root state (int) or a prior vector over the k states.
+    """
+    Q = np.asarray(Q, float)
+    k = len(Q)
+    levels = lineage.levels()
+    states = np.empty(lineage.n, np.int64)
+    roots = levels[0]
+    if np.ndim(root) == 0:
+        states[roots] = int(root)
+    else:
+        states[roots] = rng.choice(k, size=len(roots), p=np.asarray(root, float))
+    u, cls = np.unique(np.asarray(lengths, float)[lineage.parent >= 0], return_inverse=True)
+    cum = np.cumsum(_expm_many(Q, u), axis=2)
+    cls_of = np.zeros(lineage.n, np.int64)
+    cls_of[lineage.parent >= 0] = cls
+    for nodes in levels[1:]:
+        c = cum[cls_of[nodes], states[lineage.parent[nodes]]]
+        draw = rng.random(len(nodes))[:, None]
+        states[nodes] = np.minimum((draw > c).sum(axis=1), k - 1)
+    return states
+
+
+# -- fitting -------------------------------------------------------------------------------
+@dataclass
+class MkFit:
+    """A maximum-likelihood Mk fit."""
+
+    model: object          # "ER", "SYM", "ARD" or the user index matrix
+    Q: np.ndarray
+    rates: np.ndarray      # the free rates, numbered as in index_matrix
+    loglik: float
+    n_params: int
+    aic: float
+    root_prior: str
+    k: int
+
+
+def _moment_rates(data: MkData, parent: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """Start rates from parent->child changes on edges with both ends known (+ pseudocounts)."""
+    k = data.k
+    child = np.flatnonzero((parent >= 0) & (data.states >= 0))
+    child = child[data.states[parent[child]] >= 0]
+    a, b = data.states[parent[child]], data.states[child]
+    counts = np.zeros((k, k))
+    np.add.at(counts, (a, b), 1.0)
+    exposure = np.bincount(a, weights=data.lengths[child], minlength=k)
+    raw = (counts + 0.5) / (exposure[:, None] + 1.0)
+    m = idx.max(initial=0)
+    sums = np.bincount(idx.ravel(), weights=raw.ravel(), minlength=m + 1)[1:]
+    return sums / np.bincount(idx.ravel(), minlength=m + 1)[1:]
+
+
+def fit_mk(lineage: Lineage, states, lengths, model="ARD", root_prior: str = "equal",
+           starts: int = 3, seed: int = 0, k: int | None = None) -> MkFit:
+    """Maximum-likelihood rates of ``model`` (L-BFGS-B over bounded log-rates).
+
+    ``k`` defaults to the largest observed state + 1 (the index matrix's size for a user
+    model). The first start is the parent->child change rate on edges with both ends known; the
+    others perturb it randomly (log-uniform within a factor e^2, seeded). Rates are bounded
+    to [1e-6, 1e3] per mean edge length.
+    """
+    data = MkData(lineage, states, lengths, k=len(model) if not isinstance(model, str) else k)
+    idx = index_matrix(model, data.k)
+    m = int(idx.max(initial=0))
+    if m == 0:
+        raise ValueError("the model has no free rates")
+    edge = data.lengths[lineage.parent >= 0]
+    mean_len = float(edge.mean()) if len(edge) and edge.mean() > 0 else 1.0
+    bounds = [(np.log(1e-6 / mean_len), np.log(1e3 / mean_len))] * m
+    rng = np.random.default_rng(seed)
+    x0 = np.log(_moment_rates(data, lineage.parent, idx))
+    inits = [x0] + [x0 + rng.uniform(-2, 2, m) for _ in range(starts - 1)]
+
+    def nll(x):
+        ll = data.loglik(q_matrix(idx, np.exp(x), data.k), root_prior)
+        return -ll if np.isfinite(ll) else 1e300
+
+    best = None
+    for x in inits:
+        res = optimize.minimize(nll, np.clip(x, *bounds[0]), method="L-BFGS-B", bounds=bounds)
+        if best is None or res.fun < best.fun:
+            best = res
+    rates = np.exp(best.x)
+    ll = -float(best.fun)
+    return MkFit(model=model, Q=q_matrix(idx, rates, data.k), rates=rates, loglik=ll,
+                 n_params=m, aic=2 * m - 2 * ll, root_prior=root_prior, k=data.k)
+
+
+def lrt(fit_small: MkFit, fit_big: MkFit) -> tuple[float, int, float]:
+    """Likelihood-ratio test of nested fits: (2 * delta loglik, delta params, chi-square p)."""
+    stat = max(0.0, 2.0 * (fit_big.loglik - fit_small.loglik))
+    df = fit_big.n_params - fit_small.n_params
+    if df <= 0:
+        raise ValueError("fit_big must have more parameters than fit_small")
+    return stat, df, float(stats.chi2.sf(stat, df))
