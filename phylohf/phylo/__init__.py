@@ -1,1 +1,1 @@
-"""Phylogenetic methods on lineage forests: Mk rate models (:mod:`.mk`)."""
+"""Phylogenetic methods on lineage forests: Mk rate models (:mod:`.mk`), ancestral states (:mod:`.asr`)."""

@@ -1,0 +1,206 @@
+"""Ancestral state reconstruction on lineage forests: Mk marginals and Fitch parsimony.
+
+Conventions (as in :mod:`.mk`): states are ``0..k-1`` known, ``-1`` unknown, at any node
+(internal nodes are observed models); branch lengths are the edge above each node; a
+forest is reconstructed family by family, each root with the same ``root_prior``
+(``equal``, ``stationary``, or ``fitzjohn``: the root's normalised conditional
+likelihoods, computed once and then held fixed as the prior, as phytools/corHMM do).
+
+Both methods are true two-pass algorithms, so they hold for directional (non-reversible)
+Q: a down pass gives each node's message about its subtree, an up pass (top-down) gives
+each node's message about everything outside its subtree. Both run vectorised over one
+depth level at a time, without recursion. A parent's product of sibling messages is the
+product over all its children divided by the child's own message; messages that are
+exactly zero (log -inf) are counted apart, so the division is always exact.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+
+from ..lineage import Lineage
+from .mk import ROOT_PRIORS, _check, _expm_many, _group_sum, stationary
+
+
+class _Step(NamedTuple):
+    """One depth level: its nodes sorted by parent, what sums them into their parents."""
+
+    nodes: np.ndarray
+    parents: np.ndarray     # parent of every node
+    targets: np.ndarray     # distinct parents, in order
+    reduce: object          # None, reduceat starts, or a sparse (targets x nodes) sum
+    cls: np.ndarray         # length class of every node
+
+
+def _plan(lineage: Lineage, lengths: np.ndarray) -> tuple[list[_Step], np.ndarray]:
+    """Depth levels, deepest first, and the distinct branch lengths the classes index."""
+    parent, depth = lineage.parent, lineage.depth
+    nodes = np.flatnonzero(parent >= 0)
+    nodes = nodes[np.lexsort((parent[nodes], -depth[nodes]))]
+    u, cls = np.unique(lengths[nodes], return_inverse=True)
+    par, d = parent[nodes], depth[nodes]
+    new_level = np.r_[True, d[1:] != d[:-1]]
+    group = np.flatnonzero(new_level | np.r_[True, par[1:] != par[:-1]])
+    cut = np.r_[np.flatnonzero(new_level), len(nodes)] if len(nodes) else np.zeros(1, np.int64)
+    gcut = np.searchsorted(group, cut)
+    steps = []
+    for lo, hi, glo, ghi in zip(cut[:-1], cut[1:], gcut[:-1], gcut[1:]):
+        starts = group[glo:ghi] - lo
+        steps.append(_Step(nodes[lo:hi], par[lo:hi], par[lo + starts],
+                           _group_sum(starts, hi - lo), cls[lo:hi]))
+    return steps, u
+
+
+def _to_parents(step: _Step, x: np.ndarray) -> np.ndarray:
+    """Sum the rows of a level into its distinct parents."""
+    if step.reduce is None:
+        return x
+    if isinstance(step.reduce, np.ndarray):
+        return np.add.reduceat(x, step.reduce, axis=0)
+    return step.reduce @ x
+
+
+def _apply(P: np.ndarray, cls: np.ndarray, x: np.ndarray, up: bool) -> np.ndarray:
+    """Row-wise ``x @ P[cls]`` for up messages, ``P[cls] @ x`` for down messages."""
+    if len(P) == 1:
+        return x @ (P[0] if up else P[0].T)
+    Pc = P[cls].transpose(0, 2, 1) if up else P[cls]
+    return np.matmul(Pc, x[:, :, None])[:, :, 0]
+
+
+def _log_apply(P, cls, logx, up: bool) -> np.ndarray:
+    """log of :func:`_apply` on ``exp(logx)``, scaled by the row max to avoid underflow."""
+    m = logx.max(axis=1)
+    m = np.where(np.isfinite(m), m, 0.0)
+    return np.log(_apply(P, cls, np.exp(logx - m[:, None]), up)) + m[:, None]
+
+
+def _logsumexp(a: np.ndarray) -> np.ndarray:
+    m = a.max(axis=1)
+    m = np.where(np.isfinite(m), m, 0.0)
+    return np.log(np.exp(a - m[:, None]).sum(axis=1)) + m
+
+
+def _clamp(states: np.ndarray, k: int, off: float) -> np.ndarray:
+    """(n, k) array: ``off`` where a known node is not in that state, 0 elsewhere."""
+    c = np.zeros((len(states), k))
+    known = np.flatnonzero(states >= 0)
+    c[known] = off
+    c[known, states[known]] = 0.0
+    return c
+
+
+# -- Mk marginals --------------------------------------------------------------------------
+@dataclass
+class Marginals:
+    """Marginal posterior state probabilities of every node under a fixed Q."""
+
+    posterior: np.ndarray  # (n, k), rows sum to 1 (NaN in families impossible under Q)
+    map_state: np.ndarray  # (n,) argmax of the posterior (lowest state on ties)
+    observed: np.ndarray   # (n,) bool: the state was known (indicator posterior)
+    loglik: float          # log-likelihood of the data, as mk.log_likelihood
+
+
+def _down(steps, P, clamp):
+    """Log partials D (n, k) and, per parent, the sum of its children's finite log
+    messages F and their count of -inf entries N; messages M (n, k) of non-roots."""
+    D, M = clamp.copy(), np.zeros_like(clamp)
+    F, N = np.zeros_like(clamp), np.zeros_like(clamp)
+    for s in steps:
+        m = _log_apply(P, s.cls, D[s.nodes], up=False)
+        M[s.nodes] = m
+        dead = m == -np.inf
+        F[s.targets] = _to_parents(s, np.where(dead, 0.0, m))
+        N[s.targets] = _to_parents(s, dead.astype(float))
+        D[s.targets] += np.where(N[s.targets] > 0, -np.inf, F[s.targets])
+    return D, M, F, N
+
+
+def _up(steps, P, clamp, M, F, N, A):
+    """Fill the log outside messages A (n, k), log P(data outside v's subtree, v's state),
+    top-down from the roots' log priors already in A."""
+    for s in reversed(steps):
+        p, m = s.parents, M[s.nodes]
+        dead = m == -np.inf
+        f, n = F[p], N[p]
+        siblings = np.where(n - dead > 0, -np.inf, f - np.where(dead, 0.0, m))
+        A[s.nodes] = _log_apply(P, s.cls, A[p] + clamp[p] + siblings, up=True)
+    return A
+
+
+def _log_root_prior(D: np.ndarray, Q: np.ndarray, root_prior: str) -> np.ndarray:
+    """Log root priors of the roots whose log partials are D (call under np.errstate)."""
+    if root_prior == "equal":
+        return np.full(D.shape, -np.log(D.shape[1]))
+    if root_prior == "stationary":
+        return np.broadcast_to(np.log(stationary(Q)), D.shape)
+    if root_prior == "fitzjohn":
+        return D - _logsumexp(D)[:, None]
+    raise ValueError(f"root_prior must be one of {ROOT_PRIORS}, not {root_prior!r}")
+
+
+def marginal(lineage: Lineage, states, Q, lengths, root_prior: str = "equal") -> Marginals:
+    """Marginal ancestral states of every node by a two-pass (down, up) algorithm.
+
+    Valid for any Q, reversible or not. The posterior of node v is proportional to
+    ``down_v * up_v``, where ``down_v`` is the likelihood of v's subtree given v's state
+    and ``up_v`` the likelihood of everything else jointly with v's state; known nodes
+    get the indicator of their state. All messages are kept in log space.
+    """
+    Q = np.asarray(Q, float)
+    k = len(Q)
+    states, lengths = _check(lineage, states, lengths)
+    if (states >= k).any():
+        raise ValueError(f"states must be < k = {k}")
+    steps, u = _plan(lineage, lengths)
+    P = _expm_many(Q, u) if len(u) else np.eye(k)[None]
+    roots = np.flatnonzero(lineage.parent < 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        clamp = _clamp(states, k, -np.inf)
+        D, M, F, N = _down(steps, P, clamp)
+        A = np.zeros_like(D)
+        A[roots] = _log_root_prior(D[roots], Q, root_prior)
+        A = _up(steps, P, clamp, M, F, N, A)
+        joint = A + D
+        total = _logsumexp(joint)
+        post = np.exp(joint - total[:, None])
+    observed = states >= 0
+    post[observed] = np.eye(k)[states[observed]]
+    return Marginals(posterior=post, map_state=np.argmax(post, axis=1), observed=observed,
+                     loglik=float(total[roots].sum()))
+
+
+# -- Fitch parsimony -----------------------------------------------------------------------
+def fitch(lineage: Lineage, states, k: int | None = None) -> tuple[np.ndarray, int]:
+    """Most-parsimonious reconstruction with known states at any node.
+
+    Returns ``(state_sets, changes)``: ``changes`` is the minimum number of parent->child
+    state changes over all assignments of the unknown states (known ones fixed), summed
+    over families; ``state_sets[v, x]`` is True when some assignment reaching that minimum
+    gives v the state x (a known node's set is its state; a family without any known
+    state allows every state). Down pass: Fitch/Hartigan costs, where a child's message
+    to its parent is its cost, plus 1 unless the parent's state is in the child's set;
+    up pass: the same messages from outside each subtree (exact integer arithmetic).
+    """
+    states = np.asarray(states, np.int64)
+    if states.shape != (lineage.n,) or (states < -1).any():
+        raise ValueError(f"states must be one entry per node ({lineage.n}), -1 or 0..k-1")
+    k = int(k if k is not None else states.max(initial=0) + 1)
+    if (states >= k).any():
+        raise ValueError(f"states must be < k = {k}")
+    steps, _ = _plan(lineage, np.zeros(lineage.n))
+    clamp = _clamp(states, k, np.inf)
+    D, M = clamp.copy(), np.zeros_like(clamp)
+    for s in steps:
+        c = D[s.nodes]
+        M[s.nodes] = np.minimum(c, c.min(axis=1, keepdims=True) + 1)
+        D[s.targets] += _to_parents(s, M[s.nodes])
+    U = np.zeros_like(D)
+    for s in reversed(steps):
+        b = U[s.parents] + D[s.parents] - M[s.nodes]
+        U[s.nodes] = np.minimum(b, b.min(axis=1, keepdims=True) + 1)
+    total = D + U
+    roots = lineage.parent < 0
+    return total == total.min(axis=1, keepdims=True), int(D[roots].min(axis=1).sum())
