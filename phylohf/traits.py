@@ -1,0 +1,41 @@
+"""Characters for the phylogenetic methods, read off the genomes.
+
+A *categorical* trait is one single-valued genome group (license, task, library,
+architecture): its ``top`` most frequent values are states, the rest ``(other)``; a model
+that did not declare the group is unknown (-1), never a state. A *binary* trait is one
+genome column (``language:en``, ``tag:lora``): 1 present, 0 absent, unknown where the
+group was not declared.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .genome import GROUPS, Genome
+
+OTHER = "(other)"          # the lumped rare values; parenthesised so no Hub id can clash
+
+
+def categorical(genome: Genome, group: str, top: int = 10) -> tuple[np.ndarray, list[str]]:
+    """(state per node, -1 unknown; state names) of a single-valued group."""
+    if group not in GROUPS:
+        raise ValueError(f"unknown trait group {group!r}: expected one of {', '.join(GROUPS)}")
+    cols = genome.columns(group)                       # most frequent first
+    sub = genome.matrix[:, cols].tocsr()
+    first = np.full(sub.shape[0], -1)
+    has = np.diff(sub.indptr) > 0
+    first[has] = sub.indices[sub.indptr[:-1][has]]     # a model's (first) value
+    keep = min(top, len(cols))
+    names = genome.traits[cols[:keep]].tolist() + ([OTHER] if len(cols) > keep else [])
+    states = np.where(first >= keep, keep, first)
+    states[~genome.is_declared(group)] = -1
+    return states.astype(np.int64), names
+
+
+def binary(genome: Genome, trait: str) -> tuple[np.ndarray, list[str]]:
+    """(0/1 per node, -1 unknown; ["absent", "present"]) of one genome column ``group:token``."""
+    names = genome.names
+    if trait not in names:
+        raise ValueError(f"no trait {trait!r} in the genomes (e.g. {', '.join(names[:3])})")
+    column = genome.matrix[:, names.index(trait)].toarray().ravel().astype(np.int64)
+    column[~genome.is_declared(trait.split(":", 1)[0])] = -1
+    return column, ["absent", "present"]
