@@ -12,6 +12,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
 from . import __version__
 from .store import DEFAULT_STORE, Store, StoreError
 
@@ -88,6 +90,38 @@ def cmd_trees(args) -> int:
           f"(index: {report.out / 'index.tsv'})")
     for note in report.notes:
         print(f"  {note}")
+    return 0
+
+
+def _family_scope(lineage, family: str | None):
+    """(node mask of the family rooted at ``family``, or all nodes; a description)."""
+    if family is None:
+        return np.ones(lineage.n, bool), "all families"
+    index = lineage.index()
+    if family not in index or lineage.parent[index[family]] >= 0:
+        raise ValueError(f"{family!r} is not a family root (see `phylohf families`)")
+    return lineage.root == index[family], f"family {family}"
+
+
+def cmd_transitions(args) -> int:
+    from .phylo.transitions import transitions
+    from .records import RELATIONS
+    from .report import transitions_json, transitions_report
+    from .traits import categorical
+    with Store(args.store, read_only=True) as store:
+        lineage, _, genome = load(store, with_genome=True)
+    states, names = categorical(genome, args.trait, args.top)
+    mask, scope = _family_scope(lineage, args.family)
+    states = np.where(mask, states, -1)
+    only = RELATIONS.index(args.relation) if args.relation else None
+    if only is not None:
+        scope += f", {args.relation} edges"
+    t = transitions(lineage.parent, states, len(names), lineage.relation, only, args.permutations, args.seed)
+    if args.json:
+        json.dump({"trait": args.trait, "scope": scope, **transitions_json(t, names)}, sys.stdout, indent=1)
+        print()
+    else:
+        print(transitions_report(t, names, args.trait, scope))
     return 0
 
 
@@ -175,6 +209,24 @@ def parser() -> argparse.ArgumentParser:
                    help="NEXUS: the node attribute FigTree colours branches by (default: license; "
                    "also languages, task, library, relation, observed)")
     s.set_defaults(func=cmd_trees)
+
+    s = sub.add_parser("transitions", help="parent -> child transition matrix of a trait, with tests",
+                       description="Counts and per-generation matrix of parent -> child state changes, "
+                       "net flow per pair (binomial tests, Benjamini-Hochberg), Bowker's test and the "
+                       "maximum compatible ordering of the states.")
+    _store_arg(s)
+    s.add_argument("--trait", default="license", choices=("license", "task", "library", "architecture"),
+                   help="a single-valued trait group (default: license)")
+    s.add_argument("--top", type=int, default=8, help="the N most frequent values are states, the rest "
+                   "'(other)' (default 8)")
+    s.add_argument("--family", metavar="ROOT_ID", help="only this family")
+    s.add_argument("--relation", choices=("finetune", "adapter", "quantized", "merge"),
+                   help="only edges of this relation type")
+    s.add_argument("--permutations", type=int, default=200,
+                   help="permutations for the ordering's null (default 200; 0 skips)")
+    s.add_argument("--seed", type=int, default=1, help="random seed of the permutations (default 1)")
+    s.add_argument("--json", action="store_true", help="print counts, P, tests and ordering as JSON")
+    s.set_defaults(func=cmd_transitions)
 
     s = sub.add_parser("demo", help="simulate, ingest and summarise a small ecosystem (no network)")
     s.add_argument("--models", type=int, default=20_000, help="number of models (default 20000)")

@@ -18,7 +18,7 @@ FIX_NAMES = {
 }
 
 
-def _table(header: list[str], rows: list[list], right: set[int] = frozenset()) -> list[str]:
+def table(header: list[str], rows: list[list], right: set[int] = frozenset()) -> list[str]:
     cells = [header] + [[str(c) for c in r] for r in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
     fmt = lambda r: "  ".join(c.rjust(w) if i in right else c.ljust(w)
@@ -32,7 +32,7 @@ def families_table(lineage: Lineage, fams: Families, top: int = 20) -> list[str]
         rel = ", ".join(f"{r} {c}" for r, c in f["relations"].items() if c)
         rows.append([f["root"], f"{f['size']:,}", f"{f['observed']:,}", f["depth"],
                      f"{f['max_children']:,}", f"{f['wiener']:,}", rel or "-"])
-    return _table(["family root", "size", "observed", "depth", "max children", "Wiener", "edges"],
+    return table(["family root", "size", "observed", "depth", "max children", "Wiener", "edges"],
                   rows, right={1, 2, 3, 4, 5})
 
 

@@ -89,3 +89,23 @@ def test_usage_errors_exit_2():
 def test_python_dash_m_and_version():
     out = subprocess.run([sys.executable, "-m", "phylohf", "--version"], capture_output=True, text=True)
     assert out.returncode == 0 and out.stdout.startswith("phylohf ")
+
+
+def test_transitions_text_and_json(eco, capsys):
+    store = str(eco / "eco.duckdb")
+    assert main(["transitions", "--store", store, "--permutations", "20"]) == 0
+    out = capsys.readouterr().out
+    for expected in ("== Transitions of license (all families) ==", "Conventions:", "Counts:",
+                     "Bowker's test of symmetry", "Maximum compatible ordering"):
+        assert expected in out
+    assert main(["transitions", "--store", store, "--json", "--top", "3", "--relation", "finetune",
+                 "--permutations", "0"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["states"][-1] == "(other)" and len(data["states"]) == 4
+    assert len(data["counts"]) == 4 and data["ordering"]["permutation_p"] is None
+    assert data["scope"] == "all families, finetune edges"
+    root = json.loads(subprocess.run([sys.executable, "-m", "phylohf", "families", "--store", store, "--json",
+                                      "--top", "1"], capture_output=True, text=True).stdout)["families"][0]["root"]
+    assert main(["transitions", "--store", store, "--family", root, "--json", "--permutations", "0"]) == 0
+    assert json.loads(capsys.readouterr().out)["scope"] == f"family {root}"
+    assert main(["transitions", "--store", store, "--family", "no/such"]) == 1
