@@ -127,6 +127,9 @@ def cmd_transitions(args) -> int:
 
 def cmd_demo(args) -> int:
     from .export.trees import FORMATS, export_trees
+    from .phylo.transitions import transitions
+    from .report import transitions_report
+    from .traits import categorical
     from .ingest import ingest_file
     from .overview import overview
     from .sources import simulate as sim
@@ -146,7 +149,10 @@ def cmd_demo(args) -> int:
             print(overview(lineage, fams, genome, store.fix_counts(), store.problem_counts()))
     report = export_trees(lineage, fams, genome, args.trees, formats=FORMATS)
     print(f"\nFamily trees: {report.files:,} files for {report.families:,} families "
-          f"(2+ nodes) in {report.out}/ ({', '.join(FORMATS)}; index.tsv lists them)")
+          f"(2+ nodes) in {report.out}/ ({', '.join(FORMATS)}; index.tsv lists them)\n")
+    states, names = categorical(genome, "license", 8)
+    print(transitions_report(transitions(lineage.parent, states, len(names), n_perm=100, seed=args.seed),
+                             names, "license", "all families"))
     print(f"\ndemo finished in {time.perf_counter() - t0:.1f} s"
           + (f"; store and snapshot kept in {args.workdir}" if args.workdir else ""))
     return 0
