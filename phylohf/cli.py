@@ -103,6 +103,50 @@ def _family_scope(lineage, family: str | None):
     return lineage.root == index[family], f"family {family}"
 
 
+def cmd_asr(args) -> int:
+    from .branch_lengths import branch_lengths
+    from .phylo import masking
+    from .phylo.asr import marginal
+    from .phylo.mk import fit_mk
+    from .report import asr_report
+    from .traits import categorical
+    with Store(args.store, read_only=True) as store:
+        lineage, _, genome = load(store, with_genome=True)
+    truth, names = categorical(genome, args.trait, args.top)
+    scope_mask, scope = _family_scope(lineage, args.family)
+    truth = np.where(scope_mask, truth, -1)
+    lengths = branch_lengths(lineage, args.branch_lengths, genome)
+    states, hidden = (masking.mask(truth, args.mask, np.random.default_rng(args.seed)) if args.mask
+                      else (truth, np.array([], np.int64)))
+    fit = fit_mk(lineage, states, lengths.length, args.model, args.root_prior, starts=args.starts,
+                 seed=args.seed, k=len(names))
+    marg = marginal(lineage, states, fit.Q, lengths.length, args.root_prior)
+    checks = None
+    if len(hidden):
+        checks = {"Mk marginal": masking.score(marg.posterior[hidden], truth[hidden])}
+        for name, prob in masking.baselines(lineage.parent, states, hidden, len(names)).items():
+            checks[name] = masking.score(prob, truth[hidden])
+    informed = np.bincount(lineage.root, weights=states >= 0, minlength=lineage.n)[lineage.root] > 0
+    imputed = np.flatnonzero(scope_mask & (truth < 0) & informed)
+    uninformed = np.flatnonzero(scope_mask & (truth < 0) & ~informed)
+    conventions = (f"Mk {fit.model} fitted by maximum likelihood, root prior {args.root_prior}, branch "
+                   f"lengths {lengths.describe()}; known states clamp their node (internal nodes "
+                   "included), unknown ones (undeclared, placeholders) are summed over; marginal "
+                   "posteriors by a two-pass (down, up) algorithm, valid for directional Q")
+    if args.json:
+        nodes = np.flatnonzero(scope_mask)
+        json.dump({"trait": args.trait, "scope": scope, "model": fit.model, "states": names,
+                   "loglik": fit.loglik, "aic": fit.aic, "Q": fit.Q.tolist(), "root_prior": args.root_prior,
+                   "branch_lengths": args.branch_lengths, "mask_check": checks,
+                   "nodes": {str(lineage.ids[v]): {"observed": bool(truth[v] >= 0),
+                                                   **dict(zip(names, marg.posterior[v].round(6).tolist()))}
+                             for v in nodes.tolist()}}, sys.stdout)
+        print()
+    else:
+        print(asr_report(fit, marg, names, args.trait, scope, conventions, imputed, uninformed, checks))
+    return 0
+
+
 def cmd_transitions(args) -> int:
     from .phylo.transitions import transitions
     from .records import RELATIONS
@@ -215,6 +259,27 @@ def parser() -> argparse.ArgumentParser:
                    help="NEXUS: the node attribute FigTree colours branches by (default: license; "
                    "also languages, task, library, relation, observed)")
     s.set_defaults(func=cmd_trees)
+
+    s = sub.add_parser("asr", help="fit an Mk model and reconstruct (impute) a trait's unknown states",
+                       description="Fit a continuous-time Markov (Mk) model of a trait on the lineage "
+                       "forest and compute marginal posterior states of every node.")
+    _store_arg(s)
+    s.add_argument("--trait", default="license", choices=("license", "task", "library", "architecture"),
+                   help="a single-valued trait group (default: license)")
+    s.add_argument("--top", type=int, default=6, help="the N most frequent values are states (default 6)")
+    s.add_argument("--family", metavar="ROOT_ID", help="only this family")
+    s.add_argument("--model", default="ER", choices=("ER", "SYM", "ARD"),
+                   help="rate matrix: equal rates (default), symmetric, all rates different")
+    s.add_argument("--root-prior", default="equal", choices=("equal", "stationary", "fitzjohn"),
+                   help="root state prior (default: equal, as phytools fitMk)")
+    s.add_argument("--branch-lengths", default="unit", choices=("unit", "days"),
+                   help="one per generation (default) or days between creation dates")
+    s.add_argument("--starts", type=int, default=2, help="optimiser starts (default 2)")
+    s.add_argument("--mask", type=float, metavar="F", help="hide a fraction F of the known states and "
+                   "score their reconstruction against copy-parent and majority baselines")
+    s.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    s.add_argument("--json", action="store_true", help="print model, Q and every node's posterior as JSON")
+    s.set_defaults(func=cmd_asr)
 
     s = sub.add_parser("transitions", help="parent -> child transition matrix of a trait, with tests",
                        description="Counts and per-generation matrix of parent -> child state changes, "

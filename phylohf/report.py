@@ -46,3 +46,28 @@ def transitions_json(t: Transitions, names: list[str]) -> dict:
             "bowker": {"statistic": stat, "df": df, "p": p},
             "ordering": {"order": [names[s] for s in t.ordering.order], "share": t.ordering.share,
                          "permutation_p": t.ordering.null_p}}
+
+
+def asr_report(fit, marg, names: list[str], trait: str, scope: str, conventions: str,
+               imputed: np.ndarray, uninformed: np.ndarray, checks: dict[str, dict[str, float]] | None) -> str:
+    """A fitted Mk model, its rate matrix and the reconstruction (imputation) of unknown states."""
+    lines = [f"== Ancestral states of {trait} ({scope}) ==", "", f"Conventions: {conventions}", "",
+             f"Mk model {fit.model}: log-likelihood {fit.loglik:.2f}, {fit.n_params} rate(s), "
+             f"AIC {fit.aic:.1f}", "", "Q (rates per unit branch length):",
+             *_matrix(fit.Q, names, lambda v: f"{v:.3g}"), ""]
+    if len(imputed) + len(uninformed):
+        lines.append(f"Nodes without a known state (placeholders, undeclared): {len(imputed) + len(uninformed):,}; "
+                     f"{len(uninformed):,} of them have no relative with a known state (posterior = root prior)")
+    if len(imputed):
+        best = marg.posterior[imputed].max(axis=1)
+        per_state = np.bincount(marg.map_state[imputed], minlength=len(names))
+        lines += [f"Imputed from relatives: {len(imputed):,}; most probable state's probability median "
+                  f"{np.median(best):.2f}, {np.mean(best >= 0.9):.0%} at 0.9 or more",
+                  "  by most probable state: " + ", ".join(f"{names[s]} {c:,}" for s, c in
+                                                         enumerate(per_state) if c), ""]
+    if checks:
+        rows = [[name, f"{s['accuracy']:.3f}", f"{s['log_loss']:.3f}", f"{s['brier']:.3f}"]
+                for name, s in checks.items()]
+        lines += ["Masking check (hidden known states, reconstructed):",
+                  *table(["method", "accuracy", "log-loss", "Brier"], rows, right={1, 2, 3})]
+    return "\n".join(lines).rstrip()

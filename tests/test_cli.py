@@ -3,6 +3,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from phylohf.cli import main
@@ -110,3 +111,20 @@ def test_transitions_text_and_json(eco, capsys):
     assert main(["transitions", "--store", store, "--family", root, "--json", "--permutations", "0"]) == 0
     assert json.loads(capsys.readouterr().out)["scope"] == f"family {root}"
     assert main(["transitions", "--store", store, "--family", "no/such"]) == 1
+
+
+def test_asr_text_json_and_mask(eco, capsys):
+    store = str(eco / "eco.duckdb")
+    assert main(["asr", "--store", store, "--top", "4", "--mask", "0.2", "--starts", "1"]) == 0
+    out = capsys.readouterr().out
+    for expected in ("== Ancestral states of license (all families) ==", "root prior equal",
+                     "two-pass", "Q (rates", "Imputed from relatives", "Masking check", "copy parent"):
+        assert expected in out, expected
+    assert main(["asr", "--store", store, "--top", "3", "--json", "--model", "SYM", "--starts", "1",
+                 "--root-prior", "stationary"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert {"loglik", "model", "states", "Q", "root_prior", "nodes"} <= set(data)
+    assert data["model"] == "SYM" and data["root_prior"] == "stationary" and len(data["states"]) == 4
+    assert np.allclose(np.sum(data["Q"], axis=1), 0)
+    for node in list(data["nodes"].values())[:200]:
+        assert abs(sum(v for k, v in node.items() if k != "observed") - 1) < 1e-5

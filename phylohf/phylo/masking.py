@@ -1,0 +1,49 @@
+"""Masking checks: hide known states, reconstruct them, score against simple baselines.
+
+Scores over the hidden nodes: accuracy of the most probable state, log-loss (mean
+negative log probability of the true state, probabilities floored at 1e-12) and the
+Brier score (mean squared distance of the probability vector to the true indicator).
+Baselines, fitted on the unmasked nodes only:
+
+* ``copy parent``: the parent's state's row of the empirical parent -> child matrix
+  (edges with both states visible), or the global frequencies when the parent is unknown;
+* ``majority``: the global state frequencies.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+FLOOR = 1e-12
+
+
+def mask(states: np.ndarray, fraction: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """(states with a random ``fraction`` of the known ones set to -1, the hidden nodes)."""
+    if not 0 < fraction < 1:
+        raise ValueError(f"the mask fraction must be between 0 and 1, got {fraction}")
+    known = np.flatnonzero(states >= 0)
+    hidden = np.sort(rng.choice(known, int(round(fraction * len(known))), replace=False))
+    masked = states.copy()
+    masked[hidden] = -1
+    return masked, hidden
+
+
+def score(prob: np.ndarray, truth: np.ndarray) -> dict[str, float]:
+    """Accuracy, log-loss and Brier score of probability rows ``prob`` for states ``truth``."""
+    onehot = np.eye(prob.shape[1])[truth]
+    return {"accuracy": float(np.mean(prob.argmax(axis=1) == truth)),
+            "log_loss": float(-np.mean(np.log(np.maximum(prob[np.arange(len(truth)), truth], FLOOR)))),
+            "brier": float(np.mean(np.sum((prob - onehot) ** 2, axis=1)))}
+
+
+def baselines(parent: np.ndarray, masked: np.ndarray, hidden: np.ndarray, k: int) -> dict[str, np.ndarray]:
+    """Probability rows for the hidden nodes under the two baselines."""
+    freq = np.bincount(masked[masked >= 0], minlength=k) + 1.0
+    freq /= freq.sum()
+    child = np.flatnonzero(parent >= 0)
+    a, b = masked[parent[child]], masked[child]
+    both = (a >= 0) & (b >= 0)
+    counts = np.bincount(a[both] * k + b[both], minlength=k * k).reshape(k, k) + freq   # smoothed
+    P = counts / counts.sum(axis=1, keepdims=True)
+    up = np.where(parent[hidden] >= 0, masked[np.maximum(parent[hidden], 0)], -1)
+    copy = np.where((up >= 0)[:, None], P[np.maximum(up, 0)], freq)
+    return {"copy parent": copy, "majority": np.tile(freq, (len(hidden), 1))}
