@@ -103,18 +103,23 @@ def _family_scope(lineage, family: str | None):
     return lineage.root == index[family], f"family {family}"
 
 
+def _trait(args):
+    """Lineage, genomes and the states of ``--trait`` within ``--family`` (-1 outside it)."""
+    from .traits import categorical
+    with Store(args.store, read_only=True) as store:
+        lineage, _, genome = load(store, with_genome=True)
+    states, names = categorical(genome, args.trait, args.top)
+    scope_mask, scope = _family_scope(lineage, args.family)
+    return lineage, genome, np.where(scope_mask, states, -1), names, scope_mask, scope
+
+
 def cmd_asr(args) -> int:
     from .branch_lengths import branch_lengths
     from .phylo import masking
     from .phylo.asr import marginal
     from .phylo.mk import fit_mk
     from .report import asr_report
-    from .traits import categorical
-    with Store(args.store, read_only=True) as store:
-        lineage, _, genome = load(store, with_genome=True)
-    truth, names = categorical(genome, args.trait, args.top)
-    scope_mask, scope = _family_scope(lineage, args.family)
-    truth = np.where(scope_mask, truth, -1)
+    lineage, genome, truth, names, scope_mask, scope = _trait(args)
     lengths = branch_lengths(lineage, args.branch_lengths, genome)
     states, hidden = (masking.mask(truth, args.mask, np.random.default_rng(args.seed)) if args.mask
                       else (truth, np.array([], np.int64)))
@@ -151,12 +156,7 @@ def cmd_transitions(args) -> int:
     from .phylo.transitions import transitions
     from .records import RELATIONS
     from .report import transitions_json, transitions_report
-    from .traits import categorical
-    with Store(args.store, read_only=True) as store:
-        lineage, _, genome = load(store, with_genome=True)
-    states, names = categorical(genome, args.trait, args.top)
-    mask, scope = _family_scope(lineage, args.family)
-    states = np.where(mask, states, -1)
+    lineage, _, states, names, _, scope = _trait(args)
     only = RELATIONS.index(args.relation) if args.relation else None
     if only is not None:
         scope += f", {args.relation} edges"
