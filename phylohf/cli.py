@@ -171,9 +171,6 @@ def cmd_transitions(args) -> int:
 
 def cmd_demo(args) -> int:
     from .export.trees import FORMATS, export_trees
-    from .phylo.transitions import transitions
-    from .report import transitions_report
-    from .traits import categorical
     from .ingest import ingest_file
     from .overview import overview
     from .sources import simulate as sim
@@ -191,12 +188,13 @@ def cmd_demo(args) -> int:
             lineage, fams, genome = load(store, with_genome=True)
             print()
             print(overview(lineage, fams, genome, store.fix_counts(), store.problem_counts()))
-    report = export_trees(lineage, fams, genome, args.trees, formats=FORMATS)
-    print(f"\nFamily trees: {report.files:,} files for {report.families:,} families "
-          f"(2+ nodes) in {report.out}/ ({', '.join(FORMATS)}; index.tsv lists them)\n")
-    states, names = categorical(genome, "license", 8)
-    print(transitions_report(transitions(lineage.parent, states, len(names), n_perm=100, seed=args.seed),
-                             names, "license", "all families"))
+        report = export_trees(lineage, fams, genome, args.trees, formats=FORMATS)
+        print(f"\nFamily trees: {report.files:,} files for {report.families:,} families "
+              f"(2+ nodes) in {report.out}/ ({', '.join(FORMATS)}; index.tsv lists them)")
+        for command in (["transitions", "--permutations", "100"], ["asr", "--mask", "0.2"]):
+            print()
+            sub = parser().parse_args([*command, "--store", str(store_path), "--seed", str(args.seed)])
+            sub.func(sub)
     print(f"\ndemo finished in {time.perf_counter() - t0:.1f} s"
           + (f"; store and snapshot kept in {args.workdir}" if args.workdir else ""))
     return 0

@@ -28,7 +28,7 @@ def test_demo_end_to_end(capsys, tmp_path):
     for expected in ("4,000 rows read, 4,000 models stored, 0 skipped", "== Ecosystem overview ==",
                      "Largest families", "Data problems found and how they were handled",
                      "placeholder", "cycle(s) among parent links", "Family trees:", "Transitions of license",
-                     "demo finished in"):
+                     "Ancestral states of license", "Masking check", "demo finished in"):
         assert expected in out, expected
 
 
