@@ -33,6 +33,7 @@ from ..lineage import Lineage
 MODELS = ("ER", "SYM", "ARD")
 ROOT_PRIORS = ("equal", "stationary", "fitzjohn")
 _MAX_COND = 1e8
+_FEW_LENGTHS = 64        # gradient: up to this many distinct lengths, work per length class
 
 
 # -- rate matrices -------------------------------------------------------------------------
@@ -219,14 +220,14 @@ class MkData:
         part /= np.where(c > 0, c, 1.0)[:, None]
         return part, amax + np.log(c)
 
-    def root_partials(self, Q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Conditional likelihoods at the informative roots: (partials, log scales)."""
-        P = _expm_many(np.asarray(Q, float), self.unique_lengths)
+    def down(self, P: np.ndarray, on_level=None) -> np.ndarray:
+        """The pruning pass for transition matrices ``P`` (per length class): every node's log
+        partial. ``on_level(i, messages)`` sees the log messages level ``i`` sends up."""
         PT = P.transpose(0, 2, 1)
         acc = self._leaf_logs()
         with np.errstate(divide="ignore"):
             logcol = np.log(PT)                 # logcol[c, s] = log P(t_c)[:, s]
-            for parents, reduce, (kp, kn, ks, kc), (up, un, uc) in self.levels:
+            for i, (parents, reduce, (kp, kn, ks, kc), (up, un, uc)) in enumerate(self.levels):
                 logm = np.empty((len(kp) + len(up), self.k))
                 if len(kp):
                     logm[kp] = logcol[kc, ks] + acc[kn, ks][:, None]
@@ -234,13 +235,20 @@ class MkData:
                     part, scale = self._normalise(acc[un])
                     msg = (P[0] @ part.T).T if uc is None else np.einsum("nj,nji->ni", part, PT[uc])
                     logm[up] = np.log(msg) + scale[:, None]
+                if on_level is not None:
+                    on_level(i, logm)
                 if reduce is None:
                     acc[parents] += logm
                 elif isinstance(reduce, np.ndarray):
                     acc[parents] += np.add.reduceat(logm, reduce, axis=0)
                 else:
                     acc[parents] += reduce @ logm
-            return self._normalise(acc[self.roots])
+        return acc
+
+    def root_partials(self, Q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Conditional likelihoods at the informative roots: (partials, log scales)."""
+        acc = self.down(_expm_many(np.asarray(Q, float), self.unique_lengths))
+        return self._normalise(acc[self.roots])
 
     def loglik(self, Q, root_prior: str = "equal") -> float:
         """Log-likelihood of the data under Q, summed over families."""
@@ -325,6 +333,219 @@ def _moment_rates(data: MkData, parent: np.ndarray, idx: np.ndarray) -> np.ndarr
     return sums / np.bincount(idx.ravel(), minlength=m + 1)[1:]
 
 
+# -- exact gradient of the log-likelihood ---------------------------------------------------
+# d ll / d P_v[a, b] = U_v[a] L_v[b] for the edge above v, where L_v is v's partial (inside)
+# and U_v the derivative of ll by v's message to its parent (outside of p, times p's clamp
+# and its other children's messages), got by an up pass in log space. With Q = V diag(w) V^-1,
+# dP(t) = V ((V^-1 dQ V) o F(t)) V^-1, F_ij = (e^{w_i t} - e^{w_j t}) / (w_i - w_j) (t e^{w_i t}
+# when equal), so sum_v <dP_v, U_v L_v^T> = <dQ, V^-T H V^T> with
+# H = sum_v F(t_v) o ((V^T U_v) (V^-1 L_v)^T), a few (k x n) @ (n x k) products.
+class _GradPlan(NamedTuple):
+    """MkData's pruning levels laid out by position: roots first, then each level's nodes
+    (deepest level last), so a level's rows are one slice."""
+
+    levels: list            # (level, its positions (a slice), parent positions, class rows)
+    order: np.ndarray       # node of every position (roots, then the non-root nodes)
+    nroot: int              # number of roots
+    lengths: np.ndarray     # edge lengths of the non-root positions
+    classes: object         # per length class, the non-root rows in it (None if many lengths)
+    classes_all: np.ndarray  # the length class of every non-root row
+    dq: np.ndarray          # (m, k, k): d Q / d rate r + 1
+
+
+def _class_rows(cls: np.ndarray, nclass: int):
+    """Per length class, the rows of ``cls`` in it (only when the lengths are few)."""
+    if nclass > _FEW_LENGTHS:
+        return None
+    return [(c, np.flatnonzero(cls == c)) for c in range(nclass) if (cls == c).any()]
+
+
+def _grad_plan(data: MkData, parent: np.ndarray, idx: np.ndarray) -> _GradPlan:
+    nclass = len(data.unique_lengths)
+    chunks, allcls, raw = [data.roots], [], []
+    for lev in data.levels:
+        kp, kn, _, kc = lev.known
+        up, un, uc = lev.unknown
+        nodes = np.empty(len(kp) + len(up), np.int64)
+        cls = np.zeros(len(nodes), np.int64)
+        nodes[kp], nodes[up] = kn, un
+        cls[kp] = kc
+        if uc is not None:
+            cls[up] = uc
+        raw.append((lev, nodes, cls))
+        chunks.append(nodes)
+        allcls.append(cls)
+    order = np.concatenate(chunks).astype(np.int64)
+    pos = np.full(data.n, -1, np.int64)
+    pos[order] = np.arange(len(order))
+    levels, lo = [], len(data.roots)
+    for lev, nodes, cls in raw:
+        levels.append((lev, slice(lo, lo + len(nodes)), pos[parent[nodes]],
+                       _class_rows(cls, nclass)))
+        lo += len(nodes)
+    cls = np.concatenate(allcls) if allcls else np.zeros(0, np.int64)
+    m = int(idx.max(initial=0))
+    dq = (idx[None] == np.arange(1, m + 1)[:, None, None]).astype(float)
+    k = len(idx)
+    dq[:, np.arange(k), np.arange(k)] -= dq.sum(axis=2)
+    return _GradPlan(levels, order, len(data.roots), data.lengths[order[len(data.roots):]],
+                     _class_rows(cls, nclass), cls, dq)
+
+
+def _logsumexp(a: np.ndarray, axis: int = -1) -> np.ndarray:
+    amax = a.max(axis=axis, keepdims=True)
+    amax = np.where(np.isfinite(amax), amax, 0.0)
+    with np.errstate(divide="ignore"):
+        return np.log(np.exp(a - amax).sum(axis=axis)) + np.squeeze(amax, axis)
+
+
+def _down(data: MkData, plan: _GradPlan, P: np.ndarray):
+    """The pruning of :meth:`MkData.down`, keeping every node's log partial and message
+    (both by plan position)."""
+    logmsg = np.zeros((len(plan.order), data.k))
+
+    def keep(i, logm):
+        logmsg[plan.levels[i][1]] = logm
+
+    return data.down(P, keep)[plan.order], logmsg
+
+
+def _up(data: MkData, plan: _GradPlan, P: np.ndarray, acc, logmsg, root_logout) -> np.ndarray:
+    """log U_v (d ll / d message of v to its parent) of every position (roots -inf), from the
+    roots' log d ll / d partial ``root_logout``; ``acc`` and ``logmsg`` are by position."""
+    both = np.empty_like(acc)                       # log outside + log partial, by position
+    both[:plan.nroot] = root_logout + acc[:plan.nroot]
+    logu = np.full_like(acc, -np.inf)
+    one = len(P) == 1
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for _, rows, ppos, crows in reversed(plan.levels):
+            lu = logu[rows]
+            np.subtract(both[ppos], logmsg[rows], out=lu)
+            np.nan_to_num(lu, copy=False, nan=-np.inf)      # impossible parent states: nothing
+            umax = lu.max(axis=1)
+            umax[~np.isfinite(umax)] = 0.0
+            u = np.exp(lu - umax[:, None])
+            if one:
+                o = u @ P[0]
+            elif crows is not None:
+                o = np.empty_like(u)
+                for c, r in crows:
+                    o[r] = u[r] @ P[c]
+            else:
+                o = np.einsum("na,nab->nb", u, P[plan.classes_all[rows.start - plan.nroot:
+                                                                  rows.stop - plan.nroot]])
+            both[rows] = np.log(o) + (umax[:, None] + acc[rows])
+    return logu
+
+
+def _edge_gradient(data: MkData, plan: _GradPlan, Q, dec, acc, logu) -> np.ndarray:
+    """G with sum_edges <dP_v, U_v L_v^T> = <dQ, G> for any dQ (Q = V diag(w) V^-1, or
+    ``dec`` None: then G = sum_c t_c L(t_c Q^T, S_c) with L the Frechet derivative of expm,
+    for few lengths only)."""
+    a = acc[plan.nroot:]
+    s = a.max(axis=1)
+    s[~np.isfinite(s)] = 0.0
+    s = s[:, None]
+    with np.errstate(over="ignore", invalid="ignore"):
+        lin = np.exp(a - s)                         # L_v / its max
+        out = np.exp(logu[plan.nroot:] + s)         # U_v times that max
+    if plan.classes is not None:
+        # few lengths: sum U_v L_v^T per length class (real), then F o (V^T S_c V^-T)
+        t = data.unique_lengths
+        s = np.zeros((len(t), data.k, data.k))
+        for c, r in plan.classes:
+            s[c] = out[r].T @ lin[r]
+        if dec is None:
+            return sum((t[c] * linalg.expm_frechet(t[c] * Q.T, s[c], compute_expm=False)
+                        for c, _ in plan.classes), np.zeros((data.k, data.k)))
+        w, v, vi = dec
+        tt = t[:, None, None]
+        d = (w[:, None] - w[None, :]) * tt / 2
+        small = np.abs(d) < 1e-3
+        e = np.exp(np.outer(t, w))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            f = (e[:, :, None] - e[:, None, :]) / (w[:, None] - w[None, :])
+        # (nearly) equal eigenvalues: t e^{(w_i + w_j) t / 2} sinh(d) / d, d = (w_i - w_j) t / 2
+        f = np.where(small, tt * np.exp((w[:, None] + w[None, :]) * tt / 2)
+                     * (1 + d * d / 6 + d ** 4 / 120), f)
+        h = np.einsum("cij,cij->ij", f, v.T @ s @ vi.T)
+        return (vi.T @ h @ v.T).real
+    t = plan.lengths
+    w, v, vi = dec
+    ut, lt = out @ v, lin @ vi.T                    # V^T U_v and V^-1 L_v, as rows
+    e = np.exp(np.outer(t, w))
+    diff = w[:, None] - w[None, :]
+    tmax = float(t.max(initial=0.0))
+    near = np.abs(diff) * tmax < 1e-2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        h = ((e * ut).T @ lt - ut.T @ (e * lt)) / diff
+    if near.any():
+        # F_ij = e^{w_i t} (1 - e^{-d t}) / d = e^{w_i t} sum_n (-d)^n t^(n+1) / (n+1)!
+        series, fact, tn = 0.0, 1.0, np.ones_like(t)
+        for n in range(5):
+            tn = tn * t
+            fact *= n + 1
+            series = series + ((-diff) ** n / fact) * ((e * ut * tn[:, None]).T @ lt)
+        h = np.where(near, series, h)
+    return (vi.T @ h @ v.T).real
+
+
+def _stationary_grad(Q: np.ndarray, dq: np.ndarray) -> np.ndarray | None:
+    """d pi / d theta (m, k) from pi Q = 0, sum pi = 1, or None when pi is not unique."""
+    k = len(Q)
+    a = np.vstack([Q.T, np.ones(k)])
+    if np.linalg.matrix_rank(a) < k:
+        return None
+    pi = stationary(Q)
+    rhs = np.vstack([-(pi @ dq).T, np.zeros(len(dq))])     # (k + 1, m)
+    return np.linalg.lstsq(a, rhs, rcond=None)[0].T
+
+
+def _loglik_and_grad(data: MkData, plan: _GradPlan, idx: np.ndarray, x: np.ndarray,
+                     root_prior: str):
+    """(log-likelihood, d ll / d log-rates), or (ll, None) when the exact gradient is not safe
+    (ill-conditioned eigenvectors, a non-unique stationary distribution, non-finite values)."""
+    rates = np.exp(x)
+    k = data.k
+    Q = q_matrix(idx, rates, k)
+    dec = _eigen(Q)
+    P = _expm_many(Q, data.unique_lengths)
+    acc, logmsg = _down(data, plan, P)
+    root = acc[:plan.nroot]
+    if root_prior == "equal":
+        logw = np.full(root.shape, -np.log(k))
+    elif root_prior == "stationary":
+        with np.errstate(divide="ignore"):
+            logw = np.broadcast_to(np.log(stationary(Q)), root.shape)
+    elif root_prior == "fitzjohn":
+        logw = root - _logsumexp(root)[:, None]
+    else:
+        raise ValueError(f"root_prior must be one of {ROOT_PRIORS}, not {root_prior!r}")
+    llr = _logsumexp(logw + root)
+    ll = float(llr.sum())
+    if (dec is None and plan.classes is None) or not np.isfinite(ll):
+        return ll, None
+    if root_prior == "fitzjohn":
+        # d ll_r / d L_a = 2 L_a / sum L^2 - 1 / sum L: two up passes, subtracted
+        lp = np.log(2.0) + root - _logsumexp(2 * root)[:, None]
+        lm = np.broadcast_to(-_logsumexp(root)[:, None], root.shape)
+        g = _edge_gradient(data, plan, Q, dec, acc, _up(data, plan, P, acc, logmsg, lp)) - \
+            _edge_gradient(data, plan, Q, dec, acc, _up(data, plan, P, acc, logmsg, lm))
+    else:
+        lo = logw - llr[:, None]
+        g = _edge_gradient(data, plan, Q, dec, acc, _up(data, plan, P, acc, logmsg, lo))
+    dq = plan.dq
+    grad = np.einsum("mij,ij->m", dq, g)
+    if root_prior == "stationary":
+        dpi = _stationary_grad(Q, dq)
+        if dpi is None:
+            return ll, None
+        post = np.exp(root - llr[:, None]).sum(axis=0)     # sum_r L_r / lik_r
+        grad = grad + dpi @ post
+    grad = grad * rates
+    return ll, (grad if np.isfinite(grad).all() else None)
+
+
 def fit_mk(lineage: Lineage, states, lengths, model="ARD", root_prior: str = "equal",
            starts: int = 3, seed: int = 0, k: int | None = None) -> MkFit:
     """Maximum-likelihood rates of ``model`` (L-BFGS-B over bounded log-rates).
@@ -332,7 +553,10 @@ def fit_mk(lineage: Lineage, states, lengths, model="ARD", root_prior: str = "eq
     ``k`` defaults to the largest observed state + 1 (the index matrix's size for a user
     model). The first start is the parent->child change rate on edges with both ends known; the
     others perturb it randomly (log-uniform within a factor e^2, seeded). Rates are bounded
-    to [1e-6, 1e3] per mean edge length.
+    to [1e-6, 1e3] per mean edge length. L-BFGS-B gets the exact gradient of the
+    log-likelihood (an up pass and the derivative of expm, see ``_loglik_and_grad``), and
+    falls back to finite differences where that is unsafe (Q not safely diagonalisable with
+    more than ``_FEW_LENGTHS`` distinct lengths, a non-unique stationary distribution).
     """
     data = MkData(lineage, states, lengths, k=len(model) if not isinstance(model, str) else k)
     idx = index_matrix(model, data.k)
@@ -346,13 +570,24 @@ def fit_mk(lineage: Lineage, states, lengths, model="ARD", root_prior: str = "eq
     x0 = np.log(_moment_rates(data, lineage.parent, idx))
     inits = [x0] + [x0 + rng.uniform(-2, 2, m) for _ in range(starts - 1)]
 
+    plan = _grad_plan(data, lineage.parent, idx)
+
     def nll(x):
         ll = data.loglik(q_matrix(idx, np.exp(x), data.k), root_prior)
         return -ll if np.isfinite(ll) else 1e300
 
+    def nll_and_grad(x):
+        ll, grad = _loglik_and_grad(data, plan, idx, x, root_prior)
+        if not np.isfinite(ll):
+            return 1e300, np.zeros(m)
+        if grad is None:                    # exact gradient unsafe here: finite differences
+            return -ll, optimize.approx_fprime(x, nll, 1e-8)
+        return -ll, -grad
+
     best = None
     for x in inits:
-        res = optimize.minimize(nll, np.clip(x, *bounds[0]), method="L-BFGS-B", bounds=bounds)
+        res = optimize.minimize(nll_and_grad, np.clip(x, *bounds[0]), jac=True,
+                                method="L-BFGS-B", bounds=bounds)
         if best is None or res.fun < best.fun:
             best = res
     rates = np.exp(best.x)

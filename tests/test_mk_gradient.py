@@ -1,0 +1,152 @@
+"""The exact gradient of the Mk log-likelihood with respect to the log-rates (fit_mk's jac)."""
+import time
+
+import numpy as np
+import pytest
+from scipy import optimize
+
+from phylohf.phylo import mk
+from phylohf.phylo.mk import MkData, fit_mk, index_matrix, q_matrix
+
+from test_mk import forest, random_tree
+
+USER = [[0, 1, 0], [2, 0, 1], [0, 2, 0]]            # a birth-death-like ladder, 2 rates
+
+
+def small_case(model, seed, few_lengths):
+    """A random 3-family forest with known internal nodes, unknowns, tied and zero lengths."""
+    rng = np.random.default_rng(seed)
+    k = 3 if not isinstance(model, str) else 4
+    sizes = [25, 12, 1]
+    parent, off = [], 0
+    for size in sizes:
+        p = random_tree(size, rng)
+        parent.extend(np.where(p >= 0, p + off, -1))
+        off += size
+    parent = np.asarray(parent)
+    n = len(parent)
+    if few_lengths:
+        lengths = rng.choice([0.3, 0.8, 1.5], n)
+    else:
+        lengths = rng.uniform(0.05, 2.0, n)
+    lengths = np.where(parent >= 0, lengths, np.nan)
+    states = rng.integers(-1, k, n)
+    zero = 4                                        # a zero-length edge to an unknown node
+    lengths[zero], states[zero] = 0.0, -1
+    states[sizes[0]] = rng.integers(k)              # a known root
+    lin = forest(parent)
+    idx = index_matrix(model, k)
+    x = np.log(rng.uniform(0.1, 1.5, idx.max()))
+    return lin, states, lengths, k, idx, x
+
+
+def central_differences(data, idx, x, prior, h=1e-5):
+    f = lambda y: data.loglik(q_matrix(idx, np.exp(y), data.k), prior)   # noqa: E731
+    return np.array([(f(x + h * e) - f(x - h * e)) / (2 * h) for e in np.eye(len(x))])
+
+
+@pytest.mark.parametrize("few_lengths", [True, False])
+@pytest.mark.parametrize("prior", ["equal", "stationary", "fitzjohn"])
+@pytest.mark.parametrize("model", ["ER", "SYM", "ARD", "user"])
+def test_gradient_matches_finite_differences(model, prior, few_lengths, monkeypatch):
+    if not few_lengths:                             # force the per-edge route as well
+        monkeypatch.setattr(mk, "_FEW_LENGTHS", 0)
+    model = USER if model == "user" else model
+    for seed in range(3):
+        lin, states, lengths, k, idx, x = small_case(model, seed, few_lengths)
+        data = MkData(lin, states, lengths, k=k)
+        plan = mk._grad_plan(data, lin.parent, idx)
+        assert (plan.classes is None) == (not few_lengths)
+        ll, grad = mk._loglik_and_grad(data, plan, idx, x, prior)
+        assert ll == pytest.approx(data.loglik(q_matrix(idx, np.exp(x), k), prior), abs=1e-10)
+        assert grad is not None
+        fd = central_differences(data, idx, x, prior)
+        assert np.allclose(grad, fd, rtol=1e-5, atol=1e-6 * max(1.0, np.abs(fd).max()))
+
+
+def test_gradient_of_uninformative_data_is_zero():
+    parent = random_tree(20, np.random.default_rng(0))
+    lengths = np.where(parent >= 0, 1.0, np.nan)
+    data = MkData(forest(parent), np.full(20, -1), lengths, k=3)
+    idx = index_matrix("ARD", 3)
+    ll, grad = mk._loglik_and_grad(data, mk._grad_plan(data, parent, idx), idx, np.zeros(6),
+                                   "equal")
+    assert ll == 0.0 and np.array_equal(grad, np.zeros(6))
+
+
+@pytest.mark.parametrize("few_lengths", [True, False])
+def test_defective_q(few_lengths, monkeypatch):
+    """Eigenvectors unusable: the exact gradient by Frechet derivatives of expm per length
+    class when the lengths are few, else no exact gradient (fit_mk then differences)."""
+    if not few_lengths:
+        monkeypatch.setattr(mk, "_FEW_LENGTHS", 0)
+    idx = np.array([[0, 1, 0], [0, 0, 2], [0, 0, 0]])  # 0 -> 1 -> 2, equal rates: a Jordan block
+    parent = np.array([-1, 0, 0, 1, 1, 2])
+    lengths = np.array([np.nan, 0.5, 1.0, 0.7, 0.2, 0.7])
+    lin = forest(parent)
+    data = MkData(lin, [0, -1, 1, 2, 1, 2], lengths, k=3)
+    assert mk._eigen(q_matrix(idx, [1.0, 1.0], 3)) is None
+    ll, grad = mk._loglik_and_grad(data, mk._grad_plan(data, parent, idx), idx, np.zeros(2),
+                                   "equal")
+    assert ll == pytest.approx(data.loglik(q_matrix(idx, [1.0, 1.0], 3)), abs=1e-12)
+    if few_lengths:
+        assert np.allclose(grad, central_differences(data, idx, np.zeros(2), "equal"),
+                           rtol=1e-5, atol=1e-8)
+    else:
+        assert grad is None
+        fit = fit_mk(lin, [0, -1, 1, 2, 1, 2], lengths, idx, starts=1)
+        assert np.isfinite(fit.loglik)
+
+
+def numerical_gradient_fit(lin, states, lengths, model, root_prior):
+    """fit_mk's first start as it was, with L-BFGS-B's own finite-difference gradient."""
+    data = MkData(lin, states, lengths)
+    idx = index_matrix(model, data.k)
+    m = int(idx.max())
+    edge = data.lengths[lin.parent >= 0]
+    bounds = [(np.log(1e-6 / edge.mean()), np.log(1e3 / edge.mean()))] * m
+    x0 = np.log(mk._moment_rates(data, lin.parent, idx))
+
+    def nll(x):
+        ll = data.loglik(q_matrix(idx, np.exp(x), data.k), root_prior)
+        return -ll if np.isfinite(ll) else 1e300
+
+    res = optimize.minimize(nll, np.clip(x0, *bounds[0]), method="L-BFGS-B", bounds=bounds)
+    return -res.fun, np.exp(res.x)
+
+
+@pytest.mark.parametrize("model,prior", [("ARD", "equal"), ("SYM", "stationary"),
+                                         ("ARD", "fitzjohn")])
+def test_fit_unchanged_against_numerical_gradient_fit(model, prior):
+    rng = np.random.default_rng(5)
+    n, k = 2000, 3
+    parent = random_tree(n, rng)
+    lin = forest(parent)
+    lengths = np.where(parent >= 0, rng.uniform(0.2, 1.0, n), np.nan)
+    Q = q_matrix("ARD", [0.1, 0.3, 0.2, 0.05, 0.4, 0.15], k)
+    states = mk.simulate_states(lin, Q, lengths, np.full(k, 1 / k), rng)
+    states[rng.random(n) < 0.3] = -1
+    fit = fit_mk(lin, states, lengths, model, root_prior=prior, starts=1)
+    ll_num, rates_num = numerical_gradient_fit(lin, states, lengths, model, prior)
+    assert fit.loglik >= ll_num - 1e-6 * abs(ll_num)
+    assert fit.loglik == pytest.approx(ll_num, abs=1e-3)
+    assert np.allclose(fit.rates, rates_num, rtol=2e-2)
+
+
+def test_timing_report_ard_k10_100k_nodes(capsys):
+    """A report, not an assertion on time: one ARD k=10 start on a 100,000-node family."""
+    rng = np.random.default_rng(0)
+    n, k = 100_000, 10
+    parent = random_tree(n, rng)
+    lin = forest(parent)
+    lengths = np.where(parent >= 0, rng.integers(1, 4, n).astype(float), np.nan)
+    Q = q_matrix("ARD", rng.uniform(0.005, 0.05, k * (k - 1)), k)
+    states = mk.simulate_states(lin, Q, lengths, np.full(k, 1 / k), rng)
+    states[rng.random(n) < 0.3] = -1
+    t0 = time.perf_counter()
+    fit = fit_mk(lin, states, lengths, "ARD", starts=1)
+    elapsed = time.perf_counter() - t0
+    assert np.isfinite(fit.loglik) and fit.loglik > MkData(lin, states, lengths, k=k).loglik(Q)
+    with capsys.disabled():
+        print(f"\n[timing] fit_mk ARD k={k}, {n} nodes, 3 edge lengths, one start: "
+              f"{elapsed:.2f} s (loglik {fit.loglik:.2f})")
