@@ -31,7 +31,7 @@ class BranchLengths:
     def describe(self) -> str:
         n = int(self.unknown.sum())
         what = {"unit": "one per generation", "days": "days between creation dates",
-                "hamming": "genome (Hamming) distance"}[self.kind]
+                "hamming": "genome (Hamming) distance", "tree": "as given in the tree"}[self.kind]
         return what + (f"; {n:,} edge(s) of unknown length written as 0" if n else "")
 
 

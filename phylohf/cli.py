@@ -113,14 +113,35 @@ def _trait(args):
     return lineage, genome, np.where(scope_mask, states, -1), names, scope_mask, scope
 
 
+def _user_tree(args):
+    """A rooted tree file and a state table (``asr --tree --states``) as lineage, lengths, states."""
+    from .branch_lengths import BranchLengths
+    from .export.newick import read_newick, tree_lineage
+    from .traits import from_table
+    if not args.states:
+        raise ValueError("--tree needs --states TABLE (tab-separated: node, state)")
+    lineage, length = tree_lineage(read_newick(Path(args.tree).read_text(encoding="utf-8")))
+    states, names = from_table(args.states, lineage.ids)
+    edges = lineage.parent >= 0
+    given = not np.isnan(length[edges]).any()
+    length = np.where(edges, length if given else 1.0, np.nan)
+    lengths = BranchLengths("tree" if given else "unit", length, np.zeros(lineage.n, bool),
+                            np.zeros(0))
+    return lineage, lengths, states, names, f"tree {args.tree}"
+
+
 def cmd_asr(args) -> int:
     from .branch_lengths import branch_lengths
     from .phylo import masking
     from .phylo.asr import marginal
     from .phylo.mk import fit_mk
     from .report import asr_report
-    lineage, genome, truth, names, scope_mask, scope = _trait(args)
-    lengths = branch_lengths(lineage, args.branch_lengths, genome)
+    if args.tree:
+        lineage, lengths, truth, names, scope = _user_tree(args)
+        scope_mask = np.ones(lineage.n, bool)
+    else:
+        lineage, genome, truth, names, scope_mask, scope = _trait(args)
+        lengths = branch_lengths(lineage, args.branch_lengths, genome)
     states, hidden = (masking.mask(truth, args.mask, np.random.default_rng(args.seed)) if args.mask
                       else (truth, np.array([], np.int64)))
     fit = fit_mk(lineage, states, lengths.length, args.model, args.root_prior, starts=args.starts,
@@ -142,7 +163,7 @@ def cmd_asr(args) -> int:
         nodes = np.flatnonzero(scope_mask)
         json.dump({"trait": args.trait, "scope": scope, "model": fit.model, "states": names,
                    "loglik": fit.loglik, "aic": fit.aic, "Q": fit.Q.tolist(), "root_prior": args.root_prior,
-                   "branch_lengths": args.branch_lengths, "mask_check": checks,
+                   "branch_lengths": lengths.kind, "mask_check": checks,
                    "nodes": {str(lineage.ids[v]): {"observed": bool(truth[v] >= 0),
                                                    **dict(zip(names, marg.posterior[v].round(6).tolist()))}
                              for v in nodes.tolist()}}, sys.stdout)
@@ -266,6 +287,9 @@ def parser() -> argparse.ArgumentParser:
                    help="a single-valued trait group (default: license)")
     s.add_argument("--top", type=int, default=6, help="the N most frequent values are states (default 6)")
     s.add_argument("--family", metavar="ROOT_ID", help="only this family")
+    s.add_argument("--tree", metavar="FILE", help="instead of the store: any rooted Newick tree ...")
+    s.add_argument("--states", metavar="TABLE", help="... with its states: tab-separated, header row, "
+                   "node name then state (PastML's layout); absent nodes are unknown")
     s.add_argument("--model", default="ER", choices=("ER", "SYM", "ARD"),
                    help="rate matrix: equal rates (default), symmetric, all rates different")
     s.add_argument("--root-prior", default="equal", choices=("equal", "stationary", "fitzjohn"),

@@ -39,3 +39,29 @@ def binary(genome: Genome, trait: str) -> tuple[np.ndarray, list[str]]:
     column = genome.matrix[:, names.index(trait)].toarray().ravel().astype(np.int64)
     column[~genome.is_declared(trait.split(":", 1)[0])] = -1
     return column, ["absent", "present"]
+
+
+def from_table(path, names: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """States of the nodes ``names`` from a tab-separated table with a header row: node name,
+    then state (PastML's layout; further columns ignored). Nodes absent from it, or with an
+    empty / NA state, are unknown. States are sorted by frequency."""
+    import csv
+    values: dict[str, str] = {}
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = csv.reader(f, delimiter="\t")
+        header = next(rows, None)
+        if not header or len(header) < 2:
+            raise ValueError(f"{path}: expected a tab-separated header row: node<TAB>state")
+        for row in rows:
+            if len(row) >= 2 and row[1].strip() and row[1].strip().upper() not in ("NA", "NAN", "?"):
+                values[row[0]] = row[1].strip()
+    found = [values.get(n) for n in names.tolist()]
+    if not any(v is not None for v in found):
+        raise ValueError(f"{path}: none of its node names are in the tree")
+    counts: dict[str, int] = {}
+    for v in found:
+        if v is not None:
+            counts[v] = counts.get(v, 0) + 1
+    states = sorted(counts, key=lambda s: (-counts[s], s))
+    code = {s: i for i, s in enumerate(states)}
+    return np.array([code[v] if v is not None else -1 for v in found], np.int64), states

@@ -128,3 +128,16 @@ def test_asr_text_json_and_mask(eco, capsys):
     assert np.allclose(np.sum(data["Q"], axis=1), 0)
     for node in list(data["nodes"].values())[:200]:
         assert abs(sum(v for k, v in node.items() if k != "observed") - 1) < 1e-5
+
+
+def test_asr_on_a_user_tree_and_state_table(tmp_path, capsys):
+    (tmp_path / "t.nwk").write_text("((a:1,b:2)ab:1,(c:1,'d e':1)cd:2,x:0.5)root;")
+    (tmp_path / "s.tsv").write_text("id\tlicense\na\tmit\nb\tmit\nc\tapache\n'd e'\tNA\nd e\tapache\nab\tmit\n")
+    assert main(["asr", "--tree", str(tmp_path / "t.nwk"), "--states", str(tmp_path / "s.tsv"), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["states"] == ["mit", "apache"] and data["branch_lengths"] == "tree"
+    assert set(data["nodes"]) == {"a", "b", "ab", "c", "d e", "cd", "x", "root"}
+    assert data["nodes"]["ab"] == {"observed": True, "mit": 1.0, "apache": 0.0}
+    assert not data["nodes"]["cd"]["observed"] and data["nodes"]["cd"]["apache"] > 0.5
+    assert main(["asr", "--tree", str(tmp_path / "t.nwk")]) == 1
+    assert "--tree needs --states" in capsys.readouterr().err

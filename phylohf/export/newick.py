@@ -58,7 +58,7 @@ from urllib.parse import unquote
 
 import numpy as np
 
-from ..lineage import Lineage
+from ..lineage import NO_DATE, Lineage
 
 _NEEDS_QUOTES = {"newick": re.compile(r"[\s()\[\]':;,_\"#]"),
                  "nexus": re.compile(r"[\s()\[\]{}/\\,;:=*'\"`+\-<>_]")}
@@ -429,3 +429,14 @@ def read_newick(text: str, preserve_underscores: bool = False) -> ParsedTree:
     if tree[-1] != 0:
         raise ValueError(f"expected one tree, found {tree[-1] + 1}; use read_newick_trees")
     return forest
+
+
+def tree_lineage(tree: ParsedTree) -> tuple[Lineage, np.ndarray]:
+    """A parsed tree as a :class:`Lineage` (nodes in the tree's order; unlabelled nodes named
+    ``node<i>``) and its branch lengths (NaN where absent)."""
+    names = np.array([name or f"node{i}" for i, name in enumerate(tree.names.tolist())], object)
+    child = np.flatnonzero(tree.parent >= 0)
+    lineage = Lineage.from_edges(names, np.ones(tree.n, bool), np.full(tree.n, NO_DATE),
+                                 child, tree.parent[child], np.ones(len(child), np.int64),
+                                 np.zeros(len(child), np.int8))
+    return lineage, tree.length.copy()
