@@ -173,14 +173,45 @@ def cmd_asr(args) -> int:
     return 0
 
 
+SET_TRAITS = ("language", "tag", "dataset")
+
+
+def _set_transitions(args, lineage, genome, parent, scope_mask, scope) -> int:
+    from .phylo.transitions import flow_tests, gains_and_losses
+    from .report import gains_report
+    declared = genome.is_declared(args.trait) & scope_mask
+    gains, losses = gains_and_losses(parent, genome.group(args.trait), declared)
+    p, q = flow_tests(gains, losses)
+    elements = genome.traits[genome.columns(args.trait)].tolist()
+    if args.json:
+        json.dump({"trait": args.trait, "scope": scope, "elements": [
+            {"element": e, "gains": int(g), "losses": int(l), "p": None if np.isnan(pi) else pi,
+             "q": None if np.isnan(qi) else qi}
+            for e, g, l, pi, qi in zip(elements, gains.tolist(), losses.tolist(), p.tolist(), q.tolist())]},
+            sys.stdout, indent=1)
+        print()
+    else:
+        print(gains_report(elements, gains, losses, p, q, args.trait, scope))
+    return 0
+
+
 def cmd_transitions(args) -> int:
     from .phylo.transitions import transitions
     from .records import RELATIONS
     from .report import transitions_json, transitions_report
-    lineage, _, states, names, _, scope = _trait(args)
+    set_valued = args.trait in SET_TRAITS
+    if set_valued:
+        with Store(args.store, read_only=True) as store:
+            lineage, _, genome = load(store, with_genome=True)
+        scope_mask, scope = _family_scope(lineage, args.family)
+    else:
+        lineage, _, states, names, _, scope = _trait(args)
     only = RELATIONS.index(args.relation) if args.relation else None
     if only is not None:
         scope += f", {args.relation} edges"
+    if set_valued:
+        parent = np.where(lineage.relation == only, lineage.parent, -1) if only is not None else lineage.parent
+        return _set_transitions(args, lineage, genome, parent, scope_mask, scope)
     t = transitions(lineage.parent, states, len(names), lineage.relation, only, args.permutations, args.seed)
     if args.json:
         json.dump({"trait": args.trait, "scope": scope, **transitions_json(t, names)}, sys.stdout, indent=1)
@@ -308,8 +339,10 @@ def parser() -> argparse.ArgumentParser:
                        "net flow per pair (binomial tests, Benjamini-Hochberg), Bowker's test and the "
                        "maximum compatible ordering of the states.")
     _store_arg(s)
-    s.add_argument("--trait", default="license", choices=("license", "task", "library", "architecture"),
-                   help="a single-valued trait group (default: license)")
+    s.add_argument("--trait", default="license",
+                   choices=("license", "task", "library", "architecture", *SET_TRAITS),
+                   help="a single-valued trait group (default: license), or a set-valued one "
+                   "(language, tag, dataset: gains and losses per element)")
     s.add_argument("--top", type=int, default=8, help="the N most frequent values are states, the rest "
                    "'(other)' (default 8)")
     s.add_argument("--family", metavar="ROOT_ID", help="only this family")

@@ -71,3 +71,15 @@ def asr_report(fit, marg, names: list[str], trait: str, scope: str, conventions:
         lines += ["Masking check (hidden known states, reconstructed):",
                   *table(["method", "accuracy", "log-loss", "Brier"], rows, right={1, 2, 3})]
     return "\n".join(lines).rstrip()
+
+
+def gains_report(elements: list[str], gains, losses, p, q, trait: str, scope: str, top: int = 25) -> str:
+    """Gains and losses per element of a set-valued trait, most changed first."""
+    order = np.argsort(-(gains + losses), kind="stable")[:top]
+    rows = [[elements[i], f"{gains[i]:,}", f"{losses[i]:,}", f"{gains[i] - losses[i]:+,}",
+             f"{p[i]:.3g}", f"{q[i]:.3g}"] for i in order.tolist() if gains[i] + losses[i]]
+    return "\n".join([f"== Gains and losses of {trait} ({scope}) ==", "",
+                      "Conventions: primary parent -> child edges where both models declare the trait; "
+                      "an element is gained when the child has it and the parent not; two-sided "
+                      "binomial test of gains vs losses, Benjamini-Hochberg q.", "",
+                      *table(["element", "gains", "losses", "net", "p", "q"], rows, right={1, 2, 3, 4, 5})])

@@ -141,3 +141,14 @@ def test_asr_on_a_user_tree_and_state_table(tmp_path, capsys):
     assert not data["nodes"]["cd"]["observed"] and data["nodes"]["cd"]["apache"] > 0.5
     assert main(["asr", "--tree", str(tmp_path / "t.nwk")]) == 1
     assert "--tree needs --states" in capsys.readouterr().err
+
+
+def test_transitions_of_a_set_valued_trait(eco, capsys):
+    store = str(eco / "eco.duckdb")
+    assert main(["transitions", "--store", store, "--trait", "language"]) == 0
+    assert "== Gains and losses of language (all families) ==" in capsys.readouterr().out
+    assert main(["transitions", "--store", store, "--trait", "language", "--json", "--relation", "finetune"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["scope"] == "all families, finetune edges"
+    moved = [e for e in data["elements"] if e["gains"] + e["losses"]]
+    assert moved and all(0 <= e["p"] <= 1 for e in moved)

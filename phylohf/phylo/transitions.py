@@ -149,3 +149,15 @@ def gains_and_losses(parent: np.ndarray, matrix, declared: np.ndarray) -> tuple[
     gains = np.asarray((diff > 0).sum(axis=0)).ravel()
     losses = np.asarray((diff < 0).sum(axis=0)).ravel()
     return gains, losses
+
+
+def flow_tests(gains: np.ndarray, losses: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Two-sided binomial test of gains against losses per element (p = 1/2), and BH q-values;
+    NaN where an element never changes."""
+    p = np.full(len(gains), np.nan)
+    moved = np.flatnonzero(gains + losses > 0)
+    p[moved] = [stats.binomtest(int(g), int(g + l)).pvalue for g, l in zip(gains[moved], losses[moved])]
+    q = np.full(len(gains), np.nan)
+    if len(moved):
+        q[moved] = stats.false_discovery_control(p[moved])
+    return p, q
