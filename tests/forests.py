@@ -17,3 +17,16 @@ def forest(parent) -> Lineage:
 def random_tree(n, rng) -> np.ndarray:
     """Parent list of a random recursive tree: node i attaches to a uniform earlier node."""
     return np.r_[-1, rng.integers(0, np.arange(1, n))].astype(np.int64)
+
+
+def simulated_case(n: int = 3000, seed: int = 42):
+    """A random tree with a 3-state ARD character simulated on it, 30% of the states hidden:
+    (parent, Q, lengths, truth, hidden mask, visible states)."""
+    from phylohf.phylo.mk import q_matrix, simulate_states, stationary
+    rng = np.random.default_rng(seed)
+    parent = random_tree(n, rng)
+    Q = q_matrix("ARD", [0.4, 0.1, 0.2, 0.3, 0.05, 0.25], 3)
+    lengths = np.where(parent >= 0, rng.exponential(1.0, n), np.nan)
+    truth = simulate_states(forest(parent), Q, lengths, stationary(Q), rng)
+    hidden = rng.random(n) < 0.3
+    return parent, Q, lengths, truth, hidden, np.where(hidden, -1, truth)

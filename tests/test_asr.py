@@ -5,7 +5,7 @@ import itertools
 import numpy as np
 import pytest
 
-from forests import forest, random_tree
+from forests import forest, random_tree, simulated_case
 from phylohf.phylo.asr import fitch, marginal
 from phylohf.phylo.mk import (MkData, log_likelihood, q_matrix, simulate_states, stationary,
                               transition_matrices)
@@ -172,14 +172,7 @@ def test_deep_chain_and_unknown_families():
 
 
 def test_simulated_reconstruction_is_accurate_and_calibrated():
-    rng = np.random.default_rng(42)
-    n, k = 3000, 3
-    parent = random_tree(n, rng)
-    Q = q_matrix("ARD", [0.4, 0.1, 0.2, 0.3, 0.05, 0.25], k)
-    lengths = np.where(parent >= 0, rng.exponential(1.0, n), np.nan)
-    truth = simulate_states(forest(parent), Q, lengths, stationary(Q), rng)
-    hidden = rng.random(n) < 0.3
-    states = np.where(hidden, -1, truth)
+    parent, Q, lengths, truth, hidden, states = simulated_case()
     m = marginal(forest(parent), states, Q, lengths, "stationary")
     acc = (m.map_state[hidden] == truth[hidden]).mean()
     baseline = (truth[hidden] == np.bincount(states[~hidden]).argmax()).mean()

@@ -141,6 +141,18 @@ def _log_root_prior(D: np.ndarray, Q: np.ndarray, root_prior: str) -> np.ndarray
     raise ValueError(f"root_prior must be one of {ROOT_PRIORS}, not {root_prior!r}")
 
 
+def _setup(lineage: Lineage, states, Q, lengths):
+    """Checked (Q, k, states), the level plan, P per length class and the roots."""
+    Q = np.asarray(Q, float)
+    k = len(Q)
+    states, lengths = _check(lineage, states, lengths)
+    if (states >= k).any():
+        raise ValueError(f"states must be < k = {k}")
+    steps, u = _plan(lineage, lengths)
+    P = _expm_many(Q, u) if len(u) else np.eye(k)[None]
+    return Q, k, states, steps, P, np.flatnonzero(lineage.parent < 0)
+
+
 def marginal(lineage: Lineage, states, Q, lengths, root_prior: str = "equal") -> Marginals:
     """Marginal ancestral states of every node by a two-pass (down, up) algorithm.
 
@@ -149,14 +161,7 @@ def marginal(lineage: Lineage, states, Q, lengths, root_prior: str = "equal") ->
     and ``up_v`` the likelihood of everything else jointly with v's state; known nodes
     get the indicator of their state. All messages are kept in log space.
     """
-    Q = np.asarray(Q, float)
-    k = len(Q)
-    states, lengths = _check(lineage, states, lengths)
-    if (states >= k).any():
-        raise ValueError(f"states must be < k = {k}")
-    steps, u = _plan(lineage, lengths)
-    P = _expm_many(Q, u) if len(u) else np.eye(k)[None]
-    roots = np.flatnonzero(lineage.parent < 0)
+    Q, k, states, steps, P, roots = _setup(lineage, states, Q, lengths)
     with np.errstate(divide="ignore", invalid="ignore"):
         clamp = _clamp(states, k, -np.inf)
         D, M, F, N = _down(steps, P, clamp)
@@ -174,33 +179,94 @@ def marginal(lineage: Lineage, states, Q, lengths, root_prior: str = "equal") ->
 
 # -- Fitch parsimony -----------------------------------------------------------------------
 def fitch(lineage: Lineage, states, k: int | None = None) -> tuple[np.ndarray, int]:
-    """Most-parsimonious reconstruction with known states at any node.
+    """Most-parsimonious reconstruction with known states at any node: :func:`sankoff` with
+    unit costs.
 
     Returns ``(state_sets, changes)``: ``changes`` is the minimum number of parent->child
     state changes over all assignments of the unknown states (known ones fixed), summed
     over families; ``state_sets[v, x]`` is True when some assignment reaching that minimum
     gives v the state x (a known node's set is its state; a family without any known
-    state allows every state). Down pass: Fitch/Hartigan costs, where a child's message
-    to its parent is its cost, plus 1 unless the parent's state is in the child's set;
-    up pass: the same messages from outside each subtree (exact integer arithmetic).
+    state allows every state).
+    """
+    states = np.asarray(states, np.int64)
+    k = int(k if k is not None else states.max(initial=0) + 1)
+    sets, total = sankoff(lineage, states, 1.0 - np.eye(k))
+    return sets, int(round(total))
+
+
+@dataclass
+class Joint:
+    """The jointly most likely assignment of every unknown state (Pupko et al. 2000)."""
+
+    state: np.ndarray     # (n,) int; known nodes keep their state
+    loglik: float         # log probability of the whole assignment, root prior included
+
+
+def joint(lineage: Lineage, states, Q, lengths, root_prior: str = "equal") -> Joint:
+    """Joint ancestral states by Pupko et al.'s (2000) dynamic programme, in log space.
+
+    Down pass: for every non-root v and parent state i, the best log probability of v's
+    subtree ``max_j log P_ij(t_v) + C_v(j)`` and its argmax, where ``C_v`` sums v's clamp
+    and its children's best scores; the root takes ``argmax log pi + C``. Traceback from
+    the roots down. ``fitzjohn`` uses the fixed prior of :func:`marginal` (the root's
+    normalised conditional likelihoods, summed over states, not maximised). On ties the
+    lowest state wins.
+    """
+    Q, k, states, steps, P, roots = _setup(lineage, states, Q, lengths)
+    known = states >= 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        logP = np.log(P)
+        clamp = _clamp(states, k, -np.inf)
+        C, best = clamp.copy(), np.zeros((lineage.n, k), np.int64)
+        for s in steps:
+            x = logP[s.cls] + C[s.nodes][:, None, :]     # (nodes, parent state, own state)
+            best[s.nodes] = x.argmax(axis=2)
+            C[s.targets] += _to_parents(s, x.max(axis=2))
+        fixed = _down(steps, P, clamp)[0][roots] if root_prior == "fitzjohn" else C[roots]
+        top = _log_root_prior(fixed, Q, root_prior) + C[roots]
+    state = np.where(known, states, 0)
+    state[roots] = np.where(known[roots], states[roots], top.argmax(axis=1))
+    for s in reversed(steps):
+        state[s.nodes] = np.where(known[s.nodes], states[s.nodes],
+                                  best[s.nodes, state[s.parents]])
+    return Joint(state=state, loglik=float(top.max(axis=1).sum()))
+
+
+# -- Sankoff parsimony ---------------------------------------------------------------------
+def sankoff(lineage: Lineage, states, cost=None) -> tuple[np.ndarray, float]:
+    """Weighted (Sankoff) parsimony with known states at any node.
+
+    ``cost[i, j]`` (finite, (k, k)) is the cost of a parent->child change i -> j; the
+    default is 0 on the diagonal and 1 elsewhere (then this agrees with :func:`fitch`, k
+    taken from the states). Returns ``(state_sets, total_cost)``: the minimum total cost
+    over assignments of the unknown states, summed over families, and ``state_sets[v, x]``
+    True when some optimal assignment gives v the state x (up to a 1e-9 relative
+    tolerance for non-integer costs). Down pass: the cost of v's subtree per state; up
+    pass: the cost of everything outside it, both by min-plus products per level.
     """
     states = np.asarray(states, np.int64)
     if states.shape != (lineage.n,) or (states < -1).any():
         raise ValueError(f"states must be one entry per node ({lineage.n}), -1 or 0..k-1")
-    k = int(k if k is not None else states.max(initial=0) + 1)
+    if cost is None:
+        k = int(states.max(initial=0) + 1)
+        cost = 1.0 - np.eye(k)
+    cost = np.asarray(cost, float)
+    k = len(cost)
+    if cost.shape != (k, k) or not np.isfinite(cost).all():
+        raise ValueError("cost must be a finite square (k, k) matrix")
     if (states >= k).any():
         raise ValueError(f"states must be < k = {k}")
     steps, _ = _plan(lineage, np.zeros(lineage.n))
     clamp = _clamp(states, k, np.inf)
     D, M = clamp.copy(), np.zeros_like(clamp)
     for s in steps:
-        c = D[s.nodes]
-        M[s.nodes] = np.minimum(c, c.min(axis=1, keepdims=True) + 1)
+        M[s.nodes] = (cost + D[s.nodes][:, None, :]).min(axis=2)
         D[s.targets] += _to_parents(s, M[s.nodes])
     U = np.zeros_like(D)
     for s in reversed(steps):
         b = U[s.parents] + D[s.parents] - M[s.nodes]
-        U[s.nodes] = np.minimum(b, b.min(axis=1, keepdims=True) + 1)
+        U[s.nodes] = (b[:, :, None] + cost).min(axis=1)
     total = D + U
-    roots = lineage.parent < 0
-    return total == total.min(axis=1, keepdims=True), int(D[roots].min(axis=1).sum())
+    low = total.min(axis=1, keepdims=True)
+    sets = total - low <= 1e-9 * np.maximum(1.0, np.abs(low))
+    return sets, float(D[lineage.parent < 0].min(axis=1).sum())
