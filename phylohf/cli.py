@@ -159,18 +159,41 @@ def cmd_asr(args) -> int:
                    f"lengths {lengths.describe()}; known states clamp their node (internal nodes "
                    "included), unknown ones (undeclared, placeholders) are summed over; marginal "
                    "posteriors by a two-pass (down, up) algorithm, valid for directional Q")
+    nodes = np.flatnonzero(scope_mask)
+    extra, lines = _other_methods(args.method, lineage, states, fit.Q, lengths.length, args.root_prior,
+                                  names, nodes, imputed)
     if args.json:
-        nodes = np.flatnonzero(scope_mask)
         json.dump({"trait": args.trait, "scope": scope, "model": fit.model, "states": names,
                    "loglik": fit.loglik, "aic": fit.aic, "Q": fit.Q.tolist(), "root_prior": args.root_prior,
                    "branch_lengths": lengths.kind, "mask_check": checks,
                    "nodes": {str(lineage.ids[v]): {"observed": bool(truth[v] >= 0),
                                                    **dict(zip(names, marg.posterior[v].round(6).tolist()))}
-                             for v in nodes.tolist()}}, sys.stdout)
+                             for v in nodes.tolist()}, **extra}, sys.stdout)
         print()
     else:
         print(asr_report(fit, marg, names, args.trait, scope, conventions, imputed, uninformed, checks))
+        print("\n".join(lines))
     return 0
+
+
+def _other_methods(method, lineage, states, Q, lengths, root_prior, names, nodes, imputed):
+    """``--method joint`` or ``parsimony`` besides the marginals: (JSON fields, report lines)."""
+    from .phylo.asr import fitch, joint
+    ids = lineage.ids
+    if method == "joint":
+        j = joint(lineage, states, Q, lengths, root_prior)
+        per_state = np.bincount(j.state[imputed], minlength=len(names))
+        return ({"joint": {"loglik": j.loglik, "nodes": {str(ids[v]): names[j.state[v]] for v in nodes.tolist()}}},
+                ["", f"Joint reconstruction (Pupko): log-probability {j.loglik:.2f}; imputed nodes by state: "
+                 + ", ".join(f"{names[s]} {c:,}" for s, c in enumerate(per_state) if c)])
+    if method == "parsimony":
+        sets, changes = fitch(lineage, states, len(names))
+        unique = int((sets[imputed].sum(axis=1) == 1).sum())
+        return ({"parsimony": {"changes": changes, "nodes": {
+                    str(ids[v]): [names[s] for s in np.flatnonzero(sets[v])] for v in nodes.tolist()}}},
+                ["", f"Fitch parsimony: {changes:,} changes at least; {unique:,} of {len(imputed):,} "
+                 "imputed nodes have a single most-parsimonious state"])
+    return {}, []
 
 
 SET_TRAITS = ("language", "tag", "dataset")
@@ -321,6 +344,9 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--tree", metavar="FILE", help="instead of the store: any rooted Newick tree ...")
     s.add_argument("--states", metavar="TABLE", help="... with its states: tab-separated, header row, "
                    "node name then state (PastML's layout); absent nodes are unknown")
+    s.add_argument("--method", default="marginal", choices=("marginal", "joint", "parsimony"),
+                   help="besides the marginal posteriors: the joint (Pupko) reconstruction, or Fitch "
+                   "parsimony (default: marginal only)")
     s.add_argument("--model", default="ER", choices=("ER", "SYM", "ARD"),
                    help="rate matrix: equal rates (default), symmetric, all rates different")
     s.add_argument("--root-prior", default="equal", choices=("equal", "stationary", "fitzjohn"),

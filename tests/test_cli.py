@@ -152,3 +152,13 @@ def test_transitions_of_a_set_valued_trait(eco, capsys):
     assert data["scope"] == "all families, finetune edges"
     moved = [e for e in data["elements"] if e["gains"] + e["losses"]]
     assert moved and all(0 <= e["p"] <= 1 for e in moved)
+
+
+@pytest.mark.parametrize("method", ["joint", "parsimony"])
+def test_asr_other_methods(eco, capsys, method):
+    store = str(eco / "eco.duckdb")
+    assert main(["asr", "--store", store, "--top", "3", "--starts", "1", "--method", method]) == 0
+    assert ("Joint reconstruction (Pupko)" if method == "joint" else "Fitch parsimony") in capsys.readouterr().out
+    assert main(["asr", "--store", store, "--top", "3", "--starts", "1", "--method", method, "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert set(data[method]["nodes"]) == set(data["nodes"])
