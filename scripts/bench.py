@@ -12,10 +12,26 @@ Stages run in child processes so each peak RSS is its own (``os.wait4``):
    ete3 and dendropy.
 6. ``naive``: the paper's way: Python tag parsing, a networkx DiGraph and weakly
    connected components.
+7. ``asr``: Mk fitting and marginal ancestral states: (a) one random 100,000-node family,
+   a 10-state trait simulated under a random ARD Q, 30% of states hidden: ``fit_mk`` (ARD,
+   one start) and ``marginal``, with unit branch lengths and with exponential ones (every
+   length distinct: the slower per-edge gradient path); (b) the whole simulated Hub forest
+   (from stage 2), license as a categorical trait (top 10 + other), unit branch lengths:
+   ARD fit + marginal.
+
+   Optional PastML comparison (PastML pins scipy 1.14, so give it its own venv)::
+
+       python3 -m venv pastml-venv && pastml-venv/bin/pip install pastml six
+       python scripts/bench.py --pastml pastml-venv/bin/python   # or PHYLOHF_PASTML=...
+
+   writes a strictly binary 10,000-tip tree and its tip states, runs PastML MPPA/F81 on
+   it, then our ``marginal`` with PastML's fitted F81 Q (stationary root prior) on the same
+   tree, and prints the time ratio and the largest posterior difference.
 
 Needs ``pip install -e ".[bench]"`` (networkx, TreeSwift). Targets (2 cores): simulate 2M
 < 60 s; stage 2 < 15 s and < 3 GB; load < 2 s; all families < 30 s; 1M-node tree
-written < 2 s and read at least as fast as TreeSwift.
+written < 2 s and read at least as fast as TreeSwift; asr (a) fit + marginal < 5 s
+(unit lengths), (b) < 60 s.
 """
 from __future__ import annotations
 
@@ -159,14 +175,151 @@ def stage_tree1m(work: Path, seed: int) -> dict:
     return times
 
 
+def _random_q(k: int, rng) -> "np.ndarray":
+    """A random ARD rate matrix: off-diagonal rates log-uniform in [0.02, 0.2]."""
+    import numpy as np
+
+    from phylohf.phylo.mk import q_matrix
+    return q_matrix("ARD", np.exp(rng.uniform(np.log(0.02), np.log(0.2), k * (k - 1))), k)
+
+
+def _binary_tree(tips: int, rng):
+    """A strictly binary random tree (each step splits a uniform current tip in two) as a
+    Lineage with ids t0, t1, ..., and exponential branch lengths (mean 0.1; root NaN)."""
+    import numpy as np
+
+    from phylohf.lineage import Lineage
+    n = 2 * tips - 1
+    parent = np.full(n, -1, np.int64)
+    leaves = [0]
+    for i in range(1, n, 2):
+        j = int(rng.integers(len(leaves)))
+        p = leaves[j]
+        leaves[j] = i
+        leaves.append(i + 1)
+        parent[i] = parent[i + 1] = p
+    child = np.arange(1, n)
+    lengths = np.r_[np.nan, rng.exponential(0.1, n - 1)]
+    ids = np.array([f"t{i}" for i in range(n)], object)
+    lin = Lineage.from_edges(ids, np.ones(n, bool), np.zeros(n, np.int64), child, parent[child],
+                             np.ones(n - 1, np.int64), np.zeros(n - 1, np.int8))
+    return lin, lengths
+
+
+def _pastml_compare(work: Path, seed: int, python: str) -> dict:
+    """PastML MPPA/F81 vs our marginal with PastML's F81 Q, on a 10,000-tip binary tree."""
+    import csv
+
+    import numpy as np
+
+    from phylohf.export.newick import write_newick
+    from phylohf.phylo.asr import marginal
+    from phylohf.phylo.mk import simulate_states
+    rng = np.random.default_rng(seed + 2)
+    k = 4
+    lin, lengths = _binary_tree(10_000, rng)
+    pi = np.array([0.4, 0.3, 0.2, 0.1])
+    Q = np.tile(pi, (k, 1)) * 2.0
+    Q[np.diag_indices(k)] = 0.0
+    Q[np.diag_indices(k)] = -Q.sum(axis=1)
+    states = simulate_states(lin, Q, np.nan_to_num(lengths), pi, rng)
+    tips = np.flatnonzero(np.bincount(lin.parent[lin.parent >= 0], minlength=lin.n) == 0)
+    out = work / "pastml"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "tree.nwk").write_text(write_newick(lin, 0, lengths=lengths) + "\n")
+    with open(out / "states.tab", "w") as f:
+        f.write("node\tstate\n" + "".join(f"{lin.ids[v]}\ts{states[v]}\n" for v in tips))
+    t = time.perf_counter()
+    subprocess.run([python, "-m", "pastml.acr", "-t", str(out / "tree.nwk"), "-d", str(out / "states.tab"),
+                    "-c", "state", "--prediction_method", "MPPA", "-m", "F81", "--work_dir", str(out / "run"),
+                    "--threads", "1"], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    t_pastml = time.perf_counter() - t
+    params = {}
+    for row in csv.reader(open(next((out / "run").glob("params.character_state.method_MPPA*.tab"))),
+                          delimiter="\t"):
+        if len(row) >= 2:
+            params[row[0]] = row[1]
+    freq = np.array([float(params[f"s{i}"]) for i in range(k)])
+    sf = float(params["scaling_factor"])
+    # PastML's F81: P(t) = e^{-mu sf t} I + (1 - e^{-mu sf t}) 1 pi^T, mu = 1 / (1 - sum pi^2)
+    Qp = np.tile(freq, (k, 1)) * sf / (1.0 - (freq ** 2).sum())
+    Qp[np.diag_indices(k)] = 0.0
+    Qp[np.diag_indices(k)] = -Qp.sum(axis=1)
+    ours = np.full(lin.n, -1, np.int64)
+    ours[tips] = states[tips]
+    t = time.perf_counter()
+    m = marginal(lin, ours, Qp, lengths, root_prior="stationary")
+    t_ours = time.perf_counter() - t
+    rows = list(csv.reader(open(next((out / "run").glob("marginal_probabilities.character_state*.tab"))),
+                           delimiter="\t"))
+    cols = [rows[0].index(f"s{i}") for i in range(k)]
+    index = {name: i for i, name in enumerate(lin.ids.tolist())}
+    diff, compared = 0.0, 0
+    for row in rows[1:]:
+        v = index.get(row[0])
+        if v is not None and ours[v] < 0:
+            diff = max(diff, float(np.abs(np.array([float(row[c]) for c in cols]) - m.posterior[v]).max()))
+            compared += 1
+    return {"PastML MPPA/F81, 10k tips": t_pastml, "phylohf marginal, same tree": t_ours,
+            "pastml_info": f"PastML / phylohf marginal {t_pastml / t_ours:.0f}x; max |posterior "
+                           f"difference| over {compared:,} internal nodes {diff:.2e}"}
+
+
+def stage_asr(work: Path, seed: int, pastml: str | None = None) -> dict:
+    """Mk ARD fit + marginal ASR on a random 100,000-node family and on the whole Hub forest."""
+    import numpy as np
+
+    from phylohf.phylo.asr import marginal
+    from phylohf.phylo.mk import fit_mk, simulate_states
+    rng = np.random.default_rng(seed)
+    k = 10
+    lin = _big_tree(100_000, seed)
+    times = {}
+    # unit lengths (the Hub's convention: few distinct lengths), then continuous ones
+    for kind in ("unit", "exp"):
+        lengths = np.r_[np.nan, np.ones(lin.n - 1) if kind == "unit" else rng.exponential(1.0, lin.n - 1)]
+        states = simulate_states(lin, _random_q(k, rng), np.nan_to_num(lengths), np.full(k, 1 / k), rng)
+        states[rng.random(lin.n) < 0.3] = -1
+        t = time.perf_counter()
+        fit = fit_mk(lin, states, lengths, model="ARD", starts=1, k=k)
+        times[f"100k, k=10, {kind} lengths: ARD fit"] = time.perf_counter() - t
+        t = time.perf_counter()
+        marginal(lin, states, fit.Q, lengths)
+        times[f"100k, k=10, {kind} lengths: marginal"] = time.perf_counter() - t
+    del lin, lengths, states
+
+    from phylohf.cli import load
+    from phylohf.store import Store
+    from phylohf.traits import categorical
+    with Store(work / "hub.duckdb", read_only=True) as store:
+        lineage, fams, genome = load(store, with_genome=True)
+    states, names = categorical(genome, "license", 10)
+    del genome, fams
+    lengths = np.ones(lineage.n)
+    t = time.perf_counter()
+    fit = fit_mk(lineage, states, lengths, model="ARD", starts=1, k=len(names))
+    times["Hub forest, license: ARD fit"] = time.perf_counter() - t
+    t = time.perf_counter()
+    marginal(lineage, states, fit.Q, lengths)
+    times["Hub forest, license: marginal"] = time.perf_counter() - t
+    times["info"] = (f"{lineage.n:,} Hub nodes, {int((states >= 0).sum()):,} with a license, "
+                     f"{len(names)} states")
+    del lineage, states, lengths
+    if pastml:
+        times.update(_pastml_compare(work, seed, pastml))
+    return times
+
+
 STAGES = {"simulate": stage_simulate, "phylohf": stage_phylohf, "load": stage_load, "trees": stage_trees,
-          "tree1m": stage_tree1m, "naive": stage_naive}
+          "tree1m": stage_tree1m, "naive": stage_naive, "asr": stage_asr}
 
 
 def run_stage(name: str, args) -> tuple[dict, float]:
     """Run one stage in a child process; returns its timings and peak RSS in GB."""
     cmd = [sys.executable, __file__, "--stage", name, "--models", str(args.models),
            "--seed", str(args.seed), "--workdir", str(args.workdir)]
+    if name == "asr" and args.pastml:
+        cmd += ["--pastml", args.pastml]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
     out = proc.stdout.read()
     _, status, usage = os.wait4(proc.pid, 0)
@@ -181,11 +334,15 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--workdir", type=Path, help="where the snapshot and store go (default: temporary)")
     p.add_argument("--skip-naive", action="store_true", help="do not run the networkx comparison")
+    p.add_argument("--pastml", default=os.environ.get("PHYLOHF_PASTML"),
+                   help="Python of a venv with PastML: compare its MPPA/F81 with our marginal "
+                        "(default: $PHYLOHF_PASTML; no comparison when unset)")
     p.add_argument("--stage", choices=STAGES, help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.stage:
         kwargs = ({"models": args.models, "seed": args.seed} if args.stage == "simulate"
-                  else {"seed": args.seed} if args.stage == "tree1m" else {})
+                  else {"seed": args.seed} if args.stage == "tree1m"
+                  else {"seed": args.seed, "pastml": args.pastml} if args.stage == "asr" else {})
         print(json.dumps(STAGES[args.stage](work=args.workdir, **kwargs)))
         return
     with tempfile.TemporaryDirectory() as tmp:
@@ -199,10 +356,13 @@ def main() -> None:
             if name == "tree1m":
                 tree1m = dict(times)
             info = times.pop("info", "")
+            extra = times.pop("pastml_info", "")
             totals[name] = sum(times.values())
             print(f"\n[{name}] {totals[name]:.2f} s, peak RSS {peak:.2f} GB" + (f"  ({info})" if info else ""))
             for step, sec in times.items():
                 print(f"  {step:34s} {sec:8.2f} s")
+            if extra:
+                print(f"  {extra}")
         if "naive" in totals:
             print(f"\nnaive / phylohf (ingest + lineage + families + genomes): "
                   f"{totals['naive'] / totals['phylohf']:.1f}x")

@@ -1,0 +1,59 @@
+"""Calibration of the Mk fits: the ARD vs SYM likelihood-ratio test holds its size under a
+symmetric Q, and ARD recovers planted rates within parametric-bootstrap error.
+
+Note: with ``starts=1`` the L-BFGS-B fit from the moment start sometimes runs off to the
+saturated plateau (every rate at the upper bound, P(t) = 1/k, log-likelihood
+n_known * log(1/k)); that inflated the false-positive rate to ~0.18 (SYM stuck) or made
+ARD's log-likelihood fall below SYM's. The size test therefore uses three starts.
+"""
+import numpy as np
+from forests import forest, random_tree
+
+from phylohf.phylo.mk import fit_mk, lrt, q_matrix, simulate_states
+
+K = 3
+SYM_RATES = [0.3, 0.6, 0.45]
+ARD_RATES = [0.2, 0.5, 0.1, 0.4, 0.3, 0.6]    # 0->1, 0->2, 1->0, 1->2, 2->0, 2->1
+
+
+def _simulate(Q, n, hide, rng):
+    lin = forest(random_tree(n, rng))
+    lengths = np.r_[np.nan, np.ones(n - 1)]
+    states = simulate_states(lin, Q, np.nan_to_num(lengths), np.full(len(Q), 1 / len(Q)), rng)
+    states[rng.random(n) < hide] = -1
+    return lin, states, lengths
+
+
+def test_lrt_ard_vs_sym_false_positive_rate():
+    Q = q_matrix("SYM", SYM_RATES, K)
+    reps, n, starts = 160, 500, 3
+    pvalues = []
+    for r in range(reps):
+        lin, states, lengths = _simulate(Q, n, 0.2, np.random.default_rng(1000 + r))
+        sym = fit_mk(lin, states, lengths, "SYM", starts=starts, k=K)
+        ard = fit_mk(lin, states, lengths, "ARD", starts=starts, k=K)
+        assert ard.loglik >= sym.loglik - 1e-3       # nested: ARD can only fit better
+        stat, df, p = lrt(sym, ard)
+        assert df == 3
+        pvalues.append(p)
+    rate = float(np.mean(np.array(pvalues) < 0.05))
+    assert 0.02 <= rate <= 0.09, f"false-positive rate {rate:.3f} over {reps} replicates"
+
+
+def test_ard_recovers_planted_rates():
+    Q = q_matrix("ARD", ARD_RATES, K)
+    lin, states, lengths = _simulate(Q, 5000, 0.2, np.random.default_rng(7))
+    fit = fit_mk(lin, states, lengths, "ARD", starts=1, k=K)
+    # parametric bootstrap from the fit: the spread of the log-rates
+    boot = []
+    for b in range(8):
+        rng = np.random.default_rng(100 + b)
+        bs = simulate_states(lin, fit.Q, np.nan_to_num(lengths), np.full(K, 1 / K), rng)
+        bs[states < 0] = -1
+        boot.append(np.log(fit_mk(lin, bs, lengths, "ARD", starts=1, k=K).rates))
+    sd = np.std(boot, axis=0, ddof=1)
+    err = np.abs(np.log(fit.rates) - np.log(ARD_RATES))
+    assert (sd < 0.5).all(), f"bootstrap sd of log-rates {sd}"
+    # 8 bootstrap replicates estimate the sd loosely: allow 4 sd, floored at 0.05 in log-rate
+    assert (err <= np.maximum(4 * sd, 0.05)).all(), f"log errors {err}, bootstrap sd {sd}"
+    assert np.allclose(fit.rates, ARD_RATES, rtol=0.5)
