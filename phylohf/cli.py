@@ -159,6 +159,10 @@ def cmd_asr(args) -> int:
                    f"lengths {lengths.describe()}; known states clamp their node (internal nodes "
                    "included), unknown ones (undeclared, placeholders) are summed over; marginal "
                    "posteriors by a two-pass (down, up) algorithm, valid for directional Q")
+    if args.compare:
+        lines_cmp, json_cmp = _compare_models(lineage, states, lengths.length, args, len(names), fit)
+    else:
+        lines_cmp, json_cmp = [], {}
     nodes = np.flatnonzero(scope_mask)
     extra, lines = _other_methods(args.method, lineage, states, fit.Q, lengths.length, args.root_prior,
                                   names, nodes, imputed)
@@ -168,12 +172,29 @@ def cmd_asr(args) -> int:
                    "branch_lengths": lengths.kind, "mask_check": checks,
                    "nodes": {str(lineage.ids[v]): {"observed": bool(truth[v] >= 0),
                                                    **dict(zip(names, marg.posterior[v].round(6).tolist()))}
-                             for v in nodes.tolist()}, **extra}, sys.stdout)
+                             for v in nodes.tolist()}, **extra, **json_cmp}, sys.stdout)
         print()
     else:
         print(asr_report(fit, marg, names, args.trait, scope, conventions, imputed, uninformed, checks))
-        print("\n".join(lines))
+        print("\n".join(lines_cmp + lines))
     return 0
+
+
+def _compare_models(lineage, states, lengths, args, k, fit):
+    """Fit ER, SYM and ARD; likelihood-ratio tests SYM vs ER and ARD vs SYM (is evolution
+    directional?). Returns (report lines, JSON fields)."""
+    from .phylo.mk import fit_mk, lrt
+    fits = {m: fit if m == fit.model else fit_mk(lineage, states, lengths, m, args.root_prior,
+                                                 starts=args.starts, seed=args.seed, k=k)
+            for m in ("ER", "SYM", "ARD")}
+    tests = {f"{big} vs {small}": lrt(fits[small], fits[big]) for small, big in (("ER", "SYM"), ("SYM", "ARD"))}
+    lines = ["", "Model comparison:",
+             *(f"  {m}: log-likelihood {f.loglik:.2f}, {f.n_params} rate(s), AIC {f.aic:.1f}" for m, f in fits.items()),
+             *(f"  LRT {name}: statistic {st:.2f}, df {df}, p = {p:.3g}" for name, (st, df, p) in tests.items())]
+    return lines, {"compare": {"models": {m: {"loglik": f.loglik, "n_params": f.n_params, "aic": f.aic}
+                                          for m, f in fits.items()},
+                               "lrt": {name: {"statistic": st, "df": df, "p": p}
+                                       for name, (st, df, p) in tests.items()}}}
 
 
 def _other_methods(method, lineage, states, Q, lengths, root_prior, names, nodes, imputed):
@@ -354,6 +375,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--branch-lengths", default="unit", choices=("unit", "days"),
                    help="one per generation (default) or days between creation dates")
     s.add_argument("--starts", type=int, default=2, help="optimiser starts (default 2)")
+    s.add_argument("--compare", action="store_true", help="also fit ER, SYM and ARD and test SYM vs ER "
+                   "and ARD vs SYM (likelihood ratio: is evolution directional?)")
     s.add_argument("--mask", type=float, metavar="F", help="hide a fraction F of the known states and "
                    "score their reconstruction against copy-parent and majority baselines")
     s.add_argument("--seed", type=int, default=1, help="random seed (default 1)")

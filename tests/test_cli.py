@@ -162,3 +162,12 @@ def test_asr_other_methods(eco, capsys, method):
     assert main(["asr", "--store", store, "--top", "3", "--starts", "1", "--method", method, "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert set(data[method]["nodes"]) == set(data["nodes"])
+
+
+def test_asr_compare_models(eco, capsys):
+    store = str(eco / "eco.duckdb")
+    assert main(["asr", "--store", store, "--top", "3", "--starts", "1", "--compare", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)["compare"]
+    assert set(data["models"]) == {"ER", "SYM", "ARD"} and set(data["lrt"]) == {"SYM vs ER", "ARD vs SYM"}
+    assert data["lrt"]["ARD vs SYM"]["df"] == 6 and data["lrt"]["SYM vs ER"]["df"] == 5
+    assert 0 <= data["lrt"]["ARD vs SYM"]["p"] <= 1
