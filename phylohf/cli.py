@@ -17,7 +17,7 @@ import numpy as np
 from . import __version__
 from .store import DEFAULT_STORE, Store, StoreError
 
-EXIT_FAILED, EXIT_USAGE, EXIT_SKIPPED = 1, 2, 3
+EXIT_FAILED, EXIT_SKIPPED = 1, 3      # 2 (usage) comes from argparse
 
 
 def _store_arg(p: argparse.ArgumentParser) -> None:
@@ -97,10 +97,7 @@ def _family_scope(lineage, family: str | None):
     """(node mask of the family rooted at ``family``, or all nodes; a description)."""
     if family is None:
         return np.ones(lineage.n, bool), "all families"
-    index = lineage.index()
-    if family not in index or lineage.parent[index[family]] >= 0:
-        raise ValueError(f"{family!r} is not a family root (see `phylohf families`)")
-    return lineage.root == index[family], f"family {family}"
+    return lineage.root == lineage.family_root(family), f"family {family}"
 
 
 def _trait(args):

@@ -138,6 +138,16 @@ class Lineage:
             np.add.at(size, self.parent[nodes], size[nodes])
         return size
 
+    def family_root(self, model_id: str) -> int:
+        """Node index of ``model_id``, which must be the root of its family."""
+        hits = np.flatnonzero(self.ids == model_id)
+        if not len(hits):
+            raise ValueError(f"no model {model_id!r} in the store")
+        root = int(self.root[hits[0]])
+        if root != hits[0]:
+            raise ValueError(f"{model_id!r} is not a family root; its family is {self.ids[root]!r}")
+        return root
+
     def index(self) -> dict[str, int]:
         """Model id -> node index."""
         return {m: i for i, m in enumerate(self.ids)}

@@ -8,6 +8,8 @@ group was not declared.
 """
 from __future__ import annotations
 
+import csv
+
 import numpy as np
 
 from .genome import GROUPS, Genome
@@ -45,7 +47,6 @@ def from_table(path, names: np.ndarray) -> tuple[np.ndarray, list[str]]:
     """States of the nodes ``names`` from a tab-separated table with a header row: node name,
     then state (PastML's layout; further columns ignored). Nodes absent from it, or with an
     empty / NA state, are unknown. States are sorted by frequency."""
-    import csv
     values: dict[str, str] = {}
     with open(path, newline="", encoding="utf-8") as f:
         rows = csv.reader(f, delimiter="\t")

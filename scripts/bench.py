@@ -132,7 +132,7 @@ def stage_trees(work: Path) -> dict:
 
 
 def _big_tree(n: int, seed: int):
-    """A random 1,000,000-node family: each node's parent drawn among earlier nodes."""
+    """A random family of n nodes: each node's parent drawn uniformly among earlier nodes."""
     import numpy as np
 
     from phylohf.lineage import Lineage

@@ -131,13 +131,7 @@ def export_trees(lineage: Lineage, fams: Families, genome: Genome, out: str | Pa
     if unknown:
         raise ValueError(f"unknown format(s) {', '.join(unknown)}: expected {', '.join(WRITERS)}")
     if family is not None:
-        index = lineage.index()
-        if family not in index:
-            raise ValueError(f"no model {family!r} in the store")
-        root = int(lineage.root[index[family]])
-        keep = fams.root == root
-        if family != lineage.ids[root]:
-            raise ValueError(f"{family!r} is not a family root; its family is {lineage.ids[root]!r}")
+        keep = fams.root == lineage.family_root(family)
     else:
         keep = fams.size >= min_size
     roots = fams.root[keep]

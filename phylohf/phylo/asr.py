@@ -21,7 +21,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..lineage import Lineage
-from .mk import ROOT_PRIORS, _check, _expm_many, _group_sum, stationary
+from .mk import ROOT_PRIORS, _check, _expm_many, _group_sum, _levels, stationary
 
 
 class _Step(NamedTuple):
@@ -36,20 +36,11 @@ class _Step(NamedTuple):
 
 def _plan(lineage: Lineage, lengths: np.ndarray) -> tuple[list[_Step], np.ndarray]:
     """Depth levels, deepest first, and the distinct branch lengths the classes index."""
-    parent, depth = lineage.parent, lineage.depth
-    nodes = np.flatnonzero(parent >= 0)
-    nodes = nodes[np.lexsort((parent[nodes], -depth[nodes]))]
-    u, cls = np.unique(lengths[nodes], return_inverse=True)
-    par, d = parent[nodes], depth[nodes]
-    new_level = np.r_[True, d[1:] != d[:-1]]
-    group = np.flatnonzero(new_level | np.r_[True, par[1:] != par[:-1]])
-    cut = np.r_[np.flatnonzero(new_level), len(nodes)] if len(nodes) else np.zeros(1, np.int64)
-    gcut = np.searchsorted(group, cut)
+    nodes, cls, u, cuts = _levels(lineage, np.flatnonzero(lineage.parent >= 0), lengths)
     steps = []
-    for lo, hi, glo, ghi in zip(cut[:-1], cut[1:], gcut[:-1], gcut[1:]):
-        starts = group[glo:ghi] - lo
-        steps.append(_Step(nodes[lo:hi], par[lo:hi], par[lo + starts],
-                           _group_sum(starts, hi - lo), cls[lo:hi]))
+    for lo, hi, starts in cuts:
+        par = lineage.parent[nodes[lo:hi]]
+        steps.append(_Step(nodes[lo:hi], par, par[starts], _group_sum(starts, hi - lo), cls[lo:hi]))
     return steps, u
 
 

@@ -158,6 +158,21 @@ def _group_sum(starts: np.ndarray, n: int):
     return sparse.csr_array((np.ones(n), (group, np.arange(n))), shape=(len(starts), n))
 
 
+def _levels(lineage: Lineage, nodes: np.ndarray, lengths: np.ndarray):
+    """Non-root ``nodes`` ordered deepest level first and by parent within a level.
+
+    Returns (nodes, their branch-length class, the distinct lengths, and per level
+    ``(lo, hi, starts)``: its slice and where each run of siblings starts in it).
+    """
+    parent, depth = lineage.parent, lineage.depth
+    nodes = nodes[np.lexsort((parent[nodes], -depth[nodes]))]
+    unique, cls = np.unique(lengths[nodes], return_inverse=True)
+    par = parent[nodes]
+    cut = np.r_[0, np.flatnonzero(np.diff(depth[nodes])) + 1, len(nodes)] if len(nodes) else []
+    return nodes, cls, unique, [(lo, hi, np.flatnonzero(np.r_[True, par[lo + 1:hi] != par[lo:hi - 1]]))
+                                for lo, hi in zip(cut[:-1], cut[1:])]
+
+
 class MkData:
     """A lineage, its states and branch lengths, prepared once for many likelihood calls.
 
@@ -172,20 +187,14 @@ class MkData:
         if (states >= self.k).any():
             raise ValueError(f"states must be < k = {self.k}")
         self.states, self.lengths, self.n = states, lengths, lineage.n
-        parent, depth = lineage.parent, lineage.depth
+        parent = lineage.parent
         keep = self._informative(lineage, states >= 0)
         self.roots = np.flatnonzero(keep & (parent < 0))
-        nodes = np.flatnonzero(keep & (parent >= 0))
-        nodes = nodes[np.lexsort((parent[nodes], -depth[nodes]))]
-        self.unique_lengths, cls = np.unique(lengths[nodes], return_inverse=True)
-        if len(self.unique_lengths) == 1:
-            cls = np.zeros(len(nodes), np.int64)
-        cut = np.r_[0, np.flatnonzero(np.diff(depth[nodes])) + 1, len(nodes)] if len(nodes) else []
-        self.levels = [self._level(nodes[lo:hi], parent[nodes[lo:hi]], cls[lo:hi])
-                       for lo, hi in zip(cut[:-1], cut[1:])]
+        nodes, cls, self.unique_lengths, cuts = _levels(lineage, np.flatnonzero(keep & (parent >= 0)), lengths)
+        self.levels = [self._level(nodes[lo:hi], parent[nodes[lo:hi]], cls[lo:hi], starts)
+                       for lo, hi, starts in cuts]
 
-    def _level(self, nodes: np.ndarray, par: np.ndarray, cls: np.ndarray) -> _Level:
-        starts = np.flatnonzero(np.r_[True, par[1:] != par[:-1]])
+    def _level(self, nodes: np.ndarray, par: np.ndarray, cls: np.ndarray, starts: np.ndarray) -> _Level:
         st = self.states[nodes]
         kn, un = np.flatnonzero(st >= 0), np.flatnonzero(st < 0)
         one = len(self.unique_lengths) == 1

@@ -78,7 +78,7 @@ def read_parquet(path: str | Path, batch_rows: int = BATCH_ROWS, keep_raw: bool 
     """Batches of raw rows from a Parquet listing; row numbers start at 1.
 
     The file and row number identify each input row; ``keep_raw`` also stores the row
-    itself as JSON (the card text aside), at a cost of about 4 s and 1 GB per 2M rows.
+    itself as JSON (the card text aside), at a cost of about 8 s and 1 GB per 2M rows.
     """
     pf = pq.ParquetFile(path)
     sql = _mapping_sql(pf.schema_arrow, keep_raw)
