@@ -173,7 +173,8 @@ def cmd_asr(args) -> int:
         print()
     else:
         print(asr_report(fit, marg, names, args.trait, scope, conventions, imputed, uninformed, checks))
-        print("\n".join(lines_cmp + lines))
+        if lines_cmp + lines:
+            print("\n".join(lines_cmp + lines))
     return 0
 
 
