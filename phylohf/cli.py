@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import time
@@ -102,10 +103,10 @@ def _family_scope(lineage, family: str | None):
 
 def _trait(args):
     """Lineage, genomes and the states of ``--trait`` within ``--family`` (-1 outside it)."""
-    from .traits import categorical
+    from .traits import character
     with Store(args.store, read_only=True) as store:
         lineage, _, genome = load(store, with_genome=True)
-    states, names = categorical(genome, args.trait, args.top)
+    states, names = character(genome, args.trait, args.top)
     scope_mask, scope = _family_scope(lineage, args.family)
     return lineage, genome, np.where(scope_mask, states, -1), names, scope_mask, scope
 
@@ -218,6 +219,20 @@ def _other_methods(method, lineage, states, Q, lengths, root_prior, names, nodes
 SET_TRAITS = ("language", "tag", "dataset")
 
 
+def _trait_name(groups=()):
+    """argparse type of ``--trait``: a single-valued group, one of ``groups``, or group:element."""
+    from .genome import GROUPS
+    from .traits import SINGLE
+
+    def check(value: str) -> str:
+        if value in SINGLE or value in groups or value.split(":", 1)[0] in GROUPS and ":" in value:
+            return value
+        raise argparse.ArgumentTypeError(
+            f"{value!r}: expected {', '.join((*SINGLE, *groups))}, or group:element "
+            f"(group one of {', '.join(GROUPS)}), e.g. language:en")
+    return check
+
+
 def _set_transitions(args, lineage, genome, parent, scope_mask, scope) -> int:
     from .phylo.transitions import flow_tests, gains_and_losses
     from .report import gains_report
@@ -238,7 +253,7 @@ def _set_transitions(args, lineage, genome, parent, scope_mask, scope) -> int:
 
 
 def cmd_transitions(args) -> int:
-    from .phylo.transitions import transitions
+    from .phylo.transitions import em_matrix, transitions
     from .records import RELATIONS
     from .report import transitions_json, transitions_report
     set_valued = args.trait in SET_TRAITS
@@ -255,6 +270,8 @@ def cmd_transitions(args) -> int:
         parent = np.where(lineage.relation == only, lineage.parent, -1) if only is not None else lineage.parent
         return _set_transitions(args, lineage, genome, parent, scope_mask, scope)
     t = transitions(lineage.parent, states, len(names), lineage.relation, only, args.permutations, args.seed)
+    t.em = em_matrix(lineage, states, len(names), None if only is None else lineage.relation)
+    t.em_class = only or 0
     if args.json:
         json.dump({"trait": args.trait, "scope": scope, **transitions_json(t, names)}, sys.stdout, indent=1)
         print()
@@ -356,8 +373,9 @@ def parser() -> argparse.ArgumentParser:
                        description="Fit a continuous-time Markov (Mk) model of a trait on the lineage "
                        "forest and compute marginal posterior states of every node.")
     _store_arg(s)
-    s.add_argument("--trait", default="license", choices=("license", "task", "library", "architecture"),
-                   help="a single-valued trait group (default: license)")
+    s.add_argument("--trait", default="license", type=_trait_name(), metavar="TRAIT",
+                   help="a single-valued trait group (license, task, library, architecture; default: "
+                   "license), or one genome element as a binary trait: group:element, e.g. language:en")
     s.add_argument("--top", type=int, default=6, help="the N most frequent values are states (default 6)")
     s.add_argument("--family", metavar="ROOT_ID", help="only this family")
     s.add_argument("--tree", metavar="FILE", help="instead of the store: any rooted Newick tree ...")
@@ -386,10 +404,10 @@ def parser() -> argparse.ArgumentParser:
                        "net flow per pair (binomial tests, Benjamini-Hochberg), Bowker's test and the "
                        "maximum compatible ordering of the states.")
     _store_arg(s)
-    s.add_argument("--trait", default="license",
-                   choices=("license", "task", "library", "architecture", *SET_TRAITS),
-                   help="a single-valued trait group (default: license), or a set-valued one "
-                   "(language, tag, dataset: gains and losses per element)")
+    s.add_argument("--trait", default="license", type=_trait_name(SET_TRAITS), metavar="TRAIT",
+                   help="a single-valued trait group (license, task, library, architecture; default: "
+                   "license), a set-valued one (language, tag, dataset: gains and losses per element), "
+                   "or one element as a binary trait: group:element, e.g. language:en")
     s.add_argument("--top", type=int, default=8, help="the N most frequent values are states, the rest "
                    "'(other)' (default 8)")
     s.add_argument("--family", metavar="ROOT_ID", help="only this family")
@@ -423,6 +441,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"phylohf {args.command}: interrupted; committed batches are kept", file=sys.stderr)
         return 130
+    except BrokenPipeError:             # the reader went away (| head): not an error of ours
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

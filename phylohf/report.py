@@ -18,10 +18,15 @@ def transitions_report(t: Transitions, names: list[str], trait: str, scope: str)
     lines = [f"== Transitions of {trait} ({scope}) ==", "",
              "Conventions: primary parent -> child edges with both states known, each edge counted "
              "once; states are the most frequent values, '(other)' lumps the rest, undeclared is "
-             "unknown (not a state); P = counts with rows normalised.", "",
+             "unknown (not a state).", "",
              f"edges: {int(t.counts.sum()):,}, of which {changes:,} change state", "",
              "Counts:", *_matrix(t.counts, names, lambda v: f"{int(v):,}"), "",
-             "P (per generation):", *_matrix(t.P, names, lambda v: f"{v:.3f}"), ""]
+             "P (per generation; counts with rows normalised):", *_matrix(t.P, names, lambda v: f"{v:.3f}"), ""]
+    if t.em is not None:
+        em, P = t.em, t.em.P[t.em_class]
+        lines += [f"P by maximum likelihood over every edge, unknown states summed over (EM, "
+                  f"{em.iterations} iterations{'' if em.converged else ', NOT converged'}, "
+                  f"log-likelihood {em.loglik:.1f}):", *_matrix(P, names, lambda v: f"{v:.3f}"), ""]
     stat, df, p = t.bowker
     lines += [f"Bowker's test of symmetry: chi2 = {stat:.1f}, df = {df}, p = {p:.3g} "
               "(symmetric counts; note that unequal parent-state composition alone can reject it)", ""]
@@ -40,7 +45,10 @@ def transitions_report(t: Transitions, names: list[str], trait: str, scope: str)
 
 def transitions_json(t: Transitions, names: list[str]) -> dict:
     stat, df, p = t.bowker
-    return {"states": names, "counts": t.counts.tolist(), "P": t.P.tolist(), "net": t.net.tolist(),
+    em = ({"P_em": t.em.P[t.em_class].tolist(), "em": {
+        "loglik": t.em.loglik, "iterations": t.em.iterations, "converged": t.em.converged,
+        "root": t.em.root.tolist()}} if t.em is not None else {})
+    return {"states": names, "counts": t.counts.tolist(), "P": t.P.tolist(), **em, "net": t.net.tolist(),
             "pair_tests": [{"from": names[x.a], "to": names[x.b], "forward": x.forward,
                             "backward": x.backward, "p": x.p, "q": x.q} for x in t.pairs],
             "bowker": {"statistic": stat, "df": df, "p": p},

@@ -43,6 +43,19 @@ def binary(genome: Genome, trait: str) -> tuple[np.ndarray, list[str]]:
     return column, ["absent", "present"]
 
 
+SINGLE = ("license", "task", "library", "architecture")     # single-valued groups
+
+
+def character(genome: Genome, trait: str, top: int = 10) -> tuple[np.ndarray, list[str]]:
+    """``group:token`` as a :func:`binary` trait, a single-valued group as a :func:`categorical` one."""
+    if ":" in trait:
+        return binary(genome, trait)
+    if trait not in SINGLE:
+        raise ValueError(f"{trait!r} is not a single-valued trait group ({', '.join(SINGLE)}); "
+                         "for one element of a set-valued group write group:element, e.g. language:en")
+    return categorical(genome, trait, top)
+
+
 def from_table(path, names: np.ndarray) -> tuple[np.ndarray, list[str]]:
     """States of the nodes ``names`` from a tab-separated table with a header row: node name,
     then state (PastML's layout; further columns ignored). Nodes absent from it, or with an

@@ -105,6 +105,8 @@ def test_transitions_text_and_json(eco, capsys):
     data = json.loads(capsys.readouterr().out)
     assert data["states"][-1] == "(other)" and len(data["states"]) == 4
     assert len(data["counts"]) == 4 and data["ordering"]["permutation_p"] is None
+    P_em = np.array(data["P_em"])
+    assert data["em"]["converged"] and np.allclose(P_em.sum(axis=1), 1)
     assert data["scope"] == "all families, finetune edges"
     root = json.loads(subprocess.run([sys.executable, "-m", "phylohf", "families", "--store", store, "--json",
                                       "--top", "1"], capture_output=True, text=True).stdout)["families"][0]["root"]
@@ -152,6 +154,20 @@ def test_transitions_of_a_set_valued_trait(eco, capsys):
     assert data["scope"] == "all families, finetune edges"
     moved = [e for e in data["elements"] if e["gains"] + e["losses"]]
     assert moved and all(0 <= e["p"] <= 1 for e in moved)
+
+
+def test_binary_traits(eco, capsys):
+    store = str(eco / "eco.duckdb")
+    assert main(["transitions", "--store", store, "--trait", "language:en", "--json", "--permutations", "0"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["states"] == ["absent", "present"] and data["trait"] == "language:en"
+    assert main(["asr", "--store", store, "--trait", "language:en", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["states"] == ["absent", "present"]
+    assert main(["asr", "--store", store, "--trait", "language:no-such-code"]) == 1
+    assert "no trait 'language:no-such-code'" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_:
+        main(["asr", "--store", store, "--trait", "language"])      # set-valued: transitions only
+    assert exit_.value.code == 2
 
 
 @pytest.mark.parametrize("method", ["joint", "parsimony"])

@@ -21,7 +21,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..lineage import Lineage
-from .mk import ROOT_PRIORS, _check, _expm_many, _group_sum, _levels, stationary
+from .mk import ROOT_PRIORS, MkData, _check, _expm_many, _group_sum, _levels, stationary
 
 
 class _Step(NamedTuple):
@@ -109,15 +109,24 @@ def _down(steps, P, clamp):
     return D, M, F, N
 
 
-def _up(steps, P, clamp, M, F, N, A):
+def _above(s: _Step, clamp, M, F, N, A) -> np.ndarray:
+    """Log P(data outside the subtrees of a level's nodes, their parent's state): the
+    parent's outside message and clamp times the messages of the node's siblings."""
+    p, m = s.parents, M[s.nodes]
+    dead = m == -np.inf
+    siblings = np.where(N[p] - dead > 0, -np.inf, F[p] - np.where(dead, 0.0, m))
+    return A[p] + clamp[p] + siblings
+
+
+def _up(steps, P, clamp, M, F, N, A, visit=None):
     """Fill the log outside messages A (n, k), log P(data outside v's subtree, v's state),
-    top-down from the roots' log priors already in A."""
+    top-down from the roots' log priors already in A; ``visit(step, above)`` sees each
+    level's :func:`_above` messages."""
     for s in reversed(steps):
-        p, m = s.parents, M[s.nodes]
-        dead = m == -np.inf
-        f, n = F[p], N[p]
-        siblings = np.where(n - dead > 0, -np.inf, f - np.where(dead, 0.0, m))
-        A[s.nodes] = _log_apply(P, s.cls, A[p] + clamp[p] + siblings, up=True)
+        above = _above(s, clamp, M, F, N, A)
+        A[s.nodes] = _log_apply(P, s.cls, above, up=True)
+        if visit is not None:
+            visit(s, above)
     return A
 
 
@@ -166,6 +175,56 @@ def marginal(lineage: Lineage, states, Q, lengths, root_prior: str = "equal") ->
     post[observed] = np.eye(k)[states[observed]]
     return Marginals(posterior=post, map_state=np.argmax(post, axis=1), observed=observed,
                      loglik=float(total[roots].sum()))
+
+
+@dataclass
+class EdgeExpectations:
+    """Posterior expectations of a discrete chain on a forest (an EM's E step)."""
+
+    pairs: np.ndarray      # (classes, k, k): expected parent->child state pairs per edge class
+    roots: np.ndarray      # (k,): expected root states
+    loglik: float          # log-likelihood of the known states
+
+
+def edge_expectations(lineage: Lineage, states, P, edge_class, root) -> EdgeExpectations:
+    """Expected parent->child state pairs, summed over the edges of each class, given the
+    known states, when an edge of class c moves by the stochastic matrix ``P[c]`` (one
+    generation) and every root draws its state from ``root``.
+
+    Only edges and roots whose subtree holds a known state count: the others do not touch
+    the likelihood. Edge v's pair posterior is proportional to
+    ``above_v[a] P[a, b] down_v[b]``, summed over a level by one matrix product.
+    """
+    states = np.asarray(states, np.int64)
+    P, edge_class = np.asarray(P, float), np.asarray(edge_class, np.int64)
+    k = P.shape[-1]
+    steps, u = _plan(lineage, np.where(lineage.parent >= 0, edge_class, 0).astype(float))
+    classes = u.astype(np.int64)
+    Pu = P[classes] if len(u) else P[:1]
+    keep = MkData.informative(lineage, states >= 0)
+    roots = np.flatnonzero(keep & (lineage.parent < 0))
+    pairs = np.zeros_like(P)
+
+    def visit(s: _Step, above: np.ndarray) -> None:
+        use = keep[s.nodes]
+        lo, d, c = above[use], D[s.nodes[use]], s.cls[use]
+        lo = np.exp(lo - lo.max(axis=1, keepdims=True))
+        d = np.exp(d - d.max(axis=1, keepdims=True))
+        for j in np.unique(c):
+            at = c == j
+            z = ((lo[at] @ Pu[j]) * d[at]).sum(axis=1)
+            pairs[classes[j]] += Pu[j] * ((lo[at] / z[:, None]).T @ d[at])
+
+    with np.errstate(divide="ignore", invalid="ignore"):
+        clamp = _clamp(states, k, -np.inf)
+        D, M, F, N = _down(steps, Pu, clamp)
+        A = np.zeros_like(D)
+        A[roots] = np.log(np.asarray(root, float))
+        _up(steps, Pu, clamp, M, F, N, A, visit)
+        joint = A[roots] + D[roots]
+        total = _logsumexp(joint)
+        top = np.exp(joint - total[:, None]).sum(axis=0)
+    return EdgeExpectations(pairs=pairs, roots=top, loglik=float(total.sum()))
 
 
 # -- Fitch parsimony -----------------------------------------------------------------------

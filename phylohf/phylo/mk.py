@@ -188,7 +188,7 @@ class MkData:
             raise ValueError(f"states must be < k = {self.k}")
         self.states, self.lengths, self.n = states, lengths, lineage.n
         parent = lineage.parent
-        keep = self._informative(lineage, states >= 0)
+        keep = self.informative(lineage, states >= 0)
         self.roots = np.flatnonzero(keep & (parent < 0))
         nodes, cls, self.unique_lengths, cuts = _levels(lineage, np.flatnonzero(keep & (parent >= 0)), lengths)
         self.levels = [self._level(nodes[lo:hi], parent[nodes[lo:hi]], cls[lo:hi], starts)
@@ -203,7 +203,7 @@ class MkData:
                       (un, nodes[un], None if one else cls[un]))
 
     @staticmethod
-    def _informative(lineage: Lineage, known: np.ndarray) -> np.ndarray:
+    def informative(lineage: Lineage, known: np.ndarray) -> np.ndarray:
         """Nodes whose subtree (themselves included) holds a known state."""
         keep = known.copy()
         for nodes in reversed(lineage.levels()[1:]):

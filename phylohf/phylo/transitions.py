@@ -5,7 +5,11 @@ Conventions:
 * An edge counts once: C[a, b] is the number of primary parent -> child edges whose
   parent is in state a and child in state b, over edges where both states are known
   (so one A -> B change is one transition, never counted again from the other side).
-* P is C with rows normalised (the per-generation matrix of observed edges).
+* P is C with rows normalised (the per-generation matrix of observed edges). With
+  unknown states (placeholders, undeclared values) :func:`em_matrix` estimates P by
+  maximum likelihood over the whole tree instead: an EM whose E step sums the posterior
+  parent/child state pairs of every edge (a two-pass algorithm, :mod:`.asr`), so edges
+  with an unknown end count too, each by its probabilities.
 * Net flow N = C - Cᵀ; for each pair a < b with changes, a two-sided binomial test of
   C[a, b] against C[b, a] (p = 1/2), Benjamini–Hochberg adjusted over the pairs.
 * Bowker's test of symmetry for the whole matrix (chi-square, one degree of freedom per
@@ -42,6 +46,15 @@ class Ordering:
 
 
 @dataclass
+class EMMatrix:
+    P: np.ndarray             # (classes, k, k) per-generation matrix of each edge class
+    root: np.ndarray          # (k,) root state distribution
+    loglik: float
+    iterations: int
+    converged: bool
+
+
+@dataclass
 class Transitions:
     counts: np.ndarray
     P: np.ndarray
@@ -49,6 +62,8 @@ class Transitions:
     pairs: list[PairTest] = field(default_factory=list)
     bowker: tuple[float, int, float] = (0.0, 0, 1.0)
     ordering: Ordering | None = None
+    em: EMMatrix | None = None    # the ML matrix over the whole tree (:func:`em_matrix`)
+    em_class: int = 0             # which of its edge classes these transitions are
 
 
 def edge_states(parent: np.ndarray, states: np.ndarray, relation: np.ndarray | None = None,
@@ -138,6 +153,37 @@ def transitions(parent: np.ndarray, states: np.ndarray, k: int, relation: np.nda
     null = ordering_null(a, b, k, share, n_perm, np.random.default_rng(seed)) if n_perm else None
     return Transitions(counts, P, counts - counts.T, pair_tests(counts), bowker(counts),
                        Ordering(order, share, null))
+
+
+def em_matrix(lineage, states: np.ndarray, k: int, edge_class: np.ndarray | None = None,
+              tol: float = 1e-8, max_iter: int = 500) -> EMMatrix:
+    """Maximum-likelihood per-generation matrices (one per edge class, e.g. relation type)
+    and root distribution of a discrete chain down the primary edges, with unknown states
+    summed over: EM from the rows-normalised observed counts (plus one per cell); ``loglik``
+    is that of the last E step.
+
+    Stops when an iteration gains less than ``tol`` (relative) in log-likelihood. With
+    every state known P is the rows-normalised counts. Rows of a
+    class that no informative edge leaves keep their start.
+    """
+    from .asr import edge_expectations
+    edge_class = np.zeros(lineage.n, np.int64) if edge_class is None else np.asarray(edge_class, np.int64)
+    edge = np.flatnonzero(lineage.parent >= 0)
+    c = int(edge_class[edge].max(initial=0)) + 1
+    P = np.stack([count_matrix(*edge_states(lineage.parent, states, edge_class, j), k) + 1.0
+                  for j in range(c)])
+    P /= P.sum(axis=2, keepdims=True)
+    root, last = np.full(k, 1.0 / k), -np.inf
+    for it in range(1, max_iter + 1):
+        e = edge_expectations(lineage, states, P, edge_class, root)
+        rows = e.pairs.sum(axis=2, keepdims=True)
+        P = np.where(rows > 0, e.pairs / np.where(rows > 0, rows, 1.0), P)
+        if e.roots.sum() > 0:
+            root = e.roots / e.roots.sum()
+        if e.loglik - last <= tol * abs(e.loglik):
+            return EMMatrix(P, root, e.loglik, it, True)
+        last = e.loglik
+    return EMMatrix(P, root, e.loglik, max_iter, False)
 
 
 def gains_and_losses(parent: np.ndarray, matrix, declared: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
