@@ -1,10 +1,10 @@
 """Calibration of the Mk fits: the ARD vs SYM likelihood-ratio test holds its size under a
 symmetric Q, and ARD recovers planted rates within parametric-bootstrap error.
 
-Note: with ``starts=1`` the L-BFGS-B fit from the moment start sometimes runs off to the
-saturated plateau (every rate at the upper bound, P(t) = 1/k, log-likelihood
-n_known * log(1/k)); that inflated the false-positive rate to ~0.18 (SYM stuck) or made
-ARD's log-likelihood fall below SYM's. The size test therefore uses three starts.
+Note: the fits use one start. Before ``fit_mk`` rescaled each start along the overall
+rate (a bounded 1-d search), L-BFGS-B's first step from a poor start sometimes ran off to
+the saturated plateau (every rate at the upper bound, P(t) = 1/k), which inflated the
+false-positive rate to ~0.18; these tests guard against that coming back.
 """
 import numpy as np
 from forests import forest, random_tree
@@ -26,7 +26,7 @@ def _simulate(Q, n, hide, rng):
 
 def test_lrt_ard_vs_sym_false_positive_rate():
     Q = q_matrix("SYM", SYM_RATES, K)
-    reps, n, starts = 160, 500, 3
+    reps, n, starts = 160, 500, 1
     pvalues = []
     for r in range(reps):
         lin, states, lengths = _simulate(Q, n, 0.2, np.random.default_rng(1000 + r))

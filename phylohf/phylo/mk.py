@@ -561,7 +561,9 @@ def fit_mk(lineage: Lineage, states, lengths, model="ARD", root_prior: str = "eq
 
     ``k`` defaults to the largest observed state + 1 (the index matrix's size for a user
     model). The first start is the parent->child change rate on edges with both ends known; the
-    others perturb it randomly (log-uniform within a factor e^2, seeded). Rates are bounded
+    others perturb it randomly (log-uniform within a factor e^2, seeded); each start is first
+    rescaled along the overall rate by a 1-d search, so that L-BFGS-B's first step cannot run
+    off to the flat plateau of saturated rates (P(t) = 1/k). Rates are bounded
     to [1e-6, 1e3] per mean edge length. L-BFGS-B gets the exact gradient of the
     log-likelihood (an up pass and the derivative of expm, see ``_loglik_and_grad``), and
     falls back to finite differences where that is unsafe (Q not safely diagonalisable with
@@ -595,6 +597,8 @@ def fit_mk(lineage: Lineage, states, lengths, model="ARD", root_prior: str = "eq
 
     best = None
     for x in inits:
+        x = x + optimize.minimize_scalar(lambda c: nll(x + c), bounds=(-4, 4), method="bounded",
+                                         options={"xatol": 1e-2}).x
         res = optimize.minimize(nll_and_grad, np.clip(x, *bounds[0]), jac=True,
                                 method="L-BFGS-B", bounds=bounds)
         if best is None or res.fun < best.fun:
