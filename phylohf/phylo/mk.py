@@ -107,7 +107,7 @@ def _expm_many(Q: np.ndarray, t: np.ndarray) -> np.ndarray:
         p = np.array([linalg.expm(Q * ti) for ti in t]).reshape(len(t), len(Q), len(Q))
     else:
         w, v, vi = dec
-        p = np.einsum("ij,uj,jk->uik", v, np.exp(np.outer(t, w)), vi).real
+        p = np.einsum("ij,uj,jk->uik", v, np.exp(np.outer(t, w)), vi, optimize=True).real
     return np.clip(p, 0.0, 1.0)
 
 
