@@ -108,6 +108,7 @@ def _expm_many(Q: np.ndarray, t: np.ndarray) -> np.ndarray:
     else:
         w, v, vi = dec
         p = np.einsum("ij,uj,jk->uik", v, np.exp(np.outer(t, w)), vi, optimize=True).real
+        p[t == 0] = np.eye(len(Q))                  # exactly: no change on a zero-length edge
     return np.clip(p, 0.0, 1.0)
 
 
