@@ -43,14 +43,23 @@ def cmd_simulate(args) -> int:
 
 
 def cmd_ingest(args) -> int:
-    from .ingest import ingest_file
-    skipped = 0
+    from .ingest import ingest_source
+    from .sources.hub import HubSettings
+    hub = HubSettings(cards=args.cards, api_quota=args.rate_limit, workers=args.workers)
+    skipped, stopped = 0, None
     with Store(args.store) as store:
-        for path in args.files:
-            report = ingest_file(store, path, progress=_progress(args), keep_raw=args.raw)
+        for source in args.files:
+            report = ingest_source(store, source, hub, limit=args.limit, progress=_progress(args),
+                                   keep_raw=args.raw)
             print(report.summary())
             skipped += report.skipped
+            if report.stopped:
+                stopped = report.stopped
+                break
         print(f"store {store.path}: {store.count():,} models")
+    if stopped:
+        print(f"phylohf ingest: error: crawl stopped: {stopped}", file=sys.stderr)
+        return EXIT_FAILED
     return EXIT_SKIPPED if args.strict and skipped else 0
 
 
@@ -331,11 +340,22 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--truth", metavar="FILE", help="also write the ground truth as JSON")
     s.set_defaults(func=cmd_simulate)
 
-    s = sub.add_parser("ingest", help="load snapshot files into the store (upsert by model id)",
-                       description="Ingest Parquet listings, JSONL API records or seed-format CSV. "
-                       "Malformed rows are skipped, counted and reported with their row number.")
-    s.add_argument("files", nargs="+", metavar="FILE", help=".parquet, .jsonl or seed .csv")
+    s = sub.add_parser("ingest", help="load snapshot files or Hub data into the store (upsert by model id)",
+                       description="Ingest Parquet listings, JSONL API records or seed-format CSV, or "
+                       "real Hub data: hub:OWNER/NAME (that model's whole family), hub:all (the whole "
+                       "listing), hf-dataset:OWNER/NAME:FILE.parquet[@REVISION] (a snapshot in a Hub "
+                       "dataset). Hub crawls resume where they stopped when run again; HF_TOKEN and "
+                       "HF_ENDPOINT are honoured. Malformed rows are skipped, counted and reported.")
+    s.add_argument("files", nargs="+", metavar="SOURCE", help=".parquet, .jsonl or seed .csv file, "
+                   "hub:OWNER/NAME, hub:all or hf-dataset:OWNER/NAME:FILE[@REVISION]")
     _store_arg(s)
+    s.add_argument("--limit", type=int, metavar="N", help="hub:all: stop after the first N models")
+    s.add_argument("--cards", action="store_true", help="hub crawls: also fetch each model's card "
+                   "text (README.md); missing cards are recorded")
+    s.add_argument("--rate-limit", type=int, metavar="N", help="Hub API requests per 5 minutes "
+                   "(default: 500 without a token, 1000 with one; PRO accounts may use 2500)")
+    s.add_argument("--workers", type=int, default=4, metavar="N",
+                   help="Hub requests in flight at most (default 4)")
     s.add_argument("--strict", action="store_true", help="exit with status 3 if any row was skipped")
     s.add_argument("--raw", action="store_true", help="also keep every Parquet row as JSON in the store "
                    "(JSONL and CSV records are always kept; Parquet rows are located by file and row)")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 import duckdb
@@ -33,6 +34,9 @@ CREATE TABLE IF NOT EXISTS problems (
 CREATE TABLE IF NOT EXISTS ingests (
     source VARCHAR, started TIMESTAMP, finished TIMESTAMP, rows_read BIGINT,
     rows_stored BIGINT, rows_skipped BIGINT);
+CREATE TABLE IF NOT EXISTS crawls (
+    crawl VARCHAR, root VARCHAR, cursor VARCHAR, fetched BIGINT, started TIMESTAMP, finished TIMESTAMP);
+CREATE TABLE IF NOT EXISTS crawl_frontier (crawl VARCHAR, id VARCHAR, depth INTEGER, done BOOLEAN);
 """
 
 COLUMNS = ("id, author, created_at, last_modified, downloads, likes, license, license_name, "
@@ -86,8 +90,10 @@ class Store:
             "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]).fetchall()[0][0])
 
     # -- writing ---------------------------------------------------------------------------
-    def upsert(self, raw: pa.Table, source: str) -> tuple[int, list[tuple[int, str]]]:
-        """Normalise raw rows and upsert them by id in one transaction.
+    def upsert(self, raw: pa.Table, source: str, also: Sequence[tuple[str, list]] = ()
+               ) -> tuple[int, list[tuple[int, str]]]:
+        """Normalise raw rows and upsert them by id in one transaction, with the statements
+        ``also`` (SQL, parameters), e.g. a crawl's progress.
 
         Returns (rows stored, [(row, problem)] for rows skipped: no usable id).
         """
@@ -110,6 +116,8 @@ class Store:
             con.unregister("_incoming")
             con.execute("DROP TABLE _batch")
             self.add_problems(source, skipped)
+            for sql, params in also:
+                con.execute(sql, params)
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
@@ -120,6 +128,30 @@ class Store:
         if problems:
             self.con.executemany("INSERT INTO problems VALUES (?, ?, NULL, ?, now())",
                                  [(source, row, what) for row, what in problems])
+
+    def transaction(self, statements: Sequence[tuple[str, list]]) -> None:
+        """Run (SQL, parameters) statements in one transaction."""
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            for sql, params in statements:
+                self.con.execute(sql, params)
+            self.con.execute("COMMIT")
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+
+    # -- crawls ----------------------------------------------------------------------------
+    def crawl(self, key: str) -> dict:
+        """The progress of crawl ``key`` (root, cursor, fetched), started afresh when it is
+        new or finished; an unfinished one is resumed. The frontier is ``crawl_frontier``."""
+        row = self.con.execute("SELECT root, cursor, fetched, finished FROM crawls WHERE crawl = ?",
+                               [key]).fetchall()
+        if not row or row[0][3] is not None:
+            self.transaction([("DELETE FROM crawls WHERE crawl = ?", [key]),
+                              ("DELETE FROM crawl_frontier WHERE crawl = ?", [key]),
+                              ("INSERT INTO crawls VALUES (?, NULL, NULL, 0, now(), NULL)", [key])])
+            return {"root": None, "cursor": None, "fetched": 0}
+        return dict(zip(("root", "cursor", "fetched"), row[0][:3]))
 
     def log_ingest(self, source: str, started, rows_read: int, stored: int, skipped: int) -> None:
         self.con.execute("INSERT INTO ingests VALUES (?, ?, now(), ?, ?, ?)",

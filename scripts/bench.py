@@ -27,6 +27,9 @@ Stages run in child processes so each peak RSS is its own (``os.wait4``):
    writes a strictly binary 10,000-tip tree and its tip states, runs PastML MPPA/F81 on
    it, then our ``marginal`` with PastML's fitted F81 Q (stationary root prior) on the same
    tree, and prints the time ratio and the largest posterior difference.
+9. ``crawl``: ``ingest hub:all`` of a 100,000-model listing (pages of 1,000, card data and
+   config expanded) from the local Hub-like server of the tests (``tests/hubserver.py``),
+   through huggingface_hub over real HTTP, unpaced: records per second.
 
 Needs ``pip install -e ".[bench]"`` (networkx, TreeSwift). Targets (2 cores): simulate 2M
 < 60 s; stage 2 < 15 s and < 3 GB; load < 2 s; all families < 30 s; 1M-node tree
@@ -308,6 +311,32 @@ def stage_asr(work: Path, seed: int, pastml: str | None = None) -> dict:
     if pastml:
         times.update(_pastml_compare(work, seed, pastml))
     return times
+
+
+def stage_crawl(work: Path) -> dict:
+    """``hub:all`` of 100,000 models from the local test server: records per second."""
+    import importlib.util
+
+    from phylohf.ingest import crawl_listing
+    from phylohf.sources.hub import HubSettings
+    from phylohf.sources.simulate import simulate
+    from phylohf.store import Store
+    spec = importlib.util.spec_from_file_location("hubserver", Path(__file__).parents[1] / "tests" / "hubserver.py")
+    hubserver = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hubserver)
+    times = {}
+    t = time.perf_counter()
+    records, cards = hubserver.api_records(simulate(100_000, seed=7).listing)
+    times["simulate the served records"] = time.perf_counter() - t
+    store_path = work / "crawl.duckdb"
+    store_path.unlink(missing_ok=True)
+    with hubserver.HubServer(records, cards) as hub, Store(store_path) as store:
+        t = time.perf_counter()
+        report = crawl_listing(store, HubSettings(endpoint=hub.url, api_quota=10**9, token=False), progress=False)
+        times["crawl hub:all"] = time.perf_counter() - t
+        pages = hub.count("/api/models")
+    rate = report.stored / times["crawl hub:all"]
+    return {**times, "info": f"{report.stored:,} models in {pages} pages, {rate:,.0f} records/s"}
 
 
 STAGES = {"simulate": stage_simulate, "phylohf": stage_phylohf, "load": stage_load, "trees": stage_trees,

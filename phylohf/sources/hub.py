@@ -1,0 +1,277 @@
+"""Real Hub data through ``huggingface_hub``: family crawls, the whole listing, dataset snapshots, cards.
+
+* ``hub:MODEL_ID``: the model's family. Up from the model by primary parents
+  (``GET /api/models/<id>``) to its true root, then breadth-first down: the children of
+  a model are the listing filtered on ``base_model:<relation>:<id>`` for the four
+  relations, card data and config expanded. Each model is stored once, as it arrives.
+* ``hub:all``: the whole listing, page by page (cursor pagination, ``Link: rel="next"``),
+  the next page fetched while the last one is written.
+* ``hf-dataset:OWNER/NAME:FILE.parquet[@REV]``: a snapshot file fetched with
+  ``hf_hub_download`` (see :mod:`phylohf.ingest`).
+* cards (``cards=True``): the ``README.md`` of each model, stored with its record;
+  a missing card is a problem row of the store.
+
+Requests go through huggingface_hub's HTTP layer with the query parameters
+``list_models`` sends: ``http_backoff`` retries 408/429/5xx, timeouts and dropped
+connections with exponential backoff (``Retry-After`` and ``RateLimit`` headers honoured),
+``hf_raise_for_status`` gives typed errors. Pages are requested here rather than through
+``list_models`` because that generator hides the cursor, and the cursor of the next page
+is committed together with the page: a killed crawl (even ``kill -9``) resumes with the
+same command from the store (``crawls``: root, cursor, count; ``crawl_frontier``: the
+models whose children are listed or still to list), never stores a model twice and ends
+with the store an uninterrupted crawl gives. Only requests whose answers were not yet
+committed are repeated (listing: at most ~1 s or 5,000 models; family: one batch of
+``4 * workers`` models' children).
+
+Faults: a body that is not JSON is fetched again up to ``retries`` times, then recorded
+and skipped, as are gated/private (401/403) and deleted (404) models and missing cards;
+a request still failing after the retries stops the crawl (:class:`HubUnavailable`),
+keeping everything committed.
+
+Rate limits of the Hub (per 5-minute window; API / resolvers): anonymous 500 / 3,000,
+free account 1,000 / 5,000, PRO 2,500 / 12,000. Request starts are spaced to stay within
+the API quota of the tier (anonymous, or free when a token is found; raise it with
+``api_quota``; cards use the resolver quota, six times the API one), up to ``workers``
+requests overlap, and all requests wait when a ``RateLimit`` header says the window is
+spent. Tokens come from huggingface_hub (``HF_TOKEN``, ``hf auth login``) and go only
+into the ``Authorization`` header: never into the store, a message or a log.
+"""
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import httpx2
+from huggingface_hub import constants, hf_hub_url
+from huggingface_hub.errors import HfHubHTTPError
+from huggingface_hub.utils import (build_hf_headers, get_token, hf_raise_for_status, http_backoff,
+                                   parse_ratelimit_headers)
+
+from .. import __version__
+from ..normalize import normalize
+from ..records import RELATIONS
+
+WINDOW = 300.0                              # seconds: the Hub's rate-limit window
+API_QUOTA = {False: 500, True: 1000}        # API requests per window, without / with a token
+RESOLVE_PER_API = 6                         # resolver (file) quota per API request allowed
+FIELDS = ["author", "cardData", "config", "createdAt", "lastModified", "downloads", "likes",
+          "library_name", "pipeline_tag", "tags", "gated", "private"]
+TRANSIENT = (httpx2.TimeoutException, httpx2.NetworkError, httpx2.RemoteProtocolError)
+RESUME = "run the same command again to resume"
+Problem = tuple[str | None, str]            # (model id or None, what went wrong)
+
+
+class HubUnavailable(RuntimeError):
+    """Requests still fail after the retries, or the listing is refused: the crawl stops,
+    what it stored is kept."""
+
+
+@dataclass
+class HubSettings:
+    endpoint: str | None = None     # default: $HF_ENDPOINT, else https://huggingface.co
+    token: str | bool | None = None  # default: huggingface_hub's (HF_TOKEN, login); False: none
+    api_quota: int | None = None    # API requests per 5 minutes (default: by tier, see module doc)
+    workers: int = 4                # requests in flight at most
+    retries: int = 5
+    backoff: float = 1.0            # first retry wait in seconds, doubled up to 8x
+    timeout: float = 30.0           # seconds per request
+    page_size: int = 1000
+    cards: bool = False
+
+
+class Pacer:
+    """Spaces request starts to at most ``quota`` per window; waits out a spent window."""
+
+    def __init__(self, quota: int):
+        self.gap = WINDOW / quota
+        self.next = 0.0
+        self.lock = threading.Lock()
+
+    def wait(self) -> None:
+        with self.lock:
+            now = time.monotonic()
+            start = max(now, self.next)
+            self.next = start + self.gap
+        time.sleep(start - now)
+
+    def observe(self, headers) -> None:
+        info = parse_ratelimit_headers(headers)
+        if info is not None and info.remaining == 0:
+            with self.lock:
+                self.next = max(self.next, time.monotonic() + info.reset_in_seconds)
+
+
+def _short(url: str) -> str:
+    """A URL for messages: the path, and the cursor of a listing page."""
+    path, _, query = url.partition("?")
+    cursor = [q for q in query.split("&") if q.startswith("cursor=")]
+    return f"{path}?{cursor[0]}" if cursor else path
+
+
+def _why(status: int) -> str:
+    return {401: "gated or private", 403: "gated or private", 404: "not found: deleted or private"}.get(
+        status, "refused")
+
+
+class HubClient:
+    """The requests of a crawl, paced, retried, and with typed outcomes."""
+
+    def __init__(self, settings: HubSettings | None = None):
+        self.s = s = settings or HubSettings()
+        self.endpoint = (s.endpoint or constants.ENDPOINT).rstrip("/")
+        self.headers = build_hf_headers(token=s.token, library_name="phylohf", library_version=__version__)
+        quota = s.api_quota or API_QUOTA[bool(s.token if s.token is not None else get_token())]
+        self.pacers = {"api": Pacer(quota), "resolve": Pacer(RESOLVE_PER_API * quota)}
+
+    def get(self, url: str, params: dict | None = None, bucket: str = "api") -> httpx2.Response:
+        """One GET; raises HfHubHTTPError for 4xx, HubUnavailable when retries are spent."""
+        self.pacers[bucket].wait()
+        try:
+            r = http_backoff("GET", url, params=params, headers=self.headers, timeout=self.s.timeout,
+                             max_retries=self.s.retries, base_wait_time=self.s.backoff,
+                             max_wait_time=8 * self.s.backoff)
+            self.pacers[bucket].observe(r.headers)
+            hf_raise_for_status(r)
+        except TRANSIENT as e:
+            raise HubUnavailable(f"{_short(url)}: {type(e).__name__} after {self.s.retries} retries") from None
+        except HfHubHTTPError as e:
+            status = e.response.status_code
+            if status in (408, 429) or status >= 500:
+                raise HubUnavailable(f"{_short(url)}: HTTP {status} after {self.s.retries} retries") from None
+            raise
+        return r
+
+    def get_json(self, url: str, params: dict | None = None) -> tuple[object, httpx2.Response]:
+        """(parsed body or None when it stays malformed after the retries, response)."""
+        for attempt in range(self.s.retries + 1):
+            r = self.get(url, params)
+            try:
+                return r.json(), r
+            except ValueError:
+                if attempt < self.s.retries:
+                    time.sleep(self.s.backoff * 2 ** min(attempt, 3))
+        return None, r
+
+    def listing_params(self, tag: str | None = None, limit: int | None = None) -> dict:
+        """``list_models(filter=tag, expand=FIELDS, limit=...)``'s query."""
+        params: dict = {"expand": FIELDS, "limit": min(limit or self.s.page_size, self.s.page_size)}
+        if tag:
+            params["filter"] = [tag]
+        return params
+
+    def pages(self, url: str, params: dict | None) -> Iterator[tuple[list[dict], str | None, list[Problem]]]:
+        """(records, URL of the next page or None, problems) page by page."""
+        while url:
+            try:
+                body, r = self.get_json(url, params)
+            except HfHubHTTPError as e:         # e.g. 401: an invalid token
+                raise HubUnavailable(f"{_short(url)}: HTTP {e.response.status_code}; check your "
+                                     f"token (HF_TOKEN, hf auth login) and HF_ENDPOINT") from None
+            problems = [] if isinstance(body, list) else [
+                (None, f"listing page skipped (not a JSON list after {self.s.retries} retries): "
+                       f"{_short(str(r.url))}")]
+            url, params = r.links.get("next", {}).get("url"), None
+            yield body if isinstance(body, list) else [], url, problems
+
+    def model(self, model_id: str) -> tuple[dict | None, Problem | None]:
+        """(record, None), or (None, why) for a gated, private, deleted or malformed model."""
+        try:
+            body, _ = self.get_json(f"{self.endpoint}/api/models/{model_id}", {"expand": FIELDS})
+        except HfHubHTTPError as e:
+            code = e.response.status_code
+            return None, (model_id, f"model skipped (HTTP {code}, {_why(code)})")
+        if not isinstance(body, dict):
+            return None, (model_id, "model skipped (malformed JSON record)")
+        return body, None
+
+    def children(self, model_id: str) -> tuple[list[dict], list[Problem]]:
+        """Records of the models declaring ``model_id`` as a base model (any relation)."""
+        records, problems = [], []
+        for relation in RELATIONS:
+            for page, _, bad in self.pages(f"{self.endpoint}/api/models",
+                                           self.listing_params(f"base_model:{relation}:{model_id}")):
+                records += page
+                problems += bad
+        return records, problems
+
+    def card(self, model_id: str) -> tuple[str | None, Problem | None]:
+        """(model-card text, None) or (None, why it is missing)."""
+        try:
+            return self.get(hf_hub_url(model_id, "README.md", endpoint=self.endpoint), bucket="resolve").text, None
+        except HfHubHTTPError as e:
+            code = e.response.status_code
+            return None, (model_id, f"no model card (HTTP {code}, {_why(code) if code != 404 else 'no README.md'})")
+
+    def find_root(self, model_id: str) -> tuple[str, dict | None, list[Problem]]:
+        """Up by primary parents: (root id, its record or None, problems on the way)."""
+        record, why = self.model(model_id)
+        if record is None:
+            return model_id, None, [why]
+        node, seen = model_id, {model_id}
+        while (parents := normalize(record).parents) and parents[0][0] not in seen:
+            up, why = self.model(parents[0][0])
+            if up is None:
+                return node, record, [why]
+            node, record = parents[0][0], up
+            seen.add(node)
+        return node, record, []
+
+    def with_cards(self, records: list[dict], pool: ThreadPoolExecutor) -> list[Problem]:
+        """Add each record's card text (``card``) in place; problems for the missing ones."""
+        if not self.s.cards:
+            return []
+        problems = []
+        records = [r for r in records if isinstance(r, dict) and isinstance(r.get("id"), str)]
+        for record, (text, why) in zip(records, pool.map(self.card, [r["id"] for r in records])):
+            record["card"] = text
+            if why:
+                problems.append(why)
+        return problems
+
+
+def ahead(items: Iterator, depth: int = 2) -> Iterator:
+    """``items`` produced by a background thread up to ``depth`` ahead (fetch while writing)."""
+    q: queue.Queue = queue.Queue(depth)
+    stop, end = threading.Event(), object()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        q.put((item, None), timeout=0.1)
+                        break
+                    except queue.Full:
+                        pass
+                if stop.is_set():
+                    return
+            q.put((end, None))
+        except BaseException as e:          # handed to the consumer
+            q.put((end, e))
+
+    threading.Thread(target=produce, daemon=True).start()
+    try:
+        while True:
+            item, error = q.get()
+            if error is not None:
+                raise error
+            if item is end:
+                return
+            yield item
+    finally:
+        stop.set()
+
+
+def parse_dataset(spec: str) -> tuple[str, str, str | None]:
+    """``hf-dataset:OWNER/NAME:FILE[@REV]`` -> (repo id, file, revision or None)."""
+    body, revision = spec.removeprefix("hf-dataset:"), None
+    if "@" in body:
+        body, revision = body.rsplit("@", 1)
+    repo, _, filename = body.partition(":")
+    if repo.count("/") != 1 or not filename:
+        raise ValueError(f"cannot read {spec!r}: write hf-dataset:OWNER/NAME:FILE.parquet[@REVISION]")
+    return repo, filename, revision or None

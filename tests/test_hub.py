@@ -1,0 +1,380 @@
+"""Hub crawls against a local Hub-like server (tests/hubserver.py), driven by the real huggingface_hub."""
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import yaml
+from huggingface_hub import constants
+
+from hubserver import HubServer, api_records
+from phylohf.ingest import crawl_family, crawl_listing, ingest_source
+from phylohf.records import RELATIONS
+from phylohf.sources.hub import HubSettings, Pacer, parse_dataset
+from phylohf.sources.simulate import simulate
+from phylohf.store import Store
+
+N = 1500
+TOKEN = "hf_testSECRETtoken0123456789"
+
+
+@pytest.fixture(scope="module")
+def sim():
+    return simulate(N, seed=3)
+
+
+@pytest.fixture(scope="module")
+def fixture(sim):
+    return api_records(sim.listing)
+
+
+def fast(hub, **kw) -> HubSettings:
+    """No pacing, short waits: the faults cost milliseconds."""
+    return HubSettings(**{"endpoint": hub.url, "api_quota": 10**9, "backoff": 0.01, "timeout": 0.5,
+                          "token": False, **kw})
+
+
+def models(path) -> list[tuple]:
+    with Store(path, read_only=True) as s:
+        return s.con.execute('SELECT * EXCLUDE (ingested_at, "row") FROM models ORDER BY id').fetchall()
+
+
+def family_of(records, root) -> set[str]:
+    """Brute force: every model reachable from ``root`` down base_model:<relation>:<id> tags."""
+    children = {}
+    for r in records:
+        for tag in r["tags"]:
+            parts = tag.split(":", 2)
+            if len(parts) == 3 and parts[0] == "base_model" and parts[1] in RELATIONS:
+                children.setdefault(parts[2], []).append(r["id"])
+    seen, todo = {root}, [root]
+    while todo:
+        for c in children.get(todo.pop(), ()):
+            if c not in seen:
+                seen.add(c)
+                todo.append(c)
+    return seen
+
+
+def deep_model(sim, records):
+    """A model 3+ generations below its root, every ancestor a listed single-parent model:
+    (model, true root)."""
+    listed = {r["id"] for r in records}
+    parents = sim.truth["parents"]
+    for m in sorted(parents):
+        chain = [m]
+        while chain[-1] in parents and len(parents[chain[-1]]) == 1 and parents[chain[-1]][0][0] in listed:
+            chain.append(parents[chain[-1]][0][0])
+        if len(chain) >= 4 and chain[-1] not in parents and len(family_of(records, chain[-1])) >= 20:
+            return m, chain[-1]
+    raise AssertionError("no deep model in the fixture")
+
+
+# -- the server, as huggingface_hub sees it --------------------------------------------------
+
+def test_server_answers_huggingface_hub_like_the_hub(fixture):
+    from huggingface_hub import HfApi
+    records, cards = fixture
+    with HubServer(records, cards, page_size=100) as hub:
+        api = HfApi(endpoint=hub.url, token=False)
+        author = records[0]["author"]                                     # fewer than 100 models: one page
+        assert [m.id for m in api.list_models(author=author)] == [r["id"] for r in records if r["author"] == author]
+        llama = [r["id"] for r in records if "llama" in r["id"].lower()]
+        assert len(llama) > 150 and [m.id for m in api.list_models(search="LLaMA", limit=150)] == llama[:150]
+        child = next(r for r in records if isinstance(r["cardData"], dict) and r["cardData"].get("base_model"))
+        tag = next(t for t in child["tags"] if t.startswith("base_model:") and t.count(":") == 2)
+        found = list(api.list_models(filter=[tag, "region:us"], full=True, cardData=True))
+        assert child["id"] in [m.id for m in found] and all(tag in m.tags for m in found)
+        one = next(m for m in found if m.id == child["id"])
+        assert one.card_data.to_dict() == child["cardData"] and one.last_modified is not None
+        info = api.model_info(child["id"], expand=["cardData", "createdAt"])
+        assert info.card_data.to_dict() == child["cardData"] and info.tags is None
+        assert hub.count("/api/models") == 1 + 2 + 1 + 1                  # author, search (2 pages), filter, info
+
+
+# -- listing ---------------------------------------------------------------------------------
+
+def test_listing_paginates_and_stores_every_model(fixture, tmp_path):
+    records, cards = fixture
+    with HubServer(records, cards, page_size=400) as hub, Store(tmp_path / "a.duckdb") as store:
+        report = crawl_listing(store, fast(hub), progress=False)
+        assert hub.count("/api/models") == 4                      # ceil(1500 / 400) pages, each once
+        assert report.stored == N and not report.problems and report.stopped is None
+        ids = [r[0] for r in store.con.execute('SELECT id FROM models ORDER BY "row"').fetchall()]
+    assert ids == [r["id"] for r in records]                       # listing order, nothing lost
+
+
+def test_listing_equals_ingesting_the_same_records(fixture, sim, tmp_path):
+    """The crawl and the snapshot path normalise the same records identically."""
+    from phylohf.sources.simulate import write_listing
+    records, cards = fixture
+    with HubServer(records, cards) as hub, Store(tmp_path / "a.duckdb") as store:
+        crawl_listing(store, fast(hub), progress=False)
+    write_listing(sim, tmp_path / "s.jsonl")
+    with Store(tmp_path / "b.duckdb") as store:
+        ingest_source(store, str(tmp_path / "s.jsonl"), progress=False)
+        store.con.execute("UPDATE models SET card = NULL, source = 'hub:all'")
+    cols = "id, author, created_at, license, languages, pipeline_tag, library, architecture, datasets, tags, parents"
+    with Store(tmp_path / "a.duckdb", read_only=True) as a, Store(tmp_path / "b.duckdb", read_only=True) as b:
+        assert (a.con.execute(f"SELECT {cols} FROM models ORDER BY id").fetchall()
+                == b.con.execute(f"SELECT {cols} FROM models ORDER BY id").fetchall())
+
+
+def test_limit_takes_the_first_models(fixture, tmp_path):
+    records, cards = fixture
+    with HubServer(records, cards, page_size=300) as hub, Store(tmp_path / "a.duckdb") as store:
+        report = crawl_listing(store, fast(hub), limit=450, progress=False)
+        assert report.stored == 450 and hub.count("/api/models") == 2
+        assert {r[0] for r in store.con.execute("SELECT id FROM models").fetchall()} == {
+            r["id"] for r in records[:450]}
+
+
+# -- faults ----------------------------------------------------------------------------------
+
+def test_transient_faults_are_retried(fixture, tmp_path):
+    records, cards = fixture
+    with HubServer(records, cards, page_size=300, slow_seconds=1.0) as hub, Store(tmp_path / "a.duckdb") as store:
+        for kind, after in [("429", 0), ("ratelimit", 1), ("500", 1), ("slow", 2), ("drop", 3), ("truncated", 3)]:
+            hub.inject(kind, after=after)
+        t = time.perf_counter()
+        report = crawl_listing(store, fast(hub), progress=False)
+        assert hub.pending() == 0                                   # every fault was served
+        assert report.stored == N and not report.problems and store.count() == N
+        assert time.perf_counter() - t >= 2.0                       # Retry-After: 0 and RateLimit t=0 wait 1 s each
+
+
+def test_persistent_failure_stops_cleanly_and_resumes(fixture, tmp_path):
+    records, cards = fixture
+    with HubServer(records, cards, page_size=300) as hub:
+        with Store(tmp_path / "ref.duckdb") as store:
+            crawl_listing(store, fast(hub), progress=False)
+        hub.requests.clear()
+        hub.inject("500", times=3, after=2)                         # page 3 fails beyond 2 retries
+        with Store(tmp_path / "a.duckdb") as store:
+            report = crawl_listing(store, fast(hub, retries=2), progress=False)
+            assert report.stopped and "HTTP 500" in report.stopped and "same command" in report.stopped
+            assert store.count() == 600
+            report = crawl_listing(store, fast(hub, retries=2), progress=False)
+            assert report.stopped is None and report.stored == N - 600
+        first = [p for _, p, _ in hub.requests if "cursor=" not in p]
+        assert len(first) == 1                                      # the resumed crawl did not start over
+    assert models(tmp_path / "a.duckdb") == models(tmp_path / "ref.duckdb")
+
+
+def test_malformed_pages_and_records_are_recorded_and_skipped(fixture, tmp_path):
+    records, cards = fixture
+    broken = [*records[:200], {"modelId": None, "tags": []}, "not an object", *records[200:300]]
+    with HubServer(broken, cards, page_size=100) as hub, Store(tmp_path / "a.duckdb") as store:
+        hub.inject("truncated", times=3, after=1)                   # page 2 never parses (retries=2)
+        report = crawl_listing(store, fast(hub, retries=2), progress=False)
+        assert report.stopped is None
+        assert store.count() == 200                                 # page 2 lost; page 3 has 2 malformed records
+        counts = store.problem_counts()
+    assert counts == {"listing page skipped": 1, "expected a JSON object, got str": 1,
+                      "record has no model id": 1}
+
+
+# -- family ----------------------------------------------------------------------------------
+
+def test_family_crawl_finds_the_root_and_the_whole_family(fixture, sim, tmp_path):
+    records, cards = fixture
+    model, root = deep_model(sim, records)
+    expected = family_of(records, root)
+    with HubServer(records, cards, page_size=50) as hub, Store(tmp_path / "f.duckdb") as store:
+        report = crawl_family(store, model, fast(hub), progress=False)
+        ids = [r[0] for r in store.con.execute("SELECT id FROM models").fetchall()]
+        assert store.con.execute("SELECT root FROM crawls").fetchall() == [(root,)]
+        listed = [p for _, p, _ in hub.requests if "filter=" in p]
+    assert report.stopped is None and not report.problems
+    assert len(ids) == len(set(ids)) and set(ids) == expected      # all of it, each model once
+    assert len(listed) == len(set(listed)) >= 4 * len(expected)    # children of each model listed once
+
+
+def test_family_crawl_records_denied_and_deleted_models(fixture, sim, tmp_path):
+    records, cards = fixture
+    model, root = deep_model(sim, records)
+    parent = sim.truth["parents"][model][0][0]
+    for status, expect in [(401, "HTTP 401"), (403, "HTTP 403")]:
+        with HubServer(records, cards, denied={parent: status}) as hub, \
+                Store(tmp_path / f"{status}.duckdb") as store:
+            report = crawl_family(store, model, fast(hub), progress=False)
+            assert store.con.execute("SELECT root FROM crawls").fetchall() == [(model,)]
+            assert store.con.execute("SELECT id, problem FROM problems").fetchall() == [
+                (parent, f"model skipped ({expect}, gated or private)")]
+            assert report.stored == len(family_of(records, model))
+    deleted = [r for r in records if r["id"] != parent]
+    with HubServer(deleted, cards) as hub, Store(tmp_path / "404.duckdb") as store:
+        crawl_family(store, model, fast(hub), progress=False)
+        assert store.problem_counts() == {"model skipped": 1}
+
+
+def test_family_crawl_stopped_resumes_to_the_same_store(fixture, sim, tmp_path):
+    records, cards = fixture
+    model, root = deep_model(sim, records)
+    with HubServer(records, cards) as hub:
+        with Store(tmp_path / "ref.duckdb") as store:
+            crawl_family(store, model, fast(hub), progress=False)
+        walk_up = hub.count("/api/models/")
+        hub.requests.clear()
+        hub.inject("drop", times=3, path=f"filter=base_model:merge:{model}")  # fails beyond 2 retries
+        with Store(tmp_path / "a.duckdb") as store:
+            first = crawl_family(store, model, fast(hub, retries=2, workers=2), progress=False)
+            assert first.stopped and "RemoteProtocolError" in first.stopped
+            second = crawl_family(store, model, fast(hub, retries=2, workers=2), progress=False)
+            assert second.stopped is None and first.stored + second.stored == len(family_of(records, root))
+        assert hub.count("/api/models/") == walk_up >= 4            # the walk up was not repeated
+    assert models(tmp_path / "a.duckdb") == models(tmp_path / "ref.duckdb")
+
+
+# -- cards, snapshots, pacing ----------------------------------------------------------------
+
+def test_cards_are_stored_and_missing_ones_recorded(fixture, sim, tmp_path):
+    records, cards = fixture
+    model, root = deep_model(sim, records)
+    with HubServer(records, cards) as hub, Store(tmp_path / "f.duckdb") as store:
+        report = crawl_family(store, model, fast(hub, cards=True), progress=False)
+        got = dict(store.con.execute("SELECT id, card FROM models").fetchall())
+        missing = {i for (i,) in store.con.execute(
+            "SELECT id FROM problems WHERE problem LIKE 'no model card%'").fetchall()}
+    assert {i: c for i, c in got.items() if c is not None} == {i: cards[i] for i in got if i in cards}
+    assert missing == {i for i in got if i not in cards} and report.cards_missing == len(missing) > 0
+    assert report.skipped == 0
+
+
+def test_dataset_snapshot_is_downloaded_at_its_revision(sim, tmp_path, monkeypatch):
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "cache"))
+    buf = io.BytesIO()
+    pq.write_table(sim.listing, buf)
+    with HubServer([], files={("org/snap", "data/models.parquet"): buf.getvalue()}) as hub, \
+            Store(tmp_path / "d.duckdb") as store:
+        report = ingest_source(store, "hf-dataset:org/snap:data/models.parquet@v1.0", fast(hub), progress=False)
+        assert report.stored == N and report.source == "hf-dataset:org/snap:data/models.parquet@v1.0"
+        assert any("/datasets/org/snap/resolve/v1.0/data/models.parquet" in p for _, p, _ in hub.requests)
+        with pytest.raises(ValueError, match="HTTP 404"):
+            ingest_source(store, "hf-dataset:org/snap:nothing.parquet", fast(hub), progress=False)
+
+
+def test_model_card_dump_layout_reads_card_data_from_front_matter(sim, tmp_path, monkeypatch):
+    """A dump with the card text but no card-data column (modelId, ..., card) keeps its
+    lineage and license: they are read from the card's YAML front matter."""
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "cache"))
+    listing = sim.listing.slice(0, 300)
+    front = ["" if c is None else f"---\n{yaml.safe_dump(json.loads(c))}---\n" for c in listing["cardData"].to_pylist()]
+    dump = pa.table({"modelId": listing["id"], "author": listing["author"], "last_modified": listing["lastModified"],
+                     "tags": listing["tags"], "createdAt": listing["createdAt"],
+                     "card": [f + (c or "") for f, c in zip(front, listing["card"].to_pylist())]})
+    files = {}
+    for name, table in [("dump.parquet", dump), ("listing.parquet", listing)]:
+        buf = io.BytesIO()
+        pq.write_table(table, buf)
+        files[("org/snap", name)] = buf.getvalue()
+    cols = "SELECT id, license, parents, languages, datasets FROM models ORDER BY id"
+    with HubServer([], files=files) as hub:
+        for name in ("dump", "listing"):
+            with Store(tmp_path / f"{name}.duckdb") as store:
+                ingest_source(store, f"hf-dataset:org/snap:{name}.parquet", fast(hub), progress=False)
+    with Store(tmp_path / "dump.duckdb", read_only=True) as a, Store(tmp_path / "listing.duckdb", read_only=True) as b:
+        got, want = a.con.execute(cols).fetchall(), b.con.execute(cols).fetchall()
+    assert got == want and sum(bool(r[2]) for r in got) > 50
+
+
+def test_parse_dataset():
+    assert parse_dataset("hf-dataset:a/b:x/m.parquet@main") == ("a/b", "x/m.parquet", "main")
+    assert parse_dataset("hf-dataset:a/b:m.parquet") == ("a/b", "m.parquet", None)
+    with pytest.raises(ValueError, match="OWNER/NAME:FILE"):
+        parse_dataset("hf-dataset:ab:m.parquet")
+
+
+def test_pacer_spaces_requests_and_waits_out_a_spent_window():
+    pacer = Pacer(quota=6000)                                       # 300 s / 6000 = 50 ms apart
+    t = time.perf_counter()
+    for _ in range(5):
+        pacer.wait()
+    assert 0.2 <= time.perf_counter() - t < 0.4
+    pacer.observe({"RateLimit": '"api";r=0;t=1'})
+    t = time.perf_counter()
+    pacer.wait()
+    assert time.perf_counter() - t >= 0.9
+
+
+# -- the command: HF_ENDPOINT, tokens, kill -9 -----------------------------------------------
+
+def cli(args, hub, home, **kw):
+    env = {**os.environ, "HF_ENDPOINT": hub.url, "HF_TOKEN": TOKEN, "HF_HOME": str(home)}
+    return subprocess.Popen([sys.executable, "-m", "phylohf", "-q", "ingest", *args, "--rate-limit", "1000000"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+
+
+def test_cli_honours_endpoint_and_never_stores_the_token(fixture, sim, tmp_path):
+    records, cards = fixture
+    buf = io.BytesIO()
+    pq.write_table(sim.listing.slice(0, 100), buf)
+    with HubServer(records[:300], cards, files={("org/snap", "m.parquet"): buf.getvalue()}, page_size=100) as hub:
+        hub.inject("500")
+        proc = cli(["hub:all", "hf-dataset:org/snap:m.parquet", "--cards", "--store", str(tmp_path / "s.duckdb")],
+                   hub, tmp_path / "home")
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err
+        ours = [a for _, p, a in hub.requests if p.startswith(("/api/models", "/datasets/")) or "/resolve/" in p]
+        assert len(ours) > 300 and set(ours) == {f"Bearer {TOKEN}"}         # sent with every request
+    assert "300 models stored" in out and TOKEN not in out + err
+    with Store(tmp_path / "s.duckdb", read_only=True) as s:
+        for table, column in s.con.execute("SELECT table_name, column_name FROM information_schema.columns "
+                                           "WHERE data_type IN ('VARCHAR', 'JSON')").fetchall():
+            assert not s.con.execute(f'SELECT count(*) FROM "{table}" WHERE "{column}"::VARCHAR LIKE ?',
+                                     [f"%{TOKEN[3:]}%"]).fetchall()[0][0], (table, column)
+    assert all(TOKEN[3:].encode() not in p.read_bytes() for p in tmp_path.glob("s.duckdb*"))
+
+
+def test_cli_crawl_killed_with_sigkill_resumes(fixture, tmp_path):
+    records, cards = fixture
+    with HubServer(records, cards, page_size=50) as hub:
+        with Store(tmp_path / "ref.duckdb") as store:
+            crawl_listing(store, fast(hub), progress=False)
+        hub.requests.clear()
+        hub.delay = 0.1                                     # 30 pages of 0.1 s; a commit each second
+        store = str(tmp_path / "k.duckdb")
+        proc = cli(["hub:all", "--store", store], hub, tmp_path / "home")
+        while hub.count("/api/models") < 20 and proc.poll() is None:
+            time.sleep(0.01)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        before = hub.count("/api/models")
+        hub.delay = 0
+        out, err = cli(["hub:all", "--store", store], hub, tmp_path / "home").communicate(timeout=60)
+        assert "stored" in out, err
+        pages = [p for _, p, _ in hub.requests if p.startswith("/api/models")]
+        assert sum("cursor=" not in p for p in pages) == 1                  # resumed, not restarted
+        assert len(pages) - N // 50 <= 13 and before < N // 50              # only uncommitted pages again
+    assert models(store) == models(tmp_path / "ref.duckdb")
+
+
+def test_cli_family_crawl_killed_with_sigkill_resumes(fixture, tmp_path):
+    records, cards = fixture
+    roots = [r["id"] for r in records if not any(t.startswith("base_model:") for t in r["tags"])]
+    root = max(roots, key=lambda r: len(family_of(records, r)))
+    with HubServer(records, cards) as hub:
+        with Store(tmp_path / "ref.duckdb") as store:
+            crawl_family(store, root, fast(hub), progress=False)
+        listings = hub.count("/api/models?")
+        hub.requests.clear()
+        hub.delay = 0.02
+        store = str(tmp_path / "k.duckdb")
+        proc = cli([f"hub:{root}", "--store", store], hub, tmp_path / "home")
+        while hub.count("/api/models?") < listings // 2 and proc.poll() is None:
+            time.sleep(0.01)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        hub.delay = 0
+        out, err = cli([f"hub:{root}", "--store", store], hub, tmp_path / "home").communicate(timeout=60)
+        assert "stored" in out, err
+        assert hub.count("/api/models/") == 1                               # the root was looked up once
+        assert sum(f"base_model:{r}:{root}&" in p + "&" for _, p, _ in hub.requests for r in RELATIONS) == 4
+        assert listings < hub.count("/api/models?") <= listings + 4 * 16    # at most one batch again
+    assert models(store) == models(tmp_path / "ref.duckdb")
