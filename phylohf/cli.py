@@ -289,6 +289,24 @@ def cmd_transitions(args) -> int:
     return 0
 
 
+def cmd_relatives(args) -> int:
+    from .relatives import kinship
+    from .report import relatives_report
+    split = lambda v: [x.strip() for x in v.split(",") if x.strip()] if v else None    # noqa: E731
+    text = args.metric in ("tfidf", "levenshtein")
+    with Store(args.store, read_only=True) as store:
+        lineage, _, genome = load(store, with_genome=not text)
+        result = kinship(lineage, genome, store, groups=split(args.groups), relations=split(args.relations),
+                         family=args.family, metric=args.metric, bootstrap=args.bootstrap, null=args.null,
+                         seed=args.seed, max_pairs=args.max_pairs, symmetric_null=args.symmetric_null)
+    if args.json:
+        json.dump(result, sys.stdout, indent=1)
+        print()
+    else:
+        print(relatives_report(result))
+    return 0
+
+
 def cmd_demo(args) -> int:
     from .export.trees import FORMATS, export_trees
     from .ingest import ingest_file
@@ -438,6 +456,33 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=1, help="random seed of the permutations (default 1)")
     s.add_argument("--json", action="store_true", help="print counts, P, tests and ordering as JSON")
     s.set_defaults(func=cmd_transitions)
+
+    s = sub.add_parser("relatives", help="kinship tests: are siblings more alike than parent and child?",
+                       description="Similarity of relatives (parent/child, siblings, grandparents, "
+                       "great-grandparents, aunts/uncles, first cousins, random pairs within and across "
+                       "families) per trait group, with cluster-bootstrap CIs over families, the "
+                       "siblings minus parent/child difference and a neutral null simulated on the "
+                       "same trees.")
+    _store_arg(s)
+    s.add_argument("--groups", default="license,language,task,tag,card,all", metavar="G[,G]",
+                   help="trait groups: license, language, task, library, architecture, tag(s), dataset, "
+                   "card, all (default: license,language,task,tag,card,all); ignored by text metrics")
+    s.add_argument("--relations", metavar="R[,R]", help="kin classes along these edge types only: "
+                   "finetune, adapter, quantized, merge (default: all)")
+    s.add_argument("--family", metavar="ROOT_ID", help="only the family rooted at this model")
+    s.add_argument("--metric", default="jaccard", choices=("jaccard", "hamming", "tfidf", "levenshtein"),
+                   help="Jaccard similarity of trait sets (default), Hamming distance (number of differing "
+                   "traits; class means exact), or model-card text: TF-IDF cosine, normalised Levenshtein")
+    s.add_argument("--bootstrap", type=int, default=1000, help="cluster-bootstrap replicates (default 1000)")
+    s.add_argument("--null", type=int, default=200, help="neutral-null replicates (default 200; 0 skips)")
+    s.add_argument("--symmetric-null", action="store_true", help="null mutation symmetrised (no direction "
+                   "either); default: the observed parent -> child rates, children independent")
+    s.add_argument("--max-pairs", type=int, default=100_000,
+                   help="classes with more pairs are sampled uniformly, this many pairs (default 100000)")
+    s.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    s.add_argument("--json", action="store_true", help='print {"groups": {group: {"classes": ..., '
+                   '"sib_minus_pc": ..., "null": ...}}} as JSON')
+    s.set_defaults(func=cmd_relatives)
 
     s = sub.add_parser("demo", help="simulate, ingest and summarise a small ecosystem (no network)")
     s.add_argument("--models", type=int, default=20_000, help="number of models (default 20000)")

@@ -91,3 +91,57 @@ def gains_report(elements: list[str], gains, losses, p, q, trait: str, scope: st
                       "an element is gained when the child has it and the parent not; two-sided "
                       "binomial test of gains vs losses, Benjamini-Hochberg q.", "",
                       *table(["element", "gains", "losses", "net", "p", "q"], rows, right={1, 2, 3, 4, 5})])
+
+
+def _pvalue(p: float, replicates: int) -> str:
+    """A resampling p-value; at its floor 1 / (replicates + 1) it reads "p <= floor"."""
+    return f"p <= {p:.2g}" if p <= 1 / (replicates + 1) + 1e-12 else f"p = {p:.2g}"
+
+
+def relatives_report(result: dict) -> str:
+    """Kinship tests (``relatives.kinship``): per trait group, the classes and the verdict."""
+    from .relatives import LABELS
+    metric, similar = result["metric"], result["higher_is_similar"]
+    fmt = lambda v: "-" if v is None else f"{v:.3f}"                      # noqa: E731
+    lines = [f"== Kinship: {metric} {'similarity' if similar else 'distance'} of relatives "
+             f"({result['scope']}) ==", "",
+             "Conventions: relatives along primary parents (edges: " + ", ".join(result["relations"])
+             + "); only models declaring the group, decided before pairing; all pairs of a class up to "
+             f"{result['max_pairs']:,}, else a uniform sample of that many"
+             + (" (class means exact by aggregation)" if metric == "hamming" else "")
+             + f"; 95% CIs from a cluster bootstrap over families ({result['bootstrap']:,} replicates); "
+             "null: traits re-simulated down the same trees, children mutating independently at the "
+             + ("observed rates, symmetrised" if result["null_model"] == "symmetric" else "observed per-state rates")
+             + f" ({result['null_replicates']:,} replicates).", ""]
+    for group, g in result["groups"].items():
+        rows = []
+        for cls, c in g["classes"].items():
+            ci = "-" if not c["ci"] else f"[{c['ci'][0]:.3f}, {c['ci'][1]:.3f}]"
+            share = c["same_author"]["share"]
+            author = "-" if share is None else (f"{share:.0%}: {fmt(c['same_author']['mean'])} vs "
+                                                f"{fmt(c['different_author']['mean'])}")
+            rows.append([LABELS[cls], f"{c['n']:,}" + ("" if c["exact"] else "*"), fmt(c["mean"]),
+                         fmt(c["median"]), ci, author])
+        lines += [f"-- {group} ({g['eligible']:,} models declare it) --",
+                  *table(["class", "pairs", "mean", "median", "95% CI", "same author: share, mean vs other"],
+                         rows, right={1, 2, 3})]
+        d, null = g["sib_minus_pc"], g["null"]
+        if d["diff"] is None:
+            lines += ["verdict: no sibling or no parent/child pairs", ""]
+            continue
+        closer = (d["diff"] > 0) == similar
+        verdict = (f"verdict: siblings {'more' if closer else 'less'} similar than parent/child: "
+                   f"{d['diff']:+.3f}")
+        if d["ci"]:
+            verdict += f" [{d['ci'][0]:+.3f}, {d['ci'][1]:+.3f}], {_pvalue(d['p'], result['bootstrap'])}"
+        if d["cohen_d"] is not None:
+            verdict += f", d = {d['cohen_d']:+.2f}"
+        if null:
+            verdict += (f"; neutral model predicts {null['diff']:+.3f} [{null['ci'][0]:+.3f}, "
+                        f"{null['ci'][1]:+.3f}]; sibling excess over it: "
+                        f"{_pvalue(null['p'], result['null_replicates'])}")
+        lines += [verdict, ""]
+    if any(not c["exact"] for g in result["groups"].values() for c in g["classes"].values()):
+        lines.append("* sampled uniformly: median and author split from the sample"
+                     + ("; means exact by aggregation" if metric == "hamming" else ", and the mean"))
+    return "\n".join(lines)

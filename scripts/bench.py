@@ -30,6 +30,10 @@ Stages run in child processes so each peak RSS is its own (``os.wait4``):
 9. ``crawl``: ``ingest hub:all`` of a 100,000-model listing (pages of 1,000, card data and
    config expanded) from the local Hub-like server of the tests (``tests/hubserver.py``),
    through huggingface_hub over real HTTP, unpaced: records per second.
+10. ``relatives``: kinship tests on the stage-2 store, every relationship class and trait
+   group, 1,000 cluster-bootstrap replicates (Jaccard, then Hamming by exact aggregation);
+   1,000 sibling pairs drawn by our sampler and by the paper's (a Python linear scan of
+   the cumulative table per draw), with the ratio.
 
 Needs ``pip install -e ".[bench]"`` (networkx, TreeSwift). Targets (2 cores): simulate 2M
 < 60 s; stage 2 < 15 s and < 3 GB; load < 2 s; all families < 30 s; 1M-node tree
@@ -337,6 +341,50 @@ def stage_crawl(work: Path) -> dict:
         pages = hub.count("/api/models")
     rate = report.stored / times["crawl hub:all"]
     return {**times, "info": f"{report.stored:,} models in {pages} pages, {rate:,.0f} records/s"}
+
+
+def stage_relatives(work: Path, draws: int = 1000) -> dict:
+    """Kinship tests on the stage-2 store: every class and trait group, 1,000 cluster-bootstrap
+    replicates (Jaccard on sampled pairs; Hamming exact by aggregation); then ``draws``
+    sibling pairs with our sampler and with the paper's (Python linear scan of the cumulative
+    table per draw)."""
+    import random
+
+    import numpy as np
+
+    from phylohf.genome import build
+    from phylohf.lineage import Lineage
+    from phylohf.relatives import GROUP_CHOICES, Pairs, kinship
+    from phylohf.store import Store
+    times = {}
+    t = time.perf_counter()
+    with Store(work / "hub.duckdb", read_only=True) as store:
+        lineage = Lineage.from_store(store)
+        genome = build(store, lineage.n)
+    times["load lineage + genomes"] = time.perf_counter() - t
+    for metric in ("jaccard", "hamming"):
+        t = time.perf_counter()
+        result = kinship(lineage, genome, groups=GROUP_CHOICES, metric=metric, bootstrap=1000, null=0, seed=1)
+        times[f"relatives --metric {metric} --bootstrap 1000"] = time.perf_counter() - t
+    pairs = Pairs("siblings", lineage.observed, lineage.parent, lineage.root)
+    t = time.perf_counter()
+    pairs.sample(draws, np.random.default_rng(1))
+    ours = time.perf_counter() - t
+    cum, weight, total = pairs.cum.tolist(), pairs.weight.tolist(), pairs.ordered
+    t = time.perf_counter()
+    for _ in range(draws):
+        u = random.randrange(total)
+        for i, c in enumerate(cum):
+            if c > u:
+                break
+        random.randrange(weight[i])
+    paper = time.perf_counter() - t
+    times[f"{draws:,} sibling pairs, our sampler"] = ours
+    times[f"{draws:,} sibling pairs, paper's linear scan"] = paper
+    n = sum(c["n"] for g in result["groups"].values() for c in g["classes"].values())
+    times["info"] = (f"{n:,} pairs in {len(result['groups'])} groups x 8 classes; sampler table "
+                     f"{len(cum):,} entries: paper's scan / ours = {paper / max(ours, 1e-9):,.0f}x")
+    return times
 
 
 STAGES = {"simulate": stage_simulate, "phylohf": stage_phylohf, "load": stage_load, "trees": stage_trees,

@@ -1,0 +1,563 @@
+"""Kinship tests: are siblings more alike than parent and child?
+
+Relationship classes over the primary-parent forest (optionally cut to some relation
+types): parent/child, siblings (same primary parent), grandparent, great-grandparent,
+aunt-or-uncle/niece-or-nephew, first cousins, any two models of one family, two models
+of different families. Only models that declare the trait group are *eligible*, and
+eligibility is decided before any pair is formed.
+
+Every class has one shape: an eligible *focal* node ``v`` pairs with a contiguous run of
+eligible candidates (sorted by a list key, then a block key) minus one excluded block
+(``v`` itself, its parent, its siblings or its family). So the number of pairs per focal
+node is known without listing them, exact enumeration and seeded uniform sampling
+(cumulative sums + searchsorted) share one formula, and metrics that decompose over
+traits (Hamming) get exact class totals by aggregating trait counts over the lists, with
+no pair lists at all. Symmetric classes count each unordered pair from both ends.
+
+Statistics: class means with 95% CIs from a cluster bootstrap over families (multinomial
+resampling; beyond MAX_UNITS families the smaller ones are pooled into random blocks),
+siblings minus parent/child with its CI and a two-sided bootstrap p, Cohen's d; and a
+neutral null: the group's trait patterns simulated down the observed forest, each child
+drawing independently from the symmetrised empirical parent->child transition matrix
+(no direction, no sibling-shared change, the observed per-state change rates), compared
+to the observed difference on the same pairs (parametric bootstrap, one-sided p for a
+sibling excess).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import scipy.sparse as sp
+
+from .genome import GROUPS, Genome
+from .lineage import Lineage
+from .records import RELATIONS
+
+CLASSES = ("parent_child", "siblings", "grandparent", "great_grandparent", "aunt_niece", "cousins",
+           "same_family", "other_family")
+LABELS = {"parent_child": "parent / child", "siblings": "siblings", "grandparent": "grandparent",
+          "great_grandparent": "great-grandparent", "aunt_niece": "aunt-uncle / niece-nephew",
+          "cousins": "first cousins", "same_family": "random, same family",
+          "other_family": "random, other family"}
+SYMMETRIC = frozenset({"siblings", "cousins", "same_family", "other_family"})
+METRICS = ("jaccard", "hamming", "tfidf", "levenshtein")
+TEXT_METRICS = ("tfidf", "levenshtein")
+HIGHER_IS_SIMILAR = {"jaccard": True, "hamming": False, "tfidf": True, "levenshtein": True}
+GROUP_CHOICES = (*GROUPS, "all")
+DEFAULT_GROUPS = ("license", "language", "task", "tag", "card", "all")
+ALIASES = {"tags": "tag", "languages": "language", "datasets": "dataset"}
+MAX_UNITS = 20_000           # bootstrap units at most: the largest families, the rest pooled in blocks
+PATTERN_LIMIT = 256          # trait sets up to this many distinct values evolve as one character
+
+
+def _up(a: np.ndarray, parent: np.ndarray) -> np.ndarray:
+    return np.where(a >= 0, parent[np.maximum(a, 0)], -1)
+
+
+def _keys(cls: str, parent: np.ndarray, family: np.ndarray):
+    """(list key, block key) of every candidate, the list key of every focal node and a
+    member of its excluded block (-1: none); -1 list keys take no part."""
+    n = len(parent)
+    idx, zero, none = np.arange(n), np.zeros(n, np.int64), np.full(n, -1, np.int64)
+    p1 = parent
+    p2 = _up(p1, parent)
+    return {"parent_child": (idx, zero, p1, none),
+            "grandparent": (idx, zero, p2, none),
+            "great_grandparent": (idx, zero, _up(p2, parent), none),
+            "siblings": (p1, idx, p1, idx),
+            "aunt_niece": (p1, idx, p2, p1),
+            "cousins": (p2, p1, p2, idx),
+            "same_family": (family, idx, family, idx),
+            "other_family": (zero, family, zero, idx)}[cls]
+
+
+def class_plan(cls: str, parent: np.ndarray, family: np.ndarray) -> tuple:
+    """The keys of a class and its possible candidates sorted by (list key, block key):
+    computed once, then filtered by any eligibility mask."""
+    keys = _keys(cls, parent, family)
+    lk, bk = keys[:2]
+    if cls in ("parent_child", "grandparent", "great_grandparent"):
+        return keys, np.arange(len(parent))
+    nodes = np.flatnonzero(lk >= 0)
+    return keys, nodes[np.lexsort((bk[nodes], lk[nodes]))]
+
+
+class Pairs:
+    """All pairs of one class among eligible nodes, held implicitly (see the module docstring)."""
+
+    def __init__(self, cls: str, eligible: np.ndarray, parent: np.ndarray, family: np.ndarray,
+                 plan: tuple | None = None):
+        n = len(parent)
+        (lk, bk, qk, member), order = plan or class_plan(cls, parent, family)
+        self.cand = cand = order[eligible[order]]
+        lkey, bkey = lk[cand], bk[cand]
+        count = np.bincount(lkey, minlength=n)
+        start = np.cumsum(count) - count
+        new = np.r_[True, (lkey[1:] != lkey[:-1]) | (bkey[1:] != bkey[:-1])][:len(cand)]
+        run = np.cumsum(new) - 1
+        run_start = np.flatnonzero(new)
+        run_end = np.r_[run_start[1:], len(cand)]
+        pos = np.full(n, -1)
+        pos[cand] = np.arange(len(cand))
+        focal = np.flatnonzero(eligible & (qk >= 0))
+        lo = start[qk[focal]]
+        hi = lo + count[qk[focal]]
+        m = np.where(member[focal] >= 0, pos[np.maximum(member[focal], 0)], -1)   # excluded block, if any
+        xlo = np.where(m >= 0, run_start[run[np.maximum(m, 0)]] if len(cand) else lo, lo)
+        xhi = np.where(m >= 0, run_end[run[np.maximum(m, 0)]] if len(cand) else lo, lo)
+        weight = (hi - lo) - (xhi - xlo)
+        keep = weight > 0
+        self.cls, self.symmetric = cls, cls in SYMMETRIC
+        self.focal, self.weight = focal[keep], weight[keep]
+        self.lo, self.hi, self.xlo, self.xhi = lo[keep], hi[keep], xlo[keep], xhi[keep]
+        self.cum = np.cumsum(self.weight)
+
+    @property
+    def ordered(self) -> int:
+        return int(self.cum[-1]) if len(self.cum) else 0
+
+    @property
+    def n(self) -> int:
+        """Number of (unordered) pairs in the class."""
+        return self.ordered // 2 if self.symmetric else self.ordered
+
+    def _partner(self, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+        pos = self.lo[i] + j
+        return self.cand[pos + np.where(pos >= self.xlo[i], self.xhi[i] - self.xlo[i], 0)]
+
+    def enumerate(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every pair once: (a, b) node arrays."""
+        i = np.repeat(np.arange(len(self.focal)), self.weight)
+        j = np.arange(self.ordered) - np.repeat(self.cum - self.weight, self.weight)
+        a, b = self.focal[i], self._partner(i, j)
+        if self.symmetric:
+            a, b = a[a < b], b[a < b]
+        return a, b
+
+    def sample(self, size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """``size`` pairs drawn uniformly (with replacement) from all pairs of the class."""
+        i = np.searchsorted(self.cum, rng.integers(0, self.ordered, size), "right")
+        j = np.minimum((rng.random(size) * self.weight[i]).astype(np.int64), self.weight[i] - 1)
+        return self.focal[i], self._partner(i, j)
+
+    def draw(self, max_pairs: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, bool]:
+        """All pairs when there are at most ``max_pairs``, else a uniform sample: (a, b, exact)."""
+        if self.n <= max_pairs:
+            return (*self.enumerate(), True)
+        return (*self.sample(max_pairs, rng), False)
+
+    def hamming_totals(self, X: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
+        """Per focal node: (sum of Hamming distances, number of pairs), exactly, by
+        aggregating trait counts over the candidate lists (halved for symmetric classes)."""
+        X = X.astype(np.int64).tocsr()
+        size = np.diff(X.indptr)
+        prefix = np.concatenate([[0], np.cumsum(size[self.cand])])
+        run = lambda a, b: prefix[b] - prefix[a]                       # noqa: E731
+        dots = []
+        for lo, hi in ((self.lo, self.hi), (self.xlo, self.xhi)):
+            _, first, which = np.unique(lo * (len(self.cand) + 1) + hi, return_index=True, return_inverse=True)
+            starts, ends = lo[first], hi[first]
+            seg = np.repeat(np.arange(len(starts)), ends - starts)
+            pos = _ranges(starts, ends)
+            agg = sp.csr_matrix((np.ones(len(pos), np.int64), (seg, pos)),
+                                shape=(len(starts), len(self.cand))) @ X[self.cand]
+            dots.append(_rowdot(X, self.focal, agg.tocsr(), which))
+        total = (self.weight * size[self.focal] + run(self.lo, self.hi) - run(self.xlo, self.xhi)
+                 - 2 * (dots[0] - dots[1]))
+        half = 0.5 if self.symmetric else 1.0
+        return total * half, self.weight * half
+
+
+def _ranges(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Concatenation of arange(s, e) for every (s, e)."""
+    length = ends - starts
+    return np.arange(length.sum()) - np.repeat(np.cumsum(length) - length - starts, length)
+
+
+def _rowdot(X: sp.csr_matrix, rows: np.ndarray, C: sp.csr_matrix, crow: np.ndarray) -> np.ndarray:
+    """X[rows[i]] . C[crow[i]] for every i, without materialising the repeated rows of C."""
+    sub = X[rows]
+    r = np.repeat(np.arange(len(rows)), np.diff(sub.indptr))
+    C.sort_indices()
+    k = C.shape[1]
+    keys = np.repeat(np.arange(C.shape[0]), np.diff(C.indptr)) * k + C.indices
+    q = crow[r] * k + sub.indices
+    if not len(keys):
+        return np.zeros(len(rows))
+    pos = np.minimum(np.searchsorted(keys, q), len(keys) - 1)
+    vals = np.where(keys[pos] == q, C.data[pos], 0)
+    return np.bincount(r, weights=vals * sub.data, minlength=len(rows))
+
+
+def set_similarity(X: sp.csr_matrix, a: np.ndarray, b: np.ndarray, metric: str) -> np.ndarray:
+    """Jaccard similarity (1 for two empty sets) or Hamming distance of the rows pairs (a, b)."""
+    X = X.tocsr()
+    size = np.diff(X.indptr)
+    inter = np.asarray(X[a].multiply(X[b]).sum(axis=1)).ravel()
+    if metric == "hamming":
+        return (size[a] + size[b] - 2 * inter).astype(float)
+    union = size[a] + size[b] - inter
+    return np.where(union > 0, inter / np.maximum(union, 1), 1.0)
+
+
+def clusters(family: np.ndarray, rng: np.random.Generator, max_units: int = MAX_UNITS) -> np.ndarray:
+    """Bootstrap unit of every node: its family. Beyond ``max_units`` families, the largest
+    half keep their own unit and the other families are pooled into random blocks (blocks of
+    independent families are independent units), which bounds the bootstrap's cost."""
+    n = len(family)
+    size = np.bincount(family, minlength=n)
+    roots = np.flatnonzero(size)
+    if len(roots) <= max_units:
+        return family.copy()
+    big = roots[np.argsort(-size[roots], kind="stable")[:max_units // 2]]
+    unit = np.full(n, -1)
+    unit[roots] = n + rng.integers(0, max_units - len(big), len(roots))
+    unit[big] = big
+    return unit[family]
+
+
+def cluster_bootstrap(parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]], n_units: int, replicates: int,
+                      rng: np.random.Generator, chunk: int = 50) -> tuple[np.ndarray, np.ndarray]:
+    """Totals of every part (unit ids in [0, n_units), sums, counts) and their cluster-bootstrap
+    replicates: units resampled with replacement (multinomial counts), the same draws for
+    every part. Returns (totals: sums and counts interleaved per part; replicates x that)."""
+    u = n_units
+    S = np.zeros((u, 2 * len(parts)))
+    for k, (ids, sums, counts) in enumerate(parts):
+        S[:, 2 * k] = np.bincount(ids, weights=sums, minlength=u)
+        S[:, 2 * k + 1] = np.bincount(ids, weights=counts, minlength=u)
+    reps = np.empty((replicates, S.shape[1]))
+    for start in range(0, replicates, chunk):
+        b = min(chunk, replicates - start)
+        draws = rng.integers(0, u, (b, u)) + np.arange(b)[:, None] * u
+        W = np.bincount(draws.ravel(), minlength=b * u).reshape(b, u).astype(float)
+        reps[start:start + b] = W @ S
+    return S.sum(axis=0), reps
+
+
+# -- neutral null ---------------------------------------------------------------------------
+
+def patterns(X: sp.csr_matrix, eligible: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each eligible node's trait set as a categorical state (-1 elsewhere) and one node
+    carrying each state. Sets are hashed (random 64-bit keys summed modulo 2^64)."""
+    X = X.tocsr()
+    key = np.random.default_rng(0).integers(-2 ** 62, 2 ** 62, X.shape[1])
+    cs = np.concatenate([[0], np.cumsum(key[X.indices])])
+    h = cs[X.indptr[1:]] - cs[X.indptr[:-1]]
+    nodes = np.flatnonzero(eligible)
+    _, first, inv = np.unique(h[nodes], return_index=True, return_inverse=True)
+    state = np.full(X.shape[0], -1, np.int64)
+    state[nodes] = inv
+    return state, nodes[first]
+
+
+def neutral_matrix(parent: np.ndarray, state: np.ndarray, k: int, symmetric: bool = False) -> sp.csr_matrix:
+    """Per-generation transition matrix of the null: parent -> child counts of the edges with
+    both states known (symmetrised if ``symmetric``: no direction), rows normalised; states
+    never leaving a parent on an edge stay put."""
+    c = np.flatnonzero(parent >= 0)
+    c = c[(state[c] >= 0) & (state[parent[c]] >= 0)]
+    x, y = state[parent[c]], state[c]
+    if symmetric:
+        x, y = np.r_[x, y], np.r_[y, x]
+    lone = np.flatnonzero(np.bincount(x, minlength=k) == 0)
+    N = sp.csr_matrix((np.ones(len(x) + len(lone)), (np.r_[x, lone], np.r_[y, lone])), shape=(k, k))
+    N.sum_duplicates()
+    return (sp.diags(1 / np.asarray(N.sum(axis=1)).ravel()) @ N).tocsr()
+
+
+def _plan(lineage: Lineage, keep: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
+    """Depth levels of the nodes in ``keep`` (a union of whole families) and each node's row."""
+    row = np.cumsum(keep) - 1
+    return [row[lv[keep[lv]]] for lv in lineage.levels()], row
+
+
+def simulate_neutral(lineage: Lineage, state: np.ndarray, P: sp.csr_matrix, replicates: int,
+                     rng: np.random.Generator, keep: np.ndarray | None = None) -> np.ndarray:
+    """(nodes in ``keep``, replicates) states drawn down the forest: roots keep their known
+    state (or draw from the state frequencies), every child draws independently from
+    P[parent's state]. ``keep``: whole families to simulate (default all)."""
+    keep = np.ones(lineage.n, bool) if keep is None else keep
+    P = P.tocsr()
+    P.sort_indices()
+    k = P.shape[0]
+    row = np.repeat(np.arange(k), np.diff(P.indptr))
+    cum = np.cumsum(P.data)
+    G = row + cum - np.repeat(np.r_[0, cum[P.indptr[1:-1] - 1]], np.diff(P.indptr))
+    G[P.indptr[1:] - 1] = np.arange(k) + 1.0
+    freq = np.cumsum(np.bincount(state[state >= 0], minlength=k)) / max((state >= 0).sum(), 1)
+    levels, row = _plan(lineage, keep)
+    node = np.flatnonzero(keep)
+    prow = row[lineage.parent[node]]
+    S = np.empty((len(node), replicates), np.int64)
+    roots = levels[0]
+    drawn = np.minimum(np.searchsorted(freq, rng.random((len(roots), replicates)), "right"), k - 1)
+    known = state[node[roots], None]
+    S[roots] = np.where(known >= 0, known, drawn)
+    for nodes in levels[1:]:
+        x = S[prow[nodes]]
+        S[nodes] = P.indices[np.searchsorted(G, x + (1.0 - rng.random(x.shape)))]
+    return S
+
+
+def binary_rates(parent: np.ndarray, X: sp.csr_matrix, eligible: np.ndarray,
+                 symmetric: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per trait: (P(0 -> 1), P(1 -> 0), frequency) of the null for set-valued groups: each
+    trait an independent binary character with the observed gain and loss rates per edge
+    (gains and losses pooled and split evenly if ``symmetric``)."""
+    c = np.flatnonzero(parent >= 0)
+    c = c[eligible[c] & eligible[parent[c]]]
+    Xi = X.astype(np.int64)
+    child, par = Xi[c], Xi[parent[c]]
+    both = np.asarray(child.multiply(par).sum(axis=0)).ravel()
+    gain = np.asarray(child.sum(axis=0)).ravel() - both
+    loss = np.asarray(par.sum(axis=0)).ravel() - both
+    if symmetric:
+        gain = loss = (gain + loss) / 2
+    n1 = both + loss
+    n0 = len(c) - n1
+    with np.errstate(invalid="ignore", divide="ignore"):
+        up, down = np.nan_to_num(gain / n0), np.nan_to_num(loss / n1)
+    freq = np.asarray(Xi[eligible].mean(axis=0)).ravel() if eligible.any() else np.zeros(X.shape[1])
+    return np.clip(up, 0, 1), np.clip(down, 0, 1), freq
+
+
+def _simulate_bits(lineage: Lineage, X: sp.csr_matrix, eligible: np.ndarray, up, down, freq,
+                   replicates: int, rng, keep: np.ndarray) -> np.ndarray:
+    """(nodes in ``keep``, traits, replicates) bool: known root sets kept (unknown ones drawn
+    from the trait frequencies), then every trait flips independently down the forest."""
+    levels, row = _plan(lineage, keep)
+    node = np.flatnonzero(keep)
+    prow = row[lineage.parent[node]]
+    S = np.empty((len(node), X.shape[1], replicates), bool)
+    roots = levels[0]
+    known = eligible[node[roots]]
+    S[roots] = rng.random((len(roots), X.shape[1], replicates)) < freq[:, None]
+    S[roots[known]] = X[node[roots[known]]].toarray()[:, :, None]
+    for nodes in levels[1:]:
+        x = S[prow[nodes]]
+        S[nodes] = x ^ (rng.random(x.shape) < np.where(x, down[:, None], up[:, None]))
+    return S
+
+
+def _pattern_diffs(S: np.ndarray, ok: np.ndarray, ch: np.ndarray, pr: np.ndarray, J: np.ndarray) -> np.ndarray:
+    """Per column of S (pattern states): mean of J[state, state'] over all eligible sibling
+    pairs minus over all eligible parent/child pairs, exactly: siblings by their counts per
+    (parent, pattern), c'Jc summed over the patterns present, no pair lists."""
+    e = ok[ch] & ok[pr]
+    pc_ = np.where(e, J[S[ch], S[pr]], 0).sum(axis=0) / np.maximum(e.sum(axis=0), 1)
+    k, m = len(J), len(S)
+    i, r = np.nonzero(ok[ch])
+    code, cnt = np.unique((r * m + pr[i]) * k + S[ch[i], r], return_counts=True)
+    group, state = code // k, code % k
+    _, start, size = np.unique(group, return_index=True, return_counts=True)
+    gi = np.repeat(np.arange(len(start)), size)                 # entries are sorted by group
+    ent = np.repeat(np.arange(len(code)), size[gi])
+    partner = _ranges(start[gi], start[gi] + size[gi])
+    quad = np.bincount(group[ent] // m, cnt[ent] * cnt[partner] * J[state[ent], state[partner]], S.shape[1])
+    self_ = np.bincount(group // m, cnt * J[state, state], S.shape[1])
+    n_g = np.bincount(gi, cnt)
+    pairs = np.bincount(group[start] // m, n_g * (n_g - 1) / 2, S.shape[1])
+    return (quad - self_) / 2 / np.maximum(pairs, 1) - pc_
+
+
+def null_model(lineage: Lineage, X: sp.csr_matrix, declared: np.ndarray, scope: np.ndarray, parent: np.ndarray,
+               pairs_pc, pairs_sib, metric: str, replicates: int, rng, symmetric: bool = False,
+               chunk_cells: int = 30_000_000) -> tuple[float, np.ndarray]:
+    """(observed, null replicates) of siblings minus parent/child mean similarity.
+
+    Groups with at most PATTERN_LIMIT distinct trait sets evolve as one categorical character
+    with "undeclared" as a state (:func:`neutral_matrix`), so a replicate's eligible pairs
+    are its declared ones and the difference is exact over all pairs of ``parent``'s forest
+    within ``scope``. Richer groups evolve trait by trait (:func:`binary_rates`) and are
+    compared on the given pairs (declared as observed)."""
+    keep = scope & (np.bincount(lineage.root, minlength=lineage.n)[lineage.root] >= 2)
+    node = np.flatnonzero(keep)
+    row = np.cumsum(keep) - 1
+    out = []
+    state, rep = patterns(X, declared)
+    if len(rep) <= PATTERN_LIMIT:
+        k = len(rep)
+        J = np.zeros((k + 1, k + 1))
+        J[:k, :k] = set_similarity(X, np.repeat(rep, k), np.tile(rep, k), metric).reshape(k, k)
+        state = np.where(state >= 0, state, np.where(lineage.observed, k, -1))
+        P = neutral_matrix(lineage.parent, state, k + 1, symmetric)
+        ch = np.flatnonzero(parent[node] >= 0)
+        pr = row[parent[node[ch]]]
+        inside = (lineage.observed & scope)[node][:, None]
+        known = state[node][:, None]
+        observed = _pattern_diffs(np.maximum(known, 0), inside & (known >= 0) & (known < k), ch, pr, J)[0]
+        chunk = max(1, chunk_cells // len(node))
+        for start in range(0, replicates, chunk):
+            S = simulate_neutral(lineage, state, P, min(chunk, replicates - start), rng, keep)
+            out.append(_pattern_diffs(S, inside & (S < k), ch, pr, J))
+        return float(observed), np.concatenate(out)
+    (pa_, pb), (sa, sb) = [(row[a], row[b]) for a, b in (pairs_pc, pairs_sib)]
+    observed = (set_similarity(X, *pairs_sib, metric).mean() - set_similarity(X, *pairs_pc, metric).mean())
+    used = np.flatnonzero(np.diff(X.tocsc().indptr) > 0)
+    X = X[:, used].tocsr()
+    up, down, freq = binary_rates(lineage.parent, X, declared, symmetric)
+    chunk = max(1, chunk_cells // (len(node) * max(X.shape[1], 1)))
+    for start in range(0, replicates, chunk):
+        S = _simulate_bits(lineage, X, declared, up, down, freq, min(chunk, replicates - start), rng, keep)
+        means = []
+        for a, b in ((sa, sb), (pa_, pb)):
+            inter = (S[a] & S[b]).sum(axis=1)
+            union = (S[a] | S[b]).sum(axis=1)
+            jaccard = np.where(union > 0, inter / np.maximum(union, 1), 1.0)
+            means.append(((union - inter) if metric == "hamming" else jaccard).mean(axis=0))
+        out.append(means[0] - means[1])
+    return float(observed), np.concatenate(out)
+
+
+# -- the analysis ---------------------------------------------------------------------------
+
+def authors(ids: np.ndarray) -> np.ndarray:
+    """Author (namespace before '/') of every model id, as integer codes."""
+    first = pc.list_element(pc.split_pattern(pa.array(ids.tolist(), pa.string()), "/", max_splits=1), 0)
+    return np.asarray(pc.dictionary_encode(first).indices, np.int64)
+
+
+def _ci(values: np.ndarray) -> list[float] | None:
+    values = values[np.isfinite(values)]
+    return np.percentile(values, [2.5, 97.5]).tolist() if len(values) else None
+
+
+def _group_matrix(lineage: Lineage, genome: Genome, group: str):
+    if group == "all":
+        return genome.matrix.tocsr(), lineage.observed.copy()
+    return genome.group(group).tocsr(), genome.is_declared(group).copy()
+
+
+def _check(groups, relations, metric, classes, bootstrap, null, max_pairs):
+    if metric not in METRICS:
+        raise ValueError(f"unknown metric {metric!r}: choose one of {', '.join(METRICS)}")
+    bad = [g for g in groups if ALIASES.get(g, g) not in GROUP_CHOICES]
+    if bad:
+        raise ValueError(f"unknown trait group(s) {', '.join(bad)}: choose from {', '.join(GROUP_CHOICES)}")
+    bad = [r for r in relations or () if r not in RELATIONS]
+    if bad:
+        raise ValueError(f"unknown relation(s) {', '.join(bad)}: choose from {', '.join(RELATIONS)}")
+    bad = [c for c in classes if c not in CLASSES]
+    if bad or not {"parent_child", "siblings"} <= set(classes):
+        raise ValueError(f"classes must include parent_child and siblings and come from {', '.join(CLASSES)}")
+    if bootstrap < 0 or null < 0 or max_pairs < 1:
+        raise ValueError("bootstrap and null replicates must be non-negative and max_pairs positive")
+
+
+def kinship(lineage: Lineage, genome: Genome | None = None, store=None, groups=DEFAULT_GROUPS,
+            relations=None, family: str | None = None, metric: str = "jaccard", bootstrap: int = 1000,
+            null: int = 200, seed: int = 1, max_pairs: int = 100_000, classes=CLASSES,
+            null_pairs: int = 20_000, symmetric_null: bool = False) -> dict:
+    """Similarity of relatives per trait group and relationship class, with statistics.
+
+    ``relations``: keep only primary edges of these types for the kin classes (families
+    stay whole). ``family``: only the family rooted at this model. Text metrics (tfidf,
+    levenshtein) compare the cleaned model-card text from ``store`` (group ``card``).
+    The null mutates children independently with the observed parent -> child transition
+    rates (``symmetric_null``: symmetrised, no direction either); set-valued groups with
+    many distinct sets are compared on at most ``null_pairs`` pairs per class.
+    Returns the ``--json`` layout: ``{"groups": {group: {"classes": {class: {"n", "mean",
+    "median", "ci", ...}}, "sib_minus_pc": {"diff", "ci", "p", "cohen_d"}, "null": {"diff",
+    "ci", "p"}}}, ...}`` (``null`` is None for text metrics or ``null=0``).
+    """
+    groups = [ALIASES.get(g, g) for g in groups or DEFAULT_GROUPS]
+    _check(groups, relations, metric, classes, bootstrap, null, max_pairs)
+    rng = np.random.default_rng(seed)
+    text = metric in TEXT_METRICS
+    if text:
+        if store is None:
+            raise ValueError(f"metric {metric} compares model-card text: it needs the store")
+        from . import cards
+        texts, has_card = cards.load(store, lineage)
+        text_similarity = cards.similarity(texts, metric)
+        groups = ["card"]
+    elif genome is None:
+        raise ValueError(f"metric {metric} compares trait genomes: pass the genome")
+    parent = lineage.parent
+    if relations:
+        parent = np.where(np.isin(lineage.relation, [RELATIONS.index(r) for r in relations]), parent, -1)
+    scope = np.ones(lineage.n, bool) if family is None else lineage.root == lineage.family_root(family)
+    units, unit = np.unique(clusters(lineage.root, rng), return_inverse=True)
+    author = authors(lineage.ids)
+    parts, out, keep, plans = [], {}, {}, {}
+    for group in groups:
+        if text:
+            eligible, X = has_card & scope, None
+            similarity = text_similarity
+        else:
+            X, eligible = _group_matrix(lineage, genome, group)
+            eligible &= scope
+            similarity = lambda a, b, X=X: set_similarity(X, a, b, metric)    # noqa: E731
+        res = {}
+        for cls in classes:
+            if cls not in plans:
+                plans[cls] = class_plan(cls, parent, lineage.root)
+            pairs = Pairs(cls, eligible, parent, lineage.root, plans[cls])
+            a, b, exact = pairs.draw(max_pairs, rng)
+            values = similarity(a, b) if len(a) else np.zeros(0)
+            if metric == "hamming":
+                sums, counts = pairs.hamming_totals(X)
+                parts.append((unit[pairs.focal], sums, counts))
+            else:
+                parts.append((unit[a], values, np.ones(len(a))))
+            same = author[a] == author[b]
+            res[cls] = {"n": pairs.n, "exact": exact, "pairs_used": len(a),
+                        "median": float(np.median(values)) if len(a) else None,
+                        "same_author": {"share": float(same.mean()) if len(a) else None,
+                                        "mean": float(values[same].mean()) if same.any() else None},
+                        "different_author": {"mean": float(values[~same].mean()) if (~same).any() else None}}
+            keep[group, cls] = (a, b, values)
+        out[group] = {"classes": res, "eligible": int(eligible.sum())}
+    totals, reps = cluster_bootstrap(parts, len(units), bootstrap, rng)
+    col = {key: k for k, key in enumerate((g, c) for g in groups for c in classes)}
+    with np.errstate(invalid="ignore", divide="ignore"):
+        for group in groups:
+            res = out[group]["classes"]
+            for cls in classes:
+                k = col[group, cls]
+                s, c = totals[2 * k], totals[2 * k + 1]
+                res[cls]["mean"] = float(s / c) if c else None
+                res[cls]["ci"] = _ci(reps[:, 2 * k] / reps[:, 2 * k + 1]) if c and bootstrap else None
+            out[group]["sib_minus_pc"] = _difference(res, reps, col[group, "siblings"], col[group, "parent_child"],
+                                                     keep[group, "siblings"][2], keep[group, "parent_child"][2])
+            out[group]["null"] = None
+            if not text and null and out[group]["sib_minus_pc"]["diff"] is not None:
+                X, declared = _group_matrix(lineage, genome, group)
+                sub = [_subsample(keep[group, c][:2], null_pairs, rng) for c in ("parent_child", "siblings")]
+                obs, diffs = null_model(lineage, X, declared, scope, parent, sub[0], sub[1], metric, null, rng,
+                                        symmetric_null)
+                extreme = (diffs >= obs) if HIGHER_IS_SIMILAR[metric] else (diffs <= obs)
+                out[group]["null"] = {"diff": float(diffs.mean()), "ci": _ci(diffs), "observed": float(obs),
+                                      "p": float((1 + extreme.sum()) / (len(diffs) + 1))}
+    return {"metric": metric, "higher_is_similar": HIGHER_IS_SIMILAR[metric],
+            "relations": list(relations or RELATIONS), "scope": "all families" if family is None else f"family {family}",
+            "bootstrap": bootstrap, "null_replicates": 0 if text else null,
+            "null_model": "symmetric" if symmetric_null else "observed rates", "seed": seed,
+            "max_pairs": max_pairs, "groups": out}
+
+
+def _subsample(pair: tuple[np.ndarray, np.ndarray], size: int, rng) -> tuple[np.ndarray, np.ndarray]:
+    a, b = pair
+    if len(a) <= size:
+        return a, b
+    pick = rng.choice(len(a), size, replace=False)
+    return a[pick], b[pick]
+
+
+def _difference(res: dict, reps: np.ndarray, ks: int, kp: int, sib: np.ndarray, pc_: np.ndarray) -> dict:
+    """Siblings minus parent/child: difference, bootstrap CI, two-sided p, Cohen's d."""
+    if res["siblings"]["mean"] is None or res["parent_child"]["mean"] is None:
+        return {"diff": None, "ci": None, "p": None, "cohen_d": None}
+    diff = res["siblings"]["mean"] - res["parent_child"]["mean"]
+    out = {"diff": diff, "ci": None, "p": None, "cohen_d": None}
+    if len(reps):
+        boot = reps[:, 2 * ks] / reps[:, 2 * ks + 1] - reps[:, 2 * kp] / reps[:, 2 * kp + 1]
+        boot = boot[np.isfinite(boot)]
+        out["ci"] = _ci(boot)
+        out["p"] = float((1 + (np.abs(boot - diff) >= abs(diff)).sum()) / (len(boot) + 1))
+    pooled = np.sqrt(((len(sib) - 1) * sib.var(ddof=1) + (len(pc_) - 1) * pc_.var(ddof=1))
+                     / max(len(sib) + len(pc_) - 2, 1)) if len(sib) > 1 and len(pc_) > 1 else 0.0
+    out["cohen_d"] = float((sib.mean() - pc_.mean()) / pooled) if pooled > 0 else None
+    return out

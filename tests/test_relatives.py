@@ -1,0 +1,254 @@
+"""Kinship tests: classes against brute force, exact aggregation, the sampler, the bootstrap,
+the neutral null's false-positive rate and power, and the simulator's planted effect."""
+import json
+from itertools import combinations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from scipy import stats
+
+from forests import forest, random_tree
+from phylohf.cli import main
+from phylohf.genome import build
+from phylohf.ingest import ingest_file
+from phylohf.lineage import Lineage
+from phylohf.relatives import (CLASSES, Pairs, cluster_bootstrap, kinship, null_model, patterns,
+                               set_similarity)
+from phylohf.sources.simulate import simulate, write_listing
+from phylohf.store import Store
+
+
+def brute_class(parent, root, u, v):
+    """The relationship class of nodes u, v by definition (None if none of the kin classes)."""
+    up = lambda x, k: x if k == 0 or x < 0 else up(parent[x], k - 1)          # noqa: E731
+    for k, name in ((1, "parent_child"), (2, "grandparent"), (3, "great_grandparent")):
+        if up(v, k) == u or up(u, k) == v:
+            return name
+    if parent[u] >= 0 and parent[u] == parent[v]:
+        return "siblings"
+    for a, b in ((u, v), (v, u)):
+        if up(b, 2) >= 0 and parent[a] == up(b, 2) and a != parent[b]:
+            return "aunt_niece"
+    if parent[u] != parent[v] and up(u, 2) >= 0 and up(u, 2) == up(v, 2):
+        return "cousins"
+    return None
+
+
+def brute_pairs(parent, root, eligible, cls):
+    out = set()
+    for u, v in combinations(np.flatnonzero(eligible).tolist(), 2):
+        if cls == "same_family":
+            hit = root[u] == root[v]
+        elif cls == "other_family":
+            hit = root[u] != root[v]
+        else:
+            hit = brute_class(parent, root, u, v) == cls
+        if hit:
+            out.add((min(u, v), max(u, v)))
+    return out
+
+
+@pytest.fixture(scope="module", params=range(4))
+def small(request):
+    rng = np.random.default_rng(request.param)
+    parent = np.concatenate([random_tree(40, rng), 40 + random_tree(15, rng), [-1, -1]])
+    parent[parent == 39] = -1 if request.param % 2 else 39          # some trees split further
+    lin = forest(parent)
+    eligible = rng.random(lin.n) < 0.8
+    X = sp.csr_matrix(rng.random((lin.n, 6)) < 0.4)
+    return lin, eligible, X
+
+
+@pytest.mark.parametrize("cls", CLASSES)
+def test_pairs_match_brute_force(small, cls):
+    lin, eligible, _ = small
+    p = Pairs(cls, eligible, lin.parent, lin.root)
+    a, b = p.enumerate()
+    got = {(min(x, y), max(x, y)) for x, y in zip(a.tolist(), b.tolist())}
+    want = brute_pairs(lin.parent, lin.root, eligible, cls)
+    assert got == want and len(a) == len(want) == p.n
+
+
+@pytest.mark.parametrize("cls", CLASSES)
+def test_exact_hamming_aggregation_equals_brute_force(small, cls):
+    lin, eligible, X = small
+    p = Pairs(cls, eligible, lin.parent, lin.root)
+    sums, counts = p.hamming_totals(X)
+    D = X.toarray().astype(int)
+    want = sum(int(np.abs(D[u] - D[v]).sum()) for u, v in brute_pairs(lin.parent, lin.root, eligible, cls))
+    assert sums.sum() == pytest.approx(want) and counts.sum() == pytest.approx(p.n)
+
+
+def test_counts_of_a_hand_drawn_tree():
+    #            0                 9
+    #        /   |   \             |
+    #       1    2    3           10
+    #      / \   |
+    #     4   5  6
+    #     |
+    #     7 - 8 (8 child of 7)
+    lin = forest([-1, 0, 0, 0, 1, 1, 2, 4, 7, -1, 9])
+    ok = np.ones(lin.n, bool)
+    n = {c: Pairs(c, ok, lin.parent, lin.root).n for c in CLASSES}
+    assert n["parent_child"] == 9 and n["grandparent"] == 5 and n["great_grandparent"] == 2
+    assert n["siblings"] == 3 + 1                    # {1,2,3}: 3 pairs; {4,5}: 1
+    assert n["aunt_niece"] == 2 * 2 + 2 + 1           # 4,5 with 2,3; 6 with 1,3; 7 with 5
+    assert n["cousins"] == 2                          # 4-6, 5-6
+    assert n["same_family"] == 9 * 8 // 2 + 1 and n["other_family"] == 9 * 2
+    ok[1] = False                                     # eligibility decided first: node 1 leaves
+    n = {c: Pairs(c, ok, lin.parent, lin.root).n for c in ("siblings", "aunt_niece", "cousins")}
+    assert n == {"siblings": 1 + 1, "aunt_niece": 2 * 2 + 1 + 1, "cousins": 2}
+
+
+@pytest.mark.parametrize("cls", ["siblings", "cousins", "aunt_niece", "other_family"])
+def test_sampler_is_uniform_over_the_pairs_of_a_class(small, cls):
+    lin, eligible, _ = small
+    p = Pairs(cls, eligible, lin.parent, lin.root)
+    a, b = p.enumerate()
+    draws = 40 * p.n
+    sa, sb = p.sample(draws, np.random.default_rng(5))
+    index = {pair: i for i, pair in enumerate(zip(np.minimum(a, b).tolist(), np.maximum(a, b).tolist()))}
+    hits = np.bincount([index[x] for x in zip(np.minimum(sa, sb).tolist(), np.maximum(sa, sb).tolist())],
+                       minlength=len(index))
+    assert stats.chisquare(hits).pvalue > 1e-3
+
+
+def test_cluster_bootstrap_by_hand():
+    units = np.array([0, 0, 1, 2])
+    totals, reps = cluster_bootstrap([(units, np.array([1.0, 2.0, 3.0, 4.0]), np.ones(4))], 3, 4000,
+                                     np.random.default_rng(0))
+    assert totals.tolist() == [10.0, 4.0]
+    # each unit drawn 1 time on average: replicate sums average the totals
+    assert reps.mean(axis=0) == pytest.approx([10.0, 4.0], rel=0.03)
+    # the unit sums are 3, 3, 4; the replicate total is their multinomial resample
+    assert np.var(reps[:, 0]) == pytest.approx(3 * np.var([3.0, 3.0, 4.0]), rel=0.1)
+
+
+def test_jaccard_and_hamming_by_hand():
+    X = sp.csr_matrix(np.array([[1, 1, 0, 0], [0, 1, 1, 0], [0, 0, 0, 0], [0, 0, 0, 0]], bool))
+    a, b = np.array([0, 0, 2]), np.array([1, 2, 3])
+    assert set_similarity(X, a, b, "jaccard").tolist() == [1 / 3, 0.0, 1.0]
+    assert set_similarity(X, a, b, "hamming").tolist() == [2.0, 2.0, 0.0]
+
+
+# -- the null: false positives and power on many small forests ------------------------------
+
+def _chain(parent, k, rate, shared, rng):
+    """A k-state trait down the forest: each child changes with prob ``rate`` to a uniform other
+    state; with ``shared`` > 0, each parent has one alternative state that a changing child
+    takes with that probability (siblings change alike)."""
+    lin = forest(parent)
+    state = np.empty(lin.n, np.int64)
+    levels = lin.levels()
+    state[levels[0]] = rng.integers(0, k, len(levels[0]))
+    favourite = (np.arange(lin.n) + rng.integers(1, k, lin.n)) % k
+    for nodes in levels[1:]:
+        x = state[lin.parent[nodes]]
+        other = (x + rng.integers(1, k, len(nodes))) % k
+        fav = favourite[lin.parent[nodes]]
+        other = np.where((rng.random(len(nodes)) < shared) & (fav != x), fav, other)
+        state[nodes] = np.where(rng.random(len(nodes)) < rate, other, x)
+    return lin, state
+
+
+def _null_p(lin, state, k, rng, replicates=99):
+    X = sp.csr_matrix((np.ones(lin.n, bool), (np.arange(lin.n), state)), shape=(lin.n, k))
+    ok = np.ones(lin.n, bool)
+    pc_ = Pairs("parent_child", ok, lin.parent, lin.root).enumerate()
+    sib = Pairs("siblings", ok, lin.parent, lin.root).enumerate()
+    obs, diffs = null_model(lin, X, ok, ok, lin.parent, pc_, sib, "jaccard", replicates, rng)
+    assert obs == pytest.approx(set_similarity(X, *sib, "jaccard").mean() - set_similarity(X, *pc_, "jaccard").mean())
+    return (1 + (diffs >= obs).sum()) / (replicates + 1)
+
+
+def test_neutral_false_positive_rate_is_near_alpha():
+    rng = np.random.default_rng(11)
+    ps = [_null_p(*_chain(random_tree(1000, rng), 4, 0.3, 0.0, rng)[:2], 4, rng) for _ in range(300)]
+    rate = np.mean(np.array(ps) <= 0.05)
+    assert 0.02 <= rate <= 0.09, rate
+
+
+def test_sibling_shared_changes_are_detected():
+    rng = np.random.default_rng(12)
+    ps = [_null_p(*_chain(random_tree(1000, rng), 4, 0.4, 0.9, rng)[:2], 4, rng) for _ in range(30)]
+    assert np.mean(np.array(ps) <= 0.05) > 0.9
+
+
+def test_patterns_code_sets():
+    X = sp.csr_matrix(np.array([[1, 0, 1], [1, 0, 1], [0, 1, 0], [0, 0, 0]], bool))
+    state, rep = patterns(X, np.array([True, True, True, False]))
+    assert state[0] == state[1] != state[2] and state[3] == -1 and len(rep) == 2
+
+
+# -- on simulated ecosystems -------------------------------------------------------------------
+
+def _ecosystem(tmp, scenario, n=20_000, seed=7):
+    """(store path, lineage, genome) of a simulated ecosystem."""
+    sim = simulate(n, seed=seed, scenario=scenario)
+    write_listing(sim, tmp / f"{scenario}.parquet")
+    with Store(tmp / f"{scenario}.duckdb") as store:
+        ingest_file(store, tmp / f"{scenario}.parquet")
+        lin = Lineage.from_store(store)
+        return tmp / f"{scenario}.duckdb", lin, build(store, lin.n)
+
+
+@pytest.fixture(scope="module")
+def directed(tmp_path_factory):
+    return _ecosystem(tmp_path_factory.mktemp("directed"), "directional")
+
+
+def test_directed_simulation_sibling_excess_is_detected(directed):
+    _, lin, genome = directed
+    r = kinship(lin, genome, groups=["license", "language", "task"], bootstrap=200, null=39, seed=3)
+    for group, g in r["groups"].items():
+        d = g["sib_minus_pc"]
+        assert d["diff"] > 0 and d["ci"][0] > 0, group
+        assert g["null"]["diff"] < 0 and g["null"]["p"] <= 0.05, group
+        assert g["null"]["observed"] == pytest.approx(d["diff"])     # exact classes: same number
+        cls = g["classes"]
+        assert cls["other_family"]["mean"] < cls["same_family"]["mean"] < cls["siblings"]["mean"]
+
+
+def test_hamming_means_equal_the_jaccard_ones_for_single_valued_groups(directed):
+    _, lin, genome = directed
+    j = kinship(lin, genome, groups=["license"], bootstrap=0, null=0)
+    h = kinship(lin, genome, groups=["license"], bootstrap=0, null=0, metric="hamming")
+    for cls in CLASSES:
+        if j["groups"]["license"]["classes"][cls]["exact"]:          # all pairs enumerated (same draws)
+            assert h["groups"]["license"]["classes"][cls]["mean"] == pytest.approx(
+                2 * (1 - j["groups"]["license"]["classes"][cls]["mean"]))
+
+
+def test_neutral_simulation_is_not_flagged(tmp_path):
+    _, lin, genome = _ecosystem(tmp_path, "neutral")
+    r = kinship(lin, genome, groups=["license", "language"], bootstrap=100, null=39, seed=3)
+    for group, g in r["groups"].items():
+        assert g["sib_minus_pc"]["diff"] < 0 and g["null"]["p"] > 0.05, group
+
+
+def test_relations_and_family_restrict_the_pairs(directed):
+    _, lin, genome = directed
+    r = kinship(lin, genome, groups=["task"], relations=["quantized"], bootstrap=0, null=0)
+    pc_n = r["groups"]["task"]["classes"]["parent_child"]["n"]
+    quant = (lin.relation == 2) & lin.observed & genome.is_declared("task")
+    assert pc_n == int((quant & genome.is_declared("task")[np.maximum(lin.parent, 0)]).sum())
+    big = np.bincount(lin.root).argmax()
+    f = kinship(lin, genome, groups=["task"], family=str(lin.ids[big]), bootstrap=0, null=0)
+    assert f["groups"]["task"]["classes"]["other_family"]["n"] == 0
+    assert f["groups"]["task"]["eligible"] == int((genome.is_declared("task") & (lin.root == big)).sum())
+
+
+def test_cli_text_json_and_errors(directed, capsys):
+    path = str(directed[0])
+    assert main(["relatives", "--store", path, "--groups", "license,tags", "--bootstrap", "50",
+                 "--null", "9", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    g = out["groups"]["license"]
+    assert set(g) >= {"classes", "sib_minus_pc", "null"} and set(out["groups"]) == {"license", "tag"}
+    assert {"n", "mean", "ci"} <= set(g["classes"]["siblings"]) and {"diff", "ci", "p"} <= set(g["null"])
+    assert main(["relatives", "--store", path, "--groups", "task", "--bootstrap", "50", "--null", "9"]) == 0
+    text = capsys.readouterr().out
+    assert "siblings more similar than parent/child" in text and "neutral model predicts" in text
+    assert main(["relatives", "--store", path, "--groups", "colour"]) == 1
+    assert "unknown trait group" in capsys.readouterr().err
