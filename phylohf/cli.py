@@ -289,6 +289,47 @@ def cmd_transitions(args) -> int:
     return 0
 
 
+def _drawing(args):
+    """The drawing of ``--family`` (default: the largest family) for ``draw`` and ``view``."""
+    from .draw import drawing
+    with Store(args.store, read_only=True) as store:
+        lineage, fams, genome = load(store, with_genome=True)
+    root = lineage.family_root(args.family) if args.family else int(fams.root[0])
+    return drawing(lineage, genome, root, args.color_by, args.collapse_by, args.max_nodes)
+
+
+def cmd_draw(args) -> int:
+    from .draw import render
+    t0 = time.perf_counter()
+    d = _drawing(args)
+    engine = render(d, args.out, args.layout, args.engine)
+    print(f"drew {len(d):,} of {d.family_size:,} nodes of {d.root_id} with {engine} -> {args.out} "
+          f"in {time.perf_counter() - t0:.1f} s")
+    for note in d.notes:
+        print(f"  collapsed: {note}")
+    return 0
+
+
+def cmd_view(args) -> int:
+    from .draw import view
+    view(_drawing(args), args.layout)
+    return 0
+
+
+def _draw_args(s: argparse.ArgumentParser) -> None:
+    from .draw import ATTRIBUTES
+    _store_arg(s)
+    s.add_argument("--family", metavar="ROOT_ID", help="root model id of the family (default: the largest)")
+    s.add_argument("--color-by", default="license", choices=ATTRIBUTES,
+                   help="node attribute that colours branches and markers (default: license)")
+    s.add_argument("--collapse-by", choices=ATTRIBUTES, help="draw every subtree whose members share "
+                   "this attribute's value as one triangle labelled with its size")
+    s.add_argument("--max-nodes", type=int, default=2000, help="then collapse the smallest clades until "
+                   "at most N nodes are drawn (default 2000)")
+    s.add_argument("--layout", choices=("rectangular", "circular"), default="rectangular",
+                   help="tree layout (default: rectangular)")
+
+
 def cmd_relatives(args) -> int:
     from .relatives import kinship
     from .report import relatives_report
@@ -309,6 +350,7 @@ def cmd_relatives(args) -> int:
 
 def cmd_demo(args) -> int:
     from .export.trees import FORMATS, export_trees
+    from .draw import draw_family
     from .ingest import ingest_file
     from .overview import overview
     from .sources import simulate as sim
@@ -329,6 +371,9 @@ def cmd_demo(args) -> int:
         report = export_trees(lineage, fams, genome, args.trees, formats=FORMATS)
         print(f"\nFamily trees: {report.files:,} files for {report.families:,} families "
               f"(2+ nodes) in {report.out}/ ({', '.join(FORMATS)}; index.tsv lists them)")
+        png = Path(args.trees) / "largest-family.png"
+        _, engine = draw_family(lineage, genome, fams.root[0], png, collapse_by="license")
+        print(f"Largest family drawn by {engine}, coloured by license (uniform clades collapsed): {png}")
         for command in (["transitions", "--permutations", "100"], ["asr", "--mask", "0.2"]):
             print()
             sub = parser().parse_args([*command, "--store", str(store_path), "--seed", str(args.seed)])
@@ -456,6 +501,22 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=1, help="random seed of the permutations (default 1)")
     s.add_argument("--json", action="store_true", help="print counts, P, tests and ordering as JSON")
     s.set_defaults(func=cmd_transitions)
+
+    s = sub.add_parser("draw", help="draw a family tree to PNG, SVG or PDF (ete3; matplotlib without PyQt5)",
+                       description="Draw one family coloured by a trait, with relation types, placeholders, "
+                       "merge parents and a legend; large families are collapsed (see --collapse-by, "
+                       "--max-nodes). Uses ete3 (pip install 'phylohf[view]'), else matplotlib.")
+    _draw_args(s)
+    s.add_argument("--out", required=True, metavar="FILE", help="figure to write: .png, .svg or .pdf")
+    s.add_argument("--engine", choices=("auto", "ete3", "matplotlib"), default="auto",
+                   help="renderer (default: ete3 when PyQt5 is installed, else matplotlib)")
+    s.set_defaults(func=cmd_draw)
+
+    s = sub.add_parser("view", help="open a family tree in ete3's interactive window",
+                       description="The drawing of `phylohf draw`, in ete3's tree viewer (needs PyQt5 "
+                       "and a display).")
+    _draw_args(s)
+    s.set_defaults(func=cmd_view)
 
     s = sub.add_parser("relatives", help="kinship tests: are siblings more alike than parent and child?",
                        description="Similarity of relatives (parent/child, siblings, grandparents, "

@@ -27,6 +27,8 @@ Stages run in child processes so each peak RSS is its own (``os.wait4``):
    writes a strictly binary 10,000-tip tree and its tip states, runs PastML MPPA/F81 on
    it, then our ``marginal`` with PastML's fitted F81 Q (stationary root prior) on the same
    tree, and prints the time ratio and the largest posterior difference.
+8. ``draw``: ``phylohf draw`` of a random 2,000-node family, and of a 50,000-node family
+   collapsed by license to at most 2,000 nodes (ete3 with PyQt5, else matplotlib).
 9. ``crawl``: ``ingest hub:all`` of a 100,000-model listing (pages of 1,000, card data and
    config expanded) from the local Hub-like server of the tests (``tests/hubserver.py``),
    through huggingface_hub over real HTTP, unpaced: records per second.
@@ -317,6 +319,33 @@ def stage_asr(work: Path, seed: int, pastml: str | None = None) -> dict:
     return times
 
 
+def stage_draw(work: Path, seed: int) -> dict:
+    """Draw a 2,000-node family and a 50,000-node one collapsed by license (target: < 30 s)."""
+    import numpy as np
+    import scipy.sparse as sp
+
+    from phylohf.draw import draw_family
+    from phylohf.genome import GROUPS, Genome
+    times, info = {}, []
+    for n, collapse in ((2_000, None), (50_000, "license")):
+        lin = _big_tree(n, seed)
+        rng = np.random.default_rng(seed)
+        lic = np.zeros(n, np.int64)                     # licenses inherited, changed with p = 0.02
+        for nodes in lin.levels()[1:]:
+            lic[nodes] = np.where(rng.random(len(nodes)) < 0.02, rng.integers(0, 6, len(nodes)),
+                                  lic[lin.parent[nodes]])
+        declared = np.zeros((n, len(GROUPS)), bool)
+        declared[:, 0] = True
+        genome = Genome(sp.csr_matrix((np.ones(n, bool), (np.arange(n), lic)), shape=(n, 6)),
+                        np.zeros(6, np.int64), np.array(["apache-2.0", "mit", "llama3", "gemma", "other",
+                                                         "cc-by-nc-4.0"], object), np.ones(6, np.int64), declared)
+        t = time.perf_counter()
+        d, engine = draw_family(lin, genome, 0, work / f"draw-{n}.png", collapse_by=collapse)
+        times[f"{n:,}-node family{', collapsed' if collapse else ''} ({engine})"] = time.perf_counter() - t
+        info.append(f"{n:,} nodes -> {len(d):,} drawn")
+    return {**times, "info": "; ".join(info)}
+
+
 def stage_crawl(work: Path) -> dict:
     """``hub:all`` of 100,000 models from the local test server: records per second."""
     import importlib.util
@@ -418,7 +447,7 @@ def main() -> None:
     args = p.parse_args()
     if args.stage:
         kwargs = ({"models": args.models, "seed": args.seed} if args.stage == "simulate"
-                  else {"seed": args.seed} if args.stage == "tree1m"
+                  else {"seed": args.seed} if args.stage in ("tree1m", "draw")
                   else {"seed": args.seed, "pastml": args.pastml} if args.stage == "asr" else {})
         print(json.dumps(STAGES[args.stage](work=args.workdir, **kwargs)))
         return
