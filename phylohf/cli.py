@@ -330,6 +330,25 @@ def _draw_args(s: argparse.ArgumentParser) -> None:
                    help="tree layout (default: rectangular)")
 
 
+def cmd_audit_licenses(args) -> int:
+    from .licenses import audit, audit_report, impute
+    from .traits import categorical
+    with Store(args.store, read_only=True) as store:
+        lineage, _, genome = load(store, with_genome=True)
+    states, names = categorical(genome, "license", top=len(genome.columns("license")))
+    scope_mask, scope = _family_scope(lineage, args.family)
+    imputation = None
+    if not args.no_impute and (states >= 0).any():
+        imputation = impute(lineage, *categorical(genome, "license", args.impute_top), seed=args.seed)
+    result = audit(lineage, states, names, None if args.family is None else scope_mask, scope, imputation)
+    if args.json:
+        json.dump(result.to_json(), sys.stdout, indent=1)
+        print()
+    else:
+        print(audit_report(result, top=args.top, examples=args.examples))
+    return 0
+
+
 def cmd_relatives(args) -> int:
     from .relatives import kinship
     from .report import relatives_report
@@ -517,6 +536,24 @@ def parser() -> argparse.ArgumentParser:
                        "and a display).")
     _draw_args(s)
     s.set_defaults(func=cmd_view)
+
+    s = sub.add_parser("audit-licenses", help="edges whose child license cannot follow from the parent's",
+                       description="Map license ids to classes (permissive, public-domain, copyleft, "
+                       "non-commercial, community, other) and list every parent -> child edge (merge parents "
+                       "included) that breaks a compatibility rule, with counts per rule, relation type and "
+                       "family; models without a license get their most probable license from relatives "
+                       "(Mk ER marginals). Rules the license texts leave open are marked certain=false.")
+    _store_arg(s)
+    s.add_argument("--family", metavar="ROOT_ID", help="only the family rooted at this model")
+    s.add_argument("--top", type=int, default=10, help="worst families shown (default 10)")
+    s.add_argument("--examples", type=int, default=10, help="violations shown as examples (default 10; "
+                   "--json lists all)")
+    s.add_argument("--no-impute", action="store_true", help="skip imputing the licenses of models without one")
+    s.add_argument("--impute-top", type=int, default=6, help="license states of the imputation model: the N "
+                   "most frequent ids, the rest lumped (default 6)")
+    s.add_argument("--seed", type=int, default=1, help="random seed of the Mk fit (default 1)")
+    s.add_argument("--json", action="store_true", help='print {"violations": [...], "counts": ...} as JSON')
+    s.set_defaults(func=cmd_audit_licenses)
 
     s = sub.add_parser("relatives", help="kinship tests: are siblings more alike than parent and child?",
                        description="Similarity of relatives (parent/child, siblings, grandparents, "

@@ -27,6 +27,7 @@ Stages run in child processes so each peak RSS is its own (``os.wait4``):
    writes a strictly binary 10,000-tip tree and its tip states, runs PastML MPPA/F81 on
    it, then our ``marginal`` with PastML's fitted F81 Q (stationary root prior) on the same
    tree, and prints the time ratio and the largest posterior difference.
+
 8. ``draw``: ``phylohf draw`` of a random 2,000-node family, and of a 50,000-node family
    collapsed by license to at most 2,000 nodes (ete3 with PyQt5, else matplotlib).
 9. ``crawl``: ``ingest hub:all`` of a 100,000-model listing (pages of 1,000, card data and
@@ -417,7 +418,8 @@ def stage_relatives(work: Path, draws: int = 1000) -> dict:
 
 
 STAGES = {"simulate": stage_simulate, "phylohf": stage_phylohf, "load": stage_load, "trees": stage_trees,
-          "tree1m": stage_tree1m, "naive": stage_naive, "asr": stage_asr}
+          "tree1m": stage_tree1m, "naive": stage_naive, "asr": stage_asr, "draw": stage_draw,
+          "crawl": stage_crawl, "relatives": stage_relatives}
 
 
 def run_stage(name: str, args) -> tuple[dict, float]:

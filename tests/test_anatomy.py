@@ -1,0 +1,75 @@
+"""Family anatomy on hand-built forests: distributions, hubs, Wiener index, growth."""
+import json
+
+import numpy as np
+import pytest
+from scipy.sparse import csr_matrix
+from scipy.special import zeta
+from scipy.sparse.csgraph import shortest_path
+
+from forests import forest, random_tree
+from phylohf.anatomy import anatomy, anatomy_report, growth, log2_histogram, power_law_tail
+from phylohf.families import families
+from phylohf.lineage import Lineage
+
+PARENT = [-1, 0, 0, 0, 1, 1, 4, -1, 7, -1]      # families {0..6}, {7, 8}, {9}
+
+
+def test_log2_histogram_and_power_law_by_hand():
+    assert log2_histogram(np.array([1, 2, 3, 4, 7, 8, 0])) == [
+        {"from": 1, "to": 1, "count": 1}, {"from": 2, "to": 3, "count": 2},
+        {"from": 4, "to": 7, "count": 2}, {"from": 8, "to": 15, "count": 1}]
+    # the MLE zeroes the score: sum log x / n = -zeta'(alpha, x_min) / zeta(alpha, x_min)
+    x = np.array([1, 2, 3, 5, 9, 2, 2])
+    t = power_law_tail(x, 2)
+    h = 1e-6
+    dlogz = (np.log(zeta(t["alpha"] + h, 2)) - np.log(zeta(t["alpha"] - h, 2))) / (2 * h)
+    assert t["n"] == 6 and -dlogz == pytest.approx(np.log(x[x >= 2]).mean(), rel=1e-4)
+    # alpha 2.5 is recovered from an exact discrete power-law sample (inverse CDF over 1..10^6)
+    rng = np.random.default_rng(0)
+    support = np.arange(2, 10 ** 6)
+    cdf = np.cumsum(support ** -2.5)
+    sample = support[np.searchsorted(cdf / cdf[-1], rng.random(20_000))]
+    est = power_law_tail(sample, 2)
+    assert est["ci"][0] < 2.5 < est["ci"][1] and est["ci"][1] - est["ci"][0] < 0.05
+
+
+def test_anatomy_by_hand():
+    lin = forest(PARENT)
+    a = anatomy(lin, families(lin), top=2)
+    assert a["families"] == 3 and a["singletons"] == 1
+    assert a["size"]["max"] == 7 and a["size"]["n"] == 2
+    assert a["depth"]["family"]["counts"] == [0, 1, 0, 1]          # depths 3 and 1
+    assert a["depth"]["node"] == [3, 4, 2, 1]
+    assert [(h["model"], h["children"]) for h in a["hubs"]] == [("m000000", 3), ("m000001", 2)]
+    assert a["out_degree"]["histogram"] == [{"from": 1, "to": 1, "count": 2}, {"from": 2, "to": 3, "count": 2}]
+    assert a["relations"]["finetune"] == {"edges": 7, "share": 1.0}
+    assert a["wiener"][0]["size"] == 7 and a["wiener"][1]["wiener"] == 1
+    json.dumps(a)
+    text = anatomy_report(a)
+    assert "Largest hubs" in text and "m000000" in text and "What it means" in text
+
+
+def test_wiener_mean_distance_matches_all_pairs_shortest_paths():
+    parent = random_tree(60, np.random.default_rng(5))
+    lin = forest(parent)
+    child = np.flatnonzero(parent >= 0)
+    g = csr_matrix((np.ones(len(child)), (child, parent[child])), shape=(60, 60))
+    d = shortest_path(g, directed=False, unweighted=True)
+    a = anatomy(lin, families(lin), top=1)
+    assert a["wiener"][0]["wiener"] == d.sum() / 2
+    assert a["wiener"][0]["mean_distance"] == pytest.approx(d.sum() / 2 / (60 * 59 / 2))
+
+
+def test_growth_counts_dated_members():
+    n = 6
+    day = 86_400
+    created = np.array([0, 10, 20, 30, 40, 50]) * day
+    parent = np.array([-1, 0, 0, 1, -1, 4])
+    child = np.flatnonzero(parent >= 0)
+    lin = Lineage.from_edges(np.array([f"m{i}" for i in range(n)], object), np.ones(n, bool), created,
+                             child, parent[child], np.ones(len(child)), np.zeros(len(child)))
+    g = growth(lin, families(lin), top=2, points=6)
+    assert g[0]["dates"][0] == "1970-01-01" and g[0]["dates"][-1] == "1970-02-20"
+    assert g[1] == {"root": "m0", "dated": 4, "first": "1970-01-01T00:00:00Z", "cumulative": [1, 2, 3, 4, 4, 4]}
+    assert g[2]["cumulative"] == [0, 0, 0, 0, 1, 2]
