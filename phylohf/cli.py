@@ -358,7 +358,7 @@ def cmd_relatives(args) -> int:
         lineage, _, genome = load(store, with_genome=not text)
         result = kinship(lineage, genome, store, groups=split(args.groups), relations=split(args.relations),
                          family=args.family, metric=args.metric, bootstrap=args.bootstrap, null=args.null,
-                         seed=args.seed, max_pairs=args.max_pairs, symmetric_null=args.symmetric_null)
+                         seed=args.seed, max_pairs=args.max_pairs, null_mutation=args.null_model)
     if args.json:
         json.dump(result, sys.stdout, indent=1)
         print()
@@ -573,8 +573,9 @@ def parser() -> argparse.ArgumentParser:
                    "traits; class means exact), or model-card text: TF-IDF cosine, normalised Levenshtein")
     s.add_argument("--bootstrap", type=int, default=1000, help="cluster-bootstrap replicates (default 1000)")
     s.add_argument("--null", type=int, default=200, help="neutral-null replicates (default 200; 0 skips)")
-    s.add_argument("--symmetric-null", action="store_true", help="null mutation symmetrised (no direction "
-                   "either); default: the observed parent -> child rates, children independent")
+    s.add_argument("--null-model", choices=("symmetric", "observed"), default="symmetric",
+                   help="null mutation, children independent at the observed change rate: symmetric "
+                   "(default, neutral) or with the observed parent -> child transition matrix (direction kept)")
     s.add_argument("--max-pairs", type=int, default=100_000,
                    help="classes with more pairs are sampled uniformly, this many pairs (default 100000)")
     s.add_argument("--seed", type=int, default=1, help="random seed (default 1)")

@@ -430,7 +430,9 @@ def _group_matrix(lineage: Lineage, genome: Genome, group: str):
     return genome.group(group).tocsr(), genome.is_declared(group).copy()
 
 
-def _check(groups, relations, metric, classes, bootstrap, null, max_pairs):
+def _check(groups, relations, metric, classes, bootstrap, null, max_pairs, null_mutation):
+    if null_mutation not in ("symmetric", "observed"):
+        raise ValueError(f"unknown null mutation {null_mutation!r}: choose symmetric or observed")
     if metric not in METRICS:
         raise ValueError(f"unknown metric {metric!r}: choose one of {', '.join(METRICS)}")
     bad = [g for g in groups if ALIASES.get(g, g) not in GROUP_CHOICES]
@@ -449,21 +451,22 @@ def _check(groups, relations, metric, classes, bootstrap, null, max_pairs):
 def kinship(lineage: Lineage, genome: Genome | None = None, store=None, groups=DEFAULT_GROUPS,
             relations=None, family: str | None = None, metric: str = "jaccard", bootstrap: int = 1000,
             null: int = 200, seed: int = 1, max_pairs: int = 100_000, classes=CLASSES,
-            null_pairs: int = 20_000, symmetric_null: bool = False) -> dict:
+            null_pairs: int = 20_000, null_mutation: str = "symmetric") -> dict:
     """Similarity of relatives per trait group and relationship class, with statistics.
 
     ``relations``: keep only primary edges of these types for the kin classes (families
     stay whole). ``family``: only the family rooted at this model. Text metrics (tfidf,
     levenshtein) compare the cleaned model-card text from ``store`` (group ``card``).
-    The null mutates children independently with the observed parent -> child transition
-    rates (``symmetric_null``: symmetrised, no direction either); set-valued groups with
+    The null mutates children independently, at the observed parent -> child change rates:
+    ``null_mutation`` "symmetric" (the default: no direction, as in neutral evolution) or
+    "observed" (the observed transition matrix, direction kept); set-valued groups with
     many distinct sets are compared on at most ``null_pairs`` pairs per class.
     Returns the ``--json`` layout: ``{"groups": {group: {"classes": {class: {"n", "mean",
     "median", "ci", ...}}, "sib_minus_pc": {"diff", "ci", "p", "cohen_d"}, "null": {"diff",
     "ci", "p"}}}, ...}`` (``null`` is None for text metrics or ``null=0``).
     """
     groups = [ALIASES.get(g, g) for g in groups or DEFAULT_GROUPS]
-    _check(groups, relations, metric, classes, bootstrap, null, max_pairs)
+    _check(groups, relations, metric, classes, bootstrap, null, max_pairs, null_mutation)
     rng = np.random.default_rng(seed)
     text = metric in TEXT_METRICS
     if text:
@@ -527,14 +530,14 @@ def kinship(lineage: Lineage, genome: Genome | None = None, store=None, groups=D
                 X, declared = _group_matrix(lineage, genome, group)
                 sub = [_subsample(keep[group, c][:2], null_pairs, rng) for c in ("parent_child", "siblings")]
                 obs, diffs = null_model(lineage, X, declared, scope, parent, sub[0], sub[1], metric, null, rng,
-                                        symmetric_null)
+                                        null_mutation == "symmetric")
                 extreme = (diffs >= obs) if HIGHER_IS_SIMILAR[metric] else (diffs <= obs)
                 out[group]["null"] = {"diff": float(diffs.mean()), "ci": _ci(diffs), "observed": float(obs),
                                       "p": float((1 + extreme.sum()) / (len(diffs) + 1))}
     return {"metric": metric, "higher_is_similar": HIGHER_IS_SIMILAR[metric],
             "relations": list(relations or RELATIONS), "scope": "all families" if family is None else f"family {family}",
             "bootstrap": bootstrap, "null_replicates": 0 if text else null,
-            "null_model": "symmetric" if symmetric_null else "observed rates", "seed": seed,
+            "null_model": null_mutation, "seed": seed,
             "max_pairs": max_pairs, "groups": out}
 
 
