@@ -139,9 +139,7 @@ def _user_tree(args):
 
 def cmd_asr(args) -> int:
     from .branch_lengths import branch_lengths
-    from .phylo import masking
-    from .phylo.asr import marginal
-    from .phylo.mk import fit_mk
+    from .phylo.reconstruct import reconstruct
     from .report import asr_report
     if args.tree:
         lineage, lengths, truth, names, scope = _user_tree(args)
@@ -149,40 +147,27 @@ def cmd_asr(args) -> int:
     else:
         lineage, genome, truth, names, scope_mask, scope = _trait(args)
         lengths = branch_lengths(lineage, args.branch_lengths, genome)
-    states, hidden = (masking.mask(truth, args.mask, np.random.default_rng(args.seed)) if args.mask
-                      else (truth, np.array([], np.int64)))
-    fit = fit_mk(lineage, states, lengths.length, args.model, args.root_prior, starts=args.starts,
-                 seed=args.seed, k=len(names))
-    marg = marginal(lineage, states, fit.Q, lengths.length, args.root_prior)
-    checks = None
-    if len(hidden):
-        checks = {"Mk marginal": masking.score(marg.posterior[hidden], truth[hidden])}
-        for name, prob in masking.baselines(lineage.parent, states, hidden, len(names)).items():
-            checks[name] = masking.score(prob, truth[hidden])
-    informed = np.bincount(lineage.root, weights=states >= 0, minlength=lineage.n)[lineage.root] > 0
-    imputed = np.flatnonzero(scope_mask & (truth < 0) & informed)
-    uninformed = np.flatnonzero(scope_mask & (truth < 0) & ~informed)
-    conventions = (f"Mk {fit.model} fitted by maximum likelihood, root prior {args.root_prior}, branch "
-                   f"lengths {lengths.describe()}; known states clamp their node (internal nodes "
-                   "included), unknown ones (undeclared, placeholders) are summed over; marginal "
-                   "posteriors by a two-pass (down, up) algorithm, valid for directional Q")
+    r = reconstruct(lineage, truth, len(names), lengths.length, args.model, args.root_prior,
+                    starts=args.starts, seed=args.seed, mask=args.mask, scope=scope_mask)
+    fit, marg, states = r.fit, r.marginals, r.states
+    conventions = r.conventions + f"; branch lengths {lengths.describe()}"
     if args.compare:
         lines_cmp, json_cmp = _compare_models(lineage, states, lengths.length, args, len(names), fit)
     else:
         lines_cmp, json_cmp = [], {}
     nodes = np.flatnonzero(scope_mask)
     extra, lines = _other_methods(args.method, lineage, states, fit.Q, lengths.length, args.root_prior,
-                                  names, nodes, imputed)
+                                  names, nodes, r.imputed)
     if args.json:
         json.dump({"trait": args.trait, "scope": scope, "model": fit.model, "states": names,
                    "loglik": fit.loglik, "aic": fit.aic, "Q": fit.Q.tolist(), "root_prior": args.root_prior,
-                   "branch_lengths": lengths.kind, "mask_check": checks,
+                   "branch_lengths": lengths.kind, "mask_check": r.checks,
                    "nodes": {str(lineage.ids[v]): {"observed": bool(truth[v] >= 0),
                                                    **dict(zip(names, marg.posterior[v].round(6).tolist()))}
                              for v in nodes.tolist()}, **extra, **json_cmp}, sys.stdout)
         print()
     else:
-        print(asr_report(fit, marg, names, args.trait, scope, conventions, imputed, uninformed, checks))
+        print(asr_report(fit, marg, names, args.trait, scope, conventions, r.imputed, r.uninformed, r.checks))
         if lines_cmp + lines:
             print("\n".join(lines_cmp + lines))
     return 0

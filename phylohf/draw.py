@@ -364,7 +364,7 @@ def _pen(color: str, width: float):
 
 def _triangle(color: str, members: int):
     from PyQt5.QtCore import QPointF
-    from PyQt5.QtGui import QBrush, QColor, QPen, QPolygonF
+    from PyQt5.QtGui import QBrush, QColor, QPolygonF
     from PyQt5.QtWidgets import QGraphicsPolygonItem
     w, h = 12 + 6 * np.log10(members), 4 + 2 * np.log10(members)
     item = QGraphicsPolygonItem(QPolygonF([QPointF(0, h), QPointF(w, 0), QPointF(w, 2 * h)]))

@@ -201,15 +201,12 @@ class Audit:
 def impute(lineage: Lineage, states: np.ndarray, names: list[str], seed: int = 1) -> Imputation:
     """Mk ER fit (root prior equal, unit branch lengths) and marginal posteriors of the license
     states; returns observed models without a license whose family has a known license."""
-    from .phylo.asr import marginal
-    from .phylo.mk import fit_mk
-    lengths = np.where(lineage.parent >= 0, 1.0, np.nan)
-    fit = fit_mk(lineage, states, lengths, "ER", "equal", starts=1, seed=seed, k=len(names))
-    marg = marginal(lineage, states, fit.Q, lengths, "equal")
-    informed = np.bincount(lineage.root, weights=states >= 0, minlength=lineage.n)[lineage.root] > 0
-    nodes = np.flatnonzero(lineage.observed & (states < 0) & informed)
-    post = marg.posterior[nodes]
-    return Imputation(nodes, marg.map_state[nodes], post.max(axis=1), names, fit.loglik,
+    from .phylo.reconstruct import reconstruct
+    r = reconstruct(lineage, states, len(names), np.where(lineage.parent >= 0, 1.0, np.nan), "ER",
+                    starts=1, seed=seed)
+    nodes = r.imputed[lineage.observed[r.imputed]]
+    marg = r.marginals
+    return Imputation(nodes, marg.map_state[nodes], marg.posterior[nodes].max(axis=1), names, r.fit.loglik,
                       "Mk ER by maximum likelihood over the license states (most frequent ids, "
                       "'(other)' lumps the rest), root prior equal, unit branch lengths; marginal "
                       "posteriors by the two-pass algorithm")

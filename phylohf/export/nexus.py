@@ -34,7 +34,7 @@ from collections.abc import Iterable, Iterator, Mapping
 
 import numpy as np
 
-from ..genome import GROUPS, Genome
+from ..genome import Genome
 from ..lineage import Lineage
 from .newick import quote_label, write_forest
 
