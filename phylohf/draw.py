@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -261,9 +262,12 @@ def draw_family(lineage: Lineage, genome, root: int, out: str | Path, color_by: 
 
 # -- rendering -------------------------------------------------------------------------------
 def headless() -> None:
-    """Let Qt render without a screen (``QT_QPA_PLATFORM=offscreen``) when no display is set."""
+    """Let Qt render without a screen (``QT_QPA_PLATFORM=offscreen``) when no display is set,
+    with a private runtime directory if the session has none (Qt warns otherwise)."""
     if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+        if not os.environ.get("XDG_RUNTIME_DIR"):
+            os.environ["XDG_RUNTIME_DIR"] = tempfile.mkdtemp(prefix="phylohf-qt-")   # mode 0700
 
 
 def has_qt() -> bool:

@@ -74,10 +74,14 @@ def asr_report(fit, marg, names: list[str], trait: str, scope: str, conventions:
                   "  by most probable state: " + ", ".join(f"{names[s]} {c:,}" for s, c in
                                                          enumerate(per_state) if c), ""]
     if checks:
-        rows = [[name, f"{s['accuracy']:.3f}", f"{s['log_loss']:.3f}", f"{s['brier']:.3f}"]
-                for name, s in checks.items()]
-        lines += ["Masking check (hidden known states, reconstructed):",
-                  *table(["method", "accuracy", "log-loss", "Brier"], rows, right={1, 2, 3})]
+        near, every = checks["scores"]["with a visible relative"], checks["scores"]["all hidden"]
+        cells = lambda s: [f"{s['accuracy']:.3f}", f"{s['log_loss']:.3f}", f"{s['brier']:.3f}"]  # noqa: E731
+        rows = [[name, *(cells(near[name]) if near else ["-"] * 3), *cells(every[name])] for name in every]
+        lines += [f"Masking check: {checks['hidden']:,} known states hidden and reconstructed; "
+                  f"{checks['with_relative']:,} of them keep a visible relative in their family (the "
+                  "others, mostly lone models, only the prior can guess):",
+                  *table(["method", "accuracy", "log-loss", "Brier", "all: accuracy", "log-loss", "Brier"],
+                         rows, right=set(range(1, 7)))]
     return "\n".join(lines).rstrip()
 
 

@@ -130,6 +130,13 @@ def test_asr_text_json_and_mask(eco, capsys):
     assert np.allclose(np.sum(data["Q"], axis=1), 0)
     for node in list(data["nodes"].values())[:200]:
         assert abs(sum(v for k, v in node.items() if k != "observed") - 1) < 1e-5
+    assert main(["asr", "--store", store, "--json", "--mask", "0.2", "--starts", "1"]) == 0
+    check = json.loads(capsys.readouterr().out)["mask_check"]
+    near = check["scores"]["with a visible relative"]
+    assert 0 < check["with_relative"] < check["hidden"]
+    # licenses are inherited: with a visible relative, the Mk marginals beat both baselines
+    assert near["Mk marginal"]["accuracy"] > near["copy parent"]["accuracy"] > near["majority"]["accuracy"]
+    assert near["Mk marginal"]["log_loss"] < near["copy parent"]["log_loss"]
 
 
 def test_asr_on_a_user_tree_and_state_table(tmp_path, capsys):

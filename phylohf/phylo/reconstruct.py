@@ -25,7 +25,7 @@ class Reconstruction:
     states: np.ndarray          # the states the model saw (-1 unknown, hidden ones included)
     imputed: np.ndarray         # unknown nodes in scope whose family has a known state
     uninformed: np.ndarray      # unknown nodes in scope whose family has none
-    checks: dict | None         # masking scores: method -> {accuracy, log_loss, brier}
+    checks: dict | None         # masking: counts and scores (subset -> method -> accuracy, log_loss, brier)
 
     @property
     def conventions(self) -> str:
@@ -40,17 +40,24 @@ def reconstruct(lineage: Lineage, truth: np.ndarray, k: int, lengths: np.ndarray
                 scope: np.ndarray | None = None) -> Reconstruction:
     """Fit ``model`` to ``truth`` (-1 unknown) and reconstruct every node; with ``mask``, hide
     that fraction of the known states first and score their reconstruction against the
-    copy-parent and majority baselines. ``scope``: the nodes reported as imputed/uninformed."""
+    copy-parent and majority baselines, over all hidden nodes and over those whose family
+    still shows a known state (the others, mostly lone models, only the prior can guess).
+    ``scope``: the nodes reported as imputed/uninformed."""
     states, hidden = (masking.mask(truth, mask, np.random.default_rng(seed)) if mask
                       else (truth, np.array([], np.int64)))
     fit = fit_mk(lineage, states, lengths, model, root_prior, starts=starts, seed=seed, k=k)
     marg = marginal(lineage, states, fit.Q, lengths, root_prior)
+    informed = np.bincount(lineage.root, weights=states >= 0, minlength=lineage.n)[lineage.root] > 0
     checks = None
     if len(hidden):
-        checks = {"Mk marginal": masking.score(marg.posterior[hidden], truth[hidden])}
-        for name, prob in masking.baselines(lineage.parent, states, hidden, k).items():
-            checks[name] = masking.score(prob, truth[hidden])
-    informed = np.bincount(lineage.root, weights=states >= 0, minlength=lineage.n)[lineage.root] > 0
+        def scores(nodes):
+            return {"Mk marginal": masking.score(marg.posterior[nodes], truth[nodes]),
+                    **{name: masking.score(prob, truth[nodes])
+                       for name, prob in masking.baselines(lineage.parent, states, nodes, k).items()}}
+        near = hidden[informed[hidden]]
+        checks = {"hidden": int(len(hidden)), "with_relative": int(len(near)),
+                  "scores": {"with a visible relative": scores(near) if len(near) else None,
+                             "all hidden": scores(hidden)}}
     unknown = (truth < 0) if scope is None else (truth < 0) & scope
     return Reconstruction(fit, marg, states, np.flatnonzero(unknown & informed),
                           np.flatnonzero(unknown & ~informed), checks)

@@ -1,0 +1,182 @@
+"""The full report: every analysis of one store in numbered sections, as text and JSON.
+
+1. data and conventions; 2. family anatomy; 3. family resemblance (kinship tests against
+the neutral null); 4. transition matrices and orderings; 5. license audit; 6. drift of
+licenses, languages, tasks, libraries and cards; 7. ancestral reconstruction and
+imputation accuracy. Every section names its conventions, gives each estimate with a CI
+or p-value and ends with one line saying what it means. The analyses are the library's
+own (``relatives``, ``phylo``, ``licenses``, ``drift``, ``anatomy``); this module only
+runs them in order and lays them out.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .families import Families
+from .genome import Genome
+from .lineage import Lineage
+
+TITLES = ("Data and conventions", "Family anatomy", "Family resemblance: kinship tests",
+          "Transition matrices and orderings", "License audit", "Drift: licenses, languages, cards",
+          "Ancestral reconstruction and imputation")
+CONVENTIONS = (
+    "lineage: a model's primary parent is its first declared one (card order, then tags); merges "
+    "keep further parents as reticulation edges; absent parents are placeholder nodes",
+    "traits: undeclared is unknown, never absent; single-valued groups keep their most frequent "
+    "values as states and lump the rest as '(other)'",
+    "pairs of relatives are not independent: CIs resample families (cluster bootstrap); claims are "
+    "set against a null simulated on the same trees",
+    "Mk models: unit branch lengths (one per generation), root prior equal (as phytools fitMk)",
+)
+
+
+@dataclass
+class Settings:
+    seed: int = 1
+    bootstrap: int = 1000       # cluster-bootstrap replicates
+    null: int = 200             # neutral-null replicates of the kinship tests
+    permutations: int = 200     # permutations of the ordering's null
+    mask: float = 0.2           # share of known licenses hidden to score the reconstruction
+    top: int = 8                # license states of the transition matrix
+
+
+@dataclass
+class Report:
+    sections: list[tuple[str, str]] = field(default_factory=list)     # (title, text)
+    data: dict = field(default_factory=dict)                           # JSON, one key per section
+    seconds: dict = field(default_factory=dict)
+
+    header: str = ""
+
+    def text(self) -> str:
+        body = [f"{i}. {title}\n{'-' * (len(title) + len(str(i)) + 2)}\n\n{text}"
+                for i, (title, text) in enumerate(self.sections, 1)]
+        return f"phylohf report\n==============\n\n{self.header}\n\n\n" + "\n\n\n".join(body) + "\n"
+
+    def json(self) -> dict:
+        return {"header": self.header, "sections": [t for t, _ in self.sections], **self.data}
+
+
+def _data(store, lineage, fams, genome, s):
+    from .overview import overview
+    text = overview(lineage, fams, genome, store.fix_counts(), store.problem_counts())
+    edges = lineage.edge_count()
+    text += "\n\nConventions used throughout:\n" + "\n".join(f"  - {c}" for c in CONVENTIONS)
+    text += (f"\n\nWhat it means: {lineage.n_observed:,} models in {len(fams):,} families; every analysis "
+             "below runs on these trees.")
+    return text, {"models": lineage.n_observed, "placeholders": lineage.n - lineage.n_observed,
+                  "families": len(fams), "edges": edges, "conventions": list(CONVENTIONS),
+                  "fixes": store.fix_counts(), "problems": store.problem_counts()}
+
+
+def _anatomy(store, lineage, fams, genome, s):
+    from .anatomy import anatomy, anatomy_report
+    a = anatomy(lineage, fams)
+    return anatomy_report(a), a
+
+
+def _kinship(store, lineage, fams, genome, s):
+    from .relatives import kinship
+    from .report import relatives_report
+    r = kinship(lineage, genome, store, bootstrap=s.bootstrap, null=s.null, seed=s.seed)
+    alike, together, apart = [], [], []
+    for group, g in r["groups"].items():
+        c, d, null = g["classes"], g["sib_minus_pc"], g["null"]
+        pc, far = c.get("parent_child", {}).get("mean"), c.get("other_family", {}).get("mean")
+        if pc is None or far is None or d["diff"] is None:
+            continue
+        (alike if pc > far else apart).append(f"{group} ({pc:.2f} vs {far:.2f})")
+        if null is not None and null["p"] is not None and null["p"] <= 0.05 and d["diff"] > null["diff"]:
+            together.append(f"{group} ({d['diff']:+.3f} vs {null['diff']:+.3f})")
+    meaning = ("What it means: parent and child are more alike than unrelated models (family resemblance) in "
+               + (", ".join(alike) or "no group") + (f", not in {', '.join(apart)}" if apart else "")
+               + "; siblings are closer to each other, relative to parent/child, than neutral independent "
+               "mutation predicts (they change together) in " + (", ".join(together) or "no group") + ".")
+    return relatives_report(r) + "\n" + meaning, r
+
+
+def _transitions(store, lineage, fams, genome, s):
+    from .phylo.transitions import em_matrix, transitions
+    from .report import transitions_json, transitions_report
+    from .traits import categorical
+    states, names = categorical(genome, "license", s.top)
+    t = transitions(lineage.parent, states, len(names), n_perm=s.permutations, seed=s.seed)
+    t.em = em_matrix(lineage, states, len(names))
+    o = t.ordering
+    sig = o.null_p is not None and o.null_p <= 0.05
+    meaning = (f"What it means: license changes {'follow' if sig else 'do not clearly follow'} one order "
+               f"({' < '.join(names[i] for i in o.order[:4])} ...): {o.share:.0%} of changes run forward"
+               + (f", permutation p = {o.null_p:.3g}" if o.null_p is not None else "") + ".")
+    return transitions_report(t, names, "license", "all families") + "\n\n" + meaning, \
+        {"trait": "license", **transitions_json(t, names)}
+
+
+def _audit(store, lineage, fams, genome, s):
+    from .licenses import audit, audit_report, impute
+    from .traits import categorical
+    states, names = categorical(genome, "license", top=len(genome.columns("license")))
+    imputation = impute(lineage, *categorical(genome, "license", 6), seed=s.seed) if (states >= 0).any() else None
+    a = audit(lineage, states, names, imputation=imputation)
+    return audit_report(a), a.to_json()
+
+
+def _drift(store, lineage, fams, genome, s):
+    from .drift import card_lengths, drift, drift_report, to_json
+    d = drift(lineage, genome, card_lengths(store, lineage.n), n_boot=s.bootstrap, n_perm=s.permutations,
+              seed=s.seed)
+    return drift_report(d), to_json(d)
+
+
+def _asr(store, lineage, fams, genome, s):
+    from .phylo.reconstruct import reconstruct
+    from .report import asr_report
+    from .traits import categorical
+    truth, names = categorical(genome, "license", 6)
+    lengths = np.where(lineage.parent >= 0, 1.0, np.nan)
+    r = reconstruct(lineage, truth, len(names), lengths, "ER", starts=1, seed=s.seed, mask=s.mask)
+    text = asr_report(r.fit, r.marginals, names, "license", "all families",
+                      r.conventions + "; branch lengths one per generation", r.imputed, r.uninformed, r.checks)
+    near = r.checks["scores"]["with a visible relative"] if r.checks else None
+    if near:
+        mk, copy = near["Mk marginal"], near["copy parent"]
+        better = mk["log_loss"] < copy["log_loss"] and mk["accuracy"] >= copy["accuracy"]
+        text += (f"\n\nWhat it means: a hidden license with a visible relative is recovered with accuracy "
+                 f"{mk['accuracy']:.1%} (copying the parent: {copy['accuracy']:.1%}, the majority license: "
+                 f"{near['majority']['accuracy']:.1%}) and log-loss {mk['log_loss']:.3f} (copy: "
+                 f"{copy['log_loss']:.3f}); " + ("the imputations above are better than copying the parent."
+                                                 if better else "the reconstruction does not beat copying the parent here."))
+    best = r.marginals.posterior[r.imputed].max(axis=1) if len(r.imputed) else np.array([])
+    return text, {"trait": "license", "states": names, "model": r.fit.model, "Q": r.fit.Q.tolist(),
+                  "loglik": r.fit.loglik, "root_prior": r.fit.root_prior, "mask_check": r.checks,
+                  "imputed": int(len(r.imputed)), "uninformed": int(len(r.uninformed)),
+                  "imputed_probability_median": float(np.median(best)) if len(best) else None}
+
+
+SECTIONS = (("data", _data), ("anatomy", _anatomy), ("kinship", _kinship), ("transitions", _transitions),
+            ("audit", _audit), ("drift", _drift), ("asr", _asr))
+
+
+def build(store, lineage: Lineage, fams: Families, genome: Genome, settings: Settings | None = None,
+          progress: bool = False, source: str | None = None) -> Report:
+    """Run every section on the store's lineage and genomes (``source`` names the data in the
+    header; default: the store's path)."""
+    from tqdm import tqdm
+    from . import __version__
+    s = settings or Settings()
+    report = Report(header=f"{source or f'store {store.path}'}; phylohf {__version__}; seed {s.seed}, {s.bootstrap:,} "
+                    f"bootstrap replicates, {s.null:,} null replicates, {s.permutations:,} permutations, "
+                    f"{s.mask:.0%} of known licenses hidden for the reconstruction check")
+    bar = tqdm(total=len(SECTIONS), desc="report", unit="section", disable=not progress)
+    for title, (key, section) in zip(TITLES, SECTIONS):
+        bar.set_postfix_str(key)
+        t = time.perf_counter()
+        text, data = section(store, lineage, fams, genome, s)
+        report.seconds[key] = time.perf_counter() - t
+        report.sections.append((title, text))
+        report.data[key] = data
+        bar.update()
+    bar.close()
+    return report

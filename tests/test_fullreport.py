@@ -1,0 +1,122 @@
+"""The full report: its structure, its numbers on a hand-built ecosystem, the planted effects of
+a directional simulation and no false alarms on a neutral one, figures, CLI and demo."""
+import json
+
+import pytest
+
+from phylohf.cli import load, main
+from phylohf.fullreport import TITLES, Settings, build
+from phylohf.ingest import ingest_file
+from phylohf.sources.simulate import simulate, write_listing
+from phylohf.store import Store
+
+FAST = Settings(seed=3, bootstrap=100, null=19, permutations=19)
+
+
+def _rec(id_, license_, parent=None, relation="finetune", languages=("en",), created="2024-01-01"):
+    card = {"license": license_, "language": list(languages)}
+    tags = [f"license:{license_}", *languages]
+    if parent:
+        card.update(base_model=parent, base_model_relation=relation)
+        tags.append(f"base_model:{relation}:{parent}")
+    return {"id": id_, "author": id_.split("/")[0], "createdAt": f"{created}T00:00:00.000Z",
+            "pipeline_tag": "text-generation", "tags": tags, "cardData": card}
+
+
+#   base/A (llama3) ─┬─ u1/ft (apache-2.0: relicensed) ── u3/q (apache-2.0, quantized)
+#                    └─ u2/ft (llama3)
+#   base/B (cc-by-nc-4.0) ── u4/ft (mit: non-commercial lifted)        lone/C (mit)
+HAND = [_rec("base/A", "llama3", languages=("en", "fr")), _rec("u1/ft", "apache-2.0", "base/A"),
+        _rec("u2/ft", "llama3", "base/A"), _rec("u3/q", "apache-2.0", "u1/ft", "quantized"),
+        _rec("base/B", "cc-by-nc-4.0"), _rec("u4/ft", "mit", "base/B"), _rec("lone/C", "mit")]
+
+
+def _report(tmp_path, records=None, n=None, scenario="directional", seed=7, settings=FAST):
+    path = tmp_path / "src.jsonl"
+    if records is not None:
+        path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    else:
+        path = tmp_path / "src.parquet"
+        write_listing(simulate(n, seed=seed, scenario=scenario), path)
+    with Store(tmp_path / "s.duckdb") as store:
+        ingest_file(store, path)
+        lineage, fams, genome = load(store, with_genome=True)
+        return build(store, lineage, fams, genome, settings)
+
+
+def test_hand_built_ecosystem_numbers(tmp_path):
+    r = _report(tmp_path, HAND)
+    d = r.data
+    assert d["data"]["models"] == 7 and d["data"]["placeholders"] == 0 and d["data"]["families"] == 3
+    assert d["anatomy"]["families"] == 3 and d["anatomy"]["singletons"] == 1
+    assert d["anatomy"]["hubs"][0] == {"model": "base/A", "children": 2, "family": "base/A",
+                                       "relations": {"finetune": 2}}
+    # four edges, all licenses known: llama3->apache, llama3->llama3, apache->apache, cc-by-nc->mit
+    assert sum(map(sum, d["transitions"]["counts"])) == 4
+    assert {(v["parent"], v["child"], v["rule"], v["certain"]) for v in d["audit"]["violations"]} == {
+        ("base/A", "u1/ft", "community-relicensed", True), ("base/B", "u4/ft", "non-commercial-lifted", True)}
+    lic = d["kinship"]["groups"]["license"]["classes"]
+    assert lic["parent_child"]["n"] == 4 and lic["parent_child"]["mean"] == pytest.approx(0.5)
+    assert lic["siblings"]["n"] == 1 and lic["siblings"]["mean"] == 0.0           # u1 and u2 differ
+    assert lic["grandparent"]["n"] == 1 and lic["grandparent"]["mean"] == 0.0     # base/A and u3
+    assert d["kinship"]["groups"]["license"]["sib_minus_pc"]["diff"] == pytest.approx(-0.5)
+    text = r.text()
+    assert "2 of 4 judged edges carry a child license that cannot lawfully follow" in text
+    assert "models:          7 observed, 0 placeholders" in text
+
+
+def test_sections_in_order_each_with_its_meaning(tmp_path):
+    r = _report(tmp_path, n=3000, seed=5)
+    text = r.text()
+    starts = [text.index(f"{i}. {t}\n") for i, t in enumerate(TITLES, 1)]
+    assert starts == sorted(starts)
+    for i, (start, end) in enumerate(zip(starts, starts[1:] + [len(text)])):
+        assert "What it means:" in text[start:end], TITLES[i]
+    data = r.json()
+    assert data["sections"] == list(TITLES)
+    assert {"data", "anatomy", "kinship", "transitions", "audit", "drift", "asr"} <= set(data)
+    json.dumps(data, default=float)                                             # serialisable
+
+
+@pytest.fixture(scope="module")
+def directed(tmp_path_factory):
+    return _report(tmp_path_factory.mktemp("directed"), n=20_000, seed=7)
+
+
+def test_planted_effects_are_recovered(directed):
+    d = directed.data
+    for group in ("license", "language", "task"):                   # siblings change together
+        g = d["kinship"]["groups"][group]
+        assert g["sib_minus_pc"]["diff"] > 0 and g["null"]["p"] <= 0.05, group
+    flows = {f["name"]: f for part in ("license", "language", "cards") for f in d["drift"][part]["flows"]}
+    assert flows["restrictive -> permissive"]["significant"]
+    assert flows["fewer languages (vs more)"]["significant"]
+    assert flows["template gained (vs lost)"]["significant"]
+    assert d["drift"]["cards"]["log_length_ratio"]["ci"][1] < 0      # cards get shorter
+    assert d["transitions"]["ordering"]["permutation_p"] <= 0.05
+    near = d["asr"]["mask_check"]["scores"]["with a visible relative"]
+    assert near["Mk marginal"]["accuracy"] > near["copy parent"]["accuracy"]
+
+
+def test_neutral_scenario_raises_no_false_alarm(tmp_path):
+    d = _report(tmp_path, n=20_000, scenario="neutral", seed=7).data
+    for group in ("license", "language"):
+        assert d["kinship"]["groups"][group]["null"]["p"] > 0.05, group
+    for part in ("license", "language"):
+        assert not any(f["significant"] for f in d["drift"][part]["flows"]), part
+
+
+def test_figures_and_cli(tmp_path, capsys, directed):
+    pytest.importorskip("matplotlib")
+    path = tmp_path / "src.parquet"
+    write_listing(simulate(3000, seed=2), path)
+    assert main(["ingest", str(path), "--store", str(tmp_path / "s.duckdb")]) == 0
+    assert main(["-q", "report", "--store", str(tmp_path / "s.duckdb"), "--out", str(tmp_path / "r.txt"),
+                 "--json", str(tmp_path / "r.json"), "--figures", str(tmp_path / "figs"),
+                 "--bootstrap", "50", "--null", "9", "--permutations", "9"]) == 0
+    text = (tmp_path / "r.txt").read_text()
+    assert text.startswith("phylohf report") and "7. Ancestral reconstruction and imputation" in text
+    assert json.loads((tmp_path / "r.json").read_text())["sections"] == list(TITLES)
+    for name in ("family.png", "kinship.png", "transitions.png", "drift.png"):
+        assert (tmp_path / "figs" / name).stat().st_size > 10_000, name
+    assert main(["report", "--store", str(tmp_path / "missing.duckdb")]) == 1
