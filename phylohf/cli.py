@@ -612,7 +612,9 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     s.set_defaults(func=cmd_report)
 
-    s = sub.add_parser("demo", help="simulate, ingest and summarise a small ecosystem (no network)")
+    s = sub.add_parser("demo", help="simulate an ecosystem and run everything on it (no network)",
+                       description="Simulate a Hub-like ecosystem, ingest it into a store, export and draw "
+                       "its family trees, and print the full report (as `phylohf report`).")
     s.add_argument("--models", type=int, default=50_000, help="number of models (default 50000: enough "
                    "for the report to recover every planted effect, in about 30 s)")
     s.add_argument("--seed", type=int, default=7, help="random seed (default 7)")

@@ -37,11 +37,14 @@ Stages run in child processes so each peak RSS is its own (``os.wait4``):
    group, 1,000 cluster-bootstrap replicates (Jaccard, then Hamming by exact aggregation);
    1,000 sibling pairs drawn by our sampler and by the paper's (a Python linear scan of
    the cumulative table per draw), with the ratio.
+11. ``report``: ``phylohf report`` on the stage-2 store with its defaults (1,000 bootstrap
+   and 200 null replicates, 200 permutations), time per section.
 
 Needs ``pip install -e ".[bench]"`` (networkx, TreeSwift). Targets (2 cores): simulate 2M
 < 60 s; stage 2 < 15 s and < 3 GB; load < 2 s; all families < 30 s; 1M-node tree
 written < 2 s and read at least as fast as TreeSwift; asr (a) fit + marginal < 5 s
-(unit lengths), (b) < 60 s.
+(unit lengths), (b) < 60 s; draw of a collapsed 50,000-node family < 30 s; relatives
+< 60 s; report < 3 min and < 4 GB.
 """
 from __future__ import annotations
 
@@ -417,9 +420,24 @@ def stage_relatives(work: Path, draws: int = 1000) -> dict:
     return times
 
 
+def stage_report(work: Path) -> dict:
+    """``phylohf report`` on the stage-2 store with its defaults (target: < 3 min, < 4 GB)."""
+    from phylohf.cli import load
+    from phylohf.fullreport import build
+    from phylohf.store import Store
+    t = time.perf_counter()
+    with Store(work / "hub.duckdb", read_only=True) as store:
+        lineage, fams, genome = load(store, with_genome=True)
+        times = {"load lineage, families, genomes": time.perf_counter() - t}
+        report = build(store, lineage, fams, genome)
+    times.update({f"section {key}": sec for key, sec in report.seconds.items()})
+    times["info"] = f"{lineage.n:,} nodes, {len(report.text()):,} characters of report"
+    return times
+
+
 STAGES = {"simulate": stage_simulate, "phylohf": stage_phylohf, "load": stage_load, "trees": stage_trees,
           "tree1m": stage_tree1m, "naive": stage_naive, "asr": stage_asr, "draw": stage_draw,
-          "crawl": stage_crawl, "relatives": stage_relatives}
+          "crawl": stage_crawl, "relatives": stage_relatives, "report": stage_report}
 
 
 def run_stage(name: str, args) -> tuple[dict, float]:
