@@ -33,6 +33,12 @@ CONVENTIONS = (
 )
 
 
+# the paper's trait groups and the card features: each at most a few hundred distinct values, so
+# the neutral null is exact and cheap at Hub scale (``phylohf relatives --groups tag,all`` adds
+# the free-form tags and the whole genome, whose null simulates every trait apart)
+KINSHIP_GROUPS = ("license", "language", "task", "card")
+
+
 @dataclass
 class Settings:
     seed: int = 1
@@ -81,7 +87,7 @@ def _anatomy(store, lineage, fams, genome, s):
 def _kinship(store, lineage, fams, genome, s):
     from .relatives import kinship
     from .report import relatives_report
-    r = kinship(lineage, genome, store, bootstrap=s.bootstrap, null=s.null, seed=s.seed)
+    r = kinship(lineage, genome, store, groups=KINSHIP_GROUPS, bootstrap=s.bootstrap, null=s.null, seed=s.seed)
     alike, together, apart = [], [], []
     for group, g in r["groups"].items():
         c, d, null = g["classes"], g["sib_minus_pc"], g["null"]
