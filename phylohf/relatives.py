@@ -364,7 +364,7 @@ def _pattern_diffs(S: np.ndarray, ok: np.ndarray, ch: np.ndarray, pr: np.ndarray
 
 def null_model(lineage: Lineage, X: sp.csr_matrix, declared: np.ndarray, scope: np.ndarray, parent: np.ndarray,
                pairs_pc, pairs_sib, metric: str, replicates: int, rng, symmetric: bool = False,
-               chunk_cells: int = 30_000_000) -> tuple[float, np.ndarray]:
+               chunk_cells: int = 8_000_000) -> tuple[float, np.ndarray]:
     """(observed, null replicates) of siblings minus parent/child mean similarity.
 
     Groups with at most PATTERN_LIMIT distinct trait sets evolve as one categorical character
