@@ -616,7 +616,7 @@ def parser() -> argparse.ArgumentParser:
                        description="Simulate a Hub-like ecosystem, ingest it into a store, export and draw "
                        "its family trees, and print the full report (as `phylohf report`).")
     s.add_argument("--models", type=int, default=50_000, help="number of models (default 50000: enough "
-                   "for the report to recover every planted effect, in about 30 s)")
+                   "for the report to recover every planted effect, in about 15 s)")
     s.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
     s.add_argument("--scenario", choices=("directional", "neutral"), default="directional")
     s.add_argument("--workdir", metavar="DIR", help="keep the snapshot and store here "

@@ -228,7 +228,8 @@ class MkData:
         part = np.exp(a - amax[:, None])
         c = part.max(axis=1)
         part /= np.where(c > 0, c, 1.0)[:, None]
-        return part, amax + np.log(c)
+        with np.errstate(divide="ignore"):          # impossible rows: log 0 = -inf, as documented
+            return part, amax + np.log(c)
 
     def down(self, P: np.ndarray, on_level=None) -> np.ndarray:
         """The pruning pass for transition matrices ``P`` (per length class): every node's log
