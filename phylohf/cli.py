@@ -380,8 +380,8 @@ def cmd_report(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    from .draw import draw_family
     from .export.trees import FORMATS, export_trees
+    from .figures import family_figure
     from .fullreport import Settings, build
     from .ingest import ingest_file
     from .sources import simulate as sim
@@ -402,7 +402,7 @@ def cmd_demo(args) -> int:
             print(f"Family trees: {trees.files:,} files for {trees.families:,} families "
                   f"(2+ nodes) in {trees.out}/ ({', '.join(FORMATS)}; index.tsv lists them)")
             png = Path(args.trees) / "largest-family.png"
-            _, engine = draw_family(lineage, genome, fams.root[0], png, collapse_by="license")
+            engine = family_figure(lineage, genome, int(fams.root[0]), png)
             print(f"Largest family drawn by {engine}, coloured by license (uniform clades collapsed): {png}")
             print("Running every analysis for the report ...\n")
             report = build(store, lineage, fams, genome, Settings(seed=args.seed), progress=_progress(args),

@@ -88,16 +88,21 @@ def drift_figure(drift: dict, path: Path) -> None:
     _save(fig, path)
 
 
+def family_figure(lineage, genome, root: int, path: Path) -> str:
+    """A family coloured by license, uniform clades collapsed, at most 300 nodes drawn (ete3,
+    else matplotlib); returns the engine used."""
+    from .draw import draw_family
+    return draw_family(lineage, genome, root, path, collapse_by="license", max_nodes=300)[1]
+
+
 def write_figures(report, lineage, genome, fams, out: str | Path) -> list[Path]:
     """All figures of ``report`` into the directory ``out``; returns the files written."""
-    from .draw import draw_family
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     data = report.data
     written = []
     if len(fams) and fams.size[0] > 1:
-        draw_family(lineage, genome, int(fams.root[0]), out / "family.png", collapse_by="license",
-                    max_nodes=300)
+        family_figure(lineage, genome, int(fams.root[0]), out / "family.png")
         written.append(out / "family.png")
     for name, make, key in (("kinship.png", kinship_figure, "kinship"),
                             ("transitions.png", transitions_figure, "transitions"),
