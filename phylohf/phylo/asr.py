@@ -186,45 +186,58 @@ class EdgeExpectations:
     loglik: float          # log-likelihood of the known states
 
 
-def edge_expectations(lineage: Lineage, states, P, edge_class, root) -> EdgeExpectations:
+class EStep:
     """Expected parent->child state pairs, summed over the edges of each class, given the
     known states, when an edge of class c moves by the stochastic matrix ``P[c]`` (one
-    generation) and every root draws its state from ``root``.
+    generation) and every root draws its state from ``root``: the E step of an EM.
 
-    Only edges and roots whose subtree holds a known state count: the others do not touch
-    the likelihood. Edge v's pair posterior is proportional to
+    The level plan, the clamps and the informative nodes are made once; each call runs one
+    down and one up pass. Only edges and roots whose subtree holds a known state count: the
+    others do not touch the likelihood. Edge v's pair posterior is proportional to
     ``above_v[a] P[a, b] down_v[b]``, summed over a level by one matrix product.
     """
-    states = np.asarray(states, np.int64)
-    P, edge_class = np.asarray(P, float), np.asarray(edge_class, np.int64)
-    k = P.shape[-1]
-    steps, u = _plan(lineage, np.where(lineage.parent >= 0, edge_class, 0).astype(float))
-    classes = u.astype(np.int64)
-    Pu = P[classes] if len(u) else P[:1]
-    keep = MkData.informative(lineage, states >= 0)
-    roots = np.flatnonzero(keep & (lineage.parent < 0))
-    pairs = np.zeros_like(P)
 
-    def visit(s: _Step, above: np.ndarray) -> None:
-        use = keep[s.nodes]
-        lo, d, c = above[use], D[s.nodes[use]], s.cls[use]
-        lo = np.exp(lo - lo.max(axis=1, keepdims=True))
-        d = np.exp(d - d.max(axis=1, keepdims=True))
-        for j in np.unique(c):
-            at = c == j
-            z = ((lo[at] @ Pu[j]) * d[at]).sum(axis=1)
-            pairs[classes[j]] += Pu[j] * ((lo[at] / z[:, None]).T @ d[at])
+    def __init__(self, lineage: Lineage, states, edge_class, k: int):
+        states = np.asarray(states, np.int64)
+        edge_class = np.asarray(edge_class, np.int64)
+        self.steps, u = _plan(lineage, np.where(lineage.parent >= 0, edge_class, 0).astype(float))
+        self.classes = u.astype(np.int64)
+        self.keep = MkData.informative(lineage, states >= 0)
+        self.roots = np.flatnonzero(self.keep & (lineage.parent < 0))
+        with np.errstate(divide="ignore"):
+            self.clamp = _clamp(states, k, -np.inf)
 
-    with np.errstate(divide="ignore", invalid="ignore"):
-        clamp = _clamp(states, k, -np.inf)
-        D, M, F, N = _down(steps, Pu, clamp)
-        A = np.zeros_like(D)
-        A[roots] = np.log(np.asarray(root, float))
-        _up(steps, Pu, clamp, M, F, N, A, visit)
-        joint = A[roots] + D[roots]
-        total = _logsumexp(joint)
-        top = np.exp(joint - total[:, None]).sum(axis=0)
-    return EdgeExpectations(pairs=pairs, roots=top, loglik=float(total.sum()))
+    def __call__(self, P, root) -> EdgeExpectations:
+        P = np.asarray(P, float)
+        Pu = P[self.classes] if len(self.classes) else P[:1]
+        keep, roots, clamp = self.keep, self.roots, self.clamp
+        pairs = np.zeros_like(P)
+
+        def visit(s: _Step, above: np.ndarray) -> None:
+            use = keep[s.nodes]
+            lo, d, c = above[use], D[s.nodes[use]], s.cls[use]
+            lo = np.exp(lo - lo.max(axis=1, keepdims=True))
+            d = np.exp(d - d.max(axis=1, keepdims=True))
+            for j in np.unique(c):
+                at = c == j
+                z = ((lo[at] @ Pu[j]) * d[at]).sum(axis=1)
+                pairs[self.classes[j]] += Pu[j] * ((lo[at] / z[:, None]).T @ d[at])
+
+        with np.errstate(divide="ignore", invalid="ignore"):
+            D, M, F, N = _down(self.steps, Pu, clamp)
+            A = np.zeros_like(D)
+            A[roots] = np.log(np.asarray(root, float))
+            _up(self.steps, Pu, clamp, M, F, N, A, visit)
+            joint = A[roots] + D[roots]
+            total = _logsumexp(joint)
+            top = np.exp(joint - total[:, None]).sum(axis=0)
+        return EdgeExpectations(pairs=pairs, roots=top, loglik=float(total.sum()))
+
+
+def edge_expectations(lineage: Lineage, states, P, edge_class, root) -> EdgeExpectations:
+    """One :class:`EStep`: the expected pairs under ``P`` and ``root``."""
+    P = np.asarray(P, float)
+    return EStep(lineage, states, edge_class, P.shape[-1])(P, root)
 
 
 # -- Fitch parsimony -----------------------------------------------------------------------

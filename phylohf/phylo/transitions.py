@@ -166,7 +166,7 @@ def em_matrix(lineage, states: np.ndarray, k: int, edge_class: np.ndarray | None
     every state known P is the rows-normalised counts. Rows of a
     class that no informative edge leaves keep their start.
     """
-    from .asr import edge_expectations
+    from .asr import EStep
     edge_class = np.zeros(lineage.n, np.int64) if edge_class is None else np.asarray(edge_class, np.int64)
     edge = np.flatnonzero(lineage.parent >= 0)
     c = int(edge_class[edge].max(initial=0)) + 1
@@ -174,8 +174,9 @@ def em_matrix(lineage, states: np.ndarray, k: int, edge_class: np.ndarray | None
                   for j in range(c)])
     P /= P.sum(axis=2, keepdims=True)
     root, last = np.full(k, 1.0 / k), -np.inf
+    e_step = EStep(lineage, states, edge_class, k)
     for it in range(1, max_iter + 1):
-        e = edge_expectations(lineage, states, P, edge_class, root)
+        e = e_step(P, root)
         rows = e.pairs.sum(axis=2, keepdims=True)
         P = np.where(rows > 0, e.pairs / np.where(rows > 0, rows, 1.0), P)
         if e.roots.sum() > 0:
