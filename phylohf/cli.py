@@ -248,7 +248,7 @@ def _set_transitions(args, lineage, genome, parent, scope_mask, scope) -> int:
 
 
 def cmd_transitions(args) -> int:
-    from .phylo.transitions import em_matrix, transitions
+    from .phylo.transitions import tree_transitions
     from .records import RELATIONS
     from .report import transitions_json, transitions_report
     set_valued = args.trait in SET_TRAITS
@@ -264,9 +264,7 @@ def cmd_transitions(args) -> int:
     if set_valued:
         parent = np.where(lineage.relation == only, lineage.parent, -1) if only is not None else lineage.parent
         return _set_transitions(args, lineage, genome, parent, scope_mask, scope)
-    t = transitions(lineage.parent, states, len(names), lineage.relation, only, args.permutations, args.seed)
-    t.em = em_matrix(lineage, states, len(names), None if only is None else lineage.relation)
-    t.em_class = only or 0
+    t = tree_transitions(lineage, states, len(names), only, args.permutations, args.seed)
     if args.json:
         json.dump({"trait": args.trait, "scope": scope, **transitions_json(t, names)}, sys.stdout, indent=1)
         print()

@@ -105,12 +105,11 @@ def _kinship(store, lineage, fams, genome, s):
 
 
 def _transitions(store, lineage, fams, genome, s):
-    from .phylo.transitions import em_matrix, transitions
+    from .phylo.transitions import tree_transitions
     from .report import transitions_json, transitions_report
     from .traits import categorical
     states, names = categorical(genome, "license", s.top)
-    t = transitions(lineage.parent, states, len(names), n_perm=s.permutations, seed=s.seed)
-    t.em = em_matrix(lineage, states, len(names))
+    t = tree_transitions(lineage, states, len(names), n_perm=s.permutations, seed=s.seed)
     o = t.ordering
     sig = o.null_p is not None and o.null_p <= 0.05
     meaning = (f"What it means: license changes {'follow' if sig else 'do not clearly follow'} one order "

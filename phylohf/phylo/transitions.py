@@ -21,7 +21,7 @@ Conventions:
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import permutations
 
 import numpy as np
@@ -185,6 +185,16 @@ def em_matrix(lineage, states: np.ndarray, k: int, edge_class: np.ndarray | None
             return EMMatrix(P, root, e.loglik, it, True)
         last = e.loglik
     return EMMatrix(P, root, e.loglik, max_iter, False)
+
+
+def tree_transitions(lineage, states: np.ndarray, k: int, only: int | None = None, n_perm: int = 0,
+                     seed: int = 0) -> Transitions:
+    """:func:`transitions` over a lineage's primary edges (only those of relation code
+    ``only`` if given), with the per-generation matrix also estimated over the whole tree by
+    :func:`em_matrix` (one matrix per relation type when ``only`` is given)."""
+    t = transitions(lineage.parent, states, k, lineage.relation, only, n_perm, seed)
+    em = em_matrix(lineage, states, k, None if only is None else lineage.relation)
+    return replace(t, em=em, em_class=only or 0)
 
 
 def gains_and_losses(parent: np.ndarray, matrix, declared: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
