@@ -1,4 +1,6 @@
-"""Small lineages for the tests of the phylogenetic methods."""
+"""Small lineages and simulated stores for the tests."""
+from pathlib import Path
+
 import numpy as np
 
 from phylohf.lineage import Lineage
@@ -30,3 +32,15 @@ def simulated_case(n: int = 3000, seed: int = 42):
     truth = simulate_states(forest(parent), Q, lengths, stationary(Q), rng)
     hidden = rng.random(n) < 0.3
     return parent, Q, lengths, truth, hidden, np.where(hidden, -1, truth)
+
+
+def simulated_store(directory: Path, n: int, seed: int, scenario: str = "directional") -> Path:
+    """Simulate ``n`` models and ingest them into ``directory/<scenario>.duckdb``; its path."""
+    from phylohf.ingest import ingest_file
+    from phylohf.sources.simulate import simulate, write_listing
+    from phylohf.store import Store
+    listing, store = directory / f"{scenario}.parquet", directory / f"{scenario}.duckdb"
+    write_listing(simulate(n, seed=seed, scenario=scenario), listing)
+    with Store(store) as s:
+        ingest_file(s, listing, progress=False)
+    return store

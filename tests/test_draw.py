@@ -7,7 +7,7 @@ import pytest
 import scipy.sparse as sp
 from PIL import Image
 
-from forests import forest, random_tree
+from forests import forest, random_tree, simulated_store
 from phylohf.draw import ViewExtraMissing, drawing, render, shorten
 from phylohf.genome import GROUPS, Genome
 from phylohf.lineage import NO_DATE, Lineage
@@ -215,21 +215,16 @@ def test_large_family_is_quick(tmp_path):
 
 def test_cli_draw_and_view(tmp_path, capsys, monkeypatch):
     from phylohf.cli import main
-    from phylohf.ingest import ingest_file
-    from phylohf.sources.simulate import simulate, write_listing
-    from phylohf.store import Store
-    write_listing(simulate(1500, seed=3), tmp_path / "hub.parquet")
-    with Store(tmp_path / "eco.duckdb") as store:
-        ingest_file(store, tmp_path / "hub.parquet", progress=False)
+    store = str(simulated_store(tmp_path, 1500, seed=3))
     out = tmp_path / "fam.png"
-    assert main(["draw", "--store", str(tmp_path / "eco.duckdb"), "--out", str(out), "--collapse-by",
+    assert main(["draw", "--store", store, "--out", str(out), "--collapse-by",
                  "license", "--engine", "matplotlib"]) == 0
     assert out.stat().st_size > 10_000 and "with matplotlib" in capsys.readouterr().out
-    assert main(["draw", "--store", str(tmp_path / "eco.duckdb"), "--family", "no/such", "--out", str(out)]) == 1
+    assert main(["draw", "--store", store, "--family", "no/such", "--out", str(out)]) == 1
     assert "no model 'no/such'" in capsys.readouterr().err
     monkeypatch.delenv("DISPLAY", raising=False)
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
-    assert main(["view", "--store", str(tmp_path / "eco.duckdb")]) == 1
+    assert main(["view", "--store", store]) == 1
     assert "no display" in capsys.readouterr().err
 
 

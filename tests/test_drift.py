@@ -51,16 +51,13 @@ def test_median_ci_covers_and_is_degenerate_for_one_value():
 
 @pytest.fixture(scope="module")
 def ecosystems(tmp_path_factory):
+    from forests import simulated_store
     from phylohf.cli import load
-    from phylohf.ingest import ingest_file
-    from phylohf.sources.simulate import simulate, write_listing
     from phylohf.store import Store
     d = tmp_path_factory.mktemp("drift")
     out = {}
     for scenario in ("directional", "neutral"):
-        write_listing(simulate(20_000, seed=7, scenario=scenario), d / f"{scenario}.parquet")
-        with Store(d / f"{scenario}.duckdb") as store:
-            ingest_file(store, d / f"{scenario}.parquet", progress=False)
+        with Store(simulated_store(d, 20_000, seed=7, scenario=scenario), read_only=True) as store:
             lineage, _, genome = load(store, with_genome=True)
             out[scenario] = drift(lineage, genome, card_lengths(store, lineage.n), n_boot=400, n_perm=30, seed=1)
     return out

@@ -3,6 +3,7 @@ a directional simulation and no false alarms on a neutral one, figures, CLI and 
 import json
 
 import pytest
+from forests import simulated_store
 
 from phylohf.cli import load, main
 from phylohf.fullreport import TITLES, Settings, build
@@ -32,14 +33,15 @@ HAND = [_rec("base/A", "llama3", languages=("en", "fr")), _rec("u1/ft", "apache-
 
 
 def _report(tmp_path, records=None, n=None, scenario="directional", seed=7, settings=FAST):
-    path = tmp_path / "src.jsonl"
     if records is not None:
+        path = tmp_path / "src.jsonl"
         path.write_text("".join(json.dumps(r) + "\n" for r in records))
+        with Store(tmp_path / "s.duckdb") as store:
+            ingest_file(store, path, progress=False)
+        path = tmp_path / "s.duckdb"
     else:
-        path = tmp_path / "src.parquet"
-        write_listing(simulate(n, seed=seed, scenario=scenario), path)
-    with Store(tmp_path / "s.duckdb") as store:
-        ingest_file(store, path)
+        path = simulated_store(tmp_path, n, seed, scenario)
+    with Store(path, read_only=True) as store:
         lineage, fams, genome = load(store, with_genome=True)
         return build(store, lineage, fams, genome, settings)
 

@@ -125,14 +125,8 @@ def test_imputation_follows_the_family():
 
 @pytest.fixture(scope="module")
 def small_store(tmp_path_factory):
-    from phylohf.ingest import ingest_file
-    from phylohf.sources.simulate import simulate, write_listing
-    from phylohf.store import Store
-    d = tmp_path_factory.mktemp("lic")
-    write_listing(simulate(3000, seed=3), d / "hub.parquet")
-    with Store(d / "eco.duckdb") as store:
-        ingest_file(store, d / "hub.parquet", progress=False)
-    return d / "eco.duckdb"
+    from forests import simulated_store
+    return simulated_store(tmp_path_factory.mktemp("lic"), 3000, seed=3)
 
 
 def test_cli_json_layout_and_errors(small_store, capsys):

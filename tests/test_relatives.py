@@ -8,14 +8,12 @@ import pytest
 import scipy.sparse as sp
 from scipy import stats
 
-from forests import forest, random_tree
+from forests import forest, random_tree, simulated_store
 from phylohf.cli import main
 from phylohf.genome import build
-from phylohf.ingest import ingest_file
 from phylohf.lineage import Lineage
 from phylohf.relatives import (CLASSES, Pairs, cluster_bootstrap, kinship, null_model, patterns,
                                set_similarity)
-from phylohf.sources.simulate import simulate, write_listing
 from phylohf.store import Store
 
 
@@ -185,12 +183,10 @@ def test_patterns_code_sets():
 
 def _ecosystem(tmp, scenario, n=20_000, seed=7):
     """(store path, lineage, genome) of a simulated ecosystem."""
-    sim = simulate(n, seed=seed, scenario=scenario)
-    write_listing(sim, tmp / f"{scenario}.parquet")
-    with Store(tmp / f"{scenario}.duckdb") as store:
-        ingest_file(store, tmp / f"{scenario}.parquet")
+    path = simulated_store(tmp, n, seed, scenario)
+    with Store(path, read_only=True) as store:
         lin = Lineage.from_store(store)
-        return tmp / f"{scenario}.duckdb", lin, build(store, lin.n)
+        return path, lin, build(store, lin.n)
 
 
 @pytest.fixture(scope="module")

@@ -5,11 +5,10 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
+from forests import simulated_store
 from phylohf.genome import build
-from phylohf.ingest import ingest_file
 from phylohf.lineage import Lineage
 from phylohf.phylo.transitions import bowker, best_ordering, gains_and_losses, pair_tests, transitions
-from phylohf.sources.simulate import simulate, write_listing
 from phylohf.store import Store
 from phylohf.traits import binary, categorical
 
@@ -79,10 +78,8 @@ def test_gains_and_losses_per_element():
 def ecosystems(tmp_path_factory):
     out = {}
     for scenario in ("directional", "neutral"):
-        d = tmp_path_factory.mktemp(scenario)
-        write_listing(simulate(60_000, seed=4, scenario=scenario), d / "hub.parquet")
-        with Store(d / "s.duckdb") as store:
-            ingest_file(store, d / "hub.parquet", progress=False)
+        path = simulated_store(tmp_path_factory.mktemp(scenario), 60_000, seed=4, scenario=scenario)
+        with Store(path, read_only=True) as store:
             lineage = Lineage.from_store(store)
             out[scenario] = lineage, build(store, lineage.n)
     return out

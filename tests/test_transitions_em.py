@@ -7,7 +7,7 @@ import pytest
 
 from phylohf.phylo.asr import edge_expectations
 from phylohf.phylo.transitions import em_matrix, transitions
-from tests.forests import forest, random_tree
+from forests import forest, random_tree
 
 
 def _brute(parent, states, P, edge_class, root, count):
