@@ -85,11 +85,21 @@ def _total_rows(path: Path) -> int | None:
     return None
 
 
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+def _finish(store: Store, report: IngestReport, started: dt.datetime) -> IngestReport:
+    store.index_lineage()
+    store.log_ingest(report.source, started, report.rows_read, report.stored, report.skipped)
+    return report
+
+
 def ingest_batches(store: Store, batches: Iterator[Batch], source: str,
                    total: int | None = None, progress: bool = True) -> IngestReport:
     """Upsert every batch (each its own transaction) and log the ingest in the store."""
     report = IngestReport(source)
-    started = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    started = _now()
     with tqdm(total=total, unit=" rows", unit_scale=True, disable=not progress,
               desc=f"ingest {Path(source).name}", leave=False) as bar:
         for table, problems, rows_read in batches:
@@ -102,9 +112,7 @@ def ingest_batches(store: Store, batches: Iterator[Batch], source: str,
             bar.update(rows_read - report.rows_read)
             report.rows_read = rows_read
     report.problems.sort()
-    store.index_lineage()
-    store.log_ingest(source, started, report.rows_read, report.stored, report.skipped)
-    return report
+    return _finish(store, report, started)
 
 
 def ingest_file(store: Store, path: str | Path, progress: bool = True, keep_raw: bool = False) -> IngestReport:
@@ -115,10 +123,6 @@ def ingest_file(store: Store, path: str | Path, progress: bool = True, keep_raw:
     """
     path = Path(path)
     return ingest_batches(store, reader_for(path, keep_raw), str(path), _total_rows(path), progress)
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
 
 
 def _commit(store: Store, report: IngestReport, records: list[dict], problems: list, statements: list,
@@ -144,12 +148,6 @@ def _commit(store: Store, report: IngestReport, records: list[dict], problems: l
     report.stored += stored
     report.cards_missing += len(no_card)
     report.problems += bad + skipped + [(0, f"{i}: {what}" if i else what) for i, what in problems]
-
-
-def _finish(store: Store, report: IngestReport, started: dt.datetime) -> IngestReport:
-    store.index_lineage()
-    store.log_ingest(report.source, started, report.rows_read, report.stored, report.skipped)
-    return report
 
 
 def crawl_family(store: Store, model_id: str, settings=None, progress: bool = True) -> IngestReport:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
@@ -101,8 +102,7 @@ class Store:
         if not self._prepared:
             normalize.prepare(con)
             self._prepared = True
-        con.execute("BEGIN TRANSACTION")
-        try:
+        with self._atomic():
             normalize.normalize_into(con, raw, "_batch")
             con.register("_incoming", raw)
             skipped = con.execute(
@@ -118,10 +118,6 @@ class Store:
             self.add_problems(source, skipped)
             for sql, params in also:
                 con.execute(sql, params)
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
         return stored, skipped
 
     def add_problems(self, source: str, problems: list[tuple[int, str]]) -> None:
@@ -129,16 +125,22 @@ class Store:
             self.con.executemany("INSERT INTO problems VALUES (?, ?, NULL, ?, now())",
                                  [(source, row, what) for row, what in problems])
 
-    def transaction(self, statements: Sequence[tuple[str, list]]) -> None:
-        """Run (SQL, parameters) statements in one transaction."""
+    @contextmanager
+    def _atomic(self):
+        """One transaction: committed when the block ends, rolled back if it raises."""
         self.con.execute("BEGIN TRANSACTION")
         try:
-            for sql, params in statements:
-                self.con.execute(sql, params)
+            yield
             self.con.execute("COMMIT")
         except BaseException:
             self.con.execute("ROLLBACK")
             raise
+
+    def transaction(self, statements: Sequence[tuple[str, list]]) -> None:
+        """Run (SQL, parameters) statements in one transaction."""
+        with self._atomic():
+            for sql, params in statements:
+                self.con.execute(sql, params)
 
     # -- crawls ----------------------------------------------------------------------------
     def crawl(self, key: str) -> dict:
