@@ -31,7 +31,7 @@ import numpy as np
 from .export.newick import _layout
 from .export.nexus import MISSING
 from .export.trees import node_attributes
-from .lineage import Lineage
+from .lineage import Lineage, subtree_sizes
 from .traits import OTHER
 
 ATTRIBUTES = ("license", "languages", "task", "library", "relation", "observed")
@@ -98,16 +98,6 @@ def _uniform(key: np.ndarray, parent: np.ndarray, size: np.ndarray) -> np.ndarra
     below = np.cumsum(change)
     pos = np.arange(len(key))
     return below[pos + size] == below[pos]
-
-
-def _sizes(parent: np.ndarray, depth: np.ndarray) -> np.ndarray:
-    """Subtree sizes from parent positions, one vectorised step per depth level."""
-    size = np.ones(len(parent), np.int64)
-    order = np.argsort(depth, kind="stable")
-    cut = np.searchsorted(depth[order], np.arange(int(depth.max(initial=0)) + 2))
-    for a, b in reversed(list(zip(cut[1:-1].tolist(), cut[2:].tolist()))):
-        np.add.at(size, parent[order[a:b]], size[order[a:b]])
-    return size
 
 
 def shorten(ids: list[str], width: int = LABEL_WIDTH) -> list[str]:
@@ -451,7 +441,7 @@ def ete_tree(d: Drawing, layout: str = "rectangular"):
 
 def coordinates(d: Drawing) -> tuple[np.ndarray, np.ndarray]:
     """``(x, y)`` of every drawn node: x its generation, y the midpoint of its leaves' rows."""
-    size = _sizes(d.parent, d.depth)
+    size = subtree_sizes(d.parent, d.depth)
     leaf = size == 1
     before = np.r_[0, np.cumsum(leaf)]                          # leaves before each pre-order position
     pos = np.arange(len(d))

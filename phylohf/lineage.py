@@ -38,6 +38,22 @@ def _jump(parent: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return anc, dist, parent[anc] < 0
 
 
+def levels(depth: np.ndarray) -> list[np.ndarray]:
+    """Nodes grouped by ``depth``, shallowest first."""
+    order = np.argsort(depth, kind="stable")
+    bounds = np.searchsorted(depth[order], np.arange(int(depth.max(initial=0)) + 2))
+    return [order[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+def subtree_sizes(parent: np.ndarray, depth: np.ndarray) -> np.ndarray:
+    """Nodes in the subtree of every node (itself included) of any forest given as parent
+    indices and depths, one vectorised step per level."""
+    size = np.ones(len(parent), np.int64)
+    for nodes in reversed(levels(depth)[1:]):
+        np.add.at(size, parent[nodes], size[nodes])
+    return size
+
+
 def _break_cycles(parent: np.ndarray, created: np.ndarray, stuck: np.ndarray) -> list[int]:
     """Cut one primary edge per cycle among the ``stuck`` nodes; returns the cut nodes."""
     cut: list[int] = []
@@ -127,16 +143,11 @@ class Lineage:
 
     def levels(self) -> list[np.ndarray]:
         """Nodes grouped by depth, shallowest first (one vectorised step per level)."""
-        order = np.argsort(self.depth, kind="stable")
-        bounds = np.searchsorted(self.depth[order], np.arange(int(self.depth.max(initial=0)) + 2))
-        return [order[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+        return levels(self.depth)
 
     def subtree_sizes(self) -> np.ndarray:
         """Number of nodes in the subtree of every node (itself included)."""
-        size = np.ones(self.n, np.int64)
-        for nodes in reversed(self.levels()[1:]):
-            np.add.at(size, self.parent[nodes], size[nodes])
-        return size
+        return subtree_sizes(self.parent, self.depth)
 
     def family_root(self, model_id: str) -> int:
         """Node index of ``model_id``, which must be the root of its family."""
