@@ -315,16 +315,12 @@ def _draw_args(s: argparse.ArgumentParser) -> None:
 
 
 def cmd_audit_licenses(args) -> int:
-    from .licenses import audit, audit_report, impute
-    from .traits import categorical
+    from .licenses import audit_genomes, audit_report
     with Store(args.store, read_only=True) as store:
         lineage, _, genome = load(store, with_genome=True)
-    states, names = categorical(genome, "license", top=len(genome.columns("license")))
     scope_mask, scope = _family_scope(lineage, args.family)
-    imputation = None
-    if not args.no_impute and (states >= 0).any():
-        imputation = impute(lineage, *categorical(genome, "license", args.impute_top), seed=args.seed)
-    result = audit(lineage, states, names, None if args.family is None else scope_mask, scope, imputation)
+    result = audit_genomes(lineage, genome, None if args.family is None else scope_mask, scope,
+                           None if args.no_impute else args.impute_top, args.seed)
     if args.json:
         json.dump(result.to_json(), sys.stdout, indent=1)
         print()

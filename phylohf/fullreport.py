@@ -120,11 +120,8 @@ def _transitions(store, lineage, fams, genome, s):
 
 
 def _audit(store, lineage, fams, genome, s):
-    from .licenses import audit, audit_report, impute
-    from .traits import categorical
-    states, names = categorical(genome, "license", top=len(genome.columns("license")))
-    imputation = impute(lineage, *categorical(genome, "license", 6), seed=s.seed) if (states >= 0).any() else None
-    a = audit(lineage, states, names, imputation=imputation)
+    from .licenses import audit_genomes, audit_report
+    a = audit_genomes(lineage, genome, seed=s.seed)
     return audit_report(a), a.to_json()
 
 

@@ -291,6 +291,18 @@ def _add_imputation(out: Audit, lineage, states, names, imp: Imputation, child, 
 
 
 # -- text ------------------------------------------------------------------------------------
+def audit_genomes(lineage: Lineage, genome, scope_mask: np.ndarray | None = None, scope: str = "all families",
+                  impute_top: int | None = 6, seed: int = 1) -> Audit:
+    """:func:`audit` of the genomes' license ids, with the licenses of models that declare none
+    imputed from the ``impute_top`` most frequent ids (None: no imputation)."""
+    from .traits import categorical
+    states, names = categorical(genome, "license", top=len(genome.columns("license")))
+    imputation = None
+    if impute_top is not None and (states >= 0).any():
+        imputation = impute(lineage, *categorical(genome, "license", impute_top), seed=seed)
+    return audit(lineage, states, names, scope_mask, scope, imputation)
+
+
 def audit_report(a: Audit, top: int = 10, examples: int = 10) -> str:
     """The audit as text: rules, relation types, worst families, examples and imputations."""
     n_viol = len(a.violations)
