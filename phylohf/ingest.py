@@ -31,6 +31,14 @@ class IngestReport:
     problems: list[tuple[int, str]] = field(default_factory=list)
     stopped: str | None = None      # why a crawl stopped early (it resumes from the store)
     cards_missing: int = 0          # models stored without a card (ids in table `problems`)
+    requests: dict[str, int] = field(default_factory=dict)   # Hub requests of this run: api, resolve
+    resumed_at: int = 0             # rows read by earlier runs of a resumed crawl
+
+    @property
+    def requests_per_model(self) -> float | None:
+        """API requests of this run per model it fetched."""
+        fetched = self.rows_read - self.resumed_at
+        return self.requests.get("api", 0) / fetched if fetched else None
 
     @property
     def skipped(self) -> int:
@@ -40,6 +48,11 @@ class IngestReport:
         cards = f", {self.cards_missing:,} without a card" if self.cards_missing else ""
         lines = [f"{self.source}: {self.rows_read:,} rows read, {self.stored:,} models stored, "
                  f"{self.skipped:,} skipped{cards}"]
+        if self.requests:
+            per = self.requests_per_model
+            lines.append(f"  {self.requests.get('api', 0):,} API requests"
+                         + (f" ({per:.3f} per model fetched)" if per is not None else "")
+                         + (f", {self.requests['resolve']:,} card downloads" if self.requests.get("resolve") else ""))
         for row, what in self.problems[:show]:
             lines.append(f"  row {row}: {what}" if row else f"  {what}")
         if self.skipped > show:
@@ -152,12 +165,13 @@ def _commit(store: Store, report: IngestReport, records: list[dict], problems: l
 
 def crawl_family(store: Store, model_id: str, settings=None, progress: bool = True) -> IngestReport:
     """The family of ``model_id`` from the Hub (up to its root, then breadth-first down),
-    committed model by model; resumes an unfinished crawl of the same model."""
-    from .sources.hub import RESUME, HubClient, HubUnavailable
+    committed model by model; resumes an unfinished crawl of the same model. Models the
+    Hub lists with no children enter the frontier done: they cost no request."""
+    from .sources.hub import RESUME, HubClient, HubUnavailable, has_no_children
     client, started = HubClient(settings), _now()
     key = f"hub:{model_id}"
     state = store.crawl(key)
-    report = IngestReport(key, rows_read=state["fetched"])
+    report = IngestReport(key, rows_read=state["fetched"], resumed_at=state["fetched"], requests=client.requests)
     workers = client.s.workers
     pool, cards = ThreadPoolExecutor(workers), ThreadPoolExecutor(workers)
     try:
@@ -167,7 +181,7 @@ def crawl_family(store: Store, model_id: str, settings=None, progress: bool = Tr
                 records = [record] if record else []
                 _commit(store, report, records, problems, [
                     ("UPDATE crawls SET root = ? WHERE crawl = ?", [root, key]),
-                    ("INSERT INTO crawl_frontier VALUES (?, ?, 0, false)", [key, root])],
+                    ("INSERT INTO crawl_frontier VALUES (?, ?, 0, ?)", [key, root, has_no_children(record)])],
                     client.with_cards(records, cards))
                 bar.update(len(records))
             while pending := store.con.execute(
@@ -176,9 +190,10 @@ def crawl_family(store: Store, model_id: str, settings=None, progress: bool = Tr
                 for node, depth, future in [(n, d, pool.submit(client.children, n)) for n, d in pending]:
                     records, problems = future.result()
                     records = _unseen(store, key, records)
-                    ids = [r["id"] for r in records if isinstance(r.get("id"), str)]
+                    listed = [r for r in records if isinstance(r, dict) and isinstance(r.get("id"), str)]
                     _commit(store, report, records, problems, [
-                        ("INSERT INTO crawl_frontier SELECT ?, unnest(?::VARCHAR[]), ?, false", [key, ids, depth + 1]),
+                        ("INSERT INTO crawl_frontier SELECT ?, unnest(?::VARCHAR[]), ?, unnest(?::BOOLEAN[])",
+                         [key, [r["id"] for r in listed], depth + 1, [has_no_children(r) for r in listed]]),
                         ("UPDATE crawl_frontier SET done = true WHERE crawl = ? AND id = ?", [key, node])],
                         client.with_cards(records, cards))
                     bar.update(len(records))
@@ -216,7 +231,7 @@ def crawl_listing(store: Store, settings=None, limit: int | None = None, progres
     client, started = HubClient(settings), _now()
     key = "hub:all"
     state = store.crawl(key)
-    report = IngestReport(key, rows_read=state["fetched"])
+    report = IngestReport(key, rows_read=state["fetched"], resumed_at=state["fetched"], requests=client.requests)
     url, params = ((state["cursor"], None) if state["cursor"] else
                    (f"{client.endpoint}/api/models", client.listing_params(limit=limit)))
     cards = ThreadPoolExecutor(client.s.workers)
@@ -283,9 +298,10 @@ def ingest_source(store: Store, source: str, settings=None, limit: int | None = 
     if source == "hub:all":
         return crawl_listing(store, settings, limit, progress)
     if source.startswith("hub:"):
+        from .sources.hub import invalid_id
         model_id = source[4:].strip()
-        if model_id.count("/") > 1 or not model_id:
-            raise ValueError(f"cannot read {source!r}: write hub:OWNER/NAME (or hub:all)")
+        if invalid_id(model_id):
+            raise ValueError(f"cannot read {source!r}: write hub:OWNER/NAME (or hub:all), a Hub model id")
         return crawl_family(store, model_id, settings, progress)
     if source.startswith("hf-dataset:"):
         return ingest_dataset(store, source, settings, progress, keep_raw)

@@ -6,7 +6,13 @@ It serves, from fixture records in the API's camelCase listing shape:
   (substring of the id), ``limit`` (page size), cursor pagination with a
   ``Link: <...>; rel="next"`` header, and the response shapes of ``expand=`` (only the
   fields asked for, plus ``_id`` and ``id``), ``full``, ``cardData`` and ``config``;
+* the Hub's model-tree fields, derived from the tags unless a record has its own:
+  ``childrenModelCount`` (the models carrying the tag ``base_model:<id>``) and
+  ``baseModels`` (``{"models": [{"_id", "id"}], "relation"}`` from the
+  ``base_model:<relation>:<id>`` tags: every merge parent, else the first parent);
 * ``GET /api/models/<id>`` (401/403 for ``denied`` models, 404 for unknown ones);
+* ``GET /api/whoami-v2``: an account (name, email, token name), for tests that no crawl
+  ever leaves the ``/api/models`` space;
 * ``GET``/``HEAD /<id>/resolve/<rev>/README.md`` (the card; 404 ``EntryNotFound`` when
   the model has none) and ``/datasets/<repo>/resolve/<rev>/<file>`` for ``hf_hub_download``.
 
@@ -52,7 +58,7 @@ def api_records(listing: pa.Table) -> tuple[list[dict], dict[str, str]]:
                     r[key] = json.loads(r[key])
                 except ValueError:
                     pass            # YAML card data stays text, as some dumps have it
-        r["_id"] = hashlib.md5(r["id"].encode()).hexdigest()[:24]
+        r["_id"] = _object_id(r["id"])
         r["sha"] = hashlib.sha1(r["id"].encode()).hexdigest()
         r["siblings"] = [{"rfilename": "README.md"}] if card else []
         records.append(r)
@@ -65,10 +71,10 @@ class HubServer:
     def __init__(self, records: list[dict], cards: dict[str, str] | None = None,
                  files: dict[tuple[str, str], bytes] | None = None, denied: dict[str, int] | None = None,
                  page_size: int = 1000, slow_seconds: float = 2.0):
-        self.records = records              # malformed ones (no id, not an object) are served as they are
-        self.by_id = {r["id"]: r for r in records if isinstance(r, dict) and r.get("id")}
+        self.records = _with_model_tree(records)  # malformed ones (no id, not an object) served as they are
+        self.by_id = {r["id"]: r for r in self.records if isinstance(r, dict) and r.get("id")}
         self.by_tag: dict[str, list[int]] = {}
-        for i, r in enumerate(records):
+        for i, r in enumerate(self.records):
             for tag in set(r.get("tags") or () if isinstance(r, dict) else ()):
                 self.by_tag.setdefault(tag, []).append(i)
         self.cards = cards or {}
@@ -181,6 +187,36 @@ class HubServer:
                      "ETag": f'"{hashlib.sha1(body).hexdigest()}"'}, body
 
 
+WHOAMI = {"type": "user", "id": "whoami-secret-id", "name": "someone", "email": "someone@example.org",
+          "auth": {"accessToken": {"displayName": "secret-token-name", "role": "write"}}}
+
+
+def _object_id(model_id: str) -> str:
+    return hashlib.md5(model_id.encode()).hexdigest()[:24]
+
+
+def _with_model_tree(records: list) -> list:
+    """Copies of the records with ``childrenModelCount`` and ``baseModels`` as the Hub
+    derives them from the ``base_model`` tags (fields a record already has are kept)."""
+    children: dict[str, int] = {}
+    for r in records:
+        for tag in set(r.get("tags") or () if isinstance(r, dict) else ()):
+            if tag.startswith("base_model:") and tag.count(":") == 1:
+                children[tag[len("base_model:"):]] = children.get(tag[len("base_model:"):], 0) + 1
+    out = []
+    for r in records:
+        if not isinstance(r, dict) or not isinstance(r.get("id"), str):
+            out.append(r)
+            continue
+        pairs = [t.split(":", 2)[1:] for t in r.get("tags") or () if t.startswith("base_model:") and t.count(":") >= 2]
+        merged = [p for rel, p in pairs if rel == "merge"]
+        tree = ({"models": [{"_id": _object_id(p), "id": p} for p in merged], "relation": "merge"} if merged else
+                {"models": [{"_id": _object_id(pairs[0][1]), "id": pairs[0][1]}], "relation": pairs[0][0]} if pairs
+                else None)
+        out.append({"childrenModelCount": children.get(r["id"], 0), **({"baseModels": tree} if tree else {}), **r})
+    return out
+
+
 def _flag(query: dict[str, list[str]], name: str) -> bool:
     return query.get(name, ["false"])[0].lower() == "true"
 
@@ -222,7 +258,9 @@ def _handler(hub: HubServer):
                 time.sleep(hub.delay)
                 status, headers, body = hub.listing(query)
             elif path.startswith("/api/models/"):
-                status, headers, body = hub.model(path[len("/api/models/"):], query)
+                status, headers, body = hub.model(unquote(path[len("/api/models/"):]), query)
+            elif path == "/api/whoami-v2":
+                status, headers, body = 200, {}, json.dumps(WHOAMI).encode()
             elif "/resolve/" in path:
                 status, headers, body = hub.resolve(path)
             else:

@@ -1,9 +1,13 @@
 """Real Hub data through ``huggingface_hub``: family crawls, the whole listing, dataset snapshots, cards.
 
-* ``hub:MODEL_ID``: the model's family. Up from the model by primary parents
-  (``GET /api/models/<id>``) to its true root, then breadth-first down: the children of
-  a model are the listing filtered on ``base_model:<relation>:<id>`` for the four
-  relations, card data and config expanded. Each model is stored once, as it arrives.
+* ``hub:MODEL_ID``: the model's family. Up from the model by the Hub's primary parent
+  (``GET /api/models/<id>``; ``baseModels``, else the normalised record's first parent)
+  to its true root, then breadth-first down: the children of a model are ONE listing
+  filtered on the plain ``base_model:<id>`` tag every child carries beside its
+  ``base_model:<relation>:<id>`` tag (the relation is read from those tags), with card
+  data, config, ``baseModels`` and ``childrenModelCount`` expanded. Models whose
+  ``childrenModelCount`` is 0 (most of them) need no request at all, so a family costs
+  about one request per model *with* children. Each model is stored once, as it arrives.
 * ``hub:all``: the whole listing, page by page (cursor pagination, ``Link: rel="next"``),
   the next page fetched while the last one is written.
 * ``hf-dataset:OWNER/NAME:FILE.parquet[@REV]``: a snapshot file fetched with
@@ -23,6 +27,11 @@ with the store an uninterrupted crawl gives. Only requests whose answers were no
 committed are repeated (listing: at most ~1 s or 5,000 models; family: one batch of
 ``4 * workers`` models' children).
 
+Ids from remote data are data, never URL paths: every id is checked against the Hub's
+repo-id rules (huggingface_hub's ``validate_repo_id``: ``name`` or ``namespace/name``,
+letters, digits, ``-_.``, no ``--`` or ``..``, at most 96 characters) before it becomes a
+request, and URL-quoted in paths; a rejected id is a problem row, never a request.
+
 Faults: a body that is not JSON is fetched again up to ``retries`` times, then recorded
 and skipped, as are gated/private (401/403) and deleted (404) models and missing cards;
 a request still failing after the retries stops the crawl (:class:`HubUnavailable`),
@@ -41,25 +50,27 @@ from __future__ import annotations
 import queue
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from urllib.parse import quote
 
 import httpx2
 from huggingface_hub import constants, hf_hub_url
-from huggingface_hub.errors import HfHubHTTPError
+from huggingface_hub.errors import HfHubHTTPError, HFValidationError
 from huggingface_hub.utils import (build_hf_headers, get_token, hf_raise_for_status, http_backoff,
-                                   parse_ratelimit_headers)
+                                   parse_ratelimit_headers, validate_repo_id)
 
 from .. import __version__
 from ..normalize import normalize
-from ..records import RELATIONS
 
 WINDOW = 300.0                              # seconds: the Hub's rate-limit window
 API_QUOTA = {False: 500, True: 1000}        # API requests per window, without / with a token
 RESOLVE_PER_API = 6                         # resolver (file) quota per API request allowed
 FIELDS = ["author", "cardData", "config", "createdAt", "lastModified", "downloads", "likes",
-          "library_name", "pipeline_tag", "tags", "gated", "private"]
+          "library_name", "pipeline_tag", "tags", "gated", "private", "baseModels", "childrenModelCount",
+          "downloadsAllTime", "safetensors", "gguf", "siblings"]
 TRANSIENT = (httpx2.TimeoutException, httpx2.NetworkError, httpx2.RemoteProtocolError)
 RESUME = "run the same command again to resume"
 Problem = tuple[str | None, str]            # (model id or None, what went wrong)
@@ -112,6 +123,35 @@ def _short(url: str) -> str:
     return f"{path}?{cursor[0]}" if cursor else path
 
 
+def invalid_id(model_id: object) -> str | None:
+    """Why ``model_id`` is not a Hub repo id (None when it is one)."""
+    try:
+        validate_repo_id(model_id)
+    except HFValidationError as e:
+        return str(e)
+    return None if isinstance(model_id, str) and model_id else "empty model id"
+
+
+def _rejected(model_id: object) -> Problem:
+    return (str(model_id)[:200], "invalid model id, skipped and not requested (Hub repo-id rules)")
+
+
+def primary_parent(record: dict) -> str | None:
+    """The Hub's primary parent of a record: the first of ``baseModels``, else the first
+    parent normalisation finds (card, relation tags)."""
+    base = record.get("baseModels")
+    models = base.get("models") if isinstance(base, dict) else None
+    if isinstance(models, list) and models and isinstance(models[0], dict) and isinstance(models[0].get("id"), str):
+        return models[0]["id"]
+    parents = normalize(record).parents
+    return parents[0][0] if parents else None
+
+
+def has_no_children(record: object) -> bool:
+    """Whether the Hub says the model has no children (``childrenModelCount`` 0)."""
+    return isinstance(record, dict) and record.get("childrenModelCount") == 0
+
+
 def _why(status: int) -> str:
     return {401: "gated or private", 403: "gated or private", 404: "not found: deleted or private"}.get(
         status, "refused")
@@ -126,10 +166,14 @@ class HubClient:
         self.headers = build_hf_headers(token=s.token, library_name="phylohf", library_version=__version__)
         quota = s.api_quota or API_QUOTA[bool(s.token if s.token is not None else get_token())]
         self.pacers = {"api": Pacer(quota), "resolve": Pacer(RESOLVE_PER_API * quota)}
+        self.requests: Counter = Counter()  # requests started, by bucket (api, resolve)
+        self.lock = threading.Lock()
 
     def get(self, url: str, params: dict | None = None, bucket: str = "api") -> httpx2.Response:
         """One GET; raises HfHubHTTPError for 4xx, HubUnavailable when retries are spent."""
         self.pacers[bucket].wait()
+        with self.lock:
+            self.requests[bucket] += 1
         try:
             r = http_backoff("GET", url, params=params, headers=self.headers, timeout=self.s.timeout,
                              max_retries=self.s.retries, base_wait_time=self.s.backoff,
@@ -178,9 +222,11 @@ class HubClient:
             yield body if isinstance(body, list) else [], url, problems
 
     def model(self, model_id: str) -> tuple[dict | None, Problem | None]:
-        """(record, None), or (None, why) for a gated, private, deleted or malformed model."""
+        """(record, None), or (None, why) for a gated, private, deleted, malformed or invalid model."""
+        if invalid_id(model_id):
+            return None, _rejected(model_id)
         try:
-            body, _ = self.get_json(f"{self.endpoint}/api/models/{model_id}", {"expand": FIELDS})
+            body, _ = self.get_json(f"{self.endpoint}/api/models/{quote(model_id, safe='/')}", {"expand": FIELDS})
         except HfHubHTTPError as e:
             code = e.response.status_code
             return None, (model_id, f"model skipped (HTTP {code}, {_why(code)})")
@@ -189,34 +235,43 @@ class HubClient:
         return body, None
 
     def children(self, model_id: str) -> tuple[list[dict], list[Problem]]:
-        """Records of the models declaring ``model_id`` as a base model (any relation)."""
+        """Records of the models declaring ``model_id`` as a base model (any relation): one
+        listing on the ``base_model:<id>`` tag (a page per 1,000 children)."""
+        if invalid_id(model_id):
+            return [], [_rejected(model_id)]
         records, problems = [], []
-        for relation in RELATIONS:
-            for page, _, bad in self.pages(f"{self.endpoint}/api/models",
-                                           self.listing_params(f"base_model:{relation}:{model_id}")):
-                records += page
-                problems += bad
+        for page, _, bad in self.pages(f"{self.endpoint}/api/models", self.listing_params(f"base_model:{model_id}")):
+            for r in page:      # malformed records go on to the reader; invalid ids stop here
+                ident = r.get("id") if isinstance(r, dict) else None
+                if isinstance(ident, str) and invalid_id(ident):
+                    problems.append(_rejected(ident))
+                else:
+                    records.append(r)
+            problems += bad
         return records, problems
 
     def card(self, model_id: str) -> tuple[str | None, Problem | None]:
         """(model-card text, None) or (None, why it is missing)."""
+        if invalid_id(model_id):
+            return None, _rejected(model_id)
         try:
-            return self.get(hf_hub_url(model_id, "README.md", endpoint=self.endpoint), bucket="resolve").text, None
+            url = hf_hub_url(quote(model_id, safe="/"), "README.md", endpoint=self.endpoint)
+            return self.get(url, bucket="resolve").text, None
         except HfHubHTTPError as e:
             code = e.response.status_code
             return None, (model_id, f"no model card (HTTP {code}, {_why(code) if code != 404 else 'no README.md'})")
 
     def find_root(self, model_id: str) -> tuple[str, dict | None, list[Problem]]:
-        """Up by primary parents: (root id, its record or None, problems on the way)."""
+        """Up by the Hub's primary parents: (root id, its record or None, problems on the way)."""
         record, why = self.model(model_id)
         if record is None:
             return model_id, None, [why]
         node, seen = model_id, {model_id}
-        while (parents := normalize(record).parents) and parents[0][0] not in seen:
-            up, why = self.model(parents[0][0])
+        while (parent := primary_parent(record)) is not None and parent not in seen:
+            up, why = self.model(parent)
             if up is None:
                 return node, record, [why]
-            node, record = parents[0][0], up
+            node, record = parent, up
             seen.add(node)
         return node, record, []
 
