@@ -21,6 +21,10 @@ Rules (they change numbers, so they are written down here):
 * **tags**: the remaining free tags (not license/dataset/base_model/region tags, not
   language codes, not the library, task or architecture), a sorted set.
 * **architecture**: ``config.model_type``.
+* **downloads_all_time**: ``downloadsAllTime``; **parameters**: ``safetensors.total``, else
+  ``gguf.total``; **quantization**: the GGUF quantization types (:data:`QUANT_TYPE`, e.g.
+  ``Q4_K_M``) named by the repository's ``.gguf`` files (``siblings``) or, for a GGUF
+  model, by its id, a sorted set.
 * **fixes**: the data problems repaired on the way (URL-form or padded parent ids,
   self references, card data that is not a JSON/YAML object, unreadable dates).
 * Several rows with one id in a batch: the last one wins.
@@ -69,6 +73,10 @@ CREATE OR REPLACE TEMP MACRO text_of(s) AS nullif(lower(trim(s)), '');
 CARD_FIELDS = ("license", "license_name", "language", "datasets", "base_model",
                "base_model_relation", "pipeline_tag", "library_name")
 
+# A GGUF quantization type (llama.cpp's names) in a file name or model id, between separators.
+QUANT_TYPE = (r"(?i)(?:^|[^a-z0-9])(IQ[1-4]_(?:XXS|XS|NL|S|M)|TQ[12]_0|Q[2-8]_K(?:_[SML])?|Q[4-8]_[01]|MXFP4|BF16|F16|F32)"
+              r"(?:[^a-z0-9]|$)")
+
 NORMALIZE = """
 WITH _r AS MATERIALIZED (
 SELECT row, id, id_fixed, author, created_at, bad_date, last_modified, downloads, likes,
@@ -77,7 +85,10 @@ SELECT row, id, id_fixed, author, created_at, bad_date, last_modified, downloads
        tags, list_filter(tags, lambda t: contains(t, ':')) AS ptags,
        list_filter(tags, lambda t: NOT contains(t, ':')) AS ftags, bad_card, model_type,
        c[1] AS c_license, nullif(strip(c[2] ->> '$'), '') AS c_license_name, c[3] AS c_language,
-       c[4] AS c_datasets, c[5] AS c_base_model, text_of(c[6] ->> '$') AS c_relation
+       c[4] AS c_datasets, c[5] AS c_base_model, text_of(c[6] ->> '$') AS c_relation,
+       downloads_all_time, gguf_files,
+       coalesce(TRY_CAST(json_extract_string(json_object_or_null(safetensors), '$.total') AS BIGINT),
+                TRY_CAST(json_extract_string(json_object_or_null(gguf), '$.total') AS BIGINT)) AS parameters
 FROM (
     SELECT *, CASE WHEN NOT bad_card THEN json_extract(card_data, {paths}) END AS c
     FROM (
@@ -88,7 +99,8 @@ FROM (
                downloads, likes, text_of(library_name) AS library_name, text_of(pipeline_tag) AS pipeline_tag,
                coalesce(tags, []) AS tags, card_data,
                card_data IS NOT NULL AND json_object_or_null(card_data) IS NULL AS bad_card,
-               text_of(json_extract_string(json_object_or_null(config), '$.model_type')) AS model_type
+               text_of(json_extract_string(json_object_or_null(config), '$.model_type')) AS model_type,
+               downloads_all_time, safetensors, gguf, gguf_files
         FROM (SELECT *, clean_id(id) AS cid FROM __ROWS__) WHERE cid IS NOT NULL
     )
 )),
@@ -161,9 +173,13 @@ SELECT r.row, r.id,
            || coalesce(p.parent_fixes, [])
            || list_filter([CASE WHEN r.bad_card THEN 'bad_card_data' END,
                            CASE WHEN r.bad_date THEN 'bad_date' END], lambda x: x IS NOT NULL)
-       ELSE [] END AS fixes
+       ELSE [] END AS fixes,
+       r.downloads_all_time, r.parameters,
+       set_of(list_transform(coalesce(r.gguf_files, []) || CASE WHEN r.library = 'gguf' OR list_contains(r.ftags, 'gguf')
+                                                           THEN [r.id] ELSE [] END,
+                             lambda f: nullif(upper(regexp_extract(f, '{quant}', 1)), ''))) AS quantization
 FROM _r r LEFT JOIN _lang l USING (row) LEFT JOIN _p p USING (row)
-""".format(paths="[" + ", ".join(f"'$.{f}'" for f in CARD_FIELDS) + "]")
+""".format(paths="[" + ", ".join(f"'$.{f}'" for f in CARD_FIELDS) + "]", quant=QUANT_TYPE)
 
 
 _LAST_OF_EACH_ID = """(SELECT * FROM raw WHERE row IN (
@@ -239,7 +255,9 @@ def records_from(table: pa.Table) -> list[ModelRecord]:
             multilingual=bool(r["multilingual"]), pipeline_tag=r["pipeline_tag"],
             library=r["library"], architecture=r["architecture"], datasets=tuple(r["datasets"]),
             tags=tuple(r["tags"]), parents=tuple((p["id"], p["relation"]) for p in r["parents"]),
-            downloads=r["downloads"], likes=r["likes"], card=r["card"], fixes=tuple(r["fixes"])))
+            downloads=r["downloads"], likes=r["likes"], card=r["card"], fixes=tuple(r["fixes"]),
+            downloads_all_time=r["downloads_all_time"], parameters=r["parameters"],
+            quantization=tuple(r["quantization"])))
     return out
 
 

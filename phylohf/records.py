@@ -38,6 +38,10 @@ RAW_SCHEMA = pa.schema([
     ("config", pa.string()),        # JSON object text
     ("card", pa.string()),          # model-card body text, when fetched
     ("raw", pa.string()),           # the record as received (JSON) less the card text, for provenance
+    ("downloads_all_time", pa.int64()),
+    ("safetensors", pa.string()),   # JSON object text: {"parameters": {dtype: count}, "total": count}
+    ("gguf", pa.string()),          # JSON object text: {"total", "architecture", "context_length", ...}
+    ("gguf_files", pa.list_(pa.string())),  # the repository's .gguf file names (from ``siblings``)
 ])
 
 # Accepted spellings of each raw field, first match wins (listing, ModelInfo, snapshots).
@@ -54,6 +58,10 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "card_data": ("cardData", "card_data"),
     "config": ("config",),
     "card": ("card", "card_text", "cardText"),
+    "downloads_all_time": ("downloadsAllTime", "downloads_all_time"),
+    "safetensors": ("safetensors",),
+    "gguf": ("gguf",),
+    "gguf_files": ("siblings",),
 }
 
 
@@ -82,6 +90,9 @@ class ModelRecord:
     likes: int | None = None
     card: str | None = None
     fixes: tuple[str, ...] = ()     # data problems repaired while normalising
+    downloads_all_time: int | None = None
+    parameters: int | None = None   # safetensors.total, else gguf.total
+    quantization: tuple[str, ...] = ()  # GGUF quantization types (Q4_K_M, ...)
 
 
 def _first(d: dict, names: tuple[str, ...]) -> Any:
@@ -126,6 +137,14 @@ def _json_object(v: Any) -> str | None:
     return json.dumps(v, default=str, ensure_ascii=False)
 
 
+def _gguf_files(siblings: Any) -> list[str]:
+    """The ``.gguf`` file names of a ``siblings`` list (``[{"rfilename": ...}]``)."""
+    if not isinstance(siblings, list):
+        return []
+    names = (s.get("rfilename") if isinstance(s, dict) else getattr(s, "rfilename", None) for s in siblings)
+    return [n for n in names if isinstance(n, str) and n.lower().endswith(".gguf")]
+
+
 def to_raw(record: Any, row: int = 0) -> dict:
     """One API/ModelInfo dict -> one raw row (see :data:`RAW_SCHEMA`).
 
@@ -153,6 +172,10 @@ def to_raw(record: Any, row: int = 0) -> dict:
         "card": _text(_first(record, ALIASES["card"])),
         "raw": json.dumps({k: v for k, v in record.items() if k not in ALIASES["card"]},
                           default=str, ensure_ascii=False),
+        "downloads_all_time": _int(_first(record, ALIASES["downloads_all_time"])),
+        "safetensors": _json_object(record.get("safetensors")),
+        "gguf": _json_object(record.get("gguf")),
+        "gguf_files": _gguf_files(record.get("siblings")),
     }
     return out
 

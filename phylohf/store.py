@@ -38,11 +38,17 @@ CREATE TABLE IF NOT EXISTS ingests (
 CREATE TABLE IF NOT EXISTS crawls (
     crawl VARCHAR, root VARCHAR, cursor VARCHAR, fetched BIGINT, started TIMESTAMP, finished TIMESTAMP);
 CREATE TABLE IF NOT EXISTS crawl_frontier (crawl VARCHAR, id VARCHAR, depth INTEGER, done BOOLEAN);
+ALTER TABLE models ADD COLUMN IF NOT EXISTS downloads_all_time BIGINT;
+ALTER TABLE models ADD COLUMN IF NOT EXISTS parameters BIGINT;
+ALTER TABLE models ADD COLUMN IF NOT EXISTS quantization VARCHAR[];
 """
 
 COLUMNS = ("id, author, created_at, last_modified, downloads, likes, license, license_name, "
            "languages, multilingual, pipeline_tag, library, architecture, datasets, tags, "
            "parents, fixes")
+
+
+ADDED = "downloads_all_time, parameters, quantization"     # columns added later, at the end of the table
 
 
 class StoreError(RuntimeError):
@@ -110,7 +116,7 @@ class Store:
                 "WHERE clean_id(id) IS NULL ORDER BY \"row\"").fetchall()
             con.execute("DROP TABLE IF EXISTS lineage_nodes; DROP TABLE IF EXISTS lineage_edges")
             con.execute("DELETE FROM models WHERE id IN (SELECT id FROM _batch)")
-            con.execute(f"INSERT INTO models SELECT {COLUMNS}, i.card, i.raw, ?, \"row\", now() "
+            con.execute(f"INSERT INTO models SELECT {COLUMNS}, i.card, i.raw, ?, \"row\", now(), {ADDED} "
                         "FROM _batch b JOIN (SELECT \"row\", card, raw FROM _incoming) i USING (\"row\")", [source])
             stored = con.execute("SELECT count(*) FROM _batch").fetchall()[0][0]
             con.unregister("_incoming")

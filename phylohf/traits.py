@@ -1,7 +1,7 @@
 """Characters for the phylogenetic methods, read off the genomes.
 
 A *categorical* trait is one single-valued genome group (license, task, library,
-architecture): its ``top`` most frequent values are states, the rest ``(other)``; a model
+architecture, size, quantization): its ``top`` most frequent values are states, the rest ``(other)``; a model
 that did not declare the group is unknown (-1), never a state. A *binary* trait is one
 genome column (``language:en``, ``tag:lora``): 1 present, 0 absent, unknown where the
 group was not declared.
@@ -43,7 +43,9 @@ def binary(genome: Genome, trait: str) -> tuple[np.ndarray, list[str]]:
     return column, ["absent", "present"]
 
 
-SINGLE = ("license", "task", "library", "architecture")     # single-valued groups
+# single-valued groups; a GGUF repository with several quantizations takes its type most
+# frequent on the Hub
+SINGLE = ("license", "task", "library", "architecture", "size", "quantization")
 
 
 def character(genome: Genome, trait: str, top: int = 10) -> tuple[np.ndarray, list[str]]:

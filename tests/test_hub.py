@@ -335,6 +335,83 @@ def test_dataset_snapshot_is_downloaded_at_its_revision(sim, tmp_path, monkeypat
             ingest_source(store, "hf-dataset:org/snap:nothing.parquet", fast(hub), progress=False)
 
 
+def hub_stats_table(rows: list[dict]) -> pa.Table:
+    """Rows in the column types of ``cfahlgren1/hub-stats`` ``models.parquet`` as read by its
+    users (the nested API objects as structs, dates as timestamps, lists of strings)."""
+    params = pa.struct([("BF16", pa.int64()), ("F16", pa.int64()), ("F32", pa.int64())])
+    schema = pa.schema([
+        ("id", pa.string()), ("author", pa.string()), ("sha", pa.string()),
+        ("createdAt", pa.timestamp("us", "UTC")), ("lastModified", pa.timestamp("us", "UTC")),
+        ("private", pa.bool_()), ("gated", pa.string()), ("disabled", pa.bool_()),
+        ("downloads", pa.int64()), ("downloadsAllTime", pa.int64()), ("likes", pa.int64()),
+        ("trendingScore", pa.float64()), ("tags", pa.list_(pa.string())), ("pipeline_tag", pa.string()),
+        ("library_name", pa.string()), ("cardData", pa.string()), ("modelId", pa.string()),
+        ("baseModels", pa.struct([("models", pa.list_(pa.struct([("_id", pa.string()), ("id", pa.string())]))),
+                                  ("relation", pa.string())])),
+        ("safetensors", pa.struct([("parameters", params), ("total", pa.int64())])),
+        ("gguf", pa.struct([("total", pa.int64()), ("architecture", pa.string()), ("context_length", pa.int64()),
+                            ("chat_template", pa.string()), ("bos_token", pa.string()), ("eos_token", pa.string())])),
+        ("config", pa.struct([("architectures", pa.list_(pa.string())), ("model_type", pa.string())])),
+        ("siblings", pa.list_(pa.struct([("rfilename", pa.string())]))),
+    ])
+    import datetime as dt
+    when = dt.datetime(2025, 1, 2, tzinfo=dt.timezone.utc)
+    full = [{"createdAt": when, "lastModified": when, "modelId": r["id"], "private": False, "downloads": 1,
+             "likes": 0, "trendingScore": 0.0, **r} for r in rows]
+    return pa.Table.from_pylist(full, schema=schema)
+
+
+def test_hub_stats_snapshot_keeps_downloads_sizes_and_quantizations(tmp_path, monkeypatch):
+    """``hf-dataset:cfahlgren1/hub-stats:models.parquet`` from the local server: lineage
+    from the tags, downloadsAllTime, parameter counts and GGUF quantization types as model
+    fields and as the ``size`` / ``quantization`` traits."""
+    from phylohf.genome import build
+    from phylohf.traits import character
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "cache"))
+
+    def st(total):
+        return {"parameters": {"BF16": total, "F16": None, "F32": None}, "total": total}
+    rows = [
+        {"id": "meta/base", "tags": ["license:llama3"], "downloadsAllTime": 9_000_000, "safetensors": st(8_030_261_248),
+         "config": {"architectures": ["LlamaForCausalLM"], "model_type": "llama"}},
+        {"id": "a/ft", "tags": ["base_model:meta/base", "base_model:finetune:meta/base"], "downloadsAllTime": 12,
+         "safetensors": st(999_999_999), "cardData": json.dumps({"license": "mit", "base_model": "meta/base"}),
+         "baseModels": {"models": [{"_id": "x", "id": "meta/base"}], "relation": "finetune"}},
+        {"id": "b/base-GGUF", "tags": ["gguf", "base_model:meta/base", "base_model:quantized:meta/base"],
+         "library_name": "gguf", "gguf": {"total": 8_030_261_248, "architecture": "llama", "context_length": 8192},
+         "siblings": [{"rfilename": "README.md"}, {"rfilename": "base.Q4_K_M.gguf"}, {"rfilename": "base-IQ2_XS.gguf"}]},
+        {"id": "c/big", "tags": [], "safetensors": st(405_000_000_000), "downloadsAllTime": 0},
+        {"id": "d/none", "tags": [], "siblings": [{"rfilename": "model.bin"}]},
+        {"id": "e/one-Q8_0-GGUF", "tags": ["gguf", "base_model:a/ft", "base_model:quantized:a/ft"], "gguf": {"total": 3e9}},
+        {"id": "f/mid", "tags": [], "safetensors": st(30_000_000_000)},
+    ]
+    buf = io.BytesIO()
+    pq.write_table(hub_stats_table(rows), buf)
+    with HubServer([], files={("cfahlgren1/hub-stats", "models.parquet"): buf.getvalue()}) as hub, \
+            Store(tmp_path / "h.duckdb") as store:
+        report = ingest_source(store, "hf-dataset:cfahlgren1/hub-stats:models.parquet", fast(hub), progress=False)
+        assert report.stored == len(rows) and not report.problems
+        got = store.con.execute("SELECT id, downloads_all_time, parameters, quantization, parents[1].id, license, "
+                                "architecture FROM models ORDER BY id").fetchall()
+        from phylohf.lineage import Lineage
+        genome = build(store, Lineage.from_store(store).n)
+        ids = store.con.execute("SELECT id FROM lineage_nodes ORDER BY idx").fetchall()
+    assert got == [
+        ("a/ft", 12, 999_999_999, [], "meta/base", "mit", None),
+        ("b/base-GGUF", None, 8_030_261_248, ["IQ2_XS", "Q4_K_M"], "meta/base", None, None),
+        ("c/big", 0, 405_000_000_000, [], None, None, None),
+        ("d/none", None, None, [], None, None, None),
+        ("e/one-Q8_0-GGUF", None, 3_000_000_000, ["Q8_0"], "a/ft", None, None),
+        ("f/mid", None, 30_000_000_000, [], None, None, None),
+        ("meta/base", 9_000_000, 8_030_261_248, [], None, "llama3", "llama")]
+    size, names = character(genome, "size")
+    by_id = {i: (names[s] if s >= 0 else None) for (i,), s in zip(ids, size)}
+    assert by_id == {"a/ft": "<1B", "b/base-GGUF": "3-10B", "c/big": ">100B", "d/none": None,
+                     "e/one-Q8_0-GGUF": "3-10B", "f/mid": "30-100B", "meta/base": "3-10B"}
+    quant, names = character(genome, "quantization:Q4_K_M")
+    assert [i for (i,), q in zip(ids, quant) if q == 1] == ["b/base-GGUF"] and (quant == -1).sum() == 5
+
+
 def test_model_card_dump_layout_reads_card_data_from_front_matter(sim, tmp_path, monkeypatch):
     """A dump with the card text but no card-data column (modelId, ..., card) keeps its
     lineage and license: they are read from the card's YAML front matter."""

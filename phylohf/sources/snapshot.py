@@ -30,12 +30,17 @@ BATCH_ROWS = 250_000
 def _column_expr(field: pa.Field | None, target: str) -> str:
     """SQL that turns one snapshot column into the raw column ``target``."""
     if field is None:
-        return f"NULL::{'VARCHAR[]' if target == 'tags' else 'VARCHAR'} AS {target}"
+        return f"NULL::{'VARCHAR[]' if target in ('tags', 'gguf_files') else 'VARCHAR'} AS {target}"
     name = 's."' + field.name.replace('"', '""') + '"'
     t = field.type
-    if target in ("card_data", "config") and not pa.types.is_string(t) and not pa.types.is_large_string(t):
+    if target in ("card_data", "config", "safetensors", "gguf") and not pa.types.is_string(t) \
+            and not pa.types.is_large_string(t):
         return f"to_json({name})::VARCHAR AS {target}"
-    if target in ("downloads", "likes"):
+    if target == "gguf_files":      # siblings: a list of {rfilename} structs, or JSON text of one
+        names = (f"list_transform({name}, lambda x: x.rfilename)" if pa.types.is_list(t) or pa.types.is_large_list(t)
+                 else f"json_extract_string(TRY_CAST({name} AS JSON), '$[*].rfilename')")
+        return f"list_filter({names}, lambda f: lower(f) LIKE '%.gguf') AS gguf_files"
+    if target in ("downloads", "likes", "downloads_all_time"):
         return f"TRY_CAST({name} AS BIGINT) AS {target}"
     if target == "tags":
         if pa.types.is_list(t) or pa.types.is_large_list(t):
