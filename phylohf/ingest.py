@@ -165,7 +165,7 @@ def _commit(store: Store, report: IngestReport, records: list[dict], problems: l
 
 def crawl_family(store: Store, model_id: str, settings=None, progress: bool = True) -> IngestReport:
     """The family of ``model_id`` from the Hub (up to its root, then breadth-first down),
-    committed model by model; resumes an unfinished crawl of the same model. Models the
+    committed a batch of ``4 * workers`` listed models at a time; resumes an unfinished crawl of the same model. Models the
     Hub lists with no children enter the frontier done: they cost no request."""
     from .sources.hub import RESUME, HubClient, HubUnavailable, has_no_children
     client, started = HubClient(settings), _now()
@@ -187,16 +187,24 @@ def crawl_family(store: Store, model_id: str, settings=None, progress: bool = Tr
             while pending := store.con.execute(
                     "SELECT id, depth FROM crawl_frontier WHERE crawl = ? AND NOT done ORDER BY depth, id LIMIT ?",
                     [key, 4 * workers]).fetchall():
-                for node, depth, future in [(n, d, pool.submit(client.children, n)) for n, d in pending]:
-                    records, problems = future.result()
-                    records = _unseen(store, key, records)
-                    listed = [r for r in records if isinstance(r, dict) and isinstance(r.get("id"), str)]
-                    _commit(store, report, records, problems, [
-                        ("INSERT INTO crawl_frontier SELECT ?, unnest(?::VARCHAR[]), ?, unnest(?::BOOLEAN[])",
-                         [key, [r["id"] for r in listed], depth + 1, [has_no_children(r) for r in listed]]),
-                        ("UPDATE crawl_frontier SET done = true WHERE crawl = ? AND id = ?", [key, node])],
-                        client.with_cards(records, cards))
-                    bar.update(len(records))
+                records, problems, depth = [], [], {}
+                for node, d, future in [(n, d, pool.submit(client.children, n)) for n, d in pending]:
+                    got, bad = future.result()
+                    records += got
+                    problems += bad
+                    for r in got:
+                        if isinstance(r, dict) and isinstance(r.get("id"), str):
+                            depth.setdefault(r["id"], d + 1)
+                records = _unseen(store, key, records)          # the batch's children, committed together
+                listed = [r for r in records if isinstance(r, dict) and isinstance(r.get("id"), str)]
+                _commit(store, report, records, problems, [
+                    ("INSERT INTO crawl_frontier SELECT ?, unnest(?::VARCHAR[]), unnest(?::INTEGER[]), "
+                     "unnest(?::BOOLEAN[])", [key, [r["id"] for r in listed], [depth[r["id"]] for r in listed],
+                                              [has_no_children(r) for r in listed]]),
+                    ("UPDATE crawl_frontier SET done = true WHERE crawl = ? AND list_contains(?::VARCHAR[], id)",
+                     [key, [n for n, _ in pending]])],
+                    client.with_cards(records, cards))
+                bar.update(len(records))
             store.transaction([("UPDATE crawls SET finished = now() WHERE crawl = ?", [key])])
     except HubUnavailable as e:
         report.stopped = f"{e}; {RESUME}"
