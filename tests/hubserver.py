@@ -19,7 +19,8 @@ It serves, from fixture records in the API's camelCase listing shape:
 Faults are queued with :meth:`HubServer.inject` and consumed by the next matching
 requests: ``429`` (``Retry-After: 0``), ``ratelimit`` (429 with ``RateLimit`` headers),
 ``500``, ``slow`` (the answer comes after ``slow_seconds``), ``truncated`` (200 with half
-a JSON body) and ``drop`` (the connection is closed without an answer). ``delay`` slows
+a JSON body), ``drop`` (the connection is closed without an answer) and ``offsite`` (a
+listing page whose next-page link points at ``/api/whoami-v2``). ``delay`` slows
 every listing page (for kill tests). Every request is logged in ``requests``.
 """
 from __future__ import annotations
@@ -265,6 +266,8 @@ def _handler(hub: HubServer):
                 status, headers, body = hub.resolve(path)
             else:
                 status, headers, body = 404, {}, b'{"error": "not found"}'
+            if fault == "offsite":
+                headers["Link"] = f'<{hub.url}/api/whoami-v2?cursor=MQ>; rel="next"'
             if fault == "truncated":
                 body = body[:len(body) // 2]
             try:

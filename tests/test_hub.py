@@ -277,8 +277,8 @@ def test_family_crawl_costs_a_fraction_of_a_request_per_model(tmp_path):
 
 
 def test_ids_from_remote_data_never_become_url_paths(tmp_path, monkeypatch):
-    """A hostile base_model (``../../../api/whoami-v2``) or child id is rejected and
-    recorded; every request stays in the /api/models space (and card resolvers)."""
+    """A hostile base_model (``../../../api/whoami-v2``), child id or next-page link is
+    rejected and recorded; every request stays in the /api/models space (and card resolvers)."""
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "cache"))
     evil = "../../../api/whoami-v2"
     records = [
@@ -291,7 +291,9 @@ def test_ids_from_remote_data_never_become_url_paths(tmp_path, monkeypatch):
          "childrenModelCount": 3},
     ]
     with HubServer(records) as hub, Store(tmp_path / "e.duckdb") as store:
+        hub.inject("offsite", path="filter=base_model:org/start")
         report = crawl_family(store, "org/start", fast(hub, cards=True), progress=False)
+        assert hub.pending() == 0 and store.problem_counts()[f"listing stopped: next-page link outside {hub.url}/api/models"] == 1
         assert store.con.execute("SELECT root FROM crawls").fetchall() == [("org/base.v1_x-2",)]
         assert sorted(i for (i,) in store.con.execute("SELECT id FROM models").fetchall()) == [
             "org/base.v1_x-2", "org/child", "org/start"]

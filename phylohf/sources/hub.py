@@ -30,7 +30,8 @@ committed are repeated (listing: at most ~1 s or 5,000 models; family: one batch
 Ids from remote data are data, never URL paths: every id is checked against the Hub's
 repo-id rules (huggingface_hub's ``validate_repo_id``: ``name`` or ``namespace/name``,
 letters, digits, ``-_.``, no ``--`` or ``..``, at most 96 characters) before it becomes a
-request, and URL-quoted in paths; a rejected id is a problem row, never a request.
+request, and URL-quoted in paths; a rejected id is a problem row, never a request. So is
+a next-page link that leaves ``<endpoint>/api/models``.
 
 Faults: a body that is not JSON is fetched again up to ``retries`` times, then recorded
 and skipped, as are gated/private (401/403) and deleted (404) models and missing cards;
@@ -219,6 +220,9 @@ class HubClient:
                 (None, f"listing page skipped (not a JSON list after {self.s.retries} retries): "
                        f"{_short(str(r.url))}")]
             url, params = r.links.get("next", {}).get("url"), None
+            if url and not url.startswith(f"{self.endpoint}/api/models?"):     # the link is remote data too
+                problems.append((None, f"listing stopped: next-page link outside {self.endpoint}/api/models"))
+                url = None
             yield body if isinstance(body, list) else [], url, problems
 
     def model(self, model_id: str) -> tuple[dict | None, Problem | None]:
