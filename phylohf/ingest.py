@@ -165,8 +165,9 @@ def _commit(store: Store, report: IngestReport, records: list[dict], problems: l
 
 def crawl_family(store: Store, model_id: str, settings=None, progress: bool = True) -> IngestReport:
     """The family of ``model_id`` from the Hub (up to its root, then breadth-first down),
-    committed a batch of ``4 * workers`` listed models at a time; resumes an unfinished crawl of the same model. Models the
-    Hub lists with no children enter the frontier done: they cost no request."""
+    committed a batch of ``4 * workers`` listed models at a time; resumes an unfinished
+    crawl of the same model. Models the Hub lists with no children enter the frontier
+    done: they cost no request."""
     from .sources.hub import RESUME, HubClient, HubUnavailable, has_no_children
     client, started = HubClient(settings), _now()
     key = f"hub:{model_id}"

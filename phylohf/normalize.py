@@ -74,7 +74,8 @@ CARD_FIELDS = ("license", "license_name", "language", "datasets", "base_model",
                "base_model_relation", "pipeline_tag", "library_name")
 
 # A GGUF quantization type (llama.cpp's names) in a file name or model id, between separators.
-QUANT_TYPE = (r"(?i)(?:^|[^a-z0-9])(IQ[1-4]_(?:XXS|XS|NL|S|M)|TQ[12]_0|Q[2-8]_K(?:_[SML])?|Q[4-8]_[01]|MXFP4|BF16|F16|F32)"
+QUANT_TYPE = (r"(?i)(?:^|[^a-z0-9])"
+              r"(IQ[1-4]_(?:XXS|XS|NL|S|M)|TQ[12]_0|Q[2-8]_K(?:_[SML])?|Q[4-8]_[01]|MXFP4|BF16|F16|F32)"
               r"(?:[^a-z0-9]|$)")
 
 NORMALIZE = """
@@ -175,8 +176,8 @@ SELECT r.row, r.id,
                            CASE WHEN r.bad_date THEN 'bad_date' END], lambda x: x IS NOT NULL)
        ELSE [] END AS fixes,
        r.downloads_all_time, r.parameters,
-       set_of(list_transform(coalesce(r.gguf_files, []) || CASE WHEN r.library = 'gguf' OR list_contains(r.ftags, 'gguf')
-                                                           THEN [r.id] ELSE [] END,
+       set_of(list_transform(coalesce(r.gguf_files, [])
+                                 || CASE WHEN r.library = 'gguf' OR list_contains(r.ftags, 'gguf') THEN [r.id] ELSE [] END,
                              lambda f: nullif(upper(regexp_extract(f, '{quant}', 1)), ''))) AS quantization
 FROM _r r LEFT JOIN _lang l USING (row) LEFT JOIN _p p USING (row)
 """.format(paths="[" + ", ".join(f"'$.{f}'" for f in CARD_FIELDS) + "]", quant=QUANT_TYPE)

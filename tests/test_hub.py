@@ -263,7 +263,8 @@ def test_family_crawl_costs_a_fraction_of_a_request_per_model(tmp_path):
     with HubServer(records) as hub, Store(tmp_path / "f.duckdb") as store:
         report = crawl_family(store, family[-1]["id"], fast(hub), progress=False)
         assert store.con.execute("SELECT root FROM crawls").fetchall() == [(root,)]
-    with_children = {t.split(":")[1] for r in family for t in r["tags"] if t.startswith("base_model:") and t.count(":") == 1}
+    with_children = {t.split(":")[1] for r in family for t in r["tags"]
+                     if t.startswith("base_model:") and t.count(":") == 1}
     depth = report.requests["api"] - len(with_children)                       # the walk up
     assert report.stopped is None and not report.problems and report.stored == 1000
     assert 1 <= depth <= 40 and report.requests_per_model < 0.4 and "per model fetched" in report.summary()
@@ -293,7 +294,8 @@ def test_ids_from_remote_data_never_become_url_paths(tmp_path, monkeypatch):
     with HubServer(records) as hub, Store(tmp_path / "e.duckdb") as store:
         hub.inject("offsite", path="filter=base_model:org/start")
         report = crawl_family(store, "org/start", fast(hub, cards=True), progress=False)
-        assert hub.pending() == 0 and store.problem_counts()[f"listing stopped: next-page link outside {hub.url}/api/models"] == 1
+        assert hub.pending() == 0
+        assert store.problem_counts()[f"listing stopped: next-page link outside {hub.url}/api/models"] == 1
         assert store.con.execute("SELECT root FROM crawls").fetchall() == [("org/base.v1_x-2",)]
         assert sorted(i for (i,) in store.con.execute("SELECT id FROM models").fetchall()) == [
             "org/base.v1_x-2", "org/child", "org/start"]
@@ -381,10 +383,11 @@ def test_hub_stats_snapshot_keeps_downloads_sizes_and_quantizations(tmp_path, mo
          "baseModels": {"models": [{"_id": "x", "id": "meta/base"}], "relation": "finetune"}},
         {"id": "b/base-GGUF", "tags": ["gguf", "base_model:meta/base", "base_model:quantized:meta/base"],
          "library_name": "gguf", "gguf": {"total": 8_030_261_248, "architecture": "llama", "context_length": 8192},
-         "siblings": [{"rfilename": "README.md"}, {"rfilename": "base.Q4_K_M.gguf"}, {"rfilename": "base-IQ2_XS.gguf"}]},
+         "siblings": [{"rfilename": n} for n in ("README.md", "base.Q4_K_M.gguf", "base-IQ2_XS.gguf")]},
         {"id": "c/big", "tags": [], "safetensors": st(405_000_000_000), "downloadsAllTime": 0},
         {"id": "d/none", "tags": [], "siblings": [{"rfilename": "model.bin"}]},
-        {"id": "e/one-Q8_0-GGUF", "tags": ["gguf", "base_model:a/ft", "base_model:quantized:a/ft"], "gguf": {"total": 3e9}},
+        {"id": "e/one-Q8_0-GGUF", "tags": ["gguf", "base_model:a/ft", "base_model:quantized:a/ft"],
+         "gguf": {"total": 3e9}},
         {"id": "f/mid", "tags": [], "safetensors": st(30_000_000_000)},
     ]
     buf = io.BytesIO()
