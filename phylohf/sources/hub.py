@@ -2,7 +2,7 @@
 
 * ``hub:MODEL_ID``: the model's family. Up from the model by the Hub's primary parent
   (``GET /api/models/<id>``; ``baseModels``, else the normalised record's first parent)
-  to its true root, then breadth-first down: the children of a model are ONE listing
+  to its true root, then breadth-first down: the children of a model are one listing
   filtered on the plain ``base_model:<id>`` tag every child carries beside its
   ``base_model:<relation>:<id>`` tag (the relation is read from those tags), with card
   data, config, ``baseModels`` and ``childrenModelCount`` expanded. Models whose
@@ -15,7 +15,8 @@
 * cards (``cards=True``): the ``README.md`` of each model, stored with its record;
   a missing card is a problem row of the store.
 
-Requests go through huggingface_hub's HTTP layer with the query parameters
+Requests go through huggingface_hub's HTTP layer (2.x: ``httpx2``; pyproject.toml declares
+``>=2.0`` and CI runs the Hub tests on 2.0 too) with the query parameters
 ``list_models`` sends: ``http_backoff`` retries 408/429/5xx, timeouts and dropped
 connections with exponential backoff (``Retry-After`` and ``RateLimit`` headers honoured),
 ``hf_raise_for_status`` gives typed errors. Pages are requested here rather than through
