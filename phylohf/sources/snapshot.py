@@ -5,7 +5,9 @@ Parquet column mapping (first present name wins, see :data:`phylohf.records.ALIA
 ``lastModified``/``last_modified``, ``downloads``, ``likes``, ``library_name``,
 ``pipeline_tag``, ``tags`` (list of strings), ``cardData``/``card_data`` (JSON text,
 YAML text or a struct), ``config`` (JSON text or struct), ``card``/``card_text`` (model
-card body). Other columns are kept only in the raw provenance record.
+card body), and from the hub-stats snapshot ``downloadsAllTime``, ``safetensors`` and
+``gguf`` (JSON text or struct) and ``siblings`` (its ``.gguf`` file names). Other
+columns are kept only in the raw provenance record.
 
 Each generator yields ``(raw_table, problems, rows_read)``; ``problems`` lists
 ``(row, message)`` for input that could not become a raw row at all.
