@@ -22,7 +22,8 @@ Rules (they change numbers, so they are written down here):
   language codes, not the library, task or architecture), a sorted set.
 * **architecture**: ``config.model_type``.
 * **fixes**: the data problems repaired on the way (URL-form or padded parent ids,
-  self references, card data that is not a JSON/YAML object, unreadable dates).
+  self references, card data that is not a JSON/YAML object, unreadable dates), after
+  those the reader made (raw column ``fixes``, :data:`phylohf.records.READ_FIXES`).
 * Several rows with one id in a batch: the last one wins.
 """
 from __future__ import annotations
@@ -207,6 +208,9 @@ def normalize_into(con: duckdb.DuckDBPyConnection, raw: pa.Table, table: str) ->
     con.register("raw", raw)
     try:
         con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {NORMALIZE.replace('__ROWS__', rows)}")
+        if raw.column("fixes").null_count < len(raw):      # repairs made while reading
+            con.execute(f"UPDATE {table} t SET fixes = t.fixes || r.fixes FROM raw r "
+                        "WHERE r.row = t.row AND r.fixes IS NOT NULL")
     finally:
         con.unregister("raw")
 
