@@ -14,7 +14,7 @@ import pyarrow.compute as pc
 from tqdm import tqdm
 
 from .sources.seedcsv import read_seed_csv
-from .sources.snapshot import Batch, per_record, read_jsonl, read_parquet, read_records
+from .sources.snapshot import Batch, open_parquet, per_record, read_jsonl, read_parquet, read_records
 from .store import Store, problem_statement
 
 COMMIT_ROWS, COMMIT_SECONDS = 5000, 1.0    # Hub listing: a transaction per this many models or seconds
@@ -77,8 +77,7 @@ def reader_for(path: Path, keep_raw: bool = False) -> Iterator[Batch]:
 
 def _total_rows(path: Path) -> int | None:
     if path.suffix.lower() == ".parquet":
-        import pyarrow.parquet as pq
-        return pq.ParquetFile(path).metadata.num_rows
+        return open_parquet(path).metadata.num_rows
     return None
 
 

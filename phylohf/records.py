@@ -22,6 +22,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import yaml
 
@@ -33,6 +34,7 @@ NO_DATE = -(2**63)     # a creation time (seconds since epoch) that is unknown
 MAX_PARENTS = 100           # declared parents kept per model (card list; base_model tags); real merges list < 10
 MAX_YAML_CHARS = 1_000_000  # YAML card data longer than this is refused (real cards: < 60,000)
 MAX_YAML_EXPANSION = 1_000_000  # YAML nodes + characters an alias-expanded document may add to its text
+MAX_YAML_DEPTH = 200        # YAML card data nested deeper in brackets is refused
 
 # Repairs made while reading a record (raw column ``fixes``; normalisation adds its own).
 READ_FIXES = {
@@ -227,12 +229,23 @@ def _expanded_size(root: yaml.Node, limit: int, what: str) -> None:
             stack.extend((k, False) for k in kids if id(k) not in size)
 
 
+def _bracket_depth(text: str) -> int:
+    """The deepest nesting of ``[ {`` brackets in ``text`` (quoted ones counted too: an upper bound)."""
+    if text.count("[") + text.count("{") <= MAX_YAML_DEPTH:
+        return 0
+    codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), np.uint32)
+    step = np.isin(codes, (91, 123)).astype(np.int32) - np.isin(codes, (93, 125))
+    return int(np.cumsum(step).max())
+
+
 def _yaml(text: str, what: str) -> Any:
     """``yaml.safe_load`` with aliases expanded at most :data:`MAX_YAML_EXPANSION` beyond the
     text and the text at most :data:`MAX_YAML_CHARS`; raises :class:`MalformedRecord` for
     what would exhaust memory or the stack, :class:`yaml.YAMLError` for text that is not YAML."""
     if len(text) > MAX_YAML_CHARS:
         raise MalformedRecord(f"{what} refused: {len(text):,} characters of YAML (at most {MAX_YAML_CHARS:,})")
+    if _bracket_depth(text) > MAX_YAML_DEPTH:         # the parser would take seconds to find out
+        raise MalformedRecord(f"{what} is nested too deeply to read")
     loader = yaml.SafeLoader(_FENCE.sub("", text))
     try:
         node = loader.get_single_node()

@@ -156,6 +156,13 @@ def _valid(array: pa.Array) -> bool:
         return False
 
 
+def open_parquet(path: str | Path) -> pq.ParquetFile:
+    try:
+        return pq.ParquetFile(path)
+    except (OSError, pa.ArrowException) as e:
+        raise ValueError(f"cannot read {path}: not a readable Parquet file ({e})") from None
+
+
 def read_parquet(path: str | Path, batch_rows: int = BATCH_ROWS, keep_raw: bool = False) -> Iterator[Batch]:
     """Batches of raw rows from a Parquet listing; row numbers start at 1.
 
@@ -164,10 +171,7 @@ def read_parquet(path: str | Path, batch_rows: int = BATCH_ROWS, keep_raw: bool 
     file that cannot be read (not Parquet, a damaged page) stops with a message naming it
     and the rows already stored.
     """
-    try:
-        pf = pq.ParquetFile(path)
-    except (OSError, pa.ArrowException) as e:
-        raise ValueError(f"cannot read {path}: not a readable Parquet file ({e})") from None
+    pf = open_parquet(path)
     sql = _mapping_sql(pf.schema_arrow, keep_raw, path)
     con = duckdb.connect()
     done = 0
@@ -176,8 +180,9 @@ def read_parquet(path: str | Path, batch_rows: int = BATCH_ROWS, keep_raw: bool 
         try:
             batch = next(batches, None)
         except (OSError, pa.ArrowException) as e:
-            raise ValueError(f"cannot read {path} after row {done:,} (rows up to there are stored): "
-                             f"the file is damaged ({e}); fetch it again") from None
+            where = f" after row {done:,} (the rows before are stored)" if done else ""
+            raise ValueError(f"cannot read {path}{where}: the file is damaged ({str(e).strip()}); "
+                             f"fetch it again") from None
         if batch is None:
             break
         rows = batch.num_rows
