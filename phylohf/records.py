@@ -147,7 +147,7 @@ def _int(v: Any, fixes: list[str]) -> int | None:
     return None
 
 
-def _tags(v: Any, fixes: list[str]) -> list[str]:
+def tag_list(v: Any, fixes: list[str]) -> list[str]:
     """Tags: a list of strings (others dropped, fix ``bad_tags``), or one string split on
     commas (fix ``tags_text``); ``base_model`` tags of at most :data:`MAX_PARENTS` parents."""
     if v is None:
@@ -378,7 +378,7 @@ def to_raw(record: Any, row: int = 0) -> dict:
         "likes": _int(_first(record, ALIASES["likes"]), fixes),
         "library_name": _text(_first(record, ALIASES["library_name"])),
         "pipeline_tag": _text(_first(record, ALIASES["pipeline_tag"])),
-        "tags": _tags(record.get("tags"), fixes),
+        "tags": tag_list(record.get("tags"), fixes),
         "card_data": card_data(_first(record, ALIASES["card_data"]), fixes),
         "config": _json_object(_first(record, ALIASES["config"])),
         "card": _text(_first(record, ALIASES["card"])),

@@ -251,6 +251,8 @@ def test_repairs_are_deliberate_and_counted(tmp_path):
                            "list_transform(parents, lambda p: p.id)] FROM models"))
     assert got["r/tags"][0] == ["llama", "text-generation"] and got["r/numbers"][1] == ["1234", "5"]
     assert got["r/many"][2] == many[:MAX_PARENTS] and got["r/manytags"][2] == many[:MAX_PARENTS]
+    # repairs are not skipped rows: --strict still succeeds
+    assert main(["ingest", str(tmp_path / "r.jsonl"), "--store", str(store), "--strict"]) == 0
 
 
 def test_parquet_repairs_match_the_json_path(tmp_path):

@@ -8,7 +8,11 @@ YAML text or a struct), ``config`` (JSON text or struct), ``card``/``card_text``
 card body). Other columns are kept only in the raw provenance record.
 
 Each generator yields ``(raw_table, problems, rows_read)``; ``problems`` lists
-``(row, message)`` for input that could not become a raw row at all.
+``(row, message)`` for input that could not become a raw row at all (not valid UTF-8,
+card data refused by :mod:`phylohf.records`, ...), so one bad row costs only itself. The
+repairs of the per-record path are made here for Parquet columns too, vectorised: counts
+as text, tags as one string, non-string card parents (raw column ``fixes``); YAML card
+data and long parent lists go through the per-record parsers.
 """
 from __future__ import annotations
 
@@ -23,7 +27,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from ..records import ALIASES, MAX_PARENTS, NO_ID, RAW_SCHEMA, MalformedRecord, _tags, card_data, raw_table, to_raw
+from ..records import (ALIASES, MAX_PARENTS, NO_ID, RAW_SCHEMA, MalformedRecord, card_data, raw_table, tag_list,
+                       to_raw)
 
 Batch = tuple[pa.Table, list[tuple[int, str]], int]
 BATCH_ROWS = 250_000
@@ -108,7 +113,7 @@ def per_record(table: pa.Table, slow: pa.ChunkedArray) -> tuple[pa.Table, list[t
         fix = list(fix or [])
         try:
             cards.append(card_data(card, fix))
-            tags.append(_tags(tag, fix))
+            tags.append(tag_list(tag, fix))
             ok.append(True)
         except MalformedRecord as e:
             problems.append((row, str(e)))
