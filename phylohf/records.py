@@ -219,8 +219,8 @@ def _expanded_size(root: yaml.Node, limit: int, what: str) -> None:
             size[key] = 1 + (len(node.value) if not kids and isinstance(node.value, str)
                              else sum(size[id(k)] for k in kids))
             if size[key] > limit:
-                raise MalformedRecord(f"{what} refused: its YAML aliases expand beyond {limit:,} "
-                                      f"nodes and characters (an alias bomb)")
+                raise MalformedRecord(f"{what} refused: YAML aliases expand too far (beyond {limit:,} "
+                                      f"nodes and characters: an alias bomb)")
         elif key not in size:
             if key in open_:
                 raise MalformedRecord(f"{what} refused: a YAML alias refers to itself")
@@ -243,7 +243,7 @@ def _yaml(text: str, what: str) -> Any:
     text and the text at most :data:`MAX_YAML_CHARS`; raises :class:`MalformedRecord` for
     what would exhaust memory or the stack, :class:`yaml.YAMLError` for text that is not YAML."""
     if len(text) > MAX_YAML_CHARS:
-        raise MalformedRecord(f"{what} refused: {len(text):,} characters of YAML (at most {MAX_YAML_CHARS:,})")
+        raise MalformedRecord(f"{what} refused: YAML too long ({len(text):,} characters, at most {MAX_YAML_CHARS:,})")
     if _bracket_depth(text) > MAX_YAML_DEPTH:         # the parser would take seconds to find out
         raise MalformedRecord(f"{what} is nested too deeply to read")
     loader = yaml.SafeLoader(_FENCE.sub("", text))
@@ -305,7 +305,7 @@ def _unicode_error(record: dict) -> str | None:
         try:
             json.dumps({key: value}, default=str, ensure_ascii=False).encode()
         except UnicodeEncodeError as e:
-            return f"field {key!r} is not valid Unicode (lone surrogate {e.object[e.start]!r})"
+            return f"text is not valid Unicode (field {key!r}: lone surrogate {e.object[e.start]!r})"
     return None
 
 

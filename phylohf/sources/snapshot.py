@@ -149,7 +149,7 @@ def _valid_utf8(batch: pa.RecordBatch) -> tuple[pa.RecordBatch, list[tuple[int, 
         bad = next((f.name for f, col in zip(batch.schema, batch.columns) if not _valid(col.slice(i, 1))), None)
         keep.append(bad is None)
         if bad:
-            problems.append((batch.column(_ROW)[i].as_py(), f"column {bad!r} is not valid UTF-8"))
+            problems.append((batch.column(_ROW)[i].as_py(), f"not valid UTF-8 (column {bad!r})"))
     return batch.filter(pa.array(keep)), problems
 
 
