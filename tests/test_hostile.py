@@ -262,15 +262,22 @@ def test_parquet_repairs_match_the_json_path(tmp_path):
     parquet(tmp_path / "p.parquet", {
         "id": ["r/a", "r/b", "r/c", "r/d"],
         "tags": ["llama, en", None, "x", "y"],
-        "downloads": ["12", "lots", None, "7"],
+        "downloads": ["12", "lots", None, " 7 "],
+        "likes": [1.5, float("inf"), 3.0, None],
         "cardData": [None, json.dumps({"base_model": {"id": "a/b"}}), many, json.dumps({"base_model": ["a/b"]})]})
     store = tmp_path / "s.duckdb"
     with Store(store) as s:
         ingest_file(s, tmp_path / "p.parquet", progress=False)
-    assert fixes_of(store) == {"r/a": ["number_text", "tags_text"], "r/b": ["bad_number", "bad_parent"],
+    assert fixes_of(store) == {"r/a": ["bad_number", "number_text", "tags_text"], "r/b": ["bad_number", "bad_parent"],
                                "r/c": ["many_parents", "tags_text"], "r/d": ["number_text", "tags_text"]}
-    assert rows(store, "SELECT len(parents), downloads FROM models WHERE id = 'r/c' OR id = 'r/a' ORDER BY id") == [
-        (0, 12), (MAX_PARENTS, None)]
+    assert rows(store, "SELECT len(parents), downloads, likes FROM models ORDER BY id") == [
+        (0, 12, None), (0, None, None), (MAX_PARENTS, None, 3), (1, 7, None)]
+    # the same records through the JSON path get the same repairs
+    jsonl(tmp_path / "p.jsonl", [json.dumps({k: v for k, v in r.items() if v is not None})
+                                 for r in pq.read_table(tmp_path / "p.parquet").to_pylist()])
+    with Store(tmp_path / "j.duckdb") as s:
+        ingest_file(s, tmp_path / "p.jsonl", progress=False)
+    assert fixes_of(tmp_path / "j.duckdb") == fixes_of(store)
 
 
 def test_invalid_utf8_ids_are_rejected_not_merged(tmp_path):

@@ -45,11 +45,17 @@ def _column_expr(field: pa.Field | None, target: str) -> tuple[str, str | None]:
     text = pa.types.is_string(t) or pa.types.is_large_string(t)
     if target in ("card_data", "config") and not text:
         return f"to_json({name})::VARCHAR AS {target}", None
-    if target in ("downloads", "likes"):
-        fix = (f"CASE WHEN TRY_CAST({name} AS BIGINT) IS NOT NULL THEN 'number_text' END" if text else None)
-        return (f"TRY_CAST({name} AS BIGINT) AS {target}",
-                f"CASE WHEN {name} IS NOT NULL AND TRY_CAST({name} AS BIGINT) IS NULL THEN 'bad_number' END"
-                + (f", {fix}" if fix else ""))
+    if target in ("downloads", "likes"):       # the rule of records._int
+        if text:
+            value = f"CASE WHEN regexp_full_match({name}, '\\s*[+-]?\\d{{1,19}}\\s*') THEN TRY_CAST({name} AS BIGINT) END"
+        elif pa.types.is_floating(t):
+            value = f"CASE WHEN isfinite({name}) AND {name} = trunc({name}) THEN TRY_CAST({name} AS BIGINT) END"
+        elif pa.types.is_integer(t):
+            value = f"TRY_CAST({name} AS BIGINT)"
+        else:
+            value = "NULL::BIGINT"
+        fix = f"CASE WHEN {name} IS NOT NULL AND {value} IS NULL THEN 'bad_number' END"
+        return f"{value} AS {target}", fix + (f", CASE WHEN {value} IS NOT NULL THEN 'number_text' END" if text else "")
     if target == "tags":
         if pa.types.is_list(t) or pa.types.is_large_list(t):
             return f"{name}::VARCHAR[] AS tags", None
@@ -67,11 +73,11 @@ def _column_expr(field: pa.Field | None, target: str) -> tuple[str, str | None]:
 # card parents that are not strings (see records._card_parents).
 _CHECKS = f"""
 SELECT * EXCLUDE (_bm, _fix),
-    nullif(list_filter(_fix || [CASE WHEN json_type(_bm) NOT IN ('VARCHAR', 'ARRAY', 'NULL')
+    nullif(list_sort(list_distinct(_fix || [CASE WHEN json_type(_bm) NOT IN ('VARCHAR', 'ARRAY', 'NULL')
         OR coalesce(list_bool_or(list_transform(json_extract(_bm, '$[*]'), lambda e: json_type(e) <> 'VARCHAR'
             AND NOT (json_type(e) = 'ARRAY' AND coalesce(list_bool_and(list_transform(json_extract(e, '$[*]'),
                 lambda f: json_type(f) = 'VARCHAR')), true)))), false)
-        THEN 'bad_parent' END], lambda x: x IS NOT NULL), []) AS fixes,
+        THEN 'bad_parent' END])), []) AS fixes,
     NOT starts_with(ltrim(card_data), '{{') OR json_array_length(_bm) > {MAX_PARENTS}
         OR len(list_filter(tags, lambda t: starts_with(t, 'base_model:'))) > {MAX_PARENTS} AS _slow
 FROM (SELECT *, CASE WHEN starts_with(ltrim(card_data), '{{') THEN try(json_extract(card_data, '$.base_model')) END
