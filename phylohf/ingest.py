@@ -10,14 +10,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pyarrow as pa
 import pyarrow.compute as pc
 from tqdm import tqdm
 
-from .records import _json_object
 from .sources.seedcsv import read_seed_csv
-from .sources.snapshot import Batch, read_jsonl, read_parquet, read_records
-from .store import Store
+from .sources.snapshot import Batch, open_parquet, per_record, read_jsonl, read_parquet, read_records
+from .store import Store, problem_statement
 
 COMMIT_ROWS, COMMIT_SECONDS = 5000, 1.0    # Hub listing: a transaction per this many models or seconds
 READERS = {".parquet": read_parquet, ".jsonl": read_jsonl, ".ndjson": read_jsonl, ".csv": read_seed_csv}
@@ -73,11 +71,10 @@ def card_front_matter(batches: Iterator[Batch]) -> Iterator[Batch]:
         meta = pc.struct_field(pc.extract_regex(table.column("card"), _FRONT_MATTER), "meta")
         todo = pc.and_(pc.is_null(table.column("card_data")), pc.is_valid(meta))
         if pc.any(todo).as_py():
-            values = table.column("card_data").to_pylist()
-            for i in pc.indices_nonzero(todo).to_pylist():
-                values[i] = _json_object(meta[i].as_py())
-            table = table.set_column(table.schema.get_field_index("card_data"), "card_data",
-                                     pa.array(values, pa.string()))
+            i = table.schema.get_field_index("card_data")
+            table = table.set_column(i, "card_data", pc.if_else(todo, meta, table.column(i)))
+            table, bad = per_record(table, todo)
+            problems = sorted(problems + bad)
         yield table, problems, rows
 
 
@@ -93,8 +90,7 @@ def reader_for(path: Path, keep_raw: bool = False) -> Iterator[Batch]:
 
 def _total_rows(path: Path) -> int | None:
     if path.suffix.lower() == ".parquet":
-        import pyarrow.parquet as pq
-        return pq.ParquetFile(path).metadata.num_rows
+        return open_parquet(path).metadata.num_rows
     return None
 
 
@@ -110,9 +106,11 @@ def _finish(store: Store, report: IngestReport, started: dt.datetime) -> IngestR
 
 def ingest_batches(store: Store, batches: Iterator[Batch], source: str,
                    total: int | None = None, progress: bool = True) -> IngestReport:
-    """Upsert every batch (each its own transaction) and log the ingest in the store."""
+    """Upsert every batch (each its own transaction) and log the ingest in the store; the
+    problems of ``source`` are those of this reading (an earlier one's are replaced)."""
     report = IngestReport(source)
     started = _now()
+    store.clear_problems(source)
     with tqdm(total=total, unit=" rows", unit_scale=True, disable=not progress,
               desc=f"ingest {Path(source).name}", leave=False) as bar:
         for table, problems, rows_read in batches:
@@ -147,11 +145,9 @@ def _commit(store: Store, report: IngestReport, records: list[dict], problems: l
     noted = [*problems, *no_card]
     also = [*statements, ("UPDATE crawls SET fetched = fetched + ? WHERE crawl = ?", [len(records), key])]
     if noted:
-        also.append(("INSERT INTO problems SELECT ?, NULL, unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), now()",
-                     [key, [i for i, _ in noted], [what for _, what in noted]]))
+        also.append(problem_statement(key, None, [i for i, _ in noted], [what for _, what in noted]))
     if bad:
-        also.append(("INSERT INTO problems SELECT ?, unnest(?::BIGINT[]), NULL, unnest(?::VARCHAR[]), now()",
-                     [key, [row for row, _ in bad], [what for _, what in bad]]))
+        also.append(problem_statement(key, [row for row, _ in bad], None, [what for _, what in bad]))
     if raw.num_rows:
         stored, skipped = store.upsert(raw, key, also)
     else:

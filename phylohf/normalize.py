@@ -26,7 +26,8 @@ Rules (they change numbers, so they are written down here):
   ``Q4_K_M``) named by the repository's ``.gguf`` files (``siblings``) or, for a GGUF
   model, by its id, a sorted set.
 * **fixes**: the data problems repaired on the way (URL-form or padded parent ids,
-  self references, card data that is not a JSON/YAML object, unreadable dates).
+  self references, card data that is not a JSON/YAML object, unreadable dates), after
+  those the reader made (raw column ``fixes``, :data:`phylohf.records.READ_FIXES`).
 * Several rows with one id in a batch: the last one wins.
 """
 from __future__ import annotations
@@ -224,6 +225,9 @@ def normalize_into(con: duckdb.DuckDBPyConnection, raw: pa.Table, table: str) ->
     con.register("raw", raw)
     try:
         con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {NORMALIZE.replace('__ROWS__', rows)}")
+        if raw.column("fixes").null_count < len(raw):      # repairs made while reading
+            con.execute(f"UPDATE {table} t SET fixes = t.fixes || r.fixes FROM raw r "
+                        "WHERE r.row = t.row AND r.fixes IS NOT NULL")
     finally:
         con.unregister("raw")
 

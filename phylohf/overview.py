@@ -6,7 +6,7 @@ import numpy as np
 from .families import Families
 from .genome import GROUPS, Genome
 from .lineage import Lineage
-from .records import RELATIONS
+from .records import READ_FIXES, RELATIONS
 
 FIX_NAMES = {
     "url_parent": "parent ids given as URLs (prefix removed)",
@@ -15,6 +15,7 @@ FIX_NAMES = {
     "url_id": "model ids given as URLs (prefix removed)",
     "bad_card_data": "card data that is neither a JSON nor a YAML object (ignored)",
     "bad_date": "unreadable creation dates (treated as unknown)",
+    **READ_FIXES,
 }
 
 

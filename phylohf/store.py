@@ -51,6 +51,19 @@ COLUMNS = ("id, author, created_at, last_modified, downloads, likes, license, li
 ADDED = "downloads_all_time, parameters, quantization"     # columns added later, at the end of the table
 
 
+def problem_statement(source: str, rows: list | None, ids: list | None, problems: list[str]
+                      ) -> tuple[str, list]:
+    """(SQL, parameters) recording problems of ``source`` by row and/or model id; a problem
+    already recorded (same source, row, id and text) is not added again, so reruns and
+    resumed ingests leave the table as one run does."""
+    n = len(problems)
+    return ("""INSERT INTO problems SELECT DISTINCT $1, r, i, p, now() FROM (
+                   SELECT unnest($2::BIGINT[]) AS r, unnest($3::VARCHAR[]) AS i, unnest($4::VARCHAR[]) AS p) n
+               WHERE NOT EXISTS (SELECT 1 FROM problems o WHERE o.source = $1 AND o."row" IS NOT DISTINCT FROM n.r
+                                 AND o.id IS NOT DISTINCT FROM n.i AND o.problem = n.p)""",
+            [source, rows or [None] * n, ids or [None] * n, problems])
+
+
 class StoreError(RuntimeError):
     """The store cannot be opened or used; the message says what to do."""
 
@@ -127,9 +140,14 @@ class Store:
         return stored, skipped
 
     def add_problems(self, source: str, problems: list[tuple[int, str]]) -> None:
+        """Record (row, problem) pairs of ``source`` (see :func:`problem_statement`)."""
         if problems:
-            self.con.executemany("INSERT INTO problems VALUES (?, ?, NULL, ?, now())",
-                                 [(source, row, what) for row, what in problems])
+            self.con.execute(*problem_statement(source, [r for r, _ in problems], None,
+                                                [what for _, what in problems]))
+
+    def clear_problems(self, source: str) -> None:
+        """Forget the problems of ``source``: it is read again from the start."""
+        self.con.execute("DELETE FROM problems WHERE source = ?", [source])
 
     @contextmanager
     def _atomic(self):
@@ -156,6 +174,7 @@ class Store:
                                [key]).fetchall()
         if not row or row[0][3] is not None:
             self.transaction([("DELETE FROM crawls WHERE crawl = ?", [key]),
+                              ("DELETE FROM problems WHERE source = ?", [key]),
                               ("DELETE FROM crawl_frontier WHERE crawl = ?", [key]),
                               ("INSERT INTO crawls VALUES (?, NULL, NULL, 0, now(), NULL)", [key])])
             return {"root": None, "cursor": None, "fetched": 0}

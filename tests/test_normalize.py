@@ -78,11 +78,11 @@ def test_lineage_forms(record, parents):
     ("  a/b\n", ("a/b",), ("padded_parent",)),
     ("x/child", (), ("self_parent",)),
     ("https://huggingface.co/x/child", (), ("url_parent", "self_parent")),
-    (42, (), ()),
-    ({"id": "a/b"}, (), ()),
+    (42, (), ("bad_parent",)),
+    ({"id": "a/b"}, (), ("bad_parent",)),
     (None, (), ()),
     ("", (), ()),
-    (["a/b", ["c/d", 7, ["deeper/x"]], None, 3.5], ("a/b", "c/d"), ()),
+    (["a/b", ["c/d", 7, ["deeper/x"]], None, 3.5], ("a/b", "c/d"), ("bad_parent",)),
     (["a/b", "a/b", " a/b "], ("a/b",), ("padded_parent",)),
     ("Ünïcode/模型-名", ("Ünïcode/模型-名",), ()),
 ])
@@ -94,7 +94,7 @@ def test_hostile_parent_ids(base_model, parents, fixes):
 
 def test_model_id_as_url_and_author_from_id():
     r = normalize({"modelId": " https://huggingface.co/org/m ", "tags": "not-a-list"})
-    assert r.id == "org/m" and r.author == "org" and r.fixes == ("url_id",) and r.tags == ()
+    assert r.id == "org/m" and r.author == "org" and r.fixes == ("url_id", "tags_text") and r.tags == ("not-a-list",)
 
 
 @pytest.mark.parametrize("record", [{}, {"id": ""}, {"id": "   "}, {"id": 5}, {"modelId": None}])

@@ -66,6 +66,7 @@ from huggingface_hub.utils import (build_hf_headers, get_token, hf_raise_for_sta
 
 from .. import __version__
 from ..normalize import normalize
+from ..records import json_body
 
 WINDOW = 300.0                              # seconds: the Hub's rate-limit window
 API_QUOTA = {False: 500, True: 1000}        # API requests per window, without / with a token
@@ -196,7 +197,7 @@ class HubClient:
         for attempt in range(self.s.retries + 1):
             r = self.get(url, params)
             try:
-                return r.json(), r
+                return json_body(r.text), r
             except ValueError:
                 if attempt < self.s.retries:
                     time.sleep(self.s.backoff * 2 ** min(attempt, 3))
