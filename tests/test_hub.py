@@ -180,6 +180,15 @@ def test_malformed_pages_and_records_are_recorded_and_skipped(fixture, tmp_path)
                       "record has no model id": 1}
 
 
+def test_a_deeply_nested_record_costs_itself_not_its_page(fixture, tmp_path):
+    records, cards = fixture
+    with HubServer(records[:300], cards, page_size=100) as hub, Store(tmp_path / "a.duckdb") as store:
+        hub.inject("deep", times=1, after=1)                        # page 2 carries the record
+        report = crawl_listing(store, fast(hub), progress=False)
+        assert report.stopped is None and store.count() == 300      # every real record of page 2 kept
+        assert store.problem_counts() == {"record nested too deeply to read": 1}
+
+
 # -- family ----------------------------------------------------------------------------------
 
 def test_family_crawl_finds_the_root_and_the_whole_family(fixture, sim, tmp_path):
