@@ -60,21 +60,26 @@ import numpy as np
 
 from ..lineage import NO_DATE, Lineage
 
-_NEEDS_QUOTES = {"newick": re.compile(r"[\s()\[\]':;,_\"#]"),
+_NEEDS_QUOTES = {"newick": re.compile(r"[\s()\[\]':;,_\"#{}=\\]"),
                  "nexus": re.compile(r"[\s()\[\]{}/\\,;:=*'\"`+\-<>_]")}
+_NEEDS_QUOTES["nhx"] = _NEEDS_QUOTES["newick"]
 _UNSAFE = {"newick": re.compile(r"""[%:=\[\],();|'"\\\s]"""),
            "nexus": re.compile(r"""[%"'\[\]{},=\\\s]""")}
+_UNSAFE["nhx"] = _UNSAFE["newick"]
 _NHX_KEY = re.compile(r"[A-Za-z0-9_.\-]+")
-_TOKEN = re.compile(r"'(?:[^']|'')*'|\[[^\]]*\]|[(),;:]|[^\s()\[\]',;:]+|\S")
+_TOKEN = re.compile(r"""'(?:[^']|'')*'|"[^"]*"|\[[^\]]*\]|[(),;:]|[^\s()\[\]'",;:]+|\S""")
 LIST_SEP = "|"
 
 
 # -- labels and values ---------------------------------------------------------------------
 def quote_label(label: str, dialect: str = "newick") -> str:
-    """A label as Newick (or NEXUS) text: bare when safe, else single-quoted, quotes doubled."""
-    if _NEEDS_QUOTES[dialect].search(label):
-        return "'" + label.replace("'", "''") + "'"
-    return label
+    """A label as Newick (or NEXUS) text: bare when safe, else single-quoted, quotes doubled
+    (NHX: a label holding ``'`` but no ``"`` is double-quoted, the form ete3 reads)."""
+    if not _NEEDS_QUOTES[dialect].search(label):
+        return label
+    if dialect == "nhx" and "'" in label and '"' not in label:
+        return f'"{label}"'
+    return "'" + label.replace("'", "''") + "'"
 
 
 def format_length(x: float) -> str:
@@ -219,7 +224,7 @@ def _tokens(lin: Lineage, lay: _Layout, top: np.ndarray, lengths, ancestors: str
     if ancestors not in ("internal", "tips"):
         raise ValueError("ancestors must be 'internal' or 'tips'")
     if dialect not in _NEEDS_QUOTES:
-        raise ValueError("dialect must be 'newick' or 'nexus'")
+        raise ValueError("dialect must be 'newick', 'nhx' or 'nexus'")
     nodes = lay.nodes
     labels = _quote_all(lin.ids[nodes].tolist(), dialect)
     comments = np.array(_comments(attributes or {}, nodes, lin.n, dialect), object)
@@ -253,7 +258,8 @@ def write_newick(lineage: Lineage, root: int, lengths=None, ancestors: str = "in
     ``lengths``: float per node, the edge above it (NaN: unknown). ``ancestors``:
     ``"internal"`` (models as labelled internal nodes) or ``"tips"`` (also as sampled
     ancestor tips). ``attributes``: name -> array over nodes, written as NHX comments.
-    ``dialect``: ``"newick"``, or ``"nexus"`` for NEXUS quoting and BEAST/FigTree comments.
+    ``dialect``: ``"newick"``, ``"nhx"`` (Newick, but labels with ``'`` double-quoted for
+    ete3) or ``"nexus"`` (NEXUS quoting and BEAST/FigTree comments).
     See the module docstring for quoting and escaping.
     """
     root = int(root)
@@ -334,6 +340,7 @@ class ParsedTree:
 _LABEL, _OPEN, _CLOSE, _COMMA, _SEMI, _COLON, _COMMENT, _QUOTED, _STRAY = range(9)
 _KIND = np.zeros(128, np.int8)                                       # ASCII -> kind, the rest _LABEL
 _KIND[[ord(c) for c in "(),;:[']"]] = np.arange(_OPEN, _STRAY + 1)
+_KIND[ord('"')] = _QUOTED
 
 
 def _structure(kind: np.ndarray, where: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -392,7 +399,7 @@ def _parse(text: str, preserve_underscores: bool) -> tuple[ParsedTree, np.ndarra
         at = name_at & ((dkind == _QUOTED) == quoted)
         texts = [toks[i] for i in data[at].tolist()]
         if quoted:
-            texts = [t[1:-1].replace("''", "'") for t in texts]
+            texts = [t[1:-1].replace("''", "'") if t[0] == "'" else t[1:-1] for t in texts]
         elif not preserve_underscores:
             texts = [t.replace("_", " ") for t in texts]
         names[owner[at]] = texts

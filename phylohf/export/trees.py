@@ -91,7 +91,7 @@ def _newick(lin, genome, roots, lengths, ancestors, attributes, color_by):
 
 
 def _nhx(lin, genome, roots, lengths, ancestors, attributes, color_by):
-    return write_forest(lin, roots, lengths.length, ancestors, attributes)
+    return write_forest(lin, roots, lengths.length, ancestors, attributes, dialect="nhx")
 
 
 def _nexus(lin, genome, roots, lengths, ancestors, attributes, color_by):
