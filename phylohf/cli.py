@@ -197,7 +197,8 @@ def _user_tree(args):
     from .traits import from_table
     if not args.states:
         raise ValueError("--tree needs --states TABLE (tab-separated: node, state)")
-    lineage, length = tree_lineage(read_newick(Path(args.tree).read_text(encoding="utf-8")))
+    with open(args.tree, encoding="utf-8", newline="") as f:      # CR LF inside labels stays
+        lineage, length = tree_lineage(read_newick(f.read()))
     states, names = from_table(args.states, lineage.ids)
     edges = lineage.parent >= 0
     given = not np.isnan(length[edges]).any()
