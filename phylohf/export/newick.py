@@ -11,11 +11,16 @@ Writing
     ``:length`` and the NHX comment. Children come in node-index order.
 
 Conventions
-    * Labels are written bare unless they contain whitespace, ``()[]':;,"#`` or ``_``
-      (standard readers turn bare underscores into blanks, ete3 and dendropy read ``"``
-      as a quote, and ``#`` marks hybrids in extended Newick); then they are wrapped in
-      single quotes with embedded quotes doubled: ``x_y`` -> ``'x_y'``, ``it's`` ->
-      ``'it''s'``. Every node, internal ones included, carries its model id.
+    * Labels are written bare unless they contain whitespace, ``()[]{}':;,="#\\`` or
+      ``_`` (standard readers turn bare underscores into blanks, ete3 reads ``"`` as a
+      quote, dendropy splits bare labels at ``{ } = " \\``, and ``#`` marks hybrids in
+      extended Newick); then they are wrapped in single quotes with embedded quotes
+      doubled: ``x_y`` -> ``'x_y'``, ``it's`` -> ``'it''s'``. Everything else, line breaks
+      and NUL included, is written as it is (Newick has no escapes). Every node, internal
+      ones included, carries its model id.
+    * ``dialect="nhx"``: as Newick, except that a label holding ``'`` but no ``"`` is
+      double-quoted (``"it's"``), the one form of such a label ete3 reads; :func:`read_newick`
+      reads both.
     * Branch lengths are the shortest repr that round-trips (``1``, ``0.5``, ``1e-07``);
       NaN means "unknown" and is omitted; the root never has one.
     * ``ancestors="tips"`` writes each observed node that has children also as a
@@ -32,20 +37,24 @@ Conventions
       and writes attributes as BEAST/FigTree comments ``[&k=v,...]``: strings in double
       quotes, percent-encoding ``% " ' [ ] { } , = \\`` and whitespace (FigTree has no
       escape), lists ``{"a","b"}``, numbers as above.
-    * Other readers' quirks (tested in tests/test_newick.py): ete3 and Bio.Phylo do not
-      undouble quotes; ete3 and dendropy take ``"`` and ``\\`` in bare labels as quote
-      and escape, dendropy also splits bare labels at ``= { }`` and reads a quoted
-      one-character label like ``':'`` as punctuation, and needs
-      ``suppress_*_node_taxa=True`` for the repeated labels of ``ancestors="tips"``;
-      Bio.Phylo drops line breaks inside quotes and reads numeric internal labels as
-      confidence values.
+    * What other readers make of the text (the README's recipes; tests/test_newick.py
+      checks every other label exactly, and that these limits are real). All must read
+      the file with ``newline=""``: a text-mode open turns CR LF and CR into LF.
+      ete3 (``format=1, quoted_node_names=True``) splits doubled quotes (``KeyError``) and
+      takes ``\\'`` for an escaped quote, so it cannot read a label ending in ``\\`` nor,
+      in Newick, one holding ``'`` (NHX: one holding both ``'`` and ``"``); dendropy reads a
+      label that is one of ``( ) , ; :`` alone as punctuation (with
+      ``suppress_internal_node_taxa=False`` every label is a taxon label); Bio.Phylo joins lines (a
+      label loses its line breaks), misreads a label starting with ``'`` or holding ``\\'``
+      or ending in ``\\``, and without ``comments_are_confidence=True`` reads numeric
+      internal labels as confidence values.
 
 Reading
     One compiled regular expression tokenises the text; node structure comes from the
     nesting levels by sorting (no stack, no recursion). Nodes are numbered in post-order
     (the root last). Bare labels have ``_`` turned into blanks (the Newick standard)
     unless ``preserve_underscores``; quoted labels lose their quotes and undouble
-    embedded ones. ``[&&NHX:...]`` comments become attributes; other comments (e.g.
+    embedded ones (double-quoted labels, as NHX writes some, are taken as they are). ``[&&NHX:...]`` comments become attributes; other comments (e.g.
     ``[&R]``, BEAST/FigTree ``[&...]``) are kept verbatim in ``comments`` when they follow
     a node, and dropped when they precede a tree.
 """
