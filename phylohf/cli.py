@@ -718,6 +718,9 @@ def _failure(e: Exception) -> str:
         text = str(e).splitlines()[0]
         if "No space left" in text:
             return f"the disk is full ({text}); free some space and run again (committed batches are kept)"
+        if isinstance(e, duckdb.IOException):
+            return (f"the store cannot be read ({text}); if it was cut short or damaged, restore it "
+                    f"from a copy or ingest again into a new --store")
         return f"the store failed: {text}"
     if isinstance(e, OSError) and e.errno == errno.ENOSPC:
         return f"the disk is full writing {e.filename or 'the output'}; free some space or write elsewhere"

@@ -95,6 +95,11 @@ def _truncated(d: Path, store: Path) -> Path:
     return d / "t.duckdb"
 
 
+def _truncated_later(d: Path, store: Path) -> Path:     # opens, then a read fails
+    (d / "l.duckdb").write_bytes(store.read_bytes()[:len(store.read_bytes()) // 3])
+    return d / "l.duckdb"
+
+
 def _text(d: Path, store: Path) -> Path:
     (d / "x.duckdb").write_text("hello\n")
     return d / "x.duckdb"
@@ -113,6 +118,7 @@ def _other_duckdb(d: Path, store: Path) -> Path:
 
 @pytest.mark.parametrize("make,message", [
     (_truncated, "is damaged or truncated (IO Error: Could not read enough bytes"),
+    (_truncated_later, "Could not read enough bytes"),
     (_text, "is not a DuckDB file (it starts b'hello\\n')"),
     (_sqlite, "is not a DuckDB file (it starts b'SQLite f')"),
     (_other_duckdb, "not a phylohf store (no models table): give another --store"),
