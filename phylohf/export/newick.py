@@ -43,8 +43,8 @@ Conventions
       ete3 (``format=1, quoted_node_names=True``) splits doubled quotes (``KeyError``) and
       takes ``\\'`` for an escaped quote, so it cannot read a label ending in ``\\`` nor,
       in Newick, one holding ``'`` (NHX: one holding both ``'`` and ``"``); dendropy reads a
-      label that is one of ``( ) , ; :`` alone as punctuation (with
-      ``suppress_internal_node_taxa=False`` every label is a taxon label); Bio.Phylo joins lines (a
+      label that is one of ``( ) , ; :`` alone as punctuation (tips are taxa, internal
+      labels ``node.label``: taxa cannot repeat, as ``ancestors="tips"`` labels do); Bio.Phylo joins lines (a
       label loses its line breaks), misreads a label starting with ``'`` or holding ``\\'``
       or ending in ``\\``, and without ``comments_are_confidence=True`` reads numeric
       internal labels as confidence values.
