@@ -271,6 +271,22 @@ def test_reader_limits(tmp_path, name, label):
     assert set(got) != {"r", label, "x'"}
 
 
+def test_nhx_double_quotes_are_for_ete3(tmp_path):
+    """The .nhx form of an id with ' is ete3's; dendropy and Bio.Phylo (README: use the .nwk) misread it."""
+    path = tmp_path / "t.nhx"
+    path.write_text(write_newick(lineage([-1, 0], ids=["r", "it's"]), 0, dialect="nhx"))
+    assert path.read_text() == '("it\'s")r;'
+    assert set(ete(path)) == set(ours(path)) == {"r", "it's"}
+    for read in (dendro, bio):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                got = set(read(path))
+            except Exception:                                      # noqa: BLE001 (any reader error)
+                continue
+        assert got != {"r", "it's"}
+
+
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory):
     return tmp_path_factory.mktemp("trees")

@@ -19,8 +19,8 @@ Conventions
       and NUL included, is written as it is (Newick has no escapes). Every node, internal
       ones included, carries its model id.
     * ``dialect="nhx"``: as Newick, except that a label holding ``'`` but no ``"`` is
-      double-quoted (``"it's"``), the one form of such a label ete3 reads; :func:`read_newick`
-      reads both.
+      double-quoted (``"it's"``), the one form of such a label ete3 reads (dendropy and
+      Bio.Phylo do not: they get the ``"newick"`` text); :func:`read_newick` reads both.
     * Branch lengths are the shortest repr that round-trips (``1``, ``0.5``, ``1e-07``);
       NaN means "unknown" and is omitted; the root never has one.
     * ``ancestors="tips"`` writes each observed node that has children also as a
