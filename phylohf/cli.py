@@ -1,30 +1,94 @@
 """The ``phylohf`` command: thin subcommands that parse arguments and call the library.
 
-Exit codes: 0 success; 1 the command failed (message on stderr says why and what to
-do); 2 bad command-line usage; 3 ``ingest --strict`` skipped malformed rows.
+Exit codes: 0 success; 1 the command failed (one line on stderr says why and what to
+do); 2 bad command-line usage (values are checked as they are parsed); 3 ``ingest
+--strict`` skipped malformed rows; 130 interrupted (Ctrl-C).
 """
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import errno
 import json
 import os
+import signal
 import sys
 import tempfile
+import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
+import duckdb
 import numpy as np
 
 from . import __version__
 from .store import DEFAULT_STORE, Store, StoreError
 
-EXIT_FAILED, EXIT_SKIPPED = 1, 3      # 2 (usage) comes from argparse
+EXIT_FAILED, EXIT_SKIPPED, EXIT_INTERRUPTED = 1, 3, 130      # 2 (usage) comes from argparse
+
+
+def at_least(minimum: int):
+    """argparse type: an integer no smaller than ``minimum`` (else a usage error, exit 2)."""
+    def check(value: str) -> int:
+        try:
+            n = int(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {value!r}") from None
+        if n < minimum:
+            raise argparse.ArgumentTypeError(f"expected an integer of at least {minimum}, got {value}")
+        return n
+    return check
+
+
+COUNT, POSITIVE = at_least(0), at_least(1)
+
+
+def fraction(value: str) -> float:
+    """argparse type: a number strictly between 0 and 1."""
+    try:
+        x = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a fraction between 0 and 1, got {value!r}") from None
+    if not 0 < x < 1:
+        raise argparse.ArgumentTypeError(f"expected a fraction between 0 and 1, got {value}")
+    return x
 
 
 def _store_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--store", default=None, metavar="FILE",
                    help=f"DuckDB store (default: $PHYLOHF_STORE or ./{DEFAULT_STORE})")
+
+
+def _writable(**outputs) -> None:
+    """Fail now, before any work, if an output (option name -> file, or folder when the
+    name ends in ``_dir``) cannot be written; nothing is left behind by the check."""
+    for option, target in outputs.items():
+        if target is None:
+            continue
+        path = Path(target)
+        flag = "--" + option.removesuffix("_dir").replace("_", "-")
+        try:
+            if option.endswith("_dir"):
+                path.mkdir(parents=True, exist_ok=True)
+                tempfile.TemporaryFile(dir=path).close()
+            else:
+                existed = path.exists()
+                open(path, "a").close()
+                if not existed:
+                    path.unlink()
+        except OSError as e:
+            raise ValueError(f"cannot write {flag} {path}: {e.strerror}; choose another {flag}") from None
+
+
+def _save(path, write) -> None:
+    """``write(file)`` into the text file ``path``; an OSError names the file."""
+    try:
+        with open(path, "w", encoding="utf-8") as f:
+            write(f)
+    except OSError as e:
+        e.filename = e.filename or str(path)
+        raise
 
 
 def _progress(args) -> bool:
@@ -33,6 +97,7 @@ def _progress(args) -> bool:
 
 def cmd_simulate(args) -> int:
     from .sources import simulate as sim
+    _writable(out=args.out, truth=args.truth)
     t0 = time.perf_counter()
     result = sim.simulate(args.models, seed=args.seed, scenario=args.scenario, progress=_progress(args))
     sim.write_listing(result, args.out)
@@ -48,6 +113,9 @@ def cmd_ingest(args) -> int:
     from .sources.hub import HubSettings
     hub = HubSettings(cards=args.cards, api_quota=args.rate_limit, workers=args.workers)
     skipped, stopped = 0, None
+    for source in args.files:          # before the store is created
+        if not source.startswith(("hub:", "hf-dataset:")) and not Path(source).is_file():
+            raise FileNotFoundError(f"no such file: {source} (nothing was ingested)")
     with Store(args.store) as store:
         for source in args.files:
             report = ingest_source(store, source, hub, limit=args.limit, progress=_progress(args),
@@ -91,6 +159,7 @@ def cmd_families(args) -> int:
 
 def cmd_trees(args) -> int:
     from .export.trees import export_trees
+    _writable(out_dir=args.out)
     with Store(args.store, read_only=True) as store:
         lineage, fams, genome = load(store, with_genome=True)
     report = export_trees(lineage, fams, genome, args.out, formats=args.format.split(","),
@@ -128,7 +197,8 @@ def _user_tree(args):
     from .traits import from_table
     if not args.states:
         raise ValueError("--tree needs --states TABLE (tab-separated: node, state)")
-    lineage, length = tree_lineage(read_newick(Path(args.tree).read_text(encoding="utf-8")))
+    with open(args.tree, encoding="utf-8", newline="") as f:      # CR LF inside labels stays
+        lineage, length = tree_lineage(read_newick(f.read()))
     states, names = from_table(args.states, lineage.ids)
     edges = lineage.parent >= 0
     given = not np.isnan(length[edges]).any()
@@ -284,6 +354,7 @@ def _drawing(args):
 
 def cmd_draw(args) -> int:
     from .draw import render
+    _writable(out=args.out)
     t0 = time.perf_counter()
     d = _drawing(args)
     engine = render(d, args.out, args.layout, args.engine)
@@ -308,7 +379,7 @@ def _draw_args(s: argparse.ArgumentParser) -> None:
                    help="node attribute that colours branches and markers (default: license)")
     s.add_argument("--collapse-by", choices=ATTRIBUTES, help="draw every subtree whose members share "
                    "this attribute's value as one triangle labelled with its size")
-    s.add_argument("--max-nodes", type=int, default=2000, help="then collapse the smallest clades until "
+    s.add_argument("--max-nodes", type=at_least(2), default=2000, help="then collapse the smallest clades until "
                    "at most N nodes are drawn (default 2000)")
     s.add_argument("--layout", choices=("rectangular", "circular"), default="rectangular",
                    help="tree layout (default: rectangular)")
@@ -349,6 +420,7 @@ def cmd_relatives(args) -> int:
 
 def cmd_report(args) -> int:
     from .fullreport import Settings, build
+    _writable(out=args.out, json=args.json, figures_dir=args.figures)
     t0 = time.perf_counter()
     with Store(args.store, read_only=True) as store:
         lineage, fams, genome = load(store, with_genome=True)
@@ -357,12 +429,11 @@ def cmd_report(args) -> int:
                        progress=_progress(args))
     text = report.text()
     if args.out:
-        Path(args.out).write_text(text, encoding="utf-8")
+        _save(args.out, lambda f: f.write(text))
     else:
         print(text)
     if args.json:
-        with open(args.json, "w", encoding="utf-8") as f:
-            json.dump(report.json(), f, indent=1, default=float)
+        _save(args.json, lambda f: json.dump(report.json(), f, indent=1, default=float))
     if args.figures:
         from .figures import write_figures
         written = write_figures(report, lineage, genome, fams, args.figures)
@@ -379,6 +450,7 @@ def cmd_demo(args) -> int:
     from .fullreport import Settings, build
     from .ingest import ingest_file
     from .sources import simulate as sim
+    _writable(trees_dir=args.trees, workdir_dir=args.workdir)
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(args.workdir or tmp)
@@ -418,8 +490,8 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("simulate", help="simulate a Hub-like ecosystem snapshot (ground truth)",
                        description="Write a synthetic Hub listing (same schema as the real one) "
                        "and optionally its ground truth.")
-    s.add_argument("--models", type=int, default=200_000, help="number of models (default 200000)")
-    s.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    s.add_argument("--models", type=POSITIVE, default=200_000, help="number of models (default 200000)")
+    s.add_argument("--seed", type=COUNT, default=0, help="random seed (default 0)")
     s.add_argument("--scenario", choices=("directional", "neutral"), default="directional",
                    help="trait evolution: directional drift with sibling-shared changes (default), "
                    "or neutral independent symmetric mutation")
@@ -436,12 +508,12 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("files", nargs="+", metavar="SOURCE", help=".parquet, .jsonl or seed .csv file, "
                    "hub:OWNER/NAME, hub:all or hf-dataset:OWNER/NAME:FILE[@REVISION]")
     _store_arg(s)
-    s.add_argument("--limit", type=int, metavar="N", help="hub:all: stop after the first N models")
+    s.add_argument("--limit", type=POSITIVE, metavar="N", help="hub:all: stop after the first N models")
     s.add_argument("--cards", action="store_true", help="hub crawls: also fetch each model's card "
                    "text (README.md); missing cards are recorded")
-    s.add_argument("--rate-limit", type=int, metavar="N", help="Hub API requests per 5 minutes "
+    s.add_argument("--rate-limit", type=POSITIVE, metavar="N", help="Hub API requests per 5 minutes "
                    "(default: 500 without a token, 1000 with one; PRO accounts may use 2500)")
-    s.add_argument("--workers", type=int, default=4, metavar="N",
+    s.add_argument("--workers", type=POSITIVE, default=4, metavar="N",
                    help="Hub requests in flight at most (default 4)")
     s.add_argument("--strict", action="store_true", help="exit with status 3 if any row was skipped")
     s.add_argument("--raw", action="store_true", help="also keep every Parquet row as JSON in the store "
@@ -452,8 +524,8 @@ def parser() -> argparse.ArgumentParser:
                        description="Families are the trees of the primary-parent forest, named by "
                        "their root model.")
     _store_arg(s)
-    s.add_argument("--top", type=int, default=20, help="largest N families (0: all; default 20)")
-    s.add_argument("--min-size", type=int, default=1, help="only families with at least N nodes")
+    s.add_argument("--top", type=COUNT, default=20, help="largest N families (0: all; default 20)")
+    s.add_argument("--min-size", type=POSITIVE, default=1, help="only families with at least N nodes")
     s.add_argument("--json", action="store_true", help='print {"families": [...]} as JSON')
     s.set_defaults(func=cmd_families)
 
@@ -469,7 +541,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--ancestors", choices=("internal", "tips"), default="internal",
                    help="models as labelled internal nodes (default), or also as zero-length tips "
                    "(sampled ancestors) for tools that read tip data only")
-    s.add_argument("--min-size", type=int, default=2, help="only families with at least N nodes (default 2)")
+    s.add_argument("--min-size", type=POSITIVE, default=2, help="only families with at least N nodes (default 2)")
     s.add_argument("--family", metavar="ROOT_ID", help="only the family rooted at this model")
     s.add_argument("--color-by", default="license", metavar="ATTRIBUTE",
                    help="NEXUS: the node attribute FigTree colours branches by (default: license; "
@@ -483,7 +555,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--trait", default="license", type=_trait_name(), metavar="TRAIT",
                    help="a single-valued trait group (license, task, library, architecture; default: "
                    "license), or one genome element as a binary trait: group:element, e.g. language:en")
-    s.add_argument("--top", type=int, default=6, help="the N most frequent values are states (default 6)")
+    s.add_argument("--top", type=POSITIVE, default=6, help="the N most frequent values are states (default 6)")
     s.add_argument("--family", metavar="ROOT_ID", help="only this family")
     s.add_argument("--tree", metavar="FILE", help="instead of the store: any rooted Newick tree ...")
     s.add_argument("--states", metavar="TABLE", help="... with its states: tab-separated, header row, "
@@ -497,12 +569,12 @@ def parser() -> argparse.ArgumentParser:
                    help="root state prior (default: equal, as phytools fitMk)")
     s.add_argument("--branch-lengths", default="unit", choices=("unit", "days"),
                    help="one per generation (default) or days between creation dates")
-    s.add_argument("--starts", type=int, default=2, help="optimiser starts (default 2)")
+    s.add_argument("--starts", type=POSITIVE, default=2, help="optimiser starts (default 2)")
     s.add_argument("--compare", action="store_true", help="also fit ER, SYM and ARD and test SYM vs ER "
                    "and ARD vs SYM (likelihood ratio: is evolution directional?)")
-    s.add_argument("--mask", type=float, metavar="F", help="hide a fraction F of the known states and "
+    s.add_argument("--mask", type=fraction, metavar="F", help="hide a fraction F of the known states and "
                    "score their reconstruction against copy-parent and majority baselines")
-    s.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    s.add_argument("--seed", type=COUNT, default=1, help="random seed (default 1)")
     s.add_argument("--json", action="store_true", help="print model, Q and every node's posterior as JSON")
     s.set_defaults(func=cmd_asr)
 
@@ -515,14 +587,14 @@ def parser() -> argparse.ArgumentParser:
                    help="a single-valued trait group (license, task, library, architecture; default: "
                    "license), a set-valued one (language, tag, dataset: gains and losses per element), "
                    "or one element as a binary trait: group:element, e.g. language:en")
-    s.add_argument("--top", type=int, default=8, help="the N most frequent values are states, the rest "
+    s.add_argument("--top", type=POSITIVE, default=8, help="the N most frequent values are states, the rest "
                    "'(other)' (default 8)")
     s.add_argument("--family", metavar="ROOT_ID", help="only this family")
     s.add_argument("--relation", choices=("finetune", "adapter", "quantized", "merge"),
                    help="only edges of this relation type")
-    s.add_argument("--permutations", type=int, default=200,
+    s.add_argument("--permutations", type=COUNT, default=200,
                    help="permutations for the ordering's null (default 200; 0 skips)")
-    s.add_argument("--seed", type=int, default=1, help="random seed of the permutations (default 1)")
+    s.add_argument("--seed", type=COUNT, default=1, help="random seed of the permutations (default 1)")
     s.add_argument("--json", action="store_true", help="print counts, P, tests and ordering as JSON")
     s.set_defaults(func=cmd_transitions)
 
@@ -550,13 +622,13 @@ def parser() -> argparse.ArgumentParser:
                        "(Mk ER marginals). Rules the license texts leave open are marked certain=false.")
     _store_arg(s)
     s.add_argument("--family", metavar="ROOT_ID", help="only the family rooted at this model")
-    s.add_argument("--top", type=int, default=10, help="worst families shown (default 10)")
-    s.add_argument("--examples", type=int, default=10, help="violations shown as examples (default 10; "
+    s.add_argument("--top", type=COUNT, default=10, help="worst families shown (default 10)")
+    s.add_argument("--examples", type=COUNT, default=10, help="violations shown as examples (default 10; "
                    "--json lists all)")
     s.add_argument("--no-impute", action="store_true", help="skip imputing the licenses of models without one")
-    s.add_argument("--impute-top", type=int, default=6, help="license states of the imputation model: the N "
+    s.add_argument("--impute-top", type=POSITIVE, default=6, help="license states of the imputation model: the N "
                    "most frequent ids, the rest lumped (default 6)")
-    s.add_argument("--seed", type=int, default=1, help="random seed of the Mk fit (default 1)")
+    s.add_argument("--seed", type=COUNT, default=1, help="random seed of the Mk fit (default 1)")
     s.add_argument("--json", action="store_true", help='print {"violations": [...], "counts": ...} as JSON')
     s.set_defaults(func=cmd_audit_licenses)
 
@@ -576,14 +648,14 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--metric", default="jaccard", choices=("jaccard", "hamming", "tfidf", "levenshtein"),
                    help="Jaccard similarity of trait sets (default), Hamming distance (number of differing "
                    "traits; class means exact), or model-card text: TF-IDF cosine, normalised Levenshtein")
-    s.add_argument("--bootstrap", type=int, default=1000, help="cluster-bootstrap replicates (default 1000)")
-    s.add_argument("--null", type=int, default=200, help="neutral-null replicates (default 200; 0 skips)")
+    s.add_argument("--bootstrap", type=COUNT, default=1000, help="cluster-bootstrap replicates (default 1000)")
+    s.add_argument("--null", type=COUNT, default=200, help="neutral-null replicates (default 200; 0 skips)")
     s.add_argument("--null-model", choices=("symmetric", "observed"), default="symmetric",
                    help="null mutation, children independent at the observed change rate: symmetric "
                    "(default, neutral) or with the observed parent -> child transition matrix (direction kept)")
-    s.add_argument("--max-pairs", type=int, default=100_000,
+    s.add_argument("--max-pairs", type=POSITIVE, default=100_000,
                    help="classes with more pairs are sampled uniformly, this many pairs (default 100000)")
-    s.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    s.add_argument("--seed", type=COUNT, default=1, help="random seed (default 1)")
     s.add_argument("--json", action="store_true", help='print {"groups": {group: {"classes": ..., '
                    '"sib_minus_pc": ..., "null": ...}}} as JSON')
     s.set_defaults(func=cmd_relatives)
@@ -598,20 +670,20 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--json", metavar="FILE", help="also write every number as JSON")
     s.add_argument("--figures", metavar="DIR", help="also write PNG figures (needs matplotlib: "
                    "pip install 'phylohf[view]')")
-    s.add_argument("--bootstrap", type=int, default=1000, help="cluster-bootstrap replicates (default 1000)")
-    s.add_argument("--null", type=int, default=200, help="neutral-null replicates of the kinship tests "
+    s.add_argument("--bootstrap", type=COUNT, default=1000, help="cluster-bootstrap replicates (default 1000)")
+    s.add_argument("--null", type=COUNT, default=200, help="neutral-null replicates of the kinship tests "
                    "(default 200)")
-    s.add_argument("--permutations", type=int, default=200, help="permutations of the ordering null "
+    s.add_argument("--permutations", type=COUNT, default=200, help="permutations of the ordering null "
                    "(default 200)")
-    s.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    s.add_argument("--seed", type=COUNT, default=1, help="random seed (default 1)")
     s.set_defaults(func=cmd_report)
 
     s = sub.add_parser("demo", help="simulate an ecosystem and run everything on it (no network)",
                        description="Simulate a Hub-like ecosystem, ingest it into a store, export and draw "
                        "its family trees, and print the full report (as `phylohf report`).")
-    s.add_argument("--models", type=int, default=50_000, help="number of models (default 50000: enough "
+    s.add_argument("--models", type=POSITIVE, default=50_000, help="number of models (default 50000: enough "
                    "for the report to recover every planted effect, in about 15 s)")
-    s.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
+    s.add_argument("--seed", type=COUNT, default=7, help="random seed (default 7)")
     s.add_argument("--scenario", choices=("directional", "neutral"), default="directional")
     s.add_argument("--workdir", metavar="DIR", help="keep the snapshot and store here "
                    "(default: a temporary directory, removed afterwards)")
@@ -621,20 +693,63 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
-    try:
-        return args.func(args)
-    except (StoreError, FileNotFoundError, ValueError) as e:
-        print(f"phylohf {args.command}: error: {e}", file=sys.stderr)
-        return EXIT_FAILED
-    except KeyboardInterrupt:
-        print(f"phylohf {args.command}: interrupted; committed batches are kept", file=sys.stderr)
-        return 130
-    except BrokenPipeError:             # the reader went away (| head): not an error of ours
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0
+@contextmanager
+def _interrupts():
+    """Note Ctrl-C while the command runs: DuckDB turns it into errors of its own (e.g.
+    ``RuntimeError: Query interrupted``), so the note, not the exception, tells."""
+    seen: list[int] = []
 
+    def note(signum, frame):
+        seen.append(signum)
+        raise KeyboardInterrupt
+
+    here = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, note) if here else None
+    try:
+        yield lambda: bool(seen)
+    finally:
+        if here:
+            signal.signal(signal.SIGINT, previous if previous is not None else signal.default_int_handler)
+
+
+def _failure(e: Exception) -> str:
+    """One line for an error the user can act on."""
+    if isinstance(e, duckdb.Error):
+        text = str(e).splitlines()[0]
+        if "No space left" in text:
+            return f"the disk is full ({text}); free some space and run again (committed batches are kept)"
+        if isinstance(e, duckdb.IOException):
+            return (f"the store cannot be read ({text}); if it was cut short or damaged, restore it "
+                    f"from a copy or ingest again into a new --store")
+        return f"the store failed: {text}"
+    if isinstance(e, OSError) and e.errno == errno.ENOSPC:
+        return f"the disk is full writing {e.filename or 'the output'}; free some space or write elsewhere"
+    if isinstance(e, OSError) and e.filename is not None:
+        return f"{e.strerror}: {e.filename}"
+    return str(e).splitlines()[0] if str(e) else type(e).__name__
+
+
+def main(argv: list[str] | None = None) -> int:
+    command = "phylohf"
+    with _interrupts() as interrupted:
+        try:
+            args = parser().parse_args(argv)
+            command = f"phylohf {args.command}"
+            return args.func(args)
+        except KeyboardInterrupt:
+            pass
+        except BrokenPipeError:         # the reader went away (| head): not an error of ours
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 0
+        except Exception as e:
+            if not interrupted():
+                if not isinstance(e, (StoreError, OSError, ValueError, duckdb.Error)):
+                    raise
+                print(f"{command}: error: {_failure(e)}", file=sys.stderr)
+                return EXIT_FAILED
+    kept = "; committed batches are kept" if command in ("phylohf ingest", "phylohf demo") else ""
+    print(f"{command}: interrupted{kept}", file=sys.stderr)
+    return EXIT_INTERRUPTED
 
 if __name__ == "__main__":
     sys.exit(main())

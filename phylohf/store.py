@@ -72,6 +72,45 @@ def default_path() -> str:
     return os.environ.get("PHYLOHF_STORE") or DEFAULT_STORE
 
 
+# DuckDB would otherwise try to download an extension to read a foreign file (e.g. SQLite)
+_CONFIG = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
+
+
+def _connect(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
+    """A connection to ``path``, or a StoreError that says who holds it or what is wrong with it."""
+    try:
+        return duckdb.connect(str(path), read_only=read_only, config=_CONFIG)
+    except duckdb.Error as e:
+        problem = str(e).splitlines()[0]
+    if "lock" in problem.lower():
+        held = re.search(r"PID (\d+)", problem)
+        who = f"process {held.group(1)}" if held else "another process"
+        if read_only or not _shared(path):
+            raise StoreError(f"store {path} is open for writing by {who}; wait for it to finish, "
+                             f"or use another --store") from None
+        raise StoreError(f"store {path} is being read by {who}, and writing needs it alone; wait for "
+                         f"the reader to finish, or write into another --store") from None
+    if not path.is_file():
+        raise StoreError(f"cannot create store {path} ({problem}): check that its folder exists "
+                         f"and is writable") from None
+    with open(path, "rb") as f:
+        header = f.read(12)
+    if header[8:12] != b"DUCK":
+        raise StoreError(f"{path} is not a DuckDB file (it starts {header[:8]!r}): give a phylohf "
+                         f"store, or a new file name to create one") from None
+    raise StoreError(f"store {path} is damaged or truncated ({problem}); restore it from a copy, "
+                     f"or ingest again into a new --store") from None
+
+
+def _shared(path: Path) -> bool:
+    """Whether ``path`` opens read-only now: the process holding it only reads."""
+    try:
+        duckdb.connect(str(path), read_only=True, config=_CONFIG).close()
+    except duckdb.Error:
+        return False
+    return True
+
+
 class Store:
     """A phylohf DuckDB file. Use as a context manager; ``read_only`` for analyses."""
 
@@ -80,19 +119,17 @@ class Store:
         if read_only and not self.path.exists():
             raise StoreError(f"no store at {self.path}: create one with `phylohf ingest FILE "
                              f"--store {self.path}` (or `phylohf demo`)")
-        try:
-            self.con = duckdb.connect(str(self.path), read_only=read_only)
-        except duckdb.IOException as e:
-            held = re.search(r"PID (\d+)", str(e))
-            who = f"process {held.group(1)}" if held else "another process"
-            if "lock" in str(e).lower():
-                raise StoreError(f"store {self.path} is open for writing by {who}; wait for it "
-                                 f"to finish, or use another --store") from None
-            raise StoreError(f"cannot open store {self.path}: {e}") from None
+        self.con = _connect(self.path, read_only)
         if not read_only:
+            if not self._has_table("models") and self.con.execute(
+                    "SELECT count(*) FROM information_schema.tables").fetchall()[0][0]:
+                self.con.close()
+                raise StoreError(f"{self.path} is a DuckDB database but not a phylohf store (no models "
+                                 f"table): give another --store")
             self.con.execute(SCHEMA)
         elif not self._has_table("models"):
-            raise StoreError(f"{self.path} is not a phylohf store (no models table)")
+            self.con.close()
+            raise StoreError(f"{self.path} is not a phylohf store (no models table): give another --store")
         self.read_only = read_only
         self._prepared = False
 

@@ -28,7 +28,7 @@ from phylohf.store import Store
 def snippet(nhx: Path, png: Path) -> None:
     """The README's "Open a family in ete3" snippet, verbatim but for the file names."""
     from ete3 import NodeStyle, Tree
-    t = Tree(open(nhx).read(), format=1, quoted_node_names=True)
+    t = Tree(open(nhx, newline="").read(), format=1, quoted_node_names=True)
     colour = {"apache-2.0": "#1f77b4", "mit": "#ff7f0e", "unknown": "#2ca02c"}
     for n in t.traverse(): c = colour.get(getattr(n, "license", ""), "#aaaaaa"); n.set_style(NodeStyle(fgcolor=c, hz_line_color=c, vt_line_color=c, size=6))  # noqa: E501, E702
     t.render(str(png), w=1000)

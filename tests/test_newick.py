@@ -1,6 +1,5 @@
 """Newick/NHX writer and reader: exact small cases, deep chains, and round trips through
 our reader, ete3, dendropy and Bio.Phylo on random forests with hostile model ids."""
-import io
 import warnings
 
 import dendropy
@@ -71,7 +70,10 @@ def test_sampled_ancestors():
     ("tab\there", "'tab\there'"),
     ("modèle/中文-🙂", "modèle/中文-🙂"),
     ("''", "''''''"),
-    ('say "hi"', "'say \"hi\"'"),                           # ete3 and dendropy read '"' as a quote
+    ('say "hi"', "'say \"hi\"'"),                           # ete3 reads '"' as a quote
+    ("a{b}=c", "'a{b}=c'"),                                      # dendropy splits bare labels there
+    ("a\\b", "'a\\b'"),
+    ("a\r\nb\0", "'a\r\nb\0'"),
 ])
 def test_quoting(label, text):
     assert quote_label(label) == text
@@ -165,19 +167,18 @@ def test_wide_family():
 
 
 # -- round trips through other libraries -------------------------------------------------------
-PUNCT = list("/-.:_ '()[],;\"\\") + ["é", "中", "🙂", "\u00a0", "\t"]
+# every character some reader treats specially, line breaks, NUL and non-ASCII
+PUNCT = list("/-.:_ '()[]{}=,;\"\\#") + ["\r", "\n", "\r\n", "\0", "\t", "é", "中", "🙂", "\u00a0"]
 HOSTILE = st.sampled_from(PUNCT) | st.sampled_from("abcAB012") | st.characters(codec="utf-8")
-NAMES = st.text(HOSTILE, min_size=1, max_size=8)
-# no quote characters nor backslashes: the subset ete3 and Bio.Phylo read (see below)
-PLAIN = st.text(st.sampled_from([c for c in PUNCT if c not in "'\"\\"]) | st.sampled_from("abcAB012"),
-                min_size=1, max_size=8)
+NAMES = st.lists(HOSTILE, min_size=1, max_size=8).map("".join)
+ONE = st.sampled_from(PUNCT)                                    # one-character labels
 
 
 @st.composite
 def forests(draw, max_n=25):
     n = draw(st.integers(1, max_n))
     parent = [-1] + [draw(st.integers(-1, i - 1)) for i in range(1, n)]
-    names = draw(st.lists(draw(st.sampled_from([NAMES, PLAIN])), min_size=n, max_size=n, unique=True))
+    names = draw(st.lists(NAMES | ONE, min_size=n, max_size=n, unique=True))
     lengths = draw(st.lists(st.floats(0, 1e6, allow_nan=False) | st.integers(0, 1000).map(float),
                             min_size=n, max_size=n))
     return lineage(parent, ids=names), np.array(lengths)
@@ -194,71 +195,127 @@ def expected(lin: Lineage, root: int, lengths) -> dict:
     return out
 
 
-def ours(s):
-    t = read_newick(s)
+# The README's recipe for each reader, on a file (opened with newline="": a text-mode open
+# would turn CR LF and CR inside labels into LF), and which labels it cannot read.
+def ours(path):
+    t = read_newick(open(path, encoding="utf-8", newline="").read())
     return {t.names[i]: (None if p < 0 else t.names[p], None if p < 0 else float(t.length[i]))
             for i, p in enumerate(t.parent.tolist())}
 
 
-def ete(s):
-    t = Tree(s, format=1, quoted_node_names=True)
+def ete(path):
+    t = Tree(open(path, encoding="utf-8", newline="").read(), format=1, quoted_node_names=True)
     return {n.name: (None if n.up is None else n.up.name, None if n.up is None else n.dist)
             for n in t.traverse()}
 
 
-def dendro(s):
-    t = dendropy.Tree.get(data=s, schema="newick", rooting="force-rooted", preserve_underscores=True,
-                          suppress_internal_node_taxa=False, suppress_leaf_node_taxa=False,
-                          case_sensitive_taxon_labels=True)
-    # with suppress_*_taxa=False every label, internal ones too, lands on node.taxon.label
-    return {n.taxon.label: (None if n.parent_node is None else n.parent_node.taxon.label,
-                            None if n.parent_node is None else n.edge.length)
+def dendro(path):
+    t = dendropy.Tree.get(file=open(path, encoding="utf-8", newline=""), schema="newick",
+                          rooting="force-rooted", preserve_underscores=True, case_sensitive_taxon_labels=True)
+    name = {n: n.taxon.label if n.taxon else n.label for n in t}        # tips are taxa
+    return {name[n]: (None if n.parent_node is None else name[n.parent_node],
+                      None if n.parent_node is None else n.edge.length)
             for n in t.preorder_node_iter()}
 
 
-def bio(s):
-    t = Phylo.read(io.StringIO(s), "newick")
+def bio(path):
+    t = Phylo.read(open(path, encoding="utf-8", newline=""), "newick", comments_are_confidence=True)
     out = {t.root.name: (None, None)}
     for c in t.find_clades():
         out.update({k.name: (c.name, k.branch_length) for k in c.clades})
     return out
 
 
-def _numeric(x: str) -> bool:
-    """Whether Bio.Phylo takes an internal label for a confidence value (see its _parse_confidence)."""
-    try:
-        float(x)
-    except ValueError:
-        return x.isdigit()
-    return True
+# label -> whether the reader may misread it (the README's list): the round trips check every
+# other label exactly, test_reader_limits that the limits are real
+LIMITS = {
+    "ete3": lambda x: "'" in x or x.endswith("\\"),            # no doubled quotes; \' is an escape
+    "ete3 nhx": lambda x: ("'" in x and '"' in x) or x.endswith("\\"),
+    "dendropy": lambda x: x in list("(),;:"),                  # a quoted ':' is read as punctuation
+    "Bio.Phylo": lambda x: (x.startswith("'") or "\n" in x or "\r" in x   # joins lines; '' first
+                            or x.endswith("\\") or "\\'" in x),         # \' is an escape
+}
 
 
-@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(forests())
-def test_round_trip_all_readers(data):
+def check_reader(name, read, path, want):
+    """The reader gives exactly ``want`` unless a label is one it may misread."""
+    if any(map(LIMITS[name], want)):
+        event(f"{name}: a label it may misread")
+        return
+    event(f"{name}: checked")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert read(path) == want
+
+
+READERS = {"ete3": ete, "ete3 nhx": ete, "dendropy": dendro, "Bio.Phylo": bio}
+
+
+@pytest.mark.parametrize("name,label", [
+    ("ete3", "it's"), ("ete3", "a\\"), ("ete3 nhx", "'\""), ("ete3 nhx", "a\\"),
+    ("dendropy", ":"), ("dendropy", ","), ("dendropy", "("),
+    ("Bio.Phylo", "'a"), ("Bio.Phylo", "a\nb"), ("Bio.Phylo", "a\r\nb"), ("Bio.Phylo", "a\\'b")])
+def test_reader_limits(tmp_path, name, label):
+    """Each documented limit is real: the reader fails or returns other labels."""
+    assert LIMITS[name](label)
+    lin = lineage([-1, 0, 0], ids=["r", label, "x'"])
+    path = tmp_path / "t.nwk"
+    path.write_text(write_newick(lin, 0, dialect="nhx" if "nhx" in name else "newick"),
+                    encoding="utf-8", newline="")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            got = READERS[name](path)
+        except Exception:                                          # noqa: BLE001 (any reader error)
+            return
+    assert set(got) != {"r", label, "x'"}
+
+
+def test_nhx_double_quotes_are_for_ete3(tmp_path):
+    """The .nhx form of an id with ' is ete3's; dendropy and Bio.Phylo (README: use the .nwk) misread it."""
+    path = tmp_path / "t.nhx"
+    path.write_text(write_newick(lineage([-1, 0], ids=["r", "it's"]), 0, dialect="nhx"))
+    assert path.read_text() == '("it\'s")r;'
+    assert set(ete(path)) == set(ours(path)) == {"r", "it's"}
+    for read in (dendro, bio):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                got = set(read(path))
+            except Exception:                                      # noqa: BLE001 (any reader error)
+                continue
+        assert got != {"r", "it's"}
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    return tmp_path_factory.mktemp("trees")
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                  HealthCheck.function_scoped_fixture])
+@given(data=forests())
+def test_round_trip_all_readers(folder, data):
     lin, lengths = data
+    attrs = {"license": np.array([None, "a'b", "x=y;z"] * lin.n, object)[:lin.n]}
     for root in np.flatnonzero(lin.parent < 0).tolist():
-        s = write_newick(lin, root, lengths=lengths)
         want = expected(lin, root, lengths)
-        assert ours(s) == want
-        names = list(want)
-        # ete3 reads quotes with backslash escapes (not doubled quotes) and treats '"' as a quote
-        if not any(c in x for x in names for c in "'\"\\"):
-            event("checked ete3")
-            assert ete(s) == want
-        # dendropy takes a quoted label that is one punctuation character for that character,
-        # and splits bare labels at '"', '\\' (quote and escape, as ete3 does), '=', '{' and '}'
-        if not any(x in (":", ",", "(", ")", ";", "[", "]") or set(x) & set('"\\={}') for x in names):
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                event("checked dendropy")
-                assert dendro(s) == want
-        # Bio.Phylo reads no doubled quotes nor backslashes, drops line breaks inside quoted
-        # labels, and turns numeric internal labels into confidence values
-        internal = [lin.ids[v] for v in range(lin.n) if len(lin.children(v))]
-        if not any(set(x) & set("'\\\n\r") for x in names) and not any(map(_numeric, internal)):
-            event("checked Bio.Phylo")
-            assert bio(s) == want
+        nwk, nhx = folder / "t.nwk", folder / "t.nhx"
+        nwk.write_text(write_newick(lin, root, lengths=lengths), encoding="utf-8", newline="")
+        nhx.write_text(write_newick(lin, root, lengths=lengths, attributes=attrs, dialect="nhx"),
+                       encoding="utf-8", newline="")
+        assert ours(nwk) == want and ours(nhx) == want           # phylohf reads every label
+        for name, read in READERS.items():
+            check_reader(name, read, nhx if "nhx" in name else nwk, want)
+
+
+def test_a_line_break_in_a_label_needs_newline_off(tmp_path):
+    """Opened in text mode, Python turns CR LF into LF: the recipes open with newline=""."""
+    path = tmp_path / "t.nwk"
+    path.write_text(write_newick(lineage([-1, 0], ids=["a\r\nb", "c\rd"]), 0), encoding="utf-8", newline="")
+    assert set(read_newick(path.read_text(encoding="utf-8")).names) == {"a\nb", "c\nd"}
+    assert set(ours(path)) == {"a\r\nb", "c\rd"}
+    assert set(ete(path)) == set(dendro(path)) == {"a\r\nb", "c\rd"}
 
 
 @settings(max_examples=500, deadline=None)
@@ -269,14 +326,14 @@ def test_nhx_round_trip(data, draw):
     attrs = {k: np.array(draw.draw(st.lists(value, min_size=lin.n, max_size=lin.n)) + [0], object)[:-1]
              for k in ("license", "tags")}
     norm = lambda v: v if v is None or isinstance(v, list) else str(v)          # noqa: E731
-    s_all = dict(write_forest(lin, attributes=attrs, lengths=np.ones(lin.n)))
+    s_all = dict(write_forest(lin, attributes=attrs, lengths=np.ones(lin.n), dialect="nhx"))
     for root, s in s_all.items():
         t = read_newick(s)
         index = lin.index()
         for k, col in attrs.items():
             got = t.attributes.get(k, np.full(t.n, None, object))
             assert [norm(col[index[x]]) for x in t.names] == got.tolist()
-        if not any(c in x for x in t.names for c in "'\"\\"):
+        if not any(map(LIMITS["ete3 nhx"], t.names)):
             e = Tree(s, format=1, quoted_node_names=True)
             for node in e.traverse():
                 for k, col in attrs.items():
@@ -293,8 +350,14 @@ def test_sampled_ancestor_round_trip(data):
         t = read_newick(s)
         tips = set(t.names[np.setdiff1d(np.arange(t.n), t.parent)].tolist())
         assert tips == set(expected(lin, root, lengths))             # every model is a tip
-        if not any(set(x) & set("'\"\\") for x in tips):               # ete3: see above
+        if not any(map(LIMITS["ete3"], tips)):
             assert sorted(Tree(s, format=1, quoted_node_names=True).get_leaf_names()) == sorted(tips)
+        if not any(map(LIMITS["dendropy"], tips)):                    # repeated labels: tips are taxa
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                d = dendropy.Tree.get(data=s, schema="newick", rooting="force-rooted",
+                                      preserve_underscores=True, case_sensitive_taxon_labels=True)
+            assert sorted(n.taxon.label for n in d.leaf_node_iter()) == sorted(tips)
         internal = t.parent[t.parent >= 0]
         for v in np.unique(internal).tolist():                        # ... and its own first child
             kids = np.flatnonzero(t.parent == v)

@@ -1,21 +1,27 @@
-"""NEXUS export: exact text, dendropy / Bio.Nexus / Bio.Phylo read-backs and a headless FigTree render."""
+"""NEXUS export: exact text, dendropy / Bio.Nexus / Bio.Phylo / FigTree read-backs, hostile labels
+through each reader's documented call, and a headless FigTree render."""
+import os
+import re
 import shutil
 import struct
 import subprocess
 import zlib
 
 import dendropy
+from pathlib import Path
 import numpy as np
 import pytest
 import scipy.sparse as sp
 from Bio import Phylo
 from Bio.Nexus import Nexus
 
+from hypothesis import HealthCheck, event, given, settings
 from phylohf.export.newick import quote_label, write_newick
 from phylohf.export.nexus import nexus_forest
 from phylohf.export.trees import node_attributes
 from phylohf.genome import GROUPS, Genome
 from phylohf.lineage import NO_DATE, Lineage
+import test_newick as newick_tests
 
 TRAITS = [("license", "mit"), ("license", "apache-2.0"), ("language", "en"), ("language", "fr"),
           ("task", "text-generation")]
@@ -263,3 +269,99 @@ def test_figtree_renders_coloured_labelled_png(tmp_path):
 def test_nodes_without_the_colour_attribute_are_marked_missing():
     text = documents()[4]
     assert "('u/child':1[&license=\"apache-2.0\"," in text and "'gone/parent'[&license=\"?\",observed=0]" in text
+
+
+# -- hostile labels through each reader ----------------------------------------------------------
+def hostile_document(lin: Lineage) -> str:
+    """The NEXUS document of the family of node 0, every node carrying a license."""
+    g = genome(lin.n, {v: [v % 2] for v in range(lin.n)}, {"license": list(range(lin.n))})
+    return dict(nexus_forest(lin, g, [0], None, "internal", node_attributes(lin, g, np.arange(lin.n))))[0]
+
+
+def dendropy_names(path) -> tuple[set, dict]:
+    """The README's dendropy call: (node names, matrix row of each taxon)."""
+    ds = dendropy.DataSet.get(file=open(path, encoding="utf-8", newline=""), schema="nexus",
+                              preserve_underscores=True, rooting="force-rooted")
+    [[tree]] = ds.tree_lists
+    names = {(nd.taxon.label if nd.taxon else nd.label) for nd in tree}
+    return names, {t.label: str(row) for t, row in ds.char_matrices[0].items()}
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=newick_tests.forests(max_n=12))
+def test_dendropy_reads_every_label(tmp_path, data):
+    lin, _ = data
+    family = np.flatnonzero(lin.root == 0)
+    names = set(lin.ids[family].tolist())
+    path = tmp_path / "f.nex"
+    path.write_text(hostile_document(lin), encoding="utf-8", newline="")
+    if any(map(newick_tests.LIMITS["dendropy"], names)):       # '(' ',' ':' ... alone: punctuation
+        event("dendropy: a label it may misread")
+        return
+    got, rows = dendropy_names(path)
+    assert got == names
+    cols = sorted({v % 2 for v in family.tolist()})                # the family's traits
+    assert rows == {lin.ids[v]: "".join("01"[v % 2 == c] for c in cols)
+                    for v in family.tolist() if not len(lin.children(v))}
+
+
+def figtree_jar() -> Path | None:
+    """$FIGTREE_JAR, else the jar the `figtree` launcher runs (Debian's is a shell script)."""
+    if os.environ.get("FIGTREE_JAR"):
+        return Path(os.environ["FIGTREE_JAR"])
+    launcher = shutil.which("figtree")
+    found = launcher and re.search(r"-jar\s+(\S+\.jar)", Path(launcher).read_text(errors="replace"))
+    return Path(found.group(1)) if found else None
+
+
+FIGTREE_JAR = figtree_jar()
+# label -> FigTree (jebl) reads it as written (as an internal node, as a tip); the README's list
+FIGTREE_LABELS = [("org/m-1.5_x", True, True), ("it's", True, True), ('say "hi"', True, True),
+                  ("a{b}=c;d", True, True), ("(x),[y]:z", True, True), ("back\\slash", True, True),
+                  ("é中🙂", True, True), ("a b\tc", True, True), ("two\nlines", True, True),
+                  ("a\rb", False, False), ("a\r\nb", False, False),                    # CR becomes LF
+                  ("a\0b", False, False),                                            # NUL ends the file
+                  (" lead", False, True), ("trail\t", False, True),      # internal labels are trimmed ...
+                  ("#ff0000", False, True), ("{a}", False, True), ('"q"', False, True),  # ... and parsed
+                  ("1.50", False, True)]                                # as values: colour, list, string, number
+
+
+@pytest.mark.skipif(not (shutil.which("java") and FIGTREE_JAR and FIGTREE_JAR.exists()),
+                    reason="needs java and FigTree's jar (Debian: apt-get install figtree; or set FIGTREE_JAR)")
+def test_figtree_reads_labels(tmp_path):
+    """FigTree's own NEXUS importer (through tests/data/FigTreeRead.java) on each label, as
+    an internal node and as a tip: exact, or for the documented cases, not."""
+    files = []
+    for i, (label, _, _) in enumerate(FIGTREE_LABELS):
+        for j, parent in enumerate(([-1, 0, 1, 0], [-1, 0, 0, 2])):       # label internal, then a tip
+            ids = ["r/oot", label, "m/x", "t/ip"] if j == 0 else ["r/oot", "m/x", "t/ip", label]
+            lin = Lineage.from_edges(ids, np.ones(4, bool), np.full(4, NO_DATE), [1, 2, 3], parent[1:],
+                                     [1] * 3, [0] * 3)
+            files.append(tmp_path / f"{i}-{j}.nex")
+            files[-1].write_text(hostile_document(lin), encoding="utf-8", newline="")
+    out = subprocess.run(["java", "-cp", str(FIGTREE_JAR), str(Path(__file__).parent / "data" / "FigTreeRead.java"),
+                          *map(str, files)], capture_output=True, text=True, timeout=300, check=True).stdout
+    unescape = lambda s: re.sub(r"\\u([0-9a-f]{4})", lambda m: chr(int(m.group(1), 16)), s)  # noqa: E731
+    read = {}
+    for block in out.split("\n#"):
+        head, *rows = block.lstrip("#").strip("\n").split("\n")
+        read[Path(unescape(head)).name] = rows
+    for i, (label, *exact) in enumerate(FIGTREE_LABELS):
+        for j in (0, 1):
+            rows = read[f"{i}-{j}.nex"]
+            got = None if rows[0].startswith("!") else {unescape(r.split("\t")[2]) for r in rows}
+            assert (got == {"r/oot", "m/x", "t/ip", label}) == exact[j], (label, ("internal", "tip")[j], got)
+            if exact[j]:
+                assert {unescape(r.split("\t")[3]) for r in rows} == {"mit", "apache-2.0"}
+
+
+def test_bio_phylo_nexus_limits(tmp_path):
+    """Bio.Phylo's NEXUS reader (Bio.Nexus) keeps the quotes of quoted tip labels and drops the
+    label of every node with a [&...] comment (all of ours): the README sends it to the Newick
+    files, where every label it reads comes back (tests/test_newick.py)."""
+    path = tmp_path / "f.nex"
+    path.write_text(documents()[0])
+    tree = Phylo.read(str(path), "nexus")
+    tips = sorted(c.name for c in tree.get_terminals())
+    assert tips == ["'org/q-gguf'", "'x''s/ft_b'"]
+    assert [c.name for c in tree.get_nonterminals()] == [None, None]

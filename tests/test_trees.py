@@ -11,7 +11,10 @@ from hypothesis import strategies as st
 from phylohf.cli import main
 from phylohf.export.enewick import read_enewick
 from phylohf.export.newick import read_newick
-from phylohf.export.trees import file_names, safe_name
+from phylohf.export.trees import export_trees, file_names, read_index, safe_name, tsv_field
+from phylohf.families import families
+from phylohf.lineage import NO_DATE, Lineage
+from test_nexus import genome
 
 
 @given(st.text(min_size=1, max_size=40))
@@ -55,7 +58,8 @@ def test_export_every_family_with_index(store, tmp_path, capsys):
     assert "wrote 8 files for 2 families" in printed
     assert "eNewick: 1 further-parent edges of merges drawn as hybrids" in printed
     with open(out / "index.tsv", newline="") as f:
-        rows = list(csv.DictReader(f, delimiter="\t"))
+        rows = list(csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
+    assert rows == read_index(out / "index.tsv")
     assert [(r["root"], r["size"], r["observed"], r["depth"]) for r in rows] == [
         ("meta/base", "4", "4", "2"), ("gone/deleted", "2", "1", "1")]
     assert rows[0]["newick"] == "meta%2Fbase.nwk" and rows[1]["nhx"] == "gone%2Fdeleted.nhx"
@@ -93,3 +97,24 @@ def test_export_errors(store, tmp_path, capsys):
     assert main(["trees", "--store", store, "--out", str(tmp_path), "--family", "no/such"]) == 1
     assert main(["trees", "--store", store, "--out", str(tmp_path), "--format", "svg"]) == 1
     assert "unknown format(s) svg" in capsys.readouterr().err
+
+
+HOSTILE_ROOTS = ["nul\0/x", "tab\there", "line\nfeed", "cr\rlf\r\n", "back\\slash\\t", '"quoted"', "plain/x"]
+
+
+def test_index_fields_hold_no_raw_tab_newline_or_nul(tmp_path):
+    n = len(HOSTILE_ROOTS)
+    ids = [*HOSTILE_ROOTS, *(f"child/{i}" for i in range(n))]
+    lin = Lineage.from_edges(ids, np.ones(2 * n, bool), np.full(2 * n, NO_DATE), list(range(n, 2 * n)),
+                             list(range(n)), [1] * n, [0] * n)
+    export_trees(lin, families(lin), genome(2 * n, {}, {}), tmp_path, formats=("newick",))
+    data = (tmp_path / "index.tsv").read_bytes()
+    assert b"\0" not in data and b"\r" not in data
+    lines = data.decode().split("\n")
+    assert len(lines) == n + 2 and lines[-1] == ""                # header, one line per family, end
+    assert all(line.count("\t") == 4 for line in lines[:-1])
+    rows = read_index(tmp_path / "index.tsv")
+    assert sorted(r["root"] for r in rows) == sorted(HOSTILE_ROOTS)
+    assert tsv_field("a\\t\tb") == "a\\\\t\\tb"             # a literal backslash-t stays apart
+    for r in rows:
+        assert read_newick(open(tmp_path / r["newick"], encoding="utf-8", newline="").read()).names[-1] == r["root"]

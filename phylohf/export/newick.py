@@ -11,11 +11,16 @@ Writing
     ``:length`` and the NHX comment. Children come in node-index order.
 
 Conventions
-    * Labels are written bare unless they contain whitespace, ``()[]':;,"#`` or ``_``
-      (standard readers turn bare underscores into blanks, ete3 and dendropy read ``"``
-      as a quote, and ``#`` marks hybrids in extended Newick); then they are wrapped in
-      single quotes with embedded quotes doubled: ``x_y`` -> ``'x_y'``, ``it's`` ->
-      ``'it''s'``. Every node, internal ones included, carries its model id.
+    * Labels are written bare unless they contain whitespace, ``()[]{}':;,="#\\`` or
+      ``_`` (standard readers turn bare underscores into blanks, ete3 reads ``"`` as a
+      quote, dendropy splits bare labels at ``{ } = " \\``, and ``#`` marks hybrids in
+      extended Newick); then they are wrapped in single quotes with embedded quotes
+      doubled: ``x_y`` -> ``'x_y'``, ``it's`` -> ``'it''s'``. Everything else, line breaks
+      and NUL included, is written as it is (Newick has no escapes). Every node, internal
+      ones included, carries its model id.
+    * ``dialect="nhx"``: as Newick, except that a label holding ``'`` but no ``"`` is
+      double-quoted (``"it's"``), the one form of such a label ete3 reads (dendropy and
+      Bio.Phylo do not: they get the ``"newick"`` text); :func:`read_newick` reads both.
     * Branch lengths are the shortest repr that round-trips (``1``, ``0.5``, ``1e-07``);
       NaN means "unknown" and is omitted; the root never has one.
     * ``ancestors="tips"`` writes each observed node that has children also as a
@@ -32,20 +37,24 @@ Conventions
       and writes attributes as BEAST/FigTree comments ``[&k=v,...]``: strings in double
       quotes, percent-encoding ``% " ' [ ] { } , = \\`` and whitespace (FigTree has no
       escape), lists ``{"a","b"}``, numbers as above.
-    * Other readers' quirks (tested in tests/test_newick.py): ete3 and Bio.Phylo do not
-      undouble quotes; ete3 and dendropy take ``"`` and ``\\`` in bare labels as quote
-      and escape, dendropy also splits bare labels at ``= { }`` and reads a quoted
-      one-character label like ``':'`` as punctuation, and needs
-      ``suppress_*_node_taxa=True`` for the repeated labels of ``ancestors="tips"``;
-      Bio.Phylo drops line breaks inside quotes and reads numeric internal labels as
-      confidence values.
+    * What other readers make of the text (the README's recipes; tests/test_newick.py
+      checks every other label exactly, and that these limits are real). All must read
+      the file with ``newline=""``: a text-mode open turns CR LF and CR into LF.
+      ete3 (``format=1, quoted_node_names=True``) splits doubled quotes (``KeyError``) and
+      takes ``\\'`` for an escaped quote, so it cannot read a label ending in ``\\`` nor,
+      in Newick, one holding ``'`` (NHX: one holding both ``'`` and ``"``); dendropy reads a
+      label that is one of ``( ) , ; :`` alone as punctuation (tips are taxa, internal
+      labels ``node.label``: taxa cannot repeat, as ``ancestors="tips"`` labels do); Bio.Phylo joins lines (a
+      label loses its line breaks), misreads a label starting with ``'`` or holding ``\\'``
+      or ending in ``\\``, and without ``comments_are_confidence=True`` reads numeric
+      internal labels as confidence values.
 
 Reading
     One compiled regular expression tokenises the text; node structure comes from the
     nesting levels by sorting (no stack, no recursion). Nodes are numbered in post-order
     (the root last). Bare labels have ``_`` turned into blanks (the Newick standard)
     unless ``preserve_underscores``; quoted labels lose their quotes and undouble
-    embedded ones. ``[&&NHX:...]`` comments become attributes; other comments (e.g.
+    embedded ones (double-quoted labels, as NHX writes some, are taken as they are). ``[&&NHX:...]`` comments become attributes; other comments (e.g.
     ``[&R]``, BEAST/FigTree ``[&...]``) are kept verbatim in ``comments`` when they follow
     a node, and dropped when they precede a tree.
 """
@@ -60,21 +69,26 @@ import numpy as np
 
 from ..lineage import NO_DATE, Lineage
 
-_NEEDS_QUOTES = {"newick": re.compile(r"[\s()\[\]':;,_\"#]"),
+_NEEDS_QUOTES = {"newick": re.compile(r"[\s()\[\]':;,_\"#{}=\\]"),
                  "nexus": re.compile(r"[\s()\[\]{}/\\,;:=*'\"`+\-<>_]")}
+_NEEDS_QUOTES["nhx"] = _NEEDS_QUOTES["newick"]
 _UNSAFE = {"newick": re.compile(r"""[%:=\[\],();|'"\\\s]"""),
            "nexus": re.compile(r"""[%"'\[\]{},=\\\s]""")}
+_UNSAFE["nhx"] = _UNSAFE["newick"]
 _NHX_KEY = re.compile(r"[A-Za-z0-9_.\-]+")
-_TOKEN = re.compile(r"'(?:[^']|'')*'|\[[^\]]*\]|[(),;:]|[^\s()\[\]',;:]+|\S")
+_TOKEN = re.compile(r"""'(?:[^']|'')*'|"[^"]*"|\[[^\]]*\]|[(),;:]|[^\s()\[\]'",;:]+|\S""")
 LIST_SEP = "|"
 
 
 # -- labels and values ---------------------------------------------------------------------
 def quote_label(label: str, dialect: str = "newick") -> str:
-    """A label as Newick (or NEXUS) text: bare when safe, else single-quoted, quotes doubled."""
-    if _NEEDS_QUOTES[dialect].search(label):
-        return "'" + label.replace("'", "''") + "'"
-    return label
+    """A label as Newick (or NEXUS) text: bare when safe, else single-quoted, quotes doubled
+    (NHX: a label holding ``'`` but no ``"`` is double-quoted, the form ete3 reads)."""
+    if not _NEEDS_QUOTES[dialect].search(label):
+        return label
+    if dialect == "nhx" and "'" in label and '"' not in label:
+        return f'"{label}"'
+    return "'" + label.replace("'", "''") + "'"
 
 
 def format_length(x: float) -> str:
@@ -219,7 +233,7 @@ def _tokens(lin: Lineage, lay: _Layout, top: np.ndarray, lengths, ancestors: str
     if ancestors not in ("internal", "tips"):
         raise ValueError("ancestors must be 'internal' or 'tips'")
     if dialect not in _NEEDS_QUOTES:
-        raise ValueError("dialect must be 'newick' or 'nexus'")
+        raise ValueError("dialect must be 'newick', 'nhx' or 'nexus'")
     nodes = lay.nodes
     labels = _quote_all(lin.ids[nodes].tolist(), dialect)
     comments = np.array(_comments(attributes or {}, nodes, lin.n, dialect), object)
@@ -253,7 +267,8 @@ def write_newick(lineage: Lineage, root: int, lengths=None, ancestors: str = "in
     ``lengths``: float per node, the edge above it (NaN: unknown). ``ancestors``:
     ``"internal"`` (models as labelled internal nodes) or ``"tips"`` (also as sampled
     ancestor tips). ``attributes``: name -> array over nodes, written as NHX comments.
-    ``dialect``: ``"newick"``, or ``"nexus"`` for NEXUS quoting and BEAST/FigTree comments.
+    ``dialect``: ``"newick"``, ``"nhx"`` (Newick, but labels with ``'`` double-quoted for
+    ete3) or ``"nexus"`` (NEXUS quoting and BEAST/FigTree comments).
     See the module docstring for quoting and escaping.
     """
     root = int(root)
@@ -334,6 +349,7 @@ class ParsedTree:
 _LABEL, _OPEN, _CLOSE, _COMMA, _SEMI, _COLON, _COMMENT, _QUOTED, _STRAY = range(9)
 _KIND = np.zeros(128, np.int8)                                       # ASCII -> kind, the rest _LABEL
 _KIND[[ord(c) for c in "(),;:[']"]] = np.arange(_OPEN, _STRAY + 1)
+_KIND[ord('"')] = _QUOTED
 
 
 def _structure(kind: np.ndarray, where: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -392,7 +408,7 @@ def _parse(text: str, preserve_underscores: bool) -> tuple[ParsedTree, np.ndarra
         at = name_at & ((dkind == _QUOTED) == quoted)
         texts = [toks[i] for i in data[at].tolist()]
         if quoted:
-            texts = [t[1:-1].replace("''", "'") for t in texts]
+            texts = [t[1:-1].replace("''", "'") if t[0] == "'" else t[1:-1] for t in texts]
         elif not preserve_underscores:
             texts = [t.replace("_", " ") for t in texts]
         names[owner[at]] = texts

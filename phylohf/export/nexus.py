@@ -27,6 +27,15 @@ Colour
 
 Labels are quoted by NEXUS rules (see :func:`phylohf.export.newick.quote_label`), in the
 blocks and in the tree alike.
+
+Readers (tests/test_nexus.py)
+    dendropy reads every label (but one of ``( ) , ; :`` alone) when the file is opened
+    with ``newline=""``. FigTree's importer turns CR into LF and stops at NUL; it trims the
+    labels of internal nodes and parses them as values, so an internal label with blanks
+    at an end, or one that reads as a number, ``#colour``, ``{list}`` or ``"string"``,
+    changes (tips keep theirs). Bio.Phylo's NEXUS reader keeps the quotes of tip labels
+    and drops the label of every node with a ``[&...]`` comment: read the Newick files
+    with it instead.
 """
 from __future__ import annotations
 

@@ -5,11 +5,15 @@ becomes ``%XX``; ``/`` is ``%2F``), which is reversible, so two families can nev
 name; a name is never hidden (a leading ``.`` is encoded too). On a case-insensitive
 file system two ids that differ only in case would meet, so such ids also get a short
 hash of the exact id.
+
+``index.tsv`` lists the families (root id, file per format, size, observed, depth), one per
+line; fields never hold a raw tab, line break or NUL (see :func:`tsv_field`), and
+:func:`read_index` reads it back.
 """
 from __future__ import annotations
 
-import csv
 import hashlib
+import re
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -91,7 +95,7 @@ def _newick(lin, genome, roots, lengths, ancestors, attributes, color_by):
 
 
 def _nhx(lin, genome, roots, lengths, ancestors, attributes, color_by):
-    return write_forest(lin, roots, lengths.length, ancestors, attributes)
+    return write_forest(lin, roots, lengths.length, ancestors, attributes, dialect="nhx")
 
 
 def _nexus(lin, genome, roots, lengths, ancestors, attributes, color_by):
@@ -163,9 +167,29 @@ def export_trees(lineage: Lineage, fams: Families, genome: Genome, out: str | Pa
         for job in pending:
             job.result()
     with open(out / "index.tsv", "w", encoding="utf-8", newline="") as f:
-        tsv = csv.writer(f, delimiter="\t", lineterminator="\n")
-        tsv.writerow(["root", *formats, "size", "observed", "depth"])
+        f.write("\t".join(["root", *formats, "size", "observed", "depth"]) + "\n")
         for k, name in zip(np.flatnonzero(keep).tolist(), names):
-            tsv.writerow([lineage.ids[fams.root[k]], *(name + WRITERS[fmt][0] for fmt in formats),
-                          fams.size[k], fams.observed[k], fams.depth[k]])
+            fields = [lineage.ids[fams.root[k]], *(name + WRITERS[fmt][0] for fmt in formats),
+                      fams.size[k], fams.observed[k], fams.depth[k]]
+            f.write("\t".join(map(tsv_field, fields)) + "\n")
     return report
+
+
+# index.tsv: one line per family, fields separated by tabs; a backslash, tab, line feed,
+# carriage return or NUL inside a field is written \\ \t \n \r \0 (no CSV quoting)
+_ESCAPE = {"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r", "\0": "\\0"}
+_UNESCAPE = {v[1]: k for k, v in _ESCAPE.items()}
+
+
+def tsv_field(value) -> str:
+    """``value`` as one index.tsv field (see above)."""
+    return re.sub(r"[\\\t\n\r\0]", lambda m: _ESCAPE[m.group()], str(value))
+
+
+def read_index(path: str | Path) -> list[dict[str, str]]:
+    """The rows of an index.tsv as dicts of unescaped strings."""
+    with open(path, encoding="utf-8", newline="") as f:
+        lines = f.read().split("\n")
+    head, *rows = [[re.sub(r"\\(.)", lambda m: _UNESCAPE[m.group(1)], x) for x in line.split("\t")]
+                   for line in lines if line]
+    return [dict(zip(head, r)) for r in rows]
