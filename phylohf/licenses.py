@@ -298,7 +298,7 @@ def audit_genomes(lineage: Lineage, genome, scope_mask: np.ndarray | None = None
     from .traits import categorical
     states, names = categorical(genome, "license", top=len(genome.columns("license")))
     imputation = None
-    if impute_top is not None and (states >= 0).any():
+    if impute_top is not None and len(np.unique(states[states >= 0])) > 1:    # one license: nothing to fit
         imputation = impute(lineage, *categorical(genome, "license", impute_top), seed=seed)
     return audit(lineage, states, names, scope_mask, scope, imputation)
 

@@ -107,3 +107,21 @@ def test_figures_and_cli(tmp_path, capsys, directed):
     for name in ("family.png", "kinship.png", "transitions.png", "drift.png"):
         assert (tmp_path / "figs" / name).stat().st_size > 10_000, name
     assert main(["report", "--store", str(tmp_path / "missing.duckdb")]) == 1
+
+
+def test_a_store_without_licenses(tmp_path, capsys):
+    records = [hub_record(*r) for r in (("a/base", "x"), ("b/ft", "x", "a/base"), ("c/ft", "x", "a/base"))]
+    for r in records:
+        del r["cardData"]["license"]
+        r["tags"].remove("license:x")
+    store = str(store_of(tmp_path, records))
+    assert main(["transitions", "--store", store, "--trait", "license"]) == 1
+    assert capsys.readouterr().err == ("phylohf transitions: error: no model in all families declares license: "
+                                       "there is nothing to analyse (pick another --trait, or a store whose "
+                                       "models declare it)\n")
+    assert main(["asr", "--store", store]) == 1
+    assert "no model in all families declares license" in capsys.readouterr().err
+    r = _report(tmp_path, records)
+    assert r.data["transitions"]["skipped"] == r.data["asr"]["skipped"] == "too few licenses"
+    assert "Declared license ids: none; this analysis needs at least 2." in r.text()
+    assert r.data["audit"]["judged"] == 0 and r.data["audit"]["imputed"] == []

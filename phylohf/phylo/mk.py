@@ -590,7 +590,8 @@ def fit_mk(lineage: Lineage, states, lengths, model="ARD", root_prior: str = "eq
     idx = index_matrix(model, data.k)
     m = int(idx.max(initial=0))
     if m == 0:
-        raise ValueError("the model has no free rates")
+        raise ValueError("the model has no free rates" + (f" ({data.k} state: a character needs two or "
+                                                          "more observed states to change)" if data.k < 2 else ""))
     edge = data.lengths[lineage.parent >= 0]
     mean_len = float(edge.mean()) if len(edge) and edge.mean() > 0 else 1.0
     bounds = [(np.log(1e-6 / mean_len), np.log(1e3 / mean_len))] * m
