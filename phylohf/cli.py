@@ -527,7 +527,7 @@ def parser() -> argparse.ArgumentParser:
                    "license), a set-valued one (language, tag, dataset: gains and losses per element), "
                    "or one element as a binary trait: group:element, e.g. language:en")
     s.add_argument("--top", type=int, default=8, help="the N most frequent values are states, the rest "
-                   "'(other)' (default 8)")
+                   "'(rare)' (default 8)")
     s.add_argument("--family", metavar="ROOT_ID", help="only this family")
     s.add_argument("--relation", choices=("finetune", "adapter", "quantized", "merge"),
                    help="only edges of this relation type")

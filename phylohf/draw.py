@@ -6,7 +6,7 @@ matplotlib fallback when PyQt5 is missing.
 * colours come from one node attribute of the NHX/NEXUS exports
   (:func:`phylohf.export.trees.node_attributes`: license, languages, task, library,
   relation, observed); the ``top`` most frequent values of the family get a colour, the
-  rest are ``(other)``, models without a value ``?``;
+  rest are ``(rare)``, models without a value ``?``;
 * ``collapse_by``: every subtree (below the root) whose members all share that
   attribute's value becomes one triangle labelled with its size;
 * ``max_nodes``: if more nodes remain, the smallest clades are collapsed first (every
@@ -32,12 +32,12 @@ from .export.newick import _layout
 from .export.nexus import MISSING
 from .export.trees import node_attributes
 from .lineage import Lineage, subtree_sizes
-from .traits import OTHER
+from .traits import RARE
 
 ATTRIBUTES = ("license", "languages", "task", "library", "relation", "observed")
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
            "#17becf", "#bcbd22", "#7f7f7f")                       # tab10, grey last
-GREY = {MISSING: "#b0b0b0", OTHER: "#555555"}
+GREY = {MISSING: "#b0b0b0", RARE: "#555555"}
 MIXED = "#c8c8c8"                                                   # triangles of several colours
 RELATION_LINE = {"finetune": "solid", "adapter": "dashed", "quantized": "dotted", "merge": "solid"}
 LABEL_WIDTH = 36
@@ -149,8 +149,8 @@ def drawing(lineage: Lineage, genome, root: int, color_by: str = "license", coll
     values, counts = np.unique(raw, return_counts=True)
     order = np.lexsort((values, -counts))
     named = [v for v in values[order].tolist() if v != MISSING][:top]
-    key = np.where(np.isin(raw, named) | (raw == MISSING), raw, OTHER)
-    legend = named + [v for v in (OTHER, MISSING) if (key == v).any()]
+    key = np.where(np.isin(raw, named) | (raw == MISSING), raw, RARE)
+    legend = named + [v for v in (RARE, MISSING) if (key == v).any()]
     colors = {v: GREY.get(v, PALETTE[i % len(PALETTE)]) for i, v in enumerate(legend)}
     counted = dict(zip(*np.unique(key, return_counts=True)))
     notes: list[str] = []

@@ -26,7 +26,7 @@ CONVENTIONS = (
     "lineage: a model's primary parent is its first declared one (card order, then tags); merges "
     "keep further parents as reticulation edges; absent parents are placeholder nodes",
     "traits: undeclared is unknown, never absent; single-valued groups keep their most frequent "
-    "values as states and lump the rest as '(other)'",
+    "values as states and lump the rest as '(rare)'",
     "pairs of relatives are not independent: CIs resample families (cluster bootstrap); claims are "
     "set against a null simulated on the same trees",
     "Mk models: unit branch lengths (one per generation), root prior equal (as phytools fitMk)",

@@ -208,7 +208,7 @@ def impute(lineage: Lineage, states: np.ndarray, names: list[str], seed: int = 1
     marg = r.marginals
     return Imputation(nodes, marg.map_state[nodes], marg.posterior[nodes].max(axis=1), names, r.fit.loglik,
                       "Mk ER by maximum likelihood over the license states (most frequent ids, "
-                      "'(other)' lumps the rest), root prior equal, unit branch lengths; marginal "
+                      "'(rare)' lumps the rest), root prior equal, unit branch lengths; marginal "
                       "posteriors by the two-pass algorithm")
 
 
@@ -277,7 +277,7 @@ def _add_imputation(out: Audit, lineage, states, names, imp: Imputation, child, 
     out.imputed = [{"model": str(lineage.ids[v]), "license": imp.names[s], "probability": round(float(p), 4)}
                    for v, s, p in zip(nodes.tolist(), st.tolist(), pr.tolist())]
     out.imputation = imp.conventions
-    # imputed names index imp.names; map them onto the audit's names (lumped '(other)' -> not judged)
+    # imputed names index imp.names; map them onto the audit's names (lumped '(rare)' -> not judged)
     code = {n: i for i, n in enumerate(names)}
     lut = np.array([code.get(n, -1) for n in imp.names], np.int64)
     filled = states.copy()
