@@ -1,6 +1,6 @@
 """Trait genomes: every model as a sparse binary vector over named trait groups.
 
-Groups: ``license`` (the id), ``language`` (ISO codes, plus ``multilingual``), ``task``
+Groups: ``license`` (the id; ``other:<license_name>`` for ``license: other`` with a name), ``language`` (ISO codes, plus ``multilingual``), ``task``
 (pipeline tag), ``library``, ``architecture``, ``tag`` (free tags), ``dataset`` and, where
 card text was fetched, ``card`` (``present``, a length class ``length<=2^k`` characters,
 Hub-template markers and an auto-generated marker).
@@ -20,7 +20,9 @@ GROUPS = ("license", "language", "task", "library", "architecture", "tag", "data
 
 # (group, SQL producing a list of tokens per model, SQL for "declared")
 _TOKENS = {
-    "license": ("[license]", "license IS NOT NULL"),
+    "license": ("[CASE WHEN license = 'other' AND license_name IS NOT NULL "        # other:<name>, as
+                "THEN 'other:' || lower(trim(license_name)) ELSE license END]",   # licenses.NAMES reads it
+                "license IS NOT NULL"),
     "language": ("languages || CASE WHEN multilingual THEN ['multilingual'] ELSE [] END",
                  "len(languages) > 0 OR multilingual"),
     "task": ("[pipeline_tag]", "pipeline_tag IS NOT NULL"),

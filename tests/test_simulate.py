@@ -8,6 +8,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
+from phylohf.licenses import classify
 from phylohf.sources import simulate as sim_mod
 from phylohf.sources.simulate import SCENARIOS, SimParams, Simulation, simulate, write_listing, write_truth
 
@@ -273,8 +274,8 @@ def test_card_data_agrees_with_tags(small):
         card = json.loads(card) if card else {}
         licenses = [x[len("license:"):] for x in tags if x.startswith("license:")]
         assert licenses == ([card["license"]] if "license" in card else [])
-        if card.get("license") == "other":
-            assert card["license_name"] and card["license_link"]
+        if card.get("license") == "other":             # a name phylohf leaves unclassified, as the truth
+            assert card["license_name"] and card["license_link"] and classify(f"other:{card['license_name']}") == "other"
         languages = card.get("language", [])
         assert [x for x in tags if x in LANG_CODES] == ([languages] if isinstance(languages, str) else languages)
         base = card.get("base_model", [])

@@ -159,8 +159,10 @@ LICENSES = (
     ("cc-by-sa-4.0", "copyleft", 1.5), ("gpl-3.0", "copyleft", 1.5),
     ("agpl-3.0", "copyleft", 0.5), ("lgpl-3.0", "copyleft", 0.3), ("unknown", "other", 2.0),
 )
-_OTHER_LICENSE_NAMES = ("qwen", "tongyi-qianwen", "deepseek", "yi-license", "flux-1-dev-non-commercial-license",
-                        "health-ai-developer-foundations", "nvidia-open-model-license", "custom")
+# license_name of ``license: other``, one per family: names phylohf cannot classify, so that the
+# simulator's class "other" is phylohf's too (licenses.NAMES classifies the known ones)
+_OTHER_LICENSE_NAMES = ("custom", "proprietary", "model-license", "license-agreement", "terms-of-use",
+                        "acceptable-use-policy", "see-license", "company-license")
 
 # (language codes, weight among declared root language sets)
 LANGUAGE_SETS = (
@@ -914,7 +916,7 @@ def _card_data(rng, g: SimpleNamespace, b: SimpleNamespace, flags: np.ndarray) -
     lic_table = [""] + [f', "license": "{x}"' for x in lic_ids] + [
         f', "license": "other", "license_name": "{x}", "license_link": "LICENSE"' for x in _OTHER_LICENSE_NAMES]
     lic_code = np.where(b.license == 1 + lic_ids.index("other"),
-                        1 + len(lic_ids) + rng.integers(0, len(_OTHER_LICENSE_NAMES), m), b.license)
+                        1 + len(lic_ids) + g.topo.root_of[b.rows] % len(_OTHER_LICENSE_NAMES), b.license)
     sets = [[]] + [list(c) for c, _ in LANGUAGE_SETS]
     lang_table = [f', "language": {json.dumps(c)}' if c else "" for c in sets] + \
                  [f', "language": "{c[0]}"' if c else "" for c in sets]
