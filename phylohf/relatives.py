@@ -323,22 +323,88 @@ def binary_rates(parent: np.ndarray, X: sp.csr_matrix, eligible: np.ndarray,
     return np.clip(up, 0, 1), np.clip(down, 0, 1), freq
 
 
-def _simulate_bits(lineage: Lineage, X: sp.csr_matrix, eligible: np.ndarray, up, down, freq,
+def bernoulli_ones(rng, rows: int, p: np.ndarray, replicates: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The ones of a (replicates, rows, len(p)) array of independent Bernoulli cells, column j
+    with probability p[j], as (replicate, row, column) arrays, drawn in time proportional to
+    their number (plus replicates x columns): each column's count is binomial, its rows a
+    uniform subset of that size (drawn by rejection of repeats; a column more than half full
+    draws its zeros instead)."""
+    cols = len(p)
+    count = rng.binomial(rows, np.broadcast_to(p, (replicates, cols))).ravel() if rows else \
+        np.zeros(replicates * cols, np.int64)
+    dense = count > rows // 2
+    want = np.where(dense, rows - count, count)
+    keys = np.zeros(0, np.int64)
+    while (short := want - np.bincount(keys // max(rows, 1), minlength=len(want))).any():
+        group = np.repeat(np.arange(len(want)), short)
+        keys = np.sort(np.r_[keys, group * rows + rng.integers(0, rows, len(group))])
+        keys = keys[np.r_[True, keys[1:] != keys[:-1]]]            # (np.unique hashes: slow here)
+    if dense.any():                     # the complement of the zeros drawn for dense columns
+        full = np.flatnonzero(dense)
+        zeros = np.isin(keys // rows, full)
+        keys = np.r_[keys[~zeros], np.setdiff1d(_ranges(full * rows, (full + 1) * rows), keys[zeros],
+                                                assume_unique=True)]
+    group, row = np.divmod(keys, max(rows, 1))
+    return group // cols, row, group % cols
+
+
+def _simulate_sets(lineage: Lineage, X: sp.csr_matrix, eligible: np.ndarray, up, down, freq,
                    replicates: int, rng, keep: np.ndarray) -> np.ndarray:
-    """(nodes in ``keep``, traits, replicates) bool: known root sets kept (unknown ones drawn
-    from the trait frequencies), then every trait flips independently down the forest."""
+    """The trait sets of the nodes in ``keep`` in ``replicates`` runs of the null, as the
+    sorted keys ``(replicate * nodes + row) * traits + trait`` of their ones: known root sets
+    kept (unknown ones drawn from the trait frequencies), then every trait flips
+    independently down the forest (a parent's trait lost with P(1 -> 0), an absent one
+    gained with P(0 -> 1)). Work grows with the ones, not with traits x nodes."""
     levels, row = _plan(lineage, keep)
     node = np.flatnonzero(keep)
+    m, t, r = len(node), max(X.shape[1], 1), replicates
     prow = row[lineage.parent[node]]
-    S = np.empty((len(node), X.shape[1], replicates), bool)
+    rep = np.arange(r)[:, None]
     roots = levels[0]
-    known = eligible[node[roots]]
-    S[roots] = rng.random((len(roots), X.shape[1], replicates)) < freq[:, None]
-    S[roots[known]] = X[node[roots[known]]].toarray()[:, :, None]
-    for nodes in levels[1:]:
-        x = S[prow[nodes]]
-        S[nodes] = x ^ (rng.random(x.shape) < np.where(x, down[:, None], up[:, None]))
-    return S
+    known = roots[eligible[node[roots]]]
+    sub = X[node[known]].tocsr()
+    cells = np.repeat(known, np.diff(sub.indptr)) * t + sub.indices
+    unknown = roots[~eligible[node[roots]]]
+    q, i, j = bernoulli_ones(rng, len(unknown), freq, r)
+    cur = np.sort(np.r_[(rep * m * t + cells).ravel(), (q * m + unknown[i]) * t + j])
+    out = [cur]
+    children = np.concatenate(levels[1:]) if len(levels) > 1 else np.zeros(0, np.int64)
+    q, i, j = bernoulli_ones(rng, len(children), up, r)         # gains, independent of the parents
+    cut = np.cumsum([0] + [len(lv) for lv in levels[1:]])
+    by_level = np.argsort(np.searchsorted(cut, i, "right"), kind="stable")
+    bounds = np.searchsorted(cut, i[by_level], "right")
+    q, i, j = q[by_level], i[by_level], j[by_level]
+    for lv, nodes in enumerate(levels[1:], 1):
+        lo, hi = np.searchsorted(bounds, [lv, lv + 1])
+        # inherited: each parent's ones, every one kept with probability 1 - P(1 -> 0)
+        first = (rep * m + prow[nodes]) * t
+        start, stop = np.searchsorted(cur, first), np.searchsorted(cur, first + t)
+        take = _ranges(start.ravel(), stop.ravel())
+        trait = cur[take] % t
+        owner = np.repeat((rep * m + nodes).ravel(), (stop - start).ravel())
+        kept = rng.random(len(take)) >= down[trait]
+        inherited = owner[kept] * t + trait[kept]
+        # gained: where the parent lacks the trait
+        gq, gnode, gj = q[lo:hi], children[i[lo:hi]], j[lo:hi]
+        probe = (gq * m + prow[gnode]) * t + gj
+        has = cur[np.minimum(np.searchsorted(cur, probe), max(len(cur) - 1, 0))] == probe if len(cur) else \
+            np.zeros(len(probe), bool)
+        cur = np.sort(np.r_[inherited, ((gq * m + gnode) * t + gj)[~has]])
+        out.append(cur)
+    return np.sort(np.concatenate(out))
+
+
+def _set_means(keys: np.ndarray, m: int, t: int, replicates: int, a: np.ndarray, b: np.ndarray,
+               metric: str) -> np.ndarray:
+    """Per replicate, the mean Jaccard similarity (1 for two empty sets) or Hamming distance
+    of the rows pairs (a, b), from the sorted keys of :func:`_simulate_sets`."""
+    t = max(t, 1)
+    S = sp.csr_matrix((np.ones(len(keys), np.int32), keys % t,
+                       np.r_[0, np.cumsum(np.bincount(keys // t, minlength=replicates * m))]),
+                      shape=(replicates * m, t))
+    shift = np.arange(replicates)[:, None] * m
+    ga, gb = (shift + a).ravel(), (shift + b).ravel()
+    return set_similarity(S, ga, gb, metric).reshape(replicates, len(a)).mean(axis=1)
 
 
 def _pattern_diffs(S: np.ndarray, ok: np.ndarray, ch: np.ndarray, pr: np.ndarray, J: np.ndarray) -> np.ndarray:
@@ -370,8 +436,9 @@ def null_model(lineage: Lineage, X: sp.csr_matrix, declared: np.ndarray, scope: 
     Groups with at most PATTERN_LIMIT distinct trait sets evolve as one categorical character
     with "undeclared" as a state (:func:`neutral_matrix`), so a replicate's eligible pairs
     are its declared ones and the difference is exact over all pairs of ``parent``'s forest
-    within ``scope``. Richer groups evolve trait by trait (:func:`binary_rates`) and are
-    compared on the given pairs (declared as observed)."""
+    within ``scope``. Richer groups evolve trait by trait (:func:`binary_rates`), simulated
+    as sparse sets (:func:`_simulate_sets`: the cost grows with the ones, not with traits x
+    nodes), and are compared on the given pairs (declared as observed)."""
     keep = scope & (np.bincount(lineage.root, minlength=lineage.n)[lineage.root] >= 2)
     node = np.flatnonzero(keep)
     row = np.cumsum(keep) - 1
@@ -398,16 +465,14 @@ def null_model(lineage: Lineage, X: sp.csr_matrix, declared: np.ndarray, scope: 
     used = np.flatnonzero(np.diff(X.tocsc().indptr) > 0)
     X = X[:, used].tocsr()
     up, down, freq = binary_rates(lineage.parent, X, declared, symmetric)
-    chunk = max(1, chunk_cells // (len(node) * max(X.shape[1], 1)))
+    ones = X[node].nnz / max(len(node), 1) + freq.sum()        # a set's expected size, about
+    per_replicate = (len(node) + len(sa) + len(pa_)) * (1 + ones)  # cells held per replicate
+    chunk = max(1, int(chunk_cells // per_replicate))
     for start in range(0, replicates, chunk):
-        S = _simulate_bits(lineage, X, declared, up, down, freq, min(chunk, replicates - start), rng, keep)
-        means = []
-        for a, b in ((sa, sb), (pa_, pb)):
-            inter = (S[a] & S[b]).sum(axis=1)
-            union = (S[a] | S[b]).sum(axis=1)
-            jaccard = np.where(union > 0, inter / np.maximum(union, 1), 1.0)
-            means.append(((union - inter) if metric == "hamming" else jaccard).mean(axis=0))
-        out.append(means[0] - means[1])
+        r = min(chunk, replicates - start)
+        keys = _simulate_sets(lineage, X, declared, up, down, freq, r, rng, keep)
+        out.append(_set_means(keys, len(node), X.shape[1], r, sa, sb, metric)
+                   - _set_means(keys, len(node), X.shape[1], r, pa_, pb, metric))
     return float(observed), np.concatenate(out)
 
 
