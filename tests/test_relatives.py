@@ -12,8 +12,8 @@ from forests import forest, random_tree, simulated_store
 from phylohf.cli import main
 from phylohf.genome import build
 from phylohf.lineage import Lineage
-from phylohf.relatives import (CLASSES, PATTERN_LIMIT, Pairs, _simulate_sets, bernoulli_ones, cluster_bootstrap,
-                               kinship, null_model, patterns, set_similarity)
+from phylohf.relatives import (CLASSES, PATTERN_LIMIT, Pairs, _level_rows, _simulate_sets, bernoulli_ones,
+                               cluster_bootstrap, kinship, null_model, patterns, set_similarity)
 from phylohf.store import Store
 
 
@@ -216,18 +216,18 @@ def test_set_null_detects_sibling_shared_changes():
 
 def test_bernoulli_ones_is_a_bernoulli_array():
     rng = np.random.default_rng(5)
-    p = np.array([0.0, 0.02, 0.3, 0.6, 0.97, 1.0])                    # sparse, half, dense columns
-    rep, row, col = bernoulli_ones(rng, 40, p, 4000)
+    p = np.array([0.0, 0.001, 0.02, 0.3, 0.6, 0.97, 1.0])             # sparse and dense columns
+    row, col = bernoulli_ones(rng, 40 * 4000, p, block=10 ** 5)     # dense columns in blocks
+    assert len(np.unique(col * 10 ** 6 + row)) == len(row)             # no cell twice
     cells = np.zeros((4000, 40, len(p)))
-    np.add.at(cells, (rep, row, col), 1)
-    assert cells.max() == 1                                            # no cell twice
+    cells[row // 40, row % 40, col] = 1
     count = cells.sum(axis=1)                                          # binomial(40, p) per column
     se = np.sqrt(40 * p * (1 - p) / 4000)
     assert np.all(np.abs(count.mean(axis=0) - 40 * p) <= 4 * se + 1e-12)
     assert np.allclose(count.var(axis=0), 40 * p * (1 - p), rtol=0.1, atol=1e-9)
     per_row = cells.mean(axis=(0, 2))                                  # rows exchangeable
     assert np.abs(per_row - p.mean()).max() < 0.01
-    assert [len(a) for a in bernoulli_ones(rng, 0, p, 3)] == [0, 0, 0]
+    assert [len(a) for a in bernoulli_ones(rng, 0, p)] == [0, 0]
 
 
 def test_set_simulation_matches_the_closed_form():
@@ -238,9 +238,11 @@ def test_set_simulation_matches_the_closed_form():
     up, down, freq = np.array([0.1, 0.3, 0.0]), np.array([0.2, 0.5, 0.9]), np.array([0.5, 0.2, 0.9])
     r = 20_000
     keys = _simulate_sets(lin, X, eligible, up, down, freq, r, np.random.default_rng(6), np.ones(6, bool))
-    S = np.zeros((r * 6, 3))
-    S[keys // 3, keys % 3] = 1
-    S = S.reshape(r, 6, 3)
+    assert np.all(np.diff(keys) > 0)
+    cells, trait = np.divmod(keys, 3)
+    row, rep = np.divmod(cells, r)
+    S = np.zeros((r, 6, 3))
+    S[rep, np.argsort(_level_rows(lin, np.ones(6, bool))[1])[row], trait] = 1     # by node
     step = lambda q: q * (1 - down) + (1 - q) * up                      # noqa: E731
     a = step(freq)
     expected = np.array([freq, a, step(a), step(a), [1, 0, 1], step(np.array([1, 0, 1]))])
