@@ -187,7 +187,11 @@ def _trait(args):
         lineage, _, genome = load(store, with_genome=True)
     states, names = character(genome, args.trait, args.top)
     scope_mask, scope = _family_scope(lineage, args.family)
-    return lineage, genome, np.where(scope_mask, states, -1), names, scope_mask, scope
+    states = np.where(scope_mask, states, -1)
+    if not (states >= 0).any():
+        raise ValueError(f"no model in {scope} declares {args.trait}: there is nothing to analyse "
+                         "(pick another --trait, or a store whose models declare it)")
+    return lineage, genome, states, names, scope_mask, scope
 
 
 def _user_tree(args):
@@ -421,6 +425,9 @@ def cmd_relatives(args) -> int:
 def cmd_report(args) -> int:
     from .fullreport import Settings, build
     _writable(out=args.out, json=args.json, figures_dir=args.figures)
+    if args.figures:                    # before the analyses, not after them
+        from .draw import require_matplotlib
+        require_matplotlib("report --figures")
     t0 = time.perf_counter()
     with Store(args.store, read_only=True) as store:
         lineage, fams, genome = load(store, with_genome=True)
@@ -445,6 +452,7 @@ def cmd_report(args) -> int:
 
 
 def cmd_demo(args) -> int:
+    from .draw import MissingExtra
     from .export.trees import FORMATS, export_trees
     from .figures import family_figure
     from .fullreport import Settings, build
@@ -468,8 +476,11 @@ def cmd_demo(args) -> int:
             print(f"Family trees: {trees.files:,} files for {trees.families:,} families "
                   f"(2+ nodes) in {trees.out}/ ({', '.join(FORMATS)}; index.tsv lists them)")
             png = Path(args.trees) / "largest-family.png"
-            engine = family_figure(lineage, genome, int(fams.root[0]), png)
-            print(f"Largest family drawn by {engine}, coloured by license (uniform clades collapsed): {png}")
+            try:
+                engine = family_figure(lineage, genome, int(fams.root[0]), png)
+                print(f"Largest family drawn by {engine}, coloured by license (uniform clades collapsed): {png}")
+            except MissingExtra as e:
+                print(f"Largest family not drawn: {e}")
             print("Running every analysis for the report ...\n")
             report = build(store, lineage, fams, genome, Settings(seed=args.seed), progress=_progress(args),
                            source=f"the simulated ecosystem ({args.scenario}, seed {args.seed})")
@@ -588,7 +599,7 @@ def parser() -> argparse.ArgumentParser:
                    "license), a set-valued one (language, tag, dataset: gains and losses per element), "
                    "or one element as a binary trait: group:element, e.g. language:en")
     s.add_argument("--top", type=POSITIVE, default=8, help="the N most frequent values are states, the rest "
-                   "'(other)' (default 8)")
+                   "'(rare)' (default 8)")
     s.add_argument("--family", metavar="ROOT_ID", help="only this family")
     s.add_argument("--relation", choices=("finetune", "adapter", "quantized", "merge"),
                    help="only edges of this relation type")

@@ -6,7 +6,7 @@ matplotlib fallback when PyQt5 is missing.
 * colours come from one node attribute of the NHX/NEXUS exports
   (:func:`phylohf.export.trees.node_attributes`: license, languages, task, library,
   relation, observed); the ``top`` most frequent values of the family get a colour, the
-  rest are ``(other)``, models without a value ``?``;
+  rest are ``(rare)``, models without a value ``?``;
 * ``collapse_by``: every subtree (below the root) whose members all share that
   attribute's value becomes one triangle labelled with its size;
 * ``max_nodes``: if more nodes remain, the smallest clades are collapsed first (every
@@ -32,20 +32,27 @@ from .export.newick import _layout
 from .export.nexus import MISSING
 from .export.trees import node_attributes
 from .lineage import Lineage, subtree_sizes
-from .traits import OTHER
+from .traits import RARE
 
 ATTRIBUTES = ("license", "languages", "task", "library", "relation", "observed")
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
            "#17becf", "#bcbd22", "#7f7f7f")                       # tab10, grey last
-GREY = {MISSING: "#b0b0b0", OTHER: "#555555"}
+GREY = {MISSING: "#b0b0b0", RARE: "#555555"}
 MIXED = "#c8c8c8"                                                   # triangles of several colours
 RELATION_LINE = {"finetune": "solid", "adapter": "dashed", "quantized": "dotted", "merge": "solid"}
 LABEL_WIDTH = 36
 FORMATS = (".png", ".svg", ".pdf")
 
 
+VIEW_EXTRA = 'pip install "phylohf[view]"'
+
+
 class ViewExtraMissing(UserWarning):
     """PyQt5 is not installed: figures come from matplotlib instead of ete3."""
+
+
+class MissingExtra(ValueError):
+    """A drawing or figure needs a package of the ``[view]`` extra that is not installed."""
 
 
 @dataclass
@@ -142,8 +149,8 @@ def drawing(lineage: Lineage, genome, root: int, color_by: str = "license", coll
     values, counts = np.unique(raw, return_counts=True)
     order = np.lexsort((values, -counts))
     named = [v for v in values[order].tolist() if v != MISSING][:top]
-    key = np.where(np.isin(raw, named) | (raw == MISSING), raw, OTHER)
-    legend = named + [v for v in (OTHER, MISSING) if (key == v).any()]
+    key = np.where(np.isin(raw, named) | (raw == MISSING), raw, RARE)
+    legend = named + [v for v in (RARE, MISSING) if (key == v).any()]
     colors = {v: GREY.get(v, PALETTE[i % len(PALETTE)]) for i, v in enumerate(legend)}
     counted = dict(zip(*np.unique(key, return_counts=True)))
     notes: list[str] = []
@@ -260,13 +267,23 @@ def headless() -> None:
             os.environ["XDG_RUNTIME_DIR"] = tempfile.mkdtemp(prefix="phylohf-qt-")   # mode 0700
 
 
-def has_qt() -> bool:
-    """Is PyQt5 (ete3's renderer) importable?"""
+def _importable(module: str) -> bool:
     try:
-        import PyQt5.QtGui  # noqa: F401
+        __import__(module)                  # as `import a.b`: a (then a.b) must import
     except ImportError:
         return False
     return True
+
+
+def has_qt() -> bool:
+    """Is PyQt5 (ete3's renderer) importable?"""
+    return _importable("PyQt5.QtGui")
+
+
+def require_matplotlib(what: str) -> None:
+    """Raise :class:`MissingExtra` naming ``what`` unless matplotlib is importable."""
+    if not _importable("matplotlib"):
+        raise MissingExtra(f"{what} needs matplotlib, which is not installed: {VIEW_EXTRA}")
 
 
 def render(d: Drawing, out: str | Path, layout: str = "rectangular", engine: str = "auto") -> str:
@@ -283,14 +300,17 @@ def render(d: Drawing, out: str | Path, layout: str = "rectangular", engine: str
     if engine == "auto":
         engine = "ete3" if has_qt() else "matplotlib"
         if engine == "matplotlib":
-            warnings.warn("PyQt5 is not installed: drawing with matplotlib; pip install 'phylohf[view]' "
+            require_matplotlib("drawing without PyQt5 (ete3's renderer)")
+            warnings.warn(f"PyQt5 is not installed: drawing with matplotlib; {VIEW_EXTRA} "
                           "for ete3's renderer", ViewExtraMissing, stacklevel=2)
     if engine == "ete3":
         if not has_qt():
-            raise ValueError("ete3's renderer needs PyQt5: pip install 'phylohf[view]' (or use --engine matplotlib)")
+            raise MissingExtra(f"ete3's renderer needs PyQt5, which is not installed: {VIEW_EXTRA} "
+                               "(or use --engine matplotlib)")
         tree, style = ete_tree(d, layout)
         tree.render(str(out), tree_style=style, w=1400 if layout == "rectangular" else 2000, units="px")
     elif engine == "matplotlib":
+        require_matplotlib("--engine matplotlib")
         _matplotlib(d, out, layout)
     else:
         raise ValueError(f"engine must be 'auto', 'ete3' or 'matplotlib', not {engine!r}")
@@ -300,7 +320,7 @@ def render(d: Drawing, out: str | Path, layout: str = "rectangular", engine: str
 def view(d: Drawing, layout: str = "rectangular") -> None:
     """Open ``d`` in ete3's interactive window (needs PyQt5 and a display)."""
     if not has_qt():
-        raise ValueError("the viewer needs PyQt5: pip install 'phylohf[view]'")
+        raise MissingExtra(f"the viewer needs PyQt5, which is not installed: {VIEW_EXTRA}")
     if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         raise ValueError("no display to open a window on: use `phylohf draw --out FILE.png`, "
                          "or run under `xvfb-run -a`")

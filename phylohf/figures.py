@@ -9,10 +9,9 @@ import numpy as np
 
 
 def _pyplot():
-    try:
-        import matplotlib
-    except ImportError as e:
-        raise ValueError("figures need matplotlib: pip install 'phylohf[view]'") from e
+    from .draw import require_matplotlib
+    require_matplotlib("the report's figures")
+    import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     return plt

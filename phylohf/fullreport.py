@@ -26,7 +26,7 @@ CONVENTIONS = (
     "lineage: a model's primary parent is its first declared one (card order, then tags); merges "
     "keep further parents as reticulation edges; absent parents are placeholder nodes",
     "traits: undeclared is unknown, never absent; single-valued groups keep their most frequent "
-    "values as states and lump the rest as '(other)'",
+    "values as states and lump the rest as '(rare)'",
     "pairs of relatives are not independent: CIs resample families (cluster bootstrap); claims are "
     "set against a null simulated on the same trees",
     "Mk models: unit branch lengths (one per generation), root prior equal (as phytools fitMk)",
@@ -104,11 +104,22 @@ def _kinship(store, lineage, fams, genome, s):
     return relatives_report(r) + "\n" + meaning, r
 
 
+def _too_few_licenses(names: list[str], need: int):
+    """(text, data) of a section that needs ``need`` declared license ids and has fewer, else None."""
+    if len(names) >= need:
+        return None
+    said = f"only {names[0]}" if names else "none"
+    return (f"Declared license ids: {said}; this analysis needs at least {need}.\n\nWhat it means: "
+            "nothing to estimate here.", {"trait": "license", "states": names, "skipped": "too few licenses"})
+
+
 def _transitions(store, lineage, fams, genome, s):
     from .phylo.transitions import tree_transitions
     from .report import transitions_json, transitions_report
     from .traits import categorical
     states, names = categorical(genome, "license", s.top)
+    if few := _too_few_licenses(names, 1):
+        return few
     t = tree_transitions(lineage, states, len(names), n_perm=s.permutations, seed=s.seed)
     o = t.ordering
     sig = o.null_p is not None and o.null_p <= 0.05
@@ -137,6 +148,8 @@ def _asr(store, lineage, fams, genome, s):
     from .report import asr_report
     from .traits import categorical
     truth, names = categorical(genome, "license", 6)
+    if few := _too_few_licenses(names, 2):
+        return few
     lengths = np.where(lineage.parent >= 0, 1.0, np.nan)
     r = reconstruct(lineage, truth, len(names), lengths, "ER", starts=1, seed=s.seed, mask=s.mask)
     text = asr_report(r.fit, r.marginals, names, "license", "all families",

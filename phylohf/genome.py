@@ -1,7 +1,8 @@
 """Trait genomes: every model as a sparse binary vector over named trait groups.
 
-Groups: ``license`` (the id), ``language`` (ISO codes, plus ``multilingual``), ``task``
-(pipeline tag), ``library``, ``architecture``, ``tag`` (free tags), ``dataset``, where
+Groups: ``license`` (the id; ``other:<license_name>`` for ``license: other`` with a name),
+``language`` (ISO codes, plus ``multilingual``), ``task`` (pipeline tag), ``library``,
+``architecture``, ``tag`` (free tags), ``dataset``, where
 card text was fetched, ``card`` (``present``, a length class ``length<=2^k`` characters,
 Hub-template markers and an auto-generated marker), ``size`` (a parameter-count class of
 :data:`SIZE_CLASSES`: ``<1B``, ``1-3B``, ``3-10B``, ``10-30B``, ``30-100B``, ``>100B``) and
@@ -25,7 +26,9 @@ SIZE_CLASSES = ((1e9, "<1B"), (3e9, "1-3B"), (1e10, "3-10B"), (3e10, "10-30B"), 
 
 # (group, SQL producing a list of tokens per model, SQL for "declared")
 _TOKENS = {
-    "license": ("[license]", "license IS NOT NULL"),
+    "license": ("[CASE WHEN license = 'other' AND license_name IS NOT NULL "        # other:<name>, as
+                "THEN 'other:' || lower(trim(license_name)) ELSE license END]",   # licenses.NAMES reads it
+                "license IS NOT NULL"),
     "language": ("languages || CASE WHEN multilingual THEN ['multilingual'] ELSE [] END",
                  "len(languages) > 0 OR multilingual"),
     "task": ("[pipeline_tag]", "pipeline_tag IS NOT NULL"),

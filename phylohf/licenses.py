@@ -2,10 +2,13 @@
 
 Classes (``CLASSES``): ``permissive``, ``public-domain``, ``copyleft`` (share-alike),
 ``non-commercial``, ``community`` (model-specific licenses: Llama, Gemma, the RAIL
-family) and ``other`` (``other``, ``unknown`` and every id not in ``TABLE``: never a
-crash, never judged). ``TABLE`` names the source of each classification: the SPDX
-license list with the OSI / FSF category, the Creative Commons deed, or the license
-text itself. Flags: ``nd`` (no derivatives: cc-by-nd is classed permissive, as it allows
+family) and ``other`` (``other`` without a known name, ``unknown`` and every id not in
+``TABLE``: never a crash, never judged). ``TABLE`` names the source of each
+classification: the SPDX license list with the OSI / FSF category, the Creative Commons
+deed, or the license text itself. A card's ``license: other`` with a ``license_name`` is
+the id ``other:<name>``, classified by ``NAMES`` (e.g. ``other:mrl``, the non-commercial
+Mistral AI Research License), by ``TABLE`` when the name is a Hub id, or as
+non-commercial when the name says so; other names stay unclassified. Flags: ``nd`` (no derivatives: cc-by-nd is classed permissive, as it allows
 commercial use, but no derivative may follow it), ``weak`` (weak / file-level copyleft,
 whose reach over model weights is unclear), ``rail`` (the RAIL family).
 
@@ -81,6 +84,52 @@ TABLE: dict[str, tuple[str, str, str, str]] = {
 }
 
 
+# ``license: other`` comes with a ``license_name``; the genomes keep it as the id ``other:<name>``
+# (lower case). license_name -> (class, family, flags, source), for the names met on real cards
+NAMES: dict[str, tuple[str, str, str, str]] = {
+    "mrl": ("non-commercial", "mistral-research", "", "Mistral AI Research License text (research and "
+            "non-commercial use only)"),
+    "mnpl": ("non-commercial", "mistral-non-production", "", "Mistral AI Non-Production License text "
+             "(no production or commercial use)"),
+    "exaone": ("non-commercial", "exaone", "", "EXAONE AI Model License Agreement 1.1 - NC text (research only)"),
+    "microsoft-research-license": ("non-commercial", "microsoft-research", "", "Microsoft Research "
+                                   "License text (non-commercial research only)"),
+    "qwen-research": ("non-commercial", "qwen-research", "", "Qwen Research License text (non-commercial)"),
+    "flux-1-dev-non-commercial-license": ("non-commercial", "flux-1-dev", "", "FLUX.1 [dev] Non-Commercial "
+                                          "License text"),
+    "stabilityai-nc-research-community": ("non-commercial", "stabilityai-nc", "", "Stability AI "
+                                          "Non-Commercial Research Community License text"),
+    **{k: ("community", "qwen", "", "Tongyi Qianwen License text (commercial use below a user threshold; "
+           "derivatives carry its terms)") for k in ("qwen", "tongyi-qianwen")},
+    **{k: ("community", "deepseek", "rail", "DeepSeek License Agreement text (OpenRAIL-style use "
+           "restrictions passed on)") for k in ("deepseek", "deepseek-license")},
+    "stabilityai-ai-community": ("community", "stabilityai", "", "Stability AI Community License text "
+                                 "(commercial use below a revenue threshold)"),
+    "yi-license": ("community", "yi", "", "Yi Series Models License text (derivatives carry its terms)"),
+    "falcon-llm-license": ("community", "falcon", "", "TII Falcon License text (derivatives carry its terms)"),
+    "nvidia-open-model-license": ("community", "nvidia-open-model", "", "NVIDIA Open Model License text "
+                                  "(model-specific terms passed on)"),
+    "health-ai-developer-foundations": ("community", "hai-def", "", "Health AI Developer Foundations terms "
+                                        "of use (derivatives carry its terms)"),
+}
+_NAMED_NC = ("non-commercial", "noncommercial")      # a name that says so is taken at its word
+
+
+def entry(license_id: str | None) -> tuple[str, str, str, str] | None:
+    """(class, family, flags, source) of a Hub license id or an ``other:<license_name>`` id, or
+    None (unclassified: ``other`` without a known name, ``unknown``, anything else). A name
+    that is itself a Hub id (``other:llama4``) counts as that id."""
+    key = (license_id or "").strip().lower()
+    name = key[len("other:"):] if key.startswith("other:") else None
+    if name is None:
+        return TABLE.get(key)
+    if found := NAMES.get(name) or TABLE.get(name):
+        return found
+    if any(word in name for word in _NAMED_NC):
+        return "non-commercial", name, "", "the license's own name (license_name) says non-commercial"
+    return None
+
+
 @dataclass(frozen=True)
 class Rule:
     name: str
@@ -107,15 +156,14 @@ RULE = {r.name: i for i, r in enumerate(RULES)}
 
 
 def classify(license_id: str | None) -> str:
-    """The class of a Hub license id (case-insensitive; unknown ids and None are ``other``)."""
-    entry = TABLE.get((license_id or "").strip().lower())
-    return entry[0] if entry else "other"
+    """The class of a license id (:func:`entry`; unclassified ids and None are ``other``)."""
+    found = entry(license_id)
+    return found[0] if found else "other"
 
 
 def rule_for(parent: str | None, child: str | None) -> Rule | None:
     """The rule a parent -> child license pair breaks, or None (allowed, or not judged)."""
-    p = TABLE.get((parent or "").strip().lower())
-    c = TABLE.get((child or "").strip().lower())
+    p, c = entry(parent), entry(child)
     if p is None or c is None or parent.strip().lower() == child.strip().lower():
         return None
     (pc, pf, pflags, _), (cc, cf, _, _) = p, c
@@ -208,7 +256,7 @@ def impute(lineage: Lineage, states: np.ndarray, names: list[str], seed: int = 1
     marg = r.marginals
     return Imputation(nodes, marg.map_state[nodes], marg.posterior[nodes].max(axis=1), names, r.fit.loglik,
                       "Mk ER by maximum likelihood over the license states (most frequent ids, "
-                      "'(other)' lumps the rest), root prior equal, unit branch lengths; marginal "
+                      "'(rare)' lumps the rest), root prior equal, unit branch lengths; marginal "
                       "posteriors by the two-pass algorithm")
 
 
@@ -277,7 +325,7 @@ def _add_imputation(out: Audit, lineage, states, names, imp: Imputation, child, 
     out.imputed = [{"model": str(lineage.ids[v]), "license": imp.names[s], "probability": round(float(p), 4)}
                    for v, s, p in zip(nodes.tolist(), st.tolist(), pr.tolist())]
     out.imputation = imp.conventions
-    # imputed names index imp.names; map them onto the audit's names (lumped '(other)' -> not judged)
+    # imputed names index imp.names; map them onto the audit's names (lumped '(rare)' -> not judged)
     code = {n: i for i, n in enumerate(names)}
     lut = np.array([code.get(n, -1) for n in imp.names], np.int64)
     filled = states.copy()
@@ -298,7 +346,7 @@ def audit_genomes(lineage: Lineage, genome, scope_mask: np.ndarray | None = None
     from .traits import categorical
     states, names = categorical(genome, "license", top=len(genome.columns("license")))
     imputation = None
-    if impute_top is not None and (states >= 0).any():
+    if impute_top is not None and len(np.unique(states[states >= 0])) > 1:    # one license: nothing to fit
         imputation = impute(lineage, *categorical(genome, "license", impute_top), seed=seed)
     return audit(lineage, states, names, scope_mask, scope, imputation)
 
@@ -310,7 +358,7 @@ def audit_report(a: Audit, top: int = 10, examples: int = 10) -> str:
     lines = [f"== License audit ({a.scope}) ==", "",
              "Conventions: every parent -> child edge (merge parents included); license ids mapped to "
              "classes by the documented table in phylohf.licenses; an edge is judged when both licenses "
-             "are declared and classified (not 'other'/'unknown'); 'certain' marks rules the license text "
+             "are declared and classified (not 'unknown', nor 'other' without a known license_name); 'certain' marks rules the license text "
              "settles, the rest may be lawful under conditions.", "",
              f"edges: {a.edges:,}, judged {a.judged:,}; violations {n_viol:,} "
              f"({n_viol / max(a.judged, 1):.1%} of judged), {n_sure:,} of them certain", "",

@@ -32,6 +32,7 @@ import scipy.sparse as sp
 
 from .genome import GROUPS, Genome
 from .lineage import Lineage
+from .phylo.mk import MkData
 from .records import RELATIONS
 
 CLASSES = ("parent_child", "siblings", "grandparent", "great_grandparent", "aunt_niece", "cousins",
@@ -323,22 +324,95 @@ def binary_rates(parent: np.ndarray, X: sp.csr_matrix, eligible: np.ndarray,
     return np.clip(up, 0, 1), np.clip(down, 0, 1), freq
 
 
-def _simulate_bits(lineage: Lineage, X: sp.csr_matrix, eligible: np.ndarray, up, down, freq,
+def bernoulli_ones(rng, rows: int, p: np.ndarray, block: int = 1 << 22) -> tuple[np.ndarray, np.ndarray]:
+    """The ones of a (rows, len(p)) array of independent Bernoulli cells, column j with
+    probability p[j], as (row, column) arrays, drawn in time proportional to their number
+    plus the columns: a column of p < 1/16 gets a binomial count of rows, a uniform subset of
+    that size (rejecting repeats, rare at such p); denser columns are drawn cell by cell (in
+    blocks of ``block`` cells), at most 16 cells per one."""
+    sparse_ = np.flatnonzero((p > 0) & (p < 1 / 16)) if rows else np.zeros(0, np.int64)
+    want = rng.binomial(rows, p[sparse_])
+    keys = np.zeros(0, np.int64)                    # (position in sparse_) * rows + row
+    while (short := want - np.bincount(keys // max(rows, 1), minlength=len(sparse_))).any():
+        group = np.repeat(np.arange(len(sparse_)), short)
+        keys = np.sort(np.r_[keys, group * rows + rng.integers(0, rows, len(group))], kind="stable")
+        keys = keys[np.r_[True, keys[1:] != keys[:-1]]]            # (np.unique hashes: slow here)
+    group, row = np.divmod(keys, max(rows, 1))
+    out_row, out_col = [row], [sparse_[group]]
+    dense = np.flatnonzero(p >= 1 / 16) if rows else np.zeros(0, np.int64)
+    step = max(1, block // max(rows, 1))
+    for cols in (dense[i:i + step] for i in range(0, len(dense), step)):
+        col, row = np.divmod(np.flatnonzero(rng.random((len(cols), rows)) < p[cols, None]), rows)
+        out_row.append(row)
+        out_col.append(cols[col])
+    return np.concatenate(out_row), np.concatenate(out_col)
+
+
+def _level_rows(lineage: Lineage, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of the nodes in ``keep`` (closed under parents) in level order, roots first:
+    (where each level's rows start, and every node's row, -1 outside ``keep``)."""
+    levels = [lv[keep[lv]] for lv in lineage.levels()]
+    row = np.full(lineage.n, -1, np.int64)
+    row[np.concatenate(levels)] = np.arange(int(keep.sum()))
+    return np.cumsum([0] + [len(lv) for lv in levels]), row
+
+
+def _simulate_sets(lineage: Lineage, X: sp.csr_matrix, eligible: np.ndarray, up, down, freq,
                    replicates: int, rng, keep: np.ndarray) -> np.ndarray:
-    """(nodes in ``keep``, traits, replicates) bool: known root sets kept (unknown ones drawn
-    from the trait frequencies), then every trait flips independently down the forest."""
-    levels, row = _plan(lineage, keep)
-    node = np.flatnonzero(keep)
-    prow = row[lineage.parent[node]]
-    S = np.empty((len(node), X.shape[1], replicates), bool)
-    roots = levels[0]
-    known = eligible[node[roots]]
-    S[roots] = rng.random((len(roots), X.shape[1], replicates)) < freq[:, None]
-    S[roots[known]] = X[node[roots[known]]].toarray()[:, :, None]
-    for nodes in levels[1:]:
-        x = S[prow[nodes]]
-        S[nodes] = x ^ (rng.random(x.shape) < np.where(x, down[:, None], up[:, None]))
-    return S
+    """The trait sets of the nodes in ``keep`` (closed under parents) in ``replicates`` runs
+    of the null, as the sorted keys ``(row * replicates + replicate) * traits + trait`` of
+    their ones (rows of :func:`_level_rows`): known root sets kept (unknown ones drawn from
+    the trait frequencies), then every trait flips independently down the forest (a parent's
+    trait lost with P(1 -> 0), an absent one gained with P(0 -> 1)). Work grows with the
+    ones and the nodes x replicates, not with the traits."""
+    cut, row = _level_rows(lineage, keep)
+    order = np.argsort(np.where(keep, row, len(row)))[:cut[-1]]          # node of every row
+    r, t = replicates, max(X.shape[1], 1)
+    prow = row[lineage.parent[order]]
+    roots = order[:cut[1]]
+    known = np.flatnonzero(eligible[roots])
+    sub = X[roots[known]].tocsr()
+    cell = np.repeat(known, np.diff(sub.indptr)) * r
+    known_keys = ((cell[:, None] + np.arange(r)) * t + sub.indices[:, None]).ravel()
+    unknown = np.flatnonzero(~eligible[roots])
+    i, j = bernoulli_ones(rng, len(unknown) * r, freq)                  # cell = root * r + replicate
+    cur = np.sort(np.r_[known_keys, (unknown[i // r] * r + i % r) * t + j], kind="stable")
+    i, j = bernoulli_ones(rng, (cut[-1] - cut[1]) * r, up)              # gains, one cell per child run
+    gains = np.sort((cut[1] * r + i) * t + j)
+    out = [cur]
+    for first, lo, hi in zip(cut[:-2], cut[1:-1], cut[2:]):               # parents in [first, lo)
+        # inherited: each parent's ones, every one kept with probability 1 - P(1 -> 0)
+        count = np.bincount(cur // t - first * r, minlength=(lo - first) * r)
+        start = np.r_[0, np.cumsum(count)]
+        group = (prow[lo:hi, None] - first) * r + np.arange(r)              # child-major, then replicate
+        take = _ranges(start[group.ravel()], start[group.ravel() + 1])
+        size = count[group.ravel()]
+        trait = cur[take] % t
+        kept = rng.random(len(take)) >= down[trait]
+        child = np.repeat((np.arange(lo, hi)[:, None] * r + np.arange(r)).ravel(), size)
+        inherited = (child * t + trait)[kept]
+        # gained where the parent lacks the trait
+        g = gains[np.searchsorted(gains, lo * r * t):np.searchsorted(gains, hi * r * t)]
+        cell, gt = np.divmod(g, t)
+        probe = ((prow[cell // r] * r + cell % r) * t + gt)
+        pos = np.minimum(np.searchsorted(cur, probe), max(len(cur) - 1, 0))
+        has = cur[pos] == probe if len(cur) else np.zeros(len(probe), bool)
+        cur = np.sort(np.r_[inherited, g[~has]], kind="stable")          # two sorted runs: a merge
+        out.append(cur)
+    return np.concatenate(out)
+
+
+def _set_means(keys: np.ndarray, rows: int, t: int, replicates: int, a: np.ndarray, b: np.ndarray,
+               metric: str) -> np.ndarray:
+    """Per replicate, the mean Jaccard similarity (1 for two empty sets) or Hamming distance
+    of the rows pairs (a, b), from the sorted keys of :func:`_simulate_sets`."""
+    t = max(t, 1)
+    S = sp.csr_matrix((np.ones(len(keys), np.int32), keys % t,
+                       np.r_[0, np.cumsum(np.bincount(keys // t, minlength=replicates * rows))]),
+                      shape=(replicates * rows, t))
+    rep = np.arange(replicates)[:, None]
+    return set_similarity(S, (a * replicates + rep).ravel(), (b * replicates + rep).ravel(),
+                          metric).reshape(replicates, len(a)).mean(axis=1)
 
 
 def _pattern_diffs(S: np.ndarray, ok: np.ndarray, ch: np.ndarray, pr: np.ndarray, J: np.ndarray) -> np.ndarray:
@@ -370,8 +444,10 @@ def null_model(lineage: Lineage, X: sp.csr_matrix, declared: np.ndarray, scope: 
     Groups with at most PATTERN_LIMIT distinct trait sets evolve as one categorical character
     with "undeclared" as a state (:func:`neutral_matrix`), so a replicate's eligible pairs
     are its declared ones and the difference is exact over all pairs of ``parent``'s forest
-    within ``scope``. Richer groups evolve trait by trait (:func:`binary_rates`) and are
-    compared on the given pairs (declared as observed)."""
+    within ``scope``. Richer groups evolve trait by trait (:func:`binary_rates`), simulated
+    as sparse sets (:func:`_simulate_sets`: the cost grows with the ones, not with traits x
+    nodes), and are compared on the given pairs (declared as observed): only the pairs' nodes
+    and their ancestors are simulated, which leaves their joint distribution as it is."""
     keep = scope & (np.bincount(lineage.root, minlength=lineage.n)[lineage.root] >= 2)
     node = np.flatnonzero(keep)
     row = np.cumsum(keep) - 1
@@ -393,21 +469,25 @@ def null_model(lineage: Lineage, X: sp.csr_matrix, declared: np.ndarray, scope: 
             S = simulate_neutral(lineage, state, P, min(chunk, replicates - start), rng, keep)
             out.append(_pattern_diffs(S, inside & (S < k), ch, pr, J))
         return float(observed), np.concatenate(out)
+    # a node's simulated set depends on its ancestors only: simulate the pairs' ancestral lines
+    keep = np.zeros(lineage.n, bool)
+    keep[np.concatenate([*pairs_pc, *pairs_sib])] = True
+    keep = MkData.informative(lineage, keep)
+    node = np.flatnonzero(keep)
+    row = _level_rows(lineage, keep)[1]
     (pa_, pb), (sa, sb) = [(row[a], row[b]) for a, b in (pairs_pc, pairs_sib)]
     observed = (set_similarity(X, *pairs_sib, metric).mean() - set_similarity(X, *pairs_pc, metric).mean())
     used = np.flatnonzero(np.diff(X.tocsc().indptr) > 0)
     X = X[:, used].tocsr()
     up, down, freq = binary_rates(lineage.parent, X, declared, symmetric)
-    chunk = max(1, chunk_cells // (len(node) * max(X.shape[1], 1)))
+    ones = X[node].nnz / max(len(node), 1) + freq.sum()        # a set's expected size, about
+    per_replicate = (len(node) + len(sa) + len(pa_)) * (1 + ones)  # cells held per replicate
+    chunk = max(1, int(chunk_cells // per_replicate))
     for start in range(0, replicates, chunk):
-        S = _simulate_bits(lineage, X, declared, up, down, freq, min(chunk, replicates - start), rng, keep)
-        means = []
-        for a, b in ((sa, sb), (pa_, pb)):
-            inter = (S[a] & S[b]).sum(axis=1)
-            union = (S[a] | S[b]).sum(axis=1)
-            jaccard = np.where(union > 0, inter / np.maximum(union, 1), 1.0)
-            means.append(((union - inter) if metric == "hamming" else jaccard).mean(axis=0))
-        out.append(means[0] - means[1])
+        r = min(chunk, replicates - start)
+        keys = _simulate_sets(lineage, X, declared, up, down, freq, r, rng, keep)
+        out.append(_set_means(keys, len(node), X.shape[1], r, sa, sb, metric)
+                   - _set_means(keys, len(node), X.shape[1], r, pa_, pb, metric))
     return float(observed), np.concatenate(out)
 
 

@@ -17,7 +17,7 @@ def transitions_report(t: Transitions, names: list[str], trait: str, scope: str)
     changes = int(t.counts.sum() - np.trace(t.counts))
     lines = [f"== Transitions of {trait} ({scope}) ==", "",
              "Conventions: primary parent -> child edges with both states known, each edge counted "
-             "once; states are the most frequent values, '(other)' lumps the rest, undeclared is "
+             "once; states are the most frequent values, '(rare)' lumps the rest, undeclared is "
              "unknown (not a state).", "",
              f"edges: {int(t.counts.sum()):,}, of which {changes:,} change state", "",
              "Counts:", *_matrix(t.counts, names, lambda v: f"{int(v):,}"), "",

@@ -1,7 +1,7 @@
 """Characters for the phylogenetic methods, read off the genomes.
 
 A *categorical* trait is one single-valued genome group (license, task, library,
-architecture, size, quantization): its ``top`` most frequent values are states, the rest ``(other)``; a model
+architecture, size, quantization): its ``top`` most frequent values are states, the rest ``(rare)``; a model
 that did not declare the group is unknown (-1), never a state. A *binary* trait is one
 genome column (``language:en``, ``tag:lora``): 1 present, 0 absent, unknown where the
 group was not declared.
@@ -14,7 +14,7 @@ import numpy as np
 
 from .genome import GROUPS, Genome
 
-OTHER = "(other)"          # the lumped rare values; parenthesised so no Hub id can clash
+RARE = "(rare)"            # the lumped rare values; parenthesised so no Hub id can clash
 
 
 def categorical(genome: Genome, group: str, top: int = 10) -> tuple[np.ndarray, list[str]]:
@@ -27,7 +27,7 @@ def categorical(genome: Genome, group: str, top: int = 10) -> tuple[np.ndarray, 
     has = np.diff(sub.indptr) > 0
     first[has] = sub.indices[sub.indptr[:-1][has]]     # a model's (first) value
     keep = min(top, len(cols))
-    names = genome.traits[cols[:keep]].tolist() + ([OTHER] if len(cols) > keep else [])
+    names = genome.traits[cols[:keep]].tolist() + ([RARE] if len(cols) > keep else [])
     states = np.where(first >= keep, keep, first)
     states[~genome.is_declared(group)] = -1
     return states.astype(np.int64), names

@@ -1,6 +1,7 @@
 """Benchmark phylohf at Hub scale, against the naive approach, in one run.
 
     python scripts/bench.py [--models 2000000] [--seed 7] [--workdir DIR] [--skip-naive]
+                            [--realdata DIR] [--only STAGE,...]
 
 Stages run in child processes so each peak RSS is its own (``os.wait4``):
 
@@ -35,10 +36,15 @@ Stages run in child processes so each peak RSS is its own (``os.wait4``):
    through huggingface_hub over real HTTP, unpaced: records per second.
 10. ``relatives``: kinship tests on the stage-2 store, every relationship class and trait
    group, 1,000 cluster-bootstrap replicates (Jaccard, then Hamming by exact aggregation);
+   the neutral null (200 replicates) of the free tags and of the whole genome, whose
+   long-tailed vocabularies are simulated trait by trait;
    1,000 sibling pairs drawn by our sampler and by the paper's (a Python linear scan of
    the cumulative table per draw), with the ratio.
 11. ``report``: ``phylohf report`` on the stage-2 store with its defaults (1,000 bootstrap
    and 200 null replicates, 200 permutations), time per section.
+12. ``realdata`` (only with ``--realdata DIR``): every seed CSV crawl in DIR (e.g. the
+   paper authors' own) ingested into a fresh store, then the full report with its
+   defaults: time per step and section, rows skipped, non-finite numbers in the report.
 
 Needs ``pip install -e ".[bench]"`` (networkx, TreeSwift). Targets (2 cores): simulate 2M
 < 60 s; stage 2 < 15 s and < 3 GB; load < 2 s; all families < 30 s; 1M-node tree
@@ -399,6 +405,10 @@ def stage_relatives(work: Path, draws: int = 1000) -> dict:
         t = time.perf_counter()
         result = kinship(lineage, genome, groups=GROUP_CHOICES, metric=metric, bootstrap=1000, null=0, seed=1)
         times[f"relatives --metric {metric} --bootstrap 1000"] = time.perf_counter() - t
+    for group in ("tag", "all"):                 # the long-tailed vocabularies: the set null's cost
+        t = time.perf_counter()
+        kinship(lineage, genome, groups=[group], bootstrap=0, null=200, seed=1)
+        times[f"relatives --groups {group} --null 200"] = time.perf_counter() - t
     pairs = Pairs("siblings", lineage.observed, lineage.parent, lineage.root)
     t = time.perf_counter()
     pairs.sample(draws, np.random.default_rng(1))
@@ -435,9 +445,41 @@ def stage_report(work: Path) -> dict:
     return times
 
 
+def stage_realdata(work: Path, realdata: Path) -> dict:
+    """Every seed CSV of the folder ``realdata`` ingested into a fresh store, then the full
+    report with its defaults, as a user would run them on real crawls."""
+    import re
+
+    from phylohf.cli import load
+    from phylohf.fullreport import build
+    from phylohf.ingest import ingest_file
+    from phylohf.store import Store
+    files = sorted(realdata.glob("*.csv"))
+    if not files:
+        raise SystemExit(f"--realdata {realdata}: no .csv files there")
+    path = work / "realdata.duckdb"
+    path.unlink(missing_ok=True)
+    t = time.perf_counter()
+    with Store(path) as store:
+        reports = [ingest_file(store, f, progress=False) for f in files]
+    times = {f"ingest {len(files)} seed CSV files": time.perf_counter() - t}
+    t = time.perf_counter()
+    with Store(path, read_only=True) as store:
+        lineage, fams, genome = load(store, with_genome=True)
+        times["load lineage, families, genomes"] = time.perf_counter() - t
+        report = build(store, lineage, fams, genome)
+    times.update({f"section {key}": sec for key, sec in report.seconds.items()})
+    text = report.text()
+    odd = len(re.findall(r"\b(?:nan|inf)\b", text, re.IGNORECASE))
+    times["info"] = (f"{sum(r.rows_read for r in reports):,} rows read, {sum(r.skipped for r in reports):,} "
+                     f"skipped; {lineage.n_observed:,} models, {lineage.n - lineage.n_observed:,} placeholders, "
+                     f"{len(fams):,} families; {len(text):,} characters of report, {odd} non-finite numbers")
+    return times
+
+
 STAGES = {"simulate": stage_simulate, "phylohf": stage_phylohf, "load": stage_load, "trees": stage_trees,
           "tree1m": stage_tree1m, "naive": stage_naive, "asr": stage_asr, "draw": stage_draw,
-          "crawl": stage_crawl, "relatives": stage_relatives, "report": stage_report}
+          "crawl": stage_crawl, "relatives": stage_relatives, "report": stage_report, "realdata": stage_realdata}
 
 
 def run_stage(name: str, args) -> tuple[dict, float]:
@@ -446,6 +488,8 @@ def run_stage(name: str, args) -> tuple[dict, float]:
            "--seed", str(args.seed), "--workdir", str(args.workdir)]
     if name == "asr" and args.pastml:
         cmd += ["--pastml", args.pastml]
+    if name == "realdata":
+        cmd += ["--realdata", str(args.realdata)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
     out = proc.stdout.read()
     _, status, usage = os.wait4(proc.pid, 0)
@@ -463,21 +507,34 @@ def main() -> None:
     p.add_argument("--pastml", default=os.environ.get("PHYLOHF_PASTML"),
                    help="Python of a venv with PastML: compare its MPPA/F81 with our marginal "
                         "(default: $PHYLOHF_PASTML; no comparison when unset)")
+    p.add_argument("--realdata", type=Path, metavar="DIR",
+                   help="a folder of seed CSV crawls: stage realdata ingests them all and runs the full "
+                        "report on them (skipped without it)")
+    p.add_argument("--only", metavar="STAGE[,STAGE]", help=f"run only these stages ({', '.join(STAGES)}); "
+                   "stages after simulate and phylohf read their store")
     p.add_argument("--stage", choices=STAGES, help=argparse.SUPPRESS)
     args = p.parse_args()
+    only = args.only.split(",") if args.only else list(STAGES)
+    if unknown := [s for s in only if s not in STAGES]:
+        p.error(f"unknown stage(s) {', '.join(unknown)}: choose from {', '.join(STAGES)}")
     if args.stage:
         kwargs = ({"models": args.models, "seed": args.seed} if args.stage == "simulate"
                   else {"seed": args.seed} if args.stage in ("tree1m", "draw")
-                  else {"seed": args.seed, "pastml": args.pastml} if args.stage == "asr" else {})
+                  else {"seed": args.seed, "pastml": args.pastml} if args.stage == "asr"
+                  else {"realdata": args.realdata} if args.stage == "realdata" else {})
         print(json.dumps(STAGES[args.stage](work=args.workdir, **kwargs)))
         return
     with tempfile.TemporaryDirectory() as tmp:
         args.workdir = args.workdir or Path(tmp)
         args.workdir.mkdir(parents=True, exist_ok=True)
         print(f"phylohf benchmark: {args.models:,} simulated models, seed {args.seed}, "
-              f"{os.cpu_count()} cores")
+              f"{os.cpu_count()} cores" + (f"; stages {', '.join(only)}" if args.only else ""))
         totals = {}
-        for name in [s for s in STAGES if not (s == "naive" and args.skip_naive)]:
+        for name in [s for s in STAGES if s in only and not (s == "naive" and args.skip_naive)]:
+            if name == "realdata" and args.realdata is None:
+                print("\n[realdata] skipped: give --realdata DIR (a folder of seed CSV crawls) to ingest "
+                      "real data and run the full report on it")
+                continue
             times, peak = run_stage(name, args)
             if name == "tree1m":
                 tree1m = dict(times)
@@ -489,12 +546,13 @@ def main() -> None:
                 print(f"  {step:34s} {sec:8.2f} s")
             if extra:
                 print(f"  {extra}")
-        if "naive" in totals:
+        if "naive" in totals and "phylohf" in totals:
             print(f"\nnaive / phylohf (ingest + lineage + families + genomes): "
                   f"{totals['naive'] / totals['phylohf']:.1f}x")
-        reads = {k.split(": ")[1]: v for k, v in tree1m.items() if k.startswith("read it")}
-        print("reading the 1M-node tree, time relative to phylohf: "
-              + ", ".join(f"{name} {sec / reads['phylohf']:.1f}x" for name, sec in reads.items()))
+        if "tree1m" in totals:
+            reads = {k.split(": ")[1]: v for k, v in tree1m.items() if k.startswith("read it")}
+            print("reading the 1M-node tree, time relative to phylohf: "
+                  + ", ".join(f"{name} {sec / reads['phylohf']:.1f}x" for name, sec in reads.items()))
 
 
 if __name__ == "__main__":

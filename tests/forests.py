@@ -1,4 +1,5 @@
 """Small lineages and simulated stores for the tests."""
+import json
 from pathlib import Path
 
 import numpy as np
@@ -44,3 +45,25 @@ def simulated_store(directory: Path, n: int, seed: int, scenario: str = "directi
     with Store(store) as s:
         ingest_file(s, listing, progress=False)
     return store
+
+
+def hub_record(id_, license_, parent=None, relation="finetune", languages=("en",), created="2024-01-01"):
+    """A Hub listing record (camelCase) with a license, languages and an optional parent."""
+    card = {"license": license_, "language": list(languages)}
+    tags = [f"license:{license_}", *languages]
+    if parent:
+        card.update(base_model=parent, base_model_relation=relation)
+        tags.append(f"base_model:{relation}:{parent}")
+    return {"id": id_, "author": id_.split("/")[0], "createdAt": f"{created}T00:00:00.000Z",
+            "pipeline_tag": "text-generation", "tags": tags, "cardData": card}
+
+
+def store_of(directory: Path, records) -> Path:
+    """Write ``records`` as JSONL and ingest them into ``directory/s.duckdb``; its path."""
+    from phylohf.ingest import ingest_file
+    from phylohf.store import Store
+    path = directory / "src.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    with Store(directory / "s.duckdb") as store:
+        ingest_file(store, path, progress=False)
+    return directory / "s.duckdb"

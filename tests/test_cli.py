@@ -103,7 +103,7 @@ def test_transitions_text_and_json(eco, capsys):
     assert main(["transitions", "--store", store, "--json", "--top", "3", "--relation", "finetune",
                  "--permutations", "0"]) == 0
     data = json.loads(capsys.readouterr().out)
-    assert data["states"][-1] == "(other)" and len(data["states"]) == 4
+    assert data["states"][-1] == "(rare)" and len(data["states"]) == 4
     assert len(data["counts"]) == 4 and data["ordering"]["permutation_p"] is None
     P_em = np.array(data["P_em"])
     assert data["em"]["converged"] and np.allclose(P_em.sum(axis=1), 1)

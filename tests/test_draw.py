@@ -1,4 +1,6 @@
 """Drawing families: selection and collapsing (brute force), labels, ete3 and matplotlib renders."""
+import os
+import subprocess
 import sys
 import time
 
@@ -7,7 +9,7 @@ import pytest
 import scipy.sparse as sp
 from PIL import Image
 
-from forests import forest, random_tree, simulated_store
+from forests import forest, hub_record, random_tree, simulated_store, store_of
 from phylohf.draw import ViewExtraMissing, drawing, render, shorten
 from phylohf.genome import GROUPS, Genome
 from phylohf.lineage import NO_DATE, Lineage
@@ -246,3 +248,35 @@ def test_demo_draws_its_largest_family(tmp_path):
     assert main(["-q", "demo", "--models", "1500", "--seed", "4", "--trees", str(tmp_path / "trees")]) == 0
     png = tmp_path / "trees" / "largest-family.png"
     assert Image.open(png).size[0] >= 1000 and png.stat().st_size > 20_000
+
+
+WITHOUT_VIEW = """
+import sys
+sys.modules["matplotlib"] = None; sys.modules["PyQt5"] = None       # `import ...` now fails
+from phylohf.cli import main
+print([main(args) for args in {calls!r}])
+"""
+
+
+def test_without_the_view_extra_commands_say_so_and_exit_1(tmp_path):
+    # in a fresh interpreter, where neither matplotlib nor PyQt5 can be imported
+    store = str(store_of(tmp_path, [hub_record("a/base", "mit"), hub_record("b/ft", "apache-2.0", "a/base")]))
+    calls = [["draw", "--store", store, "--out", str(tmp_path / "f.png")],
+             ["draw", "--store", store, "--out", str(tmp_path / "f.png"), "--engine", "matplotlib"],
+             ["draw", "--store", store, "--out", str(tmp_path / "f.png"), "--engine", "ete3"],
+             ["report", "--store", store, "--figures", str(tmp_path / "figs"), "--null", "3"]]
+    run = subprocess.run([sys.executable, "-c", WITHOUT_VIEW.format(calls=calls)], capture_output=True,
+                         text=True, cwd=tmp_path, env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    assert run.returncode == 0 and "Traceback" not in run.stderr, run.stderr
+    assert run.stdout.splitlines()[-1] == "[1, 1, 1, 1]"
+    err = run.stderr.splitlines()
+    assert err[:4] == [
+        'phylohf draw: error: drawing without PyQt5 (ete3\'s renderer) needs matplotlib, which is not '
+        'installed: pip install "phylohf[view]"',
+        'phylohf draw: error: --engine matplotlib needs matplotlib, which is not installed: '
+        'pip install "phylohf[view]"',
+        'phylohf draw: error: ete3\'s renderer needs PyQt5, which is not installed: pip install '
+        '"phylohf[view]" (or use --engine matplotlib)',
+        'phylohf report: error: report --figures needs matplotlib, which is not installed: '
+        'pip install "phylohf[view]"']
+    assert not (tmp_path / "figs").exists()                         # refused before the analyses

@@ -3,42 +3,27 @@ a directional simulation and no false alarms on a neutral one, figures, CLI and 
 import json
 
 import pytest
-from forests import simulated_store
+from forests import hub_record, simulated_store, store_of
 
 from phylohf.cli import load, main
 from phylohf.fullreport import TITLES, Settings, build
-from phylohf.ingest import ingest_file
 from phylohf.sources.simulate import simulate, write_listing
 from phylohf.store import Store
 
 FAST = Settings(seed=3, bootstrap=100, null=19, permutations=19)
 
 
-def _rec(id_, license_, parent=None, relation="finetune", languages=("en",), created="2024-01-01"):
-    card = {"license": license_, "language": list(languages)}
-    tags = [f"license:{license_}", *languages]
-    if parent:
-        card.update(base_model=parent, base_model_relation=relation)
-        tags.append(f"base_model:{relation}:{parent}")
-    return {"id": id_, "author": id_.split("/")[0], "createdAt": f"{created}T00:00:00.000Z",
-            "pipeline_tag": "text-generation", "tags": tags, "cardData": card}
-
-
 #   base/A (llama3) ─┬─ u1/ft (apache-2.0: relicensed) ── u3/q (apache-2.0, quantized)
 #                    └─ u2/ft (llama3)
 #   base/B (cc-by-nc-4.0) ── u4/ft (mit: non-commercial lifted)        lone/C (mit)
-HAND = [_rec("base/A", "llama3", languages=("en", "fr")), _rec("u1/ft", "apache-2.0", "base/A"),
-        _rec("u2/ft", "llama3", "base/A"), _rec("u3/q", "apache-2.0", "u1/ft", "quantized"),
-        _rec("base/B", "cc-by-nc-4.0"), _rec("u4/ft", "mit", "base/B"), _rec("lone/C", "mit")]
+HAND = [hub_record("base/A", "llama3", languages=("en", "fr")), hub_record("u1/ft", "apache-2.0", "base/A"),
+        hub_record("u2/ft", "llama3", "base/A"), hub_record("u3/q", "apache-2.0", "u1/ft", "quantized"),
+        hub_record("base/B", "cc-by-nc-4.0"), hub_record("u4/ft", "mit", "base/B"), hub_record("lone/C", "mit")]
 
 
 def _report(tmp_path, records=None, n=None, scenario="directional", seed=7, settings=FAST):
     if records is not None:
-        path = tmp_path / "src.jsonl"
-        path.write_text("".join(json.dumps(r) + "\n" for r in records))
-        with Store(tmp_path / "s.duckdb") as store:
-            ingest_file(store, path, progress=False)
-        path = tmp_path / "s.duckdb"
+        path = store_of(tmp_path, records)
     else:
         path = simulated_store(tmp_path, n, seed, scenario)
     with Store(path, read_only=True) as store:
@@ -122,3 +107,21 @@ def test_figures_and_cli(tmp_path, capsys, directed):
     for name in ("family.png", "kinship.png", "transitions.png", "drift.png"):
         assert (tmp_path / "figs" / name).stat().st_size > 10_000, name
     assert main(["report", "--store", str(tmp_path / "missing.duckdb")]) == 1
+
+
+def test_a_store_without_licenses(tmp_path, capsys):
+    records = [hub_record(*r) for r in (("a/base", "x"), ("b/ft", "x", "a/base"), ("c/ft", "x", "a/base"))]
+    for r in records:
+        del r["cardData"]["license"]
+        r["tags"].remove("license:x")
+    store = str(store_of(tmp_path, records))
+    assert main(["transitions", "--store", store, "--trait", "license"]) == 1
+    assert capsys.readouterr().err == ("phylohf transitions: error: no model in all families declares license: "
+                                       "there is nothing to analyse (pick another --trait, or a store whose "
+                                       "models declare it)\n")
+    assert main(["asr", "--store", store]) == 1
+    assert "no model in all families declares license" in capsys.readouterr().err
+    r = _report(tmp_path, records)
+    assert r.data["transitions"]["skipped"] == r.data["asr"]["skipped"] == "too few licenses"
+    assert "Declared license ids: none; this analysis needs at least 2." in r.text()
+    assert r.data["audit"]["judged"] == 0 and r.data["audit"]["imputed"] == []

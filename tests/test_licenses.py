@@ -5,9 +5,12 @@ import numpy as np
 import pytest
 
 from phylohf import cli
-from phylohf.licenses import CLASSES, RULES, TABLE, audit, audit_report, class_states, classify, impute, \
-    pair_rules, rule_for
+from forests import hub_record, store_of
+
+from phylohf.licenses import CLASSES, NAMES, RULES, TABLE, audit, audit_genomes, audit_report, class_states, \
+    classify, entry, impute, pair_rules, rule_for
 from phylohf.lineage import Lineage
+from phylohf.store import Store
 
 
 def test_classes_of_hub_ids():
@@ -20,6 +23,37 @@ def test_classes_of_hub_ids():
     for unknown in ("other", "unknown", "my-own-license", "", None):
         assert classify(unknown) == "other"
     assert all(c in CLASSES and source for c, _, _, source in TABLE.values())
+
+
+def test_license_names_of_license_other():
+    assert classify("other:mrl") == classify("other:exaone") == classify("OTHER:MNPL") == "non-commercial"
+    assert classify("other:microsoft-research-license") == classify("other:qwen-research") == "non-commercial"
+    assert classify("other:qwen") == classify("other:deepseek") == classify("other:yi-license") == "community"
+    assert classify("other:llama4") == classify("llama4") and classify("other:apache-2.0") == "permissive"
+    assert classify("other:non-commercial-license-dyna1") == "non-commercial"      # says so itself
+    assert entry("other:non-commercial-license-dyna1")[3].startswith("the license's own name")
+    for unnamed in ("other:darjyo", "other:", "mrl", "other:commercial"):
+        assert classify(unnamed) == "other" and entry(unnamed) is None
+    assert all(c in CLASSES and source for c, _, _, source in NAMES.values())
+    assert not set(NAMES) & set(TABLE)                   # a Hub id is looked up in TABLE
+
+
+def test_named_licenses_are_judged(tmp_path):
+    # a Mistral Research License parent (license: other, license_name: mrl) and a child relicensed
+    # to apache-2.0; a Llama 4 model named through license_name, with a child under the same terms
+    recs = [hub_record("mistralai/base", "other"), hub_record("u/ft", "apache-2.0", "mistralai/base"),
+            hub_record("meta/l4", "other"), hub_record("u/l4-ft", "llama4", "meta/l4"),
+            hub_record("x/own", "other"), hub_record("u/own-ft", "mit", "x/own")]
+    for r, name in zip(recs[::2], (" MRL ", "llama4", "darjyo")):
+        r["cardData"]["license_name"] = name
+    store = store_of(tmp_path, recs)
+    with Store(store, read_only=True) as s:
+        lineage, _, genome = cli.load(s, with_genome=True)
+    assert {"license:other:mrl", "license:other:llama4", "license:other:darjyo"} <= set(genome.names)
+    a = audit_genomes(lineage, genome, impute_top=None)
+    assert a.judged == 2                                 # x/own's license stays unclassified
+    assert [(v["parent"], v["parent_license"], v["rule"], v["certain"]) for v in a.violations] == [
+        ("mistralai/base", "other:mrl", "non-commercial-lifted", True)]
 
 
 @pytest.mark.parametrize("parent, child, rule, certain", [
@@ -41,6 +75,9 @@ def test_classes_of_hub_ids():
     ("creativeml-openrail-m", "apache-2.0", "rail-relicensed", False),
     ("llama3", "gemma", "community-switched", False),
     ("llama3", "cc-by-nc-4.0", "community-switched", False),
+    ("other:mrl", "mit", "non-commercial-lifted", True),
+    ("other:exaone", "other:llama4", "non-commercial-to-community", False),
+    ("other:deepseek", "apache-2.0", "rail-relicensed", False),
 ])
 def test_each_rule(parent, child, rule, certain):
     r = rule_for(parent, child)
@@ -52,7 +89,8 @@ def test_each_rule(parent, child, rule, certain):
     ("apache-2.0", "llama2"), ("mit", "cc-by-nc-4.0"), ("cc0-1.0", "gpl-3.0"), ("apache-2.0", "apache-2.0"),
     ("cc-by-nc-4.0", "cc-by-nc-sa-4.0"), ("gpl-2.0", "gpl-3.0"), ("llama3", "llama3.1"),
     ("openrail", "creativeml-openrail-m"), ("llama2", "other"), ("other", "mit"), ("unknown", "apache-2.0"),
-    ("llama2", None), (None, "mit"), ("made-up", "apache-2.0"),
+    ("llama2", None), (None, "mit"), ("made-up", "apache-2.0"), ("llama4", "other:llama4"),
+    ("other:darjyo", "mit"), ("other:mrl", "other:mnpl"),
 ])
 def test_allowed_or_not_judged(parent, child):
     assert rule_for(parent, child) is None

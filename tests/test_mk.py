@@ -241,3 +241,16 @@ def test_er_versus_ard_lrt_rarely_rejects_under_er():
         assert er.loglik <= sym.loglik + 1e-6 and sym.loglik <= ard.loglik + 1e-6
         rejections += lrt(er, ard)[2] < 0.05
     assert rejections / 20 < 0.2
+
+
+def test_a_fit_with_zero_likelihood_is_refused_not_reported():
+    # root mit -> child apache on a zero-length edge: P(0) = I, so no rate explains it
+    states, lengths = np.array([0, 1, 0]), np.array([np.nan, 0.0, 1.0])
+    with pytest.raises(ValueError, match=r"1 parent -> child edge\(s\) of length 0 join different known"):
+        fit_mk(forest([-1, 0, 0]), states, lengths, "ER")
+    # the same through an unknown root: two zero-length children that disagree
+    with pytest.raises(ValueError, match="through nodes of unknown state"):
+        fit_mk(forest([-1, 0, 0]), np.array([-1, 0, 1]), np.array([np.nan, 0.0, 0.0]), "ER")
+    # any positive length makes it possible, and the fit finite
+    fit = fit_mk(forest([-1, 0, 0]), states, np.array([np.nan, 0.5, 1.0]), "ER")
+    assert np.isfinite(fit.loglik) and fit.loglik < 0

@@ -12,8 +12,8 @@ from forests import forest, random_tree, simulated_store
 from phylohf.cli import main
 from phylohf.genome import build
 from phylohf.lineage import Lineage
-from phylohf.relatives import (CLASSES, Pairs, cluster_bootstrap, kinship, null_model, patterns,
-                               set_similarity)
+from phylohf.relatives import (CLASSES, PATTERN_LIMIT, Pairs, _level_rows, _simulate_sets, bernoulli_ones,
+                               cluster_bootstrap, kinship, null_model, patterns, set_similarity)
 from phylohf.store import Store
 
 
@@ -171,6 +171,85 @@ def test_sibling_shared_changes_are_detected():
     rng = np.random.default_rng(12)
     ps = [_null_p(*_chain(random_tree(1000, rng), 4, 0.4, 0.9, rng)[:2], 4, rng) for _ in range(30)]
     assert np.mean(np.array(ps) <= 0.05) > 0.9
+
+
+def _sets(parent, traits, gain, loss, shared, rng):
+    """Binary traits down the forest, each flipping independently (gain / loss per edge); with
+    ``shared`` > 0 each parent also has one trait that every child flips with that probability
+    (siblings change alike). The root's set is uniform."""
+    lin = forest(parent)
+    levels = lin.levels()
+    S = np.zeros((lin.n, traits), bool)
+    S[levels[0]] = rng.random((len(levels[0]), traits)) < 0.5
+    favourite = rng.integers(0, traits, lin.n)
+    for nodes in levels[1:]:
+        x = S[lin.parent[nodes]]
+        flip = rng.random(x.shape) < np.where(x, loss, gain)
+        together = rng.random(len(nodes)) < shared
+        flip[together, favourite[lin.parent[nodes]][together]] ^= True
+        S[nodes] = x ^ flip
+    return lin, sp.csr_matrix(S)
+
+
+def _set_null_p(lin, X, rng, replicates=49):
+    ok = np.ones(lin.n, bool)
+    assert len(patterns(X, ok)[1]) > PATTERN_LIMIT                      # the trait-by-trait null
+    pc_ = Pairs("parent_child", ok, lin.parent, lin.root).enumerate()
+    sib = Pairs("siblings", ok, lin.parent, lin.root).enumerate()
+    obs, diffs = null_model(lin, X, ok, ok, lin.parent, pc_, sib, "jaccard", replicates, rng)
+    return (1 + (diffs >= obs).sum()) / (replicates + 1)
+
+
+def test_set_null_false_positive_rate_is_near_alpha():
+    # many traits (more distinct sets than PATTERN_LIMIT), each evolving as the null assumes
+    rng = np.random.default_rng(21)
+    ps = np.array([_set_null_p(*_sets(random_tree(300, rng), 14, 0.15, 0.25, 0.0, rng), rng) for _ in range(120)])
+    assert np.mean(ps <= 0.05) <= 0.1 and 0.1 <= np.mean(ps <= 0.2) <= 0.3      # about uniform
+    assert 0.35 <= np.median(ps) <= 0.65
+
+
+def test_set_null_detects_sibling_shared_changes():
+    rng = np.random.default_rng(22)
+    ps = [_set_null_p(*_sets(random_tree(300, rng), 14, 0.15, 0.25, 0.9, rng), rng) for _ in range(20)]
+    assert np.mean(np.array(ps) <= 0.05) > 0.9
+
+
+def test_bernoulli_ones_is_a_bernoulli_array():
+    rng = np.random.default_rng(5)
+    p = np.array([0.0, 0.001, 0.02, 0.3, 0.6, 0.97, 1.0])             # sparse and dense columns
+    row, col = bernoulli_ones(rng, 40 * 4000, p, block=10 ** 5)     # dense columns in blocks
+    assert len(np.unique(col * 10 ** 6 + row)) == len(row)             # no cell twice
+    cells = np.zeros((4000, 40, len(p)))
+    cells[row // 40, row % 40, col] = 1
+    count = cells.sum(axis=1)                                          # binomial(40, p) per column
+    se = np.sqrt(40 * p * (1 - p) / 4000)
+    assert np.all(np.abs(count.mean(axis=0) - 40 * p) <= 4 * se + 1e-12)
+    assert np.allclose(count.var(axis=0), 40 * p * (1 - p), rtol=0.1, atol=1e-9)
+    per_row = cells.mean(axis=(0, 2))                                  # rows exchangeable
+    assert np.abs(per_row - p.mean()).max() < 0.01
+    assert [len(a) for a in bernoulli_ones(rng, 0, p)] == [0, 0]
+
+
+def test_set_simulation_matches_the_closed_form():
+    # root (unknown set) -> a -> {b, c}, and a known root r -> d; three traits
+    lin = forest([-1, 0, 1, 1, -1, 4])
+    X = sp.csr_matrix(np.array([[0, 0, 0]] * 4 + [[1, 0, 1], [0, 0, 0]], bool))
+    eligible = np.array([False, True, True, True, True, True])
+    up, down, freq = np.array([0.1, 0.3, 0.0]), np.array([0.2, 0.5, 0.9]), np.array([0.5, 0.2, 0.9])
+    r = 20_000
+    keys = _simulate_sets(lin, X, eligible, up, down, freq, r, np.random.default_rng(6), np.ones(6, bool))
+    assert np.all(np.diff(keys) > 0)
+    cells, trait = np.divmod(keys, 3)
+    row, rep = np.divmod(cells, r)
+    S = np.zeros((r, 6, 3))
+    S[rep, np.argsort(_level_rows(lin, np.ones(6, bool))[1])[row], trait] = 1     # by node
+    step = lambda q: q * (1 - down) + (1 - q) * up                      # noqa: E731
+    a = step(freq)
+    expected = np.array([freq, a, step(a), step(a), [1, 0, 1], step(np.array([1, 0, 1]))])
+    assert np.abs(S.mean(axis=0) - expected).max() < 0.015
+    # siblings b and c flip independently given their parent
+    both = a * (1 - down) ** 2 + (1 - a) * up ** 2
+    assert np.abs((S[:, 2] * S[:, 3]).mean(axis=0) - both).max() < 0.01
 
 
 def test_patterns_code_sets():

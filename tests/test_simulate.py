@@ -1,6 +1,8 @@
 """Tests of the ecosystem simulator: API, determinism, scenarios, lineage dates, dirt, writers, calibration."""
 
+import collections
 import json
+import re
 
 import numpy as np
 import pyarrow as pa
@@ -8,6 +10,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
+from phylohf.licenses import classify
 from phylohf.sources import simulate as sim_mod
 from phylohf.sources.simulate import SCENARIOS, SimParams, Simulation, simulate, write_listing, write_truth
 
@@ -273,8 +276,8 @@ def test_card_data_agrees_with_tags(small):
         card = json.loads(card) if card else {}
         licenses = [x[len("license:"):] for x in tags if x.startswith("license:")]
         assert licenses == ([card["license"]] if "license" in card else [])
-        if card.get("license") == "other":
-            assert card["license_name"] and card["license_link"]
+        if card.get("license") == "other":             # a name phylohf leaves unclassified, as the truth
+            assert card["license_name"] and card["license_link"] and classify(f"other:{card['license_name']}") == "other"
         languages = card.get("language", [])
         assert [x for x in tags if x in LANG_CODES] == ([languages] if isinstance(languages, str) else languages)
         base = card.get("base_model", [])
@@ -285,6 +288,26 @@ def test_card_data_agrees_with_tags(small):
         assert set(card.get("tags", [])) <= set(tags) and len(set(tags)) == len(tags) and "region:us" in tags
         if config:
             assert json.loads(config)["model_type"] in tags
+
+
+def test_free_tags_have_a_long_tailed_inherited_vocabulary(small):
+    # about one distinct free tag per five models, Zipf-like: a few popular, most rare
+    free = lambda tags: {t for t in tags if re.fullmatch(r"([a-z][aeiou]){3,}", t)}     # noqa: E731
+    sets = [free(t) for t in small.listing["tags"].to_pylist()]
+    counts = collections.Counter(t for s in sets for t in s)
+    n = small.listing.num_rows
+    assert 0.17 * n <= len(counts) <= 0.21 * n
+    ranked = np.sort(np.array(list(counts.values())))[::-1]
+    assert ranked[0] > 0.02 * n and np.mean(ranked == 1) > 0.5          # a head and a long tail
+    slope = np.polyfit(np.log(np.arange(1, 101)), np.log(ranked[:100]), 1)[0]
+    assert -1.5 < slope < -0.6                                             # rank-frequency ~ r^-1.1
+    # children keep their parent's tags: parent / child pairs share far more than random pairs
+    index = {m: i for i, m in enumerate(small.listing["id"].to_pylist())}
+    truth = small.truth["parents"]
+    edges = [(index[p[0][0]], index[c]) for c, p in truth.items() if p and p[0] and p[0][0] in index and c in index]
+    share = lambda pairs: np.mean([len(sets[a] & sets[b]) > 0 for a, b in pairs])      # noqa: E731
+    rng = np.random.default_rng(0)
+    assert share(edges) > 0.2 > 5 * share(rng.integers(0, n, (len(edges), 2)))
 
 
 def test_children_cards_are_shorter_and_more_templated(small):

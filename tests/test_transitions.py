@@ -103,7 +103,7 @@ def test_directional_license_drift_orders_permissive_licenses_last(ecosystems):
 def test_categorical_and_binary_traits(ecosystems):
     lineage, genome = ecosystems["directional"]
     states, names = categorical(genome, "license", top=3)
-    assert len(names) == 4 and names[-1] == "(other)"
+    assert len(names) == 4 and names[-1] == "(rare)"
     assert ((states == -1) == ~genome.is_declared("license")).all()
     counts = np.bincount(states[states >= 0], minlength=4)
     assert counts[0] >= counts[1] >= counts[2]               # most frequent first

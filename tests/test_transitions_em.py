@@ -102,3 +102,9 @@ def test_em_per_edge_class():
     hidden = np.where(rng.random(len(parent)) < 0.4, -1, states)
     em = em_matrix(lineage, hidden, 2, cls)
     assert np.abs(em.P - Ps).max() < 0.03
+
+
+def test_no_state_at_all_gives_an_empty_result():
+    # nobody declares the trait: k = 0 (this divided by zero before)
+    em = em_matrix(forest([-1, 0, 0, 1]), np.full(4, -1), 0)
+    assert em.P.shape == (1, 0, 0) and em.root.shape == (0,) and em.loglik == 0.0 and em.converged

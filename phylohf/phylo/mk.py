@@ -33,6 +33,7 @@ from ..lineage import Lineage
 MODELS = ("ER", "SYM", "ARD")
 ROOT_PRIORS = ("equal", "stationary", "fitzjohn")
 _MAX_COND = 1e8
+_IMPOSSIBLE = 1e300     # the negative log-likelihood standing for -inf while optimising
 _FEW_LENGTHS = 64        # gradient: up to this many distinct lengths, work per length class
 
 
@@ -557,6 +558,18 @@ def _loglik_and_grad(data: MkData, plan: _GradPlan, idx: np.ndarray, x: np.ndarr
     return ll, (grad if np.isfinite(grad).all() else None)
 
 
+def _impossible_message(data: MkData, parent: np.ndarray) -> str:
+    """Why no rate gives the data a positive likelihood, and what to do."""
+    child = np.flatnonzero((parent >= 0) & (data.states >= 0))
+    child = child[(data.states[parent[child]] >= 0) & (data.lengths[child] == 0)]
+    changed = int((data.states[child] != data.states[parent[child]]).sum())
+    return ("the Mk likelihood is zero at every rate tried (log-likelihood -inf), so there is no "
+            "fit to report: zero-length branches carry changes"
+            + (f" ({changed:,} parent -> child edge(s) of length 0 join different known states)"
+               if changed else " (through nodes of unknown state)")
+            + "; give every branch a positive length (e.g. unit branch lengths)")
+
+
 def fit_mk(lineage: Lineage, states, lengths, model="ARD", root_prior: str = "equal",
            starts: int = 3, seed: int = 0, k: int | None = None) -> MkFit:
     """Maximum-likelihood rates of ``model`` (L-BFGS-B over bounded log-rates).
@@ -570,12 +583,15 @@ def fit_mk(lineage: Lineage, states, lengths, model="ARD", root_prior: str = "eq
     log-likelihood (an up pass and the derivative of expm, see ``_loglik_and_grad``), and
     falls back to finite differences where that is unsafe (Q not safely diagonalisable with
     more than ``_FEW_LENGTHS`` distinct lengths, a non-unique stationary distribution).
+    Raises ValueError when no rate gives the data a positive likelihood (zero-length branches
+    carrying changes): a fit is never reported with a non-finite log-likelihood.
     """
     data = MkData(lineage, states, lengths, k=len(model) if not isinstance(model, str) else k)
     idx = index_matrix(model, data.k)
     m = int(idx.max(initial=0))
     if m == 0:
-        raise ValueError("the model has no free rates")
+        raise ValueError("the model has no free rates" + (f" ({data.k} state: a character needs two or "
+                                                          "more observed states to change)" if data.k < 2 else ""))
     edge = data.lengths[lineage.parent >= 0]
     mean_len = float(edge.mean()) if len(edge) and edge.mean() > 0 else 1.0
     bounds = [(np.log(1e-6 / mean_len), np.log(1e3 / mean_len))] * m
@@ -587,12 +603,12 @@ def fit_mk(lineage: Lineage, states, lengths, model="ARD", root_prior: str = "eq
 
     def nll(x):
         ll = data.loglik(q_matrix(idx, np.exp(x), data.k), root_prior)
-        return -ll if np.isfinite(ll) else 1e300
+        return -ll if np.isfinite(ll) else _IMPOSSIBLE
 
     def nll_and_grad(x):
         ll, grad = _loglik_and_grad(data, plan, idx, x, root_prior)
         if not np.isfinite(ll):
-            return 1e300, np.zeros(m)
+            return _IMPOSSIBLE, np.zeros(m)
         if grad is None:                    # exact gradient unsafe here: finite differences
             return -ll, optimize.approx_fprime(x, nll, 1e-8)
         return -ll, -grad
@@ -605,6 +621,8 @@ def fit_mk(lineage: Lineage, states, lengths, model="ARD", root_prior: str = "eq
                                 method="L-BFGS-B", bounds=bounds)
         if best is None or res.fun < best.fun:
             best = res
+    if not best.fun < _IMPOSSIBLE:
+        raise ValueError(_impossible_message(data, lineage.parent))
     rates = np.exp(best.x)
     ll = -float(best.fun)
     return MkFit(model=model, Q=q_matrix(idx, rates, data.k), rates=rates, loglik=ll,

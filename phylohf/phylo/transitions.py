@@ -164,12 +164,15 @@ def em_matrix(lineage, states: np.ndarray, k: int, edge_class: np.ndarray | None
 
     Stops when an iteration gains less than ``tol`` (relative) in log-likelihood. With
     every state known P is the rows-normalised counts. Rows of a
-    class that no informative edge leaves keep their start.
+    class that no informative edge leaves keep their start. With no state (k = 0) the
+    result is empty: (c, 0, 0) matrices, log-likelihood 0 (of no data).
     """
     from .asr import EStep
     edge_class = np.zeros(lineage.n, np.int64) if edge_class is None else np.asarray(edge_class, np.int64)
     edge = np.flatnonzero(lineage.parent >= 0)
     c = int(edge_class[edge].max(initial=0)) + 1
+    if k == 0:                                      # no state at all (nobody declares the trait)
+        return EMMatrix(np.zeros((c, 0, 0)), np.zeros(0), 0.0, 0, True)
     P = np.stack([count_matrix(*edge_states(lineage.parent, states, edge_class, j), k) + 1.0
                   for j in range(c)])
     P /= P.sum(axis=2, keepdims=True)

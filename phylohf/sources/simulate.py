@@ -159,8 +159,10 @@ LICENSES = (
     ("cc-by-sa-4.0", "copyleft", 1.5), ("gpl-3.0", "copyleft", 1.5),
     ("agpl-3.0", "copyleft", 0.5), ("lgpl-3.0", "copyleft", 0.3), ("unknown", "other", 2.0),
 )
-_OTHER_LICENSE_NAMES = ("qwen", "tongyi-qianwen", "deepseek", "yi-license", "flux-1-dev-non-commercial-license",
-                        "health-ai-developer-foundations", "nvidia-open-model-license", "custom")
+# license_name of ``license: other``, one per family: names phylohf cannot classify, so that the
+# simulator's class "other" is phylohf's too (licenses.NAMES classifies the known ones)
+_OTHER_LICENSE_NAMES = ("custom", "proprietary", "model-license", "license-agreement", "terms-of-use",
+                        "acceptable-use-policy", "see-license", "company-license")
 
 # (language codes, weight among declared root language sets)
 LANGUAGE_SETS = (
@@ -368,6 +370,10 @@ class SimParams:
     card_rate_root: float = 0.34             # P(model card text) for roots
     card_rate_child: float = 0.24            # ... for children
     relation_in_card: float = 0.35           # P(cardData states base_model_relation)
+    free_tag_vocabulary: float = 0.2         # distinct long-tail free tags per model (real: 445 / 2,000)
+    free_tag_zipf: float = 1.1               # their popularity: P(rank r) ~ r^-zipf
+    free_tags_new: float = 0.3               # mean tags a model picks by popularity (Poisson)
+    free_tag_inherit: float = 0.6            # P(child keeps each of its parent's free tags)
     authors_per_model: float = 0.25          # synthetic user handles per model
     n_words: int = 3000                      # vocabulary of model-name words
     start: str = "2019-01-01"
@@ -383,10 +389,12 @@ class SimParams:
             value = getattr(self, f.name)
             if isinstance(value, TraitRates) and min(asdict(value).values()) < 0:
                 raise ValueError(f"SimParams.{f.name} rates must be non-negative, got {value}")
-            if f.type == "float" and f.name not in ("directional_bias", "growth") and not 0 <= value <= 1:
+            if f.type == "float" and f.name not in ("directional_bias", "growth", "free_tag_zipf") \
+                    and not 0 <= value <= 1:
                 raise ValueError(f"SimParams.{f.name} must lie in [0, 1], got {value}")
-        if self.directional_bias < 1 or self.growth <= 0 or self.n_words < 1:
-            raise ValueError("SimParams needs directional_bias >= 1, growth > 0 and n_words >= 1")
+        if self.directional_bias < 1 or self.growth <= 0 or self.n_words < 1 or self.free_tag_zipf < 0:
+            raise ValueError("SimParams needs directional_bias >= 1, growth > 0, n_words >= 1 and "
+                             "free_tag_zipf >= 0")
 
 
 @dataclass
@@ -820,6 +828,40 @@ def _flags(rng, b: SimpleNamespace) -> np.ndarray:
     return np.column_stack([rng.random(b.rel.size) < p(ctx) for _, _, p in _FLAGS])
 
 
+def _free_tags(rng, topo: _Topology, prm: SimParams) -> tuple[np.ndarray, np.ndarray, pa.Array]:
+    """Long-tailed free-form tags: a vocabulary of ``free_tag_vocabulary`` tags per model with
+    Zipf-like popularity; each tag is coined by one model, every model picks a Poisson number
+    (``free_tags_new``) more by popularity, and a child keeps each of its primary parent's
+    with probability ``free_tag_inherit``. Returns (offsets, tag codes) per model and the tag
+    names (code order: most popular first)."""
+    n = topo.parent.size
+    v = max(1, int(round(prm.free_tag_vocabulary * n)))
+    cum = np.cumsum(np.arange(1.0, v + 1) ** -prm.free_tag_zipf)
+    picks = rng.poisson(prm.free_tags_new, n)
+    node = np.r_[rng.integers(0, n, v), np.repeat(np.arange(n), picks)]
+    tag = np.r_[np.arange(v), np.minimum(np.searchsorted(cum / cum[-1], rng.random(picks.sum()), "right"), v - 1)]
+    own = np.argsort(node, kind="stable")
+    node, tag = node[own], tag[own]
+    own_lo, own_hi = np.searchsorted(node, np.arange(n)), np.searchsorted(node, np.arange(n), "right")
+    done, prev_node, prev_tag = [], np.zeros(0, np.int64), np.zeros(0, np.int64)
+    for level in topo.levels:
+        par = topo.parent[level]
+        lo, hi = np.searchsorted(prev_node, par), np.searchsorted(prev_node, par, "right")
+        lo, hi = np.where(par >= 0, lo, 0), np.where(par >= 0, hi, 0)
+        kept = rng.random((hi - lo).sum()) < prm.free_tag_inherit
+        mine = _ragged_index(own_lo[level], own_hi[level] - own_lo[level])
+        key = np.sort(np.r_[(np.repeat(level, hi - lo) * v + prev_tag[_ragged_index(lo, hi - lo)])[kept],
+                            node[mine] * v + tag[mine]])
+        key = key[np.r_[True, key[1:] != key[:-1]]] if key.size else key
+        prev_node, prev_tag = np.divmod(key, v)
+        done.append(key)
+    key = np.sort(np.concatenate(done))
+    base = len(_SYLLABLES)
+    digits = max(3, int(np.ceil(np.log(v) / np.log(base))))              # 6+ letters: never a language code
+    names = _join(*(_lookup(_SYLLABLES, np.arange(v) // base ** d % base) for d in range(digits)))
+    return _offsets(np.bincount(key // v, minlength=n)), key % v, names
+
+
 class _Tags:
     """Tag vocabulary: static strings by group; ``base_model`` strings are appended per batch."""
 
@@ -874,7 +916,10 @@ def _tags(rng, g: SimpleNamespace, b: SimpleNamespace, flags: np.ndarray, kind: 
         vocab.single("dataset", b.dataset - 1, b.dataset > 0),
         vocab.single("arxiv", np.where(hub_card, 0, rng.integers(1, len(_ARXIV), m)),
                      hub_card | (rng.random(m) < 0.04)),
-        (2 * b.n_parents, len(vocab.strings) + np.column_stack([np.arange(e), e + np.arange(e)]).ravel()),
+        (np.diff(g.free_offsets)[b.rows], len(vocab.strings) + g.free_codes[
+            _ragged_index(g.free_offsets[b.rows], np.diff(g.free_offsets)[b.rows])]),
+        (2 * b.n_parents, len(vocab.strings) + len(g.free_names)
+         + np.column_stack([np.arange(e), e + np.arange(e)]).ravel()),
         vocab.single("license", b.license - 1, (b.license > 0) & ~b.hide_license),
         vocab.flags(flags, np.flatnonzero(~in_card)),
         vocab.single("region", np.zeros(m, np.int64), np.ones(m, bool)),
@@ -882,7 +927,8 @@ def _tags(rng, g: SimpleNamespace, b: SimpleNamespace, flags: np.ndarray, kind: 
     lengths, codes = _interleave(parts)
     pid = g.ids.take(b.edge_parent)
     rel = _lookup(RELATIONS, np.where(b.edge_rel >= 0, b.edge_rel, FINETUNE))
-    pool = pa.concat_arrays([pa.array(vocab.strings), _join("base_model:", pid), _join("base_model:", rel, ":", pid)])
+    pool = pa.concat_arrays([pa.array(vocab.strings), g.free_names, _join("base_model:", pid),
+                             _join("base_model:", rel, ":", pid)])
     return _lists(lengths, pool.take(pa.array(codes)))
 
 
@@ -914,7 +960,7 @@ def _card_data(rng, g: SimpleNamespace, b: SimpleNamespace, flags: np.ndarray) -
     lic_table = [""] + [f', "license": "{x}"' for x in lic_ids] + [
         f', "license": "other", "license_name": "{x}", "license_link": "LICENSE"' for x in _OTHER_LICENSE_NAMES]
     lic_code = np.where(b.license == 1 + lic_ids.index("other"),
-                        1 + len(lic_ids) + rng.integers(0, len(_OTHER_LICENSE_NAMES), m), b.license)
+                        1 + len(lic_ids) + g.topo.root_of[b.rows] % len(_OTHER_LICENSE_NAMES), b.license)
     sets = [[]] + [list(c) for c, _ in LANGUAGE_SETS]
     lang_table = [f', "language": {json.dumps(c)}' if c else "" for c in sets] + \
                  [f', "language": "{c[0]}"' if c else "" for c in sets]
@@ -1011,14 +1057,16 @@ def _batch(rng, g: SimpleNamespace, rows: np.ndarray) -> pa.RecordBatch:
 
 
 def _listing(rng, topo: _Topology, states: dict, dirt: _Dirt, ids: pa.Array, names: pa.Array,
-             authors: pa.Array, prm: SimParams) -> pa.Table:
-    """The listing table of the models kept (Hub API camelCase schema), built in blocks of rows."""
+             authors: pa.Array, prm: SimParams, free: tuple) -> pa.Table:
+    """The listing table of the models kept (Hub API camelCase schema), built in blocks of rows;
+    ``free``: the free-form tags of :func:`_free_tags`."""
     n = topo.parent.size
     created, modified = _times(rng, n, prm)
     downloads, likes = _popularity(rng, np.bincount(topo.edge_parent, minlength=n))
     g = SimpleNamespace(topo=topo, states=states, dirt=dirt, ids=ids, names=names, authors=authors, prm=prm,
                         created=created, modified=modified, downloads=downloads, likes=likes, vocab=_Tags(),
                         true_offsets=_offsets(np.bincount(topo.edge_child, minlength=n)))
+    g.free_offsets, g.free_codes, g.free_names = free
     rows = np.flatnonzero(dirt.keep)
     return pa.Table.from_batches([_batch(rng, g, rows[i:i + _BLOCK]) for i in range(0, rows.size, _BLOCK)])
 
@@ -1069,7 +1117,7 @@ def simulate(n_models: int, seed: int = 0, scenario: str = "directional", params
         raise ValueError(f"params must be a SimParams, got {type(params).__name__}")
     prm = params or SimParams()
     # one stream per stage: a seed gives the same trees, names and dirt in every scenario
-    rng = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(5)]
+    rng = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(6)]
     n_deleted = int(round(prm.deleted_rate * n_models))
     with tqdm(total=5, desc="simulate", disable=not progress) as bar:
         topo = _topology(rng[0], int(n_models) + n_deleted, prm)
@@ -1079,7 +1127,7 @@ def simulate(n_models: int, seed: int = 0, scenario: str = "directional", params
         dirt = _dirt(rng[2], topo, states, prm, n_deleted)
         ids, names, authors = _identity(rng[3], topo, states, prm)
         bar.update()
-        listing = _listing(rng[4], topo, states, dirt, ids, names, authors, prm)
+        listing = _listing(rng[4], topo, states, dirt, ids, names, authors, prm, _free_tags(rng[5], topo, prm))
         bar.update()
         truth = _truth(seed, scenario, int(n_models), prm, topo, states, dirt, ids, mutation)
         bar.update()
