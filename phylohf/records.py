@@ -37,6 +37,8 @@ RAW_SCHEMA = pa.schema([
     ("card_data", pa.string()),     # JSON object text
     ("config", pa.string()),        # JSON object text
     ("card", pa.string()),          # model-card body text, when fetched
+    ("base_models", pa.string()),   # the Hub's own parents (``baseModels``: models, relation), JSON text
+    ("fixes", pa.list_(pa.string())),  # repairs the reader already made (added to the model's fixes)
     ("raw", pa.string()),           # the record as received (JSON) less the card text, for provenance
 ])
 
@@ -54,6 +56,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "card_data": ("cardData", "card_data"),
     "config": ("config",),
     "card": ("card", "card_text", "cardText"),
+    "base_models": ("baseModels", "base_models"),
 }
 
 
@@ -151,6 +154,7 @@ def to_raw(record: Any, row: int = 0) -> dict:
         "card_data": _json_object(_first(record, ALIASES["card_data"])),
         "config": _json_object(_first(record, ALIASES["config"])),
         "card": _text(_first(record, ALIASES["card"])),
+        "base_models": _json_object(_first(record, ALIASES["base_models"])),
         "raw": json.dumps({k: v for k, v in record.items() if k not in ALIASES["card"]},
                           default=str, ensure_ascii=False),
     }

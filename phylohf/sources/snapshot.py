@@ -5,7 +5,8 @@ Parquet column mapping (first present name wins, see :data:`phylohf.records.ALIA
 ``lastModified``/``last_modified``, ``downloads``, ``likes``, ``library_name``,
 ``pipeline_tag``, ``tags`` (list of strings), ``cardData``/``card_data`` (JSON text,
 YAML text or a struct), ``config`` (JSON text or struct), ``card``/``card_text`` (model
-card body). Other columns are kept only in the raw provenance record.
+card body), ``baseModels``/``base_models`` (JSON text or struct). Other columns are kept
+only in the raw provenance record.
 
 Each generator yields ``(raw_table, problems, rows_read)``; ``problems`` lists
 ``(row, message)`` for input that could not become a raw row at all.
@@ -33,7 +34,7 @@ def _column_expr(field: pa.Field | None, target: str) -> str:
         return f"NULL::{'VARCHAR[]' if target == 'tags' else 'VARCHAR'} AS {target}"
     name = 's."' + field.name.replace('"', '""') + '"'
     t = field.type
-    if target in ("card_data", "config") and not pa.types.is_string(t) and not pa.types.is_large_string(t):
+    if target in ("card_data", "config", "base_models") and not pa.types.is_string(t) and not pa.types.is_large_string(t):
         return f"to_json({name})::VARCHAR AS {target}"
     if target in ("downloads", "likes"):
         return f"TRY_CAST({name} AS BIGINT) AS {target}"
@@ -54,11 +55,11 @@ def _mapping_sql(schema: pa.Schema, keep_raw: bool) -> str:
         exprs.append(_column_expr(schema.field(src) if src else None, target))
     if not keep_raw:
         return (f"SELECT ({{offset}} + row_number() OVER ()) AS \"row\", {', '.join(exprs)}, "
-                "NULL::VARCHAR AS raw FROM _snapshot s")
+                "NULL::VARCHAR[] AS fixes, NULL::VARCHAR AS raw FROM _snapshot s")
     card = next((a for a in ALIASES["card"] if a in names), None)
     provenance = f'SELECT * EXCLUDE ("{card}") FROM _snapshot' if card else "SELECT * FROM _snapshot"
     return (f"SELECT ({{offset}} + row_number() OVER ()) AS \"row\", {', '.join(exprs)}, "
-            f"to_json(p)::VARCHAR AS raw FROM _snapshot s POSITIONAL JOIN ({provenance}) p")
+            f"NULL::VARCHAR[] AS fixes, to_json(p)::VARCHAR AS raw FROM _snapshot s POSITIONAL JOIN ({provenance}) p")
 
 
 def _yaml_card_data(table: pa.Table) -> pa.Table:
