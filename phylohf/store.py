@@ -180,10 +180,12 @@ class Store:
         kind = "TEMP TABLE" if temporary else "TABLE"
         self.con.execute(f"""
             CREATE OR REPLACE TEMP TABLE _lineage_refs AS
-            WITH r AS (SELECT DISTINCT unnest(parents).id AS ref FROM models),
-                 folded AS (SELECT lower(id) AS key, min(id) AS id FROM models GROUP BY key)
-            SELECT r.ref, coalesce(m.id, f.id, min(r.ref) OVER (PARTITION BY lower(r.ref))) AS id
-            FROM r LEFT JOIN models m ON m.id = r.ref LEFT JOIN folded f ON f.key = lower(r.ref);
+            WITH missing AS (SELECT ref FROM (SELECT DISTINCT unnest(parents).id AS ref FROM models) r
+                             ANTI JOIN models m ON m.id = r.ref),
+                 folded AS (SELECT lower(id) AS key, min(id) AS id FROM models
+                            WHERE lower(id) IN (SELECT lower(ref) FROM missing) GROUP BY key)
+            SELECT ref, coalesce(f.id, min(ref) OVER (PARTITION BY lower(ref))) AS id
+            FROM missing LEFT JOIN folded f ON f.key = lower(ref);
             CREATE OR REPLACE {kind} lineage_nodes AS
             WITH m AS (SELECT id, created_at, row_number() OVER (ORDER BY id) - 1 AS idx FROM models)
             SELECT idx, id, true AS observed, created_at FROM m
@@ -193,13 +195,13 @@ class Store:
             CREATE OR REPLACE {kind} lineage_edges AS
             SELECT child, parent, row_number() OVER (PARTITION BY child ORDER BY pos) AS pos, relation, by_case
             FROM (
-                SELECT c.idx AS child, p.idx AS parent, e.pos, e.ref <> r.id AS by_case,
+                SELECT c.idx AS child, p.idx AS parent, e.pos, coalesce(r.id <> e.ref, false) AS by_case,
                        (list_position({list(RELATIONS)}, e.relation) - 1)::TINYINT AS relation
                 FROM (SELECT id, unnest(parents).id AS ref, unnest(parents).relation AS relation,
                              unnest(range(1, len(parents) + 1)) AS pos FROM models) e
-                JOIN _lineage_refs r USING (ref)
-                JOIN lineage_nodes c ON c.id = e.id JOIN lineage_nodes p ON p.id = r.id
-                WHERE r.id <> e.id
+                LEFT JOIN _lineage_refs r USING (ref)
+                JOIN lineage_nodes c ON c.id = e.id JOIN lineage_nodes p ON p.id = coalesce(r.id, e.ref)
+                WHERE p.id <> e.id
                 QUALIFY row_number() OVER (PARTITION BY c.idx, p.idx ORDER BY e.pos) = 1)
             ORDER BY child, pos;
             DROP TABLE _lineage_refs""")
