@@ -2,13 +2,17 @@
 import datetime as dt
 import json
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from phylohf.ingest import ingest_file
 from phylohf.normalize import PICKER_HEAD, language_codes, normalize
 from phylohf.records import MalformedRecord
+from phylohf.store import Store
 
 LISTING = {
     "_id": "65f0c0ffee", "id": "org/llama-ft", "modelId": "org/llama-ft", "author": "org",
@@ -242,3 +246,16 @@ def test_never_crashes_on_arbitrary_json(tags, base_model, language, relation):
     assert all(p.lower() != "x/child" and p and rel in ("finetune", "adapter", "quantized", "merge")
                for p, rel in r.parents)
     assert len({p.lower() for p, _ in r.parents}) == len(r.parents)
+
+
+def test_base_models_from_a_parquet_struct_column(tmp_path):
+    # the hub-stats snapshot's shape: baseModels a struct {models: [{id}], relation}, often null
+    pq.write_table(pa.Table.from_pylist([
+        {"id": "x/merge", "tags": ["base_model:merge:t/one"],
+         "baseModels": {"models": [{"id": "h/one"}, {"id": "h/two"}], "relation": "merge"}},
+        {"id": "x/plain", "tags": ["base_model:adapter:t/one"], "baseModels": None}]), tmp_path / "hub.parquet")
+    with Store(tmp_path / "s.duckdb") as s:
+        ingest_file(s, tmp_path / "hub.parquet", progress=False)
+        got = s.con.execute("SELECT id, parents FROM models ORDER BY id").fetchall()
+    assert got == [("x/merge", [{"id": "h/one", "relation": "merge"}, {"id": "h/two", "relation": "merge"}]),
+                   ("x/plain", [{"id": "t/one", "relation": "adapter"}])]

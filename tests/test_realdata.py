@@ -137,11 +137,17 @@ def test_rows_without_metadata_keep_their_node(tmp_path):
     assert all(lin.observed[index[m]] and lin.ids[lin.parent[index[m]]] == "hexgrad/Kokoro-82M" for m in na)
 
 
-@pytest.mark.parametrize("order", [1, -1], ids=["by-date", "reversed"])
+@pytest.mark.parametrize("order", ["by-date", "reversed", "one-file"])
 def test_overlapping_crawls_keep_the_metadata(tmp_path, order):
-    files = [DATA / "kokoro_v2_20250422_201036.csv", DATA / "kokoro_v2_20250422_220003.csv"][::order]
-    later = next(r for r in rows(files[order == 1 and 1 or 0]) if r["model_id"] == "umersattar/girl")
+    # umersattar/girl: N/A at 20:10, with metadata at 22:00; the N/A row never wins
+    files = [DATA / "kokoro_v2_20250422_201036.csv", DATA / "kokoro_v2_20250422_220003.csv"]
+    later = next(r for r in rows(files[1]) if r["model_id"] == "umersattar/girl")
     assert metadata(later) is not None
+    if order == "reversed":
+        files = files[::-1]
+    elif order == "one-file":                          # both rows in one batch, the N/A one last
+        write_csv(tmp_path / "both.csv", list(later), [later, *rows(files[0])])
+        files = [tmp_path / "both.csv"]
     with Store(tmp_path / "s.duckdb") as s:
         for f in files:
             ingest_file(s, f, progress=False)
