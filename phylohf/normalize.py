@@ -34,9 +34,11 @@ Rules (they change numbers, so they are written down here):
   two-letter code where one exists; a sorted set. ``multilingual`` is a flag, not a code.
   **The language picker's list declares nothing**: the Hub's picker offers ISO 639-1
   codes alphabetically, beginning ``aa`` (Afar), ``ab`` (Abkhazian), ``ae`` (Avestan);
-  cards that keep (part of) its list carry those first entries, which real models do
-  not declare together. A model declaring two or more of :data:`PICKER_HEAD` has no
-  languages (fix ``language_picker``).
+  cards that keep (part of) its list carry those first entries. Avestan is an extinct
+  liturgical language that no model is trained for, and even the most multilingual
+  speech models, which may list Afar and Abkhazian, leave it out: a model declaring
+  ``ae`` together with ``aa`` or ``ab`` (:data:`PICKER_HEAD`) has no languages (fix
+  ``language_picker``).
 * **datasets**: card ``datasets`` and ``dataset:`` tags, a sorted set.
 * **tags**: the remaining free tags (not license/dataset/base_model/region tags, not
   language codes, not the library, task or architecture), a sorted set.
@@ -68,8 +70,8 @@ NOT_LANGUAGE_TAGS = frozenset("""
     jax kto law lcm led llm mae map med mit mix mlx moe mpt mrc ner nli one opt orm pal pix pos
     ppo prm rag ray run sac sam sat sts tag tpu trl tts two vae vit wav web""".split())
 
-# The first entries of the Hub's language picker (ISO 639-1, alphabetical): two of them
-# together mark a declaration copied from the picker.
+# The first entries of the Hub's language picker (ISO 639-1, alphabetical): Avestan (ae)
+# with either of the others marks a declaration copied from the picker.
 PICKER_HEAD = ("aa", "ab", "ae")
 
 _URL_PREFIX = r"'^(https?://)?(www\.)?(huggingface\.co|hf\.co)/(models/)?'"
@@ -144,7 +146,7 @@ FROM (
 
 _lang AS MATERIALIZED (
 SELECT t.row, set_of(list(c.canon)) AS languages, list(DISTINCT t.tok) FILTER (t.src = 'tag') AS lang_tags,
-       count(DISTINCT c.canon) FILTER (c.canon IN {picker}) >= 2 AS picker
+       bool_or(c.canon = 'ae') AND count(DISTINCT c.canon) FILTER (c.canon IN {picker}) >= 2 AS picker
 FROM (
     SELECT row, 'tag' AS src, unnest(list_filter(ftags, lambda x: length(x) BETWEEN 2 AND 3
         AND x IS DISTINCT FROM library AND x IS DISTINCT FROM model_type)) AS tok FROM _r

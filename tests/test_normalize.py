@@ -143,12 +143,14 @@ def test_unknown_license_declares_nothing():
     (["ak", "ab", "ae", "am", "an", "ar", "as", "ay", "av"], [], (), True),
     (["en", "hi", "as", "mr", "uk", "ja", "aa", "ab", "ae", "ak", "am", "af", "ar"], [], (), True),
     (["ae", "aa", "ay", "ba", "be", "av"], [], (), True),
-    (None, ["ab", "aa"], (), True),
-    (["aar", "abk"], [], (), True),                     # three-letter spellings of aa, ab
-    # real multilingual declarations are kept, one picker-head code included
+    (None, ["ae", "ak", "aa"], (), True),
+    (["ave", "abk"], [], (), True),                     # three-letter spellings of ae, ab
+    # real multilingual declarations are kept, Afar and Abkhazian included (no Avestan)
     (["ak", "ar", "as", "bm", "bn", "en"], [], ("ak", "ar", "as", "bm", "bn", "en"), False),
     (["ab", "af", "am", "ar"], [], ("ab", "af", "am", "ar"), False),
-    (["aa"], [], ("aa",), False),
+    (["aar", "abk", "af", "am"], [], ("aa", "ab", "af", "am"), False),
+    (None, ["ab", "aa"], ("aa", "ab"), False),
+    (["ae"], [], ("ae",), False),
 ])
 def test_language_picker_list_declares_nothing(card, tags, languages, picker):
     r = normalize({"id": "a/b", "author": "a", "tags": tags, **({"cardData": {"language": card}} if card else {})})

@@ -87,7 +87,7 @@ def _row_record(row: dict, listed: dict[str, tuple[str, str]]) -> tuple[dict, li
     if not isinstance(meta, dict):
         raise MalformedRecord("metadata is not a JSON object")
     meta.setdefault("id", row["model_id"])
-    fixes, crawl = [], {}
+    fixes, crawl, own = [], {}, _bare_id(row["model_id"] or "")
     for column in (*LISTS, "spaces"):
         if row.get(column) is None:
             continue
@@ -97,8 +97,8 @@ def _row_record(row: dict, listed: dict[str, tuple[str, str]]) -> tuple[dict, li
             fixes.append("bad_seed_list")
             crawl[column] = f"unreadable: {e}"
             continue
-        for ref in crawl[column] if column in LISTS else ():
-            listed.setdefault(_bare_id(ref).lower(), (_bare_id(row["model_id"]), LISTS[column]))
+        for ref in crawl[column] if column in LISTS and own else ():
+            listed.setdefault(_bare_id(ref).lower(), (own, LISTS[column]))
     crawl.update({k: row[k] for k in row if k and (k == "depth" or k.endswith("_count"))})
     meta["seed_csv"] = crawl
     card = (row.get("card") or "").strip()
