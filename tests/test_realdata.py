@@ -15,6 +15,7 @@ import yaml
 from phylohf.cli import main
 from phylohf.ingest import ingest_file
 from phylohf.lineage import Lineage
+from phylohf.sources.seedcsv import read_seed_csv
 from phylohf.store import Store
 
 csv.field_size_limit(sys.maxsize)
@@ -241,3 +242,13 @@ def test_hostile_rows_cost_only_themselves(tmp_path):
     for _, parents, fixes in stored[1:3]:                                    # the edge list is lost, not the model
         assert parents == [{"id": "EvolutionaryScale/esm3-sm-open-v1", "relation": "finetune"}]
         assert "bad_seed_list" in fixes
+
+
+def test_rows_without_metadata_wait_for_every_list_of_the_file():
+    path = DATA / "kokoro_v2_20250422_201036.csv"
+    batches = list(read_seed_csv(path, batch_rows=1))
+    ids = [r for table, _, _ in batches for r in table.column("id").to_pylist()]
+    assert sorted(ids) == sorted(r["model_id"] for r in rows(path))
+    last = batches[-1][0].to_pylist()
+    assert [bare(r["id"]) for r in last] == [bare(r["model_id"]) for r in rows(path) if r["metadata"] == "N/A"]
+    assert {json.loads(r["base_models"])["models"][0]["id"] for r in last} == {"hexgrad/Kokoro-82M"}
