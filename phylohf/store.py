@@ -90,6 +90,11 @@ class Store:
         return bool(self.con.execute(
             "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]).fetchall()[0][0])
 
+    def _has_column(self, table: str, column: str) -> bool:
+        return bool(self.con.execute(
+            "SELECT count(*) FROM information_schema.columns WHERE table_name = ? AND column_name = ?",
+            [table, column]).fetchall()[0][0])
+
     # -- writing ---------------------------------------------------------------------------
     def upsert(self, raw: pa.Table, source: str, also: Sequence[tuple[str, list]] = ()
                ) -> tuple[int, list[tuple[int, str]]]:
@@ -207,8 +212,8 @@ class Store:
             DROP TABLE _lineage_refs""")
 
     def nodes(self) -> None:
-        """Make sure the lineage index exists (see :meth:`index_lineage`)."""
-        if not self._has_table("lineage_edges"):
+        """Make sure the lineage index exists, in its current form (see :meth:`index_lineage`)."""
+        if not self._has_column("lineage_edges", "by_case"):
             self.index_lineage(temporary=self.read_only)
 
     def lineage_columns(self) -> dict[str, np.ndarray]:

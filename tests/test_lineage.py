@@ -125,3 +125,7 @@ def test_lineage_index_resolves_ids_without_regard_to_case(tmp_path):
     assert lin.extra_child.tolist() == [0] and lin.extra_parent.tolist() == [4]
     assert by_case == [(0, 3, 1, True), (0, 4, 2, True), (1, 3, 1, True), (2, 4, 1, False)]
     assert fixes == {"case_parent": 2}
+    with Store(tmp_path / "s.duckdb") as s:                     # an index written by an older phylohf
+        s.con.execute("ALTER TABLE lineage_edges DROP COLUMN by_case")
+    with Store(tmp_path / "s.duckdb", read_only=True) as s:     # is rebuilt, for a reader as temporary tables
+        assert s.fix_counts() == fixes and Lineage.from_store(s).parent.tolist() == lin.parent.tolist()
