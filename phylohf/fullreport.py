@@ -23,8 +23,9 @@ TITLES = ("Data and conventions", "Family anatomy", "Family resemblance: kinship
           "Transition matrices and orderings", "License audit", "Drift: licenses, languages, cards",
           "Ancestral reconstruction and imputation")
 CONVENTIONS = (
-    "lineage: a model's primary parent is its first declared one (card order, then tags); merges "
-    "keep further parents as reticulation edges; absent parents are placeholder nodes",
+    "lineage: a model's primary parent is the Hub's (its baseModels, else its relation tags, else the "
+    "card), ids matched without regard to case; merges keep further parents as reticulation edges; "
+    "absent parents are placeholder nodes",
     "traits: undeclared is unknown, never absent; single-valued groups keep their most frequent "
     "values as states and lump the rest as '(rare)'",
     "pairs of relatives are not independent: CIs resample families (cluster bootstrap); claims are "

@@ -2,9 +2,11 @@
 
 Nodes are the observed models (sorted by id) followed by *placeholders*: parents that
 are referenced but absent from the data (unobserved, traits unknown). Each model's
-*primary* parent is its first declared parent (card ``base_model`` order, then tags;
-see :mod:`phylohf.normalize`); further parents of merges are kept as reticulation
-edges (``extra_*``). Cycles among primary edges are broken deterministically: in each
+*primary* parent is its first parent by the Hub's rule (the Hub's ``baseModels``, else
+its relation tags, else the card; see :mod:`phylohf.normalize`), every reference resolved
+to the model whose id matches without regard to case (see
+:meth:`phylohf.store.Store.index_lineage`); further parents of merges are kept as
+reticulation edges (``extra_*``). Cycles among primary edges are broken deterministically: in each
 cycle, the member created earliest (unknown dates last, then smallest id) loses its
 primary parent and becomes a root; those nodes are listed in ``cut``.
 

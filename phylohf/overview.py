@@ -16,6 +16,13 @@ FIX_NAMES = {
     "bad_card_data": "card data that is neither a JSON nor a YAML object (ignored)",
     "bad_date": "unreadable creation dates (treated as unknown)",
     **READ_FIXES,
+    "case_parent": "parents named in another case than their id (resolved to the model)",
+    "case_duplicate_parent": "parents listed twice in different case (kept once)",
+    "unlinked_card_parent": "models whose card lists base models the Hub does not link (not lineage)",
+    "unknown_license": "license 'unknown' (treated as undeclared)",
+    "language_picker": "language lists copied from the Hub's picker (no languages declared)",
+    "no_metadata": "models known by id only (kept, traits unknown)",
+    "bad_seed_list": "seed-CSV crawl lists that cannot be read (list dropped, model kept)",
 }
 
 

@@ -61,6 +61,7 @@ RAW_SCHEMA = pa.schema([
     ("card_data", pa.string()),     # JSON object text
     ("config", pa.string()),        # JSON object text
     ("card", pa.string()),          # model-card body text, when fetched
+    ("base_models", pa.string()),   # the Hub's own parents (``baseModels``: models, relation), JSON text
     ("raw", pa.string()),           # the record as received (JSON) less the card text, for provenance
     ("downloads_all_time", pa.int64()),
     ("safetensors", pa.string()),   # JSON object text: {"parameters": {dtype: count}, "total": count}
@@ -82,6 +83,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "card_data": ("cardData", "card_data"),
     "config": ("config",),
     "card": ("card", "card_text", "cardText"),
+    "base_models": ("baseModels", "base_models"),
     "downloads_all_time": ("downloadsAllTime", "downloads_all_time"),
     "safetensors": ("safetensors",),
     "gguf": ("gguf",),
@@ -401,6 +403,7 @@ def to_raw(record: Any, row: int = 0) -> dict:
         "card_data": card_data(_first(record, ALIASES["card_data"]), fixes),
         "config": _json_object(_first(record, ALIASES["config"])),
         "card": _text(_first(record, ALIASES["card"])),
+        "base_models": _json_object(_first(record, ALIASES["base_models"]), "baseModels"),
         "raw": _dumps({k: v for k, v in record.items() if k not in ALIASES["card"]}, "record"),
         "downloads_all_time": _int(_first(record, ALIASES["downloads_all_time"]), fixes),
         "safetensors": _json_object(record.get("safetensors"), "safetensors"),

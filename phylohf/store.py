@@ -146,6 +146,11 @@ class Store:
         return bool(self.con.execute(
             "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]).fetchall()[0][0])
 
+    def _has_column(self, table: str, column: str) -> bool:
+        return bool(self.con.execute(
+            "SELECT count(*) FROM information_schema.columns WHERE table_name = ? AND column_name = ?",
+            [table, column]).fetchall()[0][0])
+
     # -- writing ---------------------------------------------------------------------------
     def upsert(self, raw: pa.Table, source: str, also: Sequence[tuple[str, list]] = ()
                ) -> tuple[int, list[tuple[int, str]]]:
@@ -165,6 +170,8 @@ class Store:
                 "SELECT \"row\", 'no model id (fields id / modelId / model_id)' FROM _incoming "
                 "WHERE clean_id(id) IS NULL ORDER BY \"row\"").fetchall()
             con.execute("DROP TABLE IF EXISTS lineage_nodes; DROP TABLE IF EXISTS lineage_edges")
+            con.execute("DELETE FROM _batch WHERE list_contains(fixes, 'no_metadata') "
+                        "AND id IN (SELECT id FROM models)")     # never replaces a stored record
             con.execute("DELETE FROM models WHERE id IN (SELECT id FROM _batch)")
             con.execute(f"INSERT INTO models SELECT {COLUMNS}, i.card, i.raw, ?, \"row\", now(), {ADDED} "
                         "FROM _batch b JOIN (SELECT \"row\", card, raw FROM _incoming) i USING (\"row\")", [source])
@@ -228,30 +235,47 @@ class Store:
     def index_lineage(self, temporary: bool = False) -> None:
         """(Re)build ``lineage_nodes`` and ``lineage_edges``, the integer index of the lineage.
 
-        Nodes are the models by sorted id, then absent parents (placeholders) by id. A
-        writer stores the index (ingest rebuilds it; every upsert drops it); a reader of a
-        store without one builds it as temporary tables.
+        Nodes are the models by sorted id, then absent parents (placeholders) by id. Ids are
+        case-insensitive on the Hub: a parent reference resolves to the model of that id,
+        else to the model whose id matches without regard to case (its own spelling kept;
+        the edge is marked ``by_case``), else to a placeholder shared by every spelling of
+        it (the smallest). Edges that then repeat a parent or point at the model itself are
+        dropped, and positions renumbered (1 is the primary parent). A writer stores the
+        index (ingest rebuilds it; every upsert drops it); a reader of a store without one
+        builds it as temporary tables.
         """
         kind = "TEMP TABLE" if temporary else "TABLE"
         self.con.execute(f"""
+            CREATE OR REPLACE TEMP TABLE _lineage_refs AS
+            WITH missing AS (SELECT ref FROM (SELECT DISTINCT unnest(parents).id AS ref FROM models) r
+                             ANTI JOIN models m ON m.id = r.ref),
+                 folded AS (SELECT lower(id) AS key, min(id) AS id FROM models
+                            WHERE lower(id) IN (SELECT lower(ref) FROM missing) GROUP BY key)
+            SELECT ref, coalesce(f.id, min(ref) OVER (PARTITION BY lower(ref))) AS id
+            FROM missing LEFT JOIN folded f ON f.key = lower(ref);
             CREATE OR REPLACE {kind} lineage_nodes AS
-            WITH m AS (SELECT id, created_at, row_number() OVER (ORDER BY id) - 1 AS idx FROM models),
-                 p AS (SELECT DISTINCT unnest(parents).id AS id FROM models)
+            WITH m AS (SELECT id, created_at, row_number() OVER (ORDER BY id) - 1 AS idx FROM models)
             SELECT idx, id, true AS observed, created_at FROM m
             UNION ALL
             SELECT (SELECT count(*) FROM m) + row_number() OVER (ORDER BY id) - 1, id, false, NULL
-            FROM (SELECT id FROM p ANTI JOIN m USING (id));
+            FROM (SELECT DISTINCT id FROM _lineage_refs ANTI JOIN m USING (id));
             CREATE OR REPLACE {kind} lineage_edges AS
-            SELECT c.idx AS child, p.idx AS parent, e.pos,
-                   (list_position({list(RELATIONS)}, e.relation) - 1)::TINYINT AS relation FROM (
-                SELECT id, unnest(parents).id AS pid, unnest(parents).relation AS relation,
-                       unnest(range(1, len(parents) + 1)) AS pos FROM models) e
-            JOIN lineage_nodes c ON c.id = e.id JOIN lineage_nodes p ON p.id = e.pid
-            ORDER BY child, pos""")
+            SELECT child, parent, row_number() OVER (PARTITION BY child ORDER BY pos) AS pos, relation, by_case
+            FROM (
+                SELECT c.idx AS child, p.idx AS parent, e.pos, coalesce(r.id <> e.ref, false) AS by_case,
+                       (list_position({list(RELATIONS)}, e.relation) - 1)::TINYINT AS relation
+                FROM (SELECT id, unnest(parents).id AS ref, unnest(parents).relation AS relation,
+                             unnest(range(1, len(parents) + 1)) AS pos FROM models) e
+                LEFT JOIN _lineage_refs r USING (ref)
+                JOIN lineage_nodes c ON c.id = e.id JOIN lineage_nodes p ON p.id = coalesce(r.id, e.ref)
+                WHERE p.id <> e.id
+                QUALIFY row_number() OVER (PARTITION BY c.idx, p.idx ORDER BY e.pos) = 1)
+            ORDER BY child, pos;
+            DROP TABLE _lineage_refs""")
 
     def nodes(self) -> None:
-        """Make sure the lineage index exists (see :meth:`index_lineage`)."""
-        if not self._has_table("lineage_edges"):
+        """Make sure the lineage index exists, in its current form (see :meth:`index_lineage`)."""
+        if not self._has_column("lineage_edges", "by_case"):
             self.index_lineage(temporary=self.read_only)
 
     def lineage_columns(self) -> dict[str, np.ndarray]:
@@ -260,16 +284,19 @@ class Store:
         self.nodes()
         nodes = self.con.sql(f"SELECT id, observed, coalesce(epoch(created_at)::BIGINT, {NO_DATE}) AS created "
                              "FROM lineage_nodes ORDER BY idx").to_arrow_table()
-        edges = self.con.sql("SELECT * FROM lineage_edges").fetchnumpy()
+        edges = self.con.sql("SELECT child, parent, pos, relation FROM lineage_edges").fetchnumpy()
         return {"ids": nodes.column("id").to_numpy(zero_copy_only=False),
                 "observed": nodes.column("observed").to_numpy(zero_copy_only=False),
                 "created": nodes.column("created").to_numpy(),
                 **{k: np.asarray(v) for k, v in edges.items()}}
 
     def fix_counts(self) -> dict[str, int]:
-        """How many models needed each repair while normalising."""
+        """How many models needed each repair while normalising, and (``case_parent``) how
+        many name a parent in another case than its own id (see :meth:`index_lineage`)."""
+        self.nodes()
         return dict(self.con.execute(
-            "SELECT f, count(*) FROM (SELECT unnest(fixes) AS f FROM models) GROUP BY f ORDER BY f").fetchall())
+            "SELECT f, count(*) FROM (SELECT unnest(fixes) AS f FROM models UNION ALL SELECT 'case_parent' "
+            "FROM (SELECT DISTINCT child FROM lineage_edges WHERE by_case)) GROUP BY f ORDER BY f").fetchall())
 
     def problem_counts(self) -> dict[str, int]:
         return dict(self.con.execute(

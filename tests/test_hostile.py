@@ -68,9 +68,10 @@ def test_jsonl_hostile_lines_cost_only_their_row(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "9 rows read, 4 models stored, 5 skipped" in out
     assert rows(store) == [("ok/m1",), ("ok/m2",), ("x/big",), ("x/inf",)]
-    # a count that is not a finite integer is unknown, and the repair is counted
+    # a count that is not a finite integer is unknown, and the repair is counted (with
+    # nothing else readable, the record is known by its id only)
     assert rows(store, "SELECT likes, downloads, fixes FROM models WHERE id LIKE 'x/%'") == [
-        (None, None, ["bad_number"])] * 2
+        (None, None, ["no_metadata", "bad_number"])] * 2
     got = problems(store)
     assert [r for r, _ in got] == [4, 5, 6, 7, 8]
     assert got[0][1] == "text is not valid Unicode (field 'author': lone surrogate '\\ud800')"
@@ -98,7 +99,7 @@ def test_parquet_hostile_card_data_costs_only_its_row(tmp_path):
     assert [(r, what.split(":")[0].split(" is")[0]) for r, what in report.problems] == [
         (2, "card data refused"), (3, "card data"), (4, "card data refused")]
     assert rows(tmp_path / "s.duckdb", "SELECT id, license, likes, fixes, parents FROM models ORDER BY id") == [
-        ("ok/json", "mit", 1, [], []), ("ok/none", None, None, ["bad_number"], []),
+        ("ok/json", "mit", 1, [], []), ("ok/none", None, None, ["no_metadata", "bad_number"], []),
         ("ok/yaml", "mit", None, ["bad_number"], [{"id": "ok/json", "relation": "finetune"}])]
 
 
@@ -245,9 +246,9 @@ def test_repairs_are_deliberate_and_counted(tmp_path):
     assert report.skipped == 0 and report.stored == len(records)
     assert fixes_of(store) == {
         "r/tags": ["tags_text"], "r/tagsbad": ["bad_tags"], "r/numbers": ["number_text"],
-        "r/badnum": ["bad_number"], "r/bm": ["bad_parent"], "r/many": ["many_parents"],
+        "r/badnum": ["no_metadata", "bad_number"], "r/bm": ["bad_parent"], "r/many": ["many_parents"],
         "r/manytags": ["many_parents"], "r/clean": []}
-    assert counts == {"bad_number": 1, "bad_parent": 1, "bad_tags": 1, "many_parents": 2, "number_text": 1,
+    assert counts == {"bad_number": 1, "bad_parent": 1, "bad_tags": 1, "many_parents": 2, "no_metadata": 1, "number_text": 1,
                       "tags_text": 1}
     got = dict(rows(store, "SELECT id, [tags, [downloads::VARCHAR, likes::VARCHAR], "
                            "list_transform(parents, lambda p: p.id)] FROM models"))
@@ -258,7 +259,7 @@ def test_repairs_are_deliberate_and_counted(tmp_path):
 
 
 def test_parquet_repairs_match_the_json_path(tmp_path):
-    many = json.dumps({"base_model": [f"org/p{i}" for i in range(10_000)]})
+    many = json.dumps({"base_model": [f"org/p{i}" for i in range(10_000)], "base_model_relation": "merge"})
     parquet(tmp_path / "p.parquet", {
         "id": ["r/a", "r/b", "r/c", "r/d"],
         "tags": ["llama, en", None, "x", "y"],

@@ -6,6 +6,7 @@ from scipy.sparse.csgraph import shortest_path
 
 from phylohf.families import families, wiener_index
 from phylohf.lineage import NO_DATE, Lineage
+from phylohf.store import Store
 
 
 def forest(parent: list[int], created=None, extra=()) -> Lineage:
@@ -101,3 +102,30 @@ def test_families_are_sorted_and_dated():
     fams = families(forest([-1, 0, 0, -1, 3], created=created))
     assert fams.root.tolist() == [0, 3]
     assert fams.first_created.tolist() == [10, 5] and fams.last_created.tolist() == [30, 5]
+
+
+def test_lineage_index_resolves_ids_without_regard_to_case(tmp_path):
+    # parents as an older store may hold them: spelled in other cases, repeated, the model itself
+    parents = {"org/Base": [], "c/two": [("Gone/model", "finetune")],
+               "c/one": [("ORG/base", "finetune"), ("gone/Model", "merge")],
+               "c/three": [("C/THREE", "merge"), ("org/base", "merge"), ("org/Base", "merge")]}
+    with Store(tmp_path / "s.duckdb") as s:
+        for model, ps in parents.items():
+            s.con.execute("INSERT INTO models (id, parents, fixes) VALUES (?, ?::STRUCT(id VARCHAR, relation VARCHAR)[], [])",
+                          [model, [{"id": p, "relation": r} for p, r in ps]])
+        s.index_lineage()
+        lin = Lineage.from_store(s)
+        by_case = s.con.execute("SELECT child, parent, pos, by_case FROM lineage_edges ORDER BY child, pos").fetchall()
+        fixes = s.fix_counts()
+    # models by id, then one placeholder for both spellings of the absent parent (the smallest)
+    assert lin.ids.tolist() == ["c/one", "c/three", "c/two", "org/Base", "Gone/model"]
+    assert lin.observed.tolist() == [True, True, True, True, False]
+    assert lin.parent.tolist() == [3, 3, 4, -1, -1]
+    assert lin.relation.tolist() == [0, 3, 0, -1, -1]        # c/three: its first edge left is a merge edge
+    assert lin.extra_child.tolist() == [0] and lin.extra_parent.tolist() == [4]
+    assert by_case == [(0, 3, 1, True), (0, 4, 2, True), (1, 3, 1, True), (2, 4, 1, False)]
+    assert fixes == {"case_parent": 2}
+    with Store(tmp_path / "s.duckdb") as s:                     # an index written by an older phylohf
+        s.con.execute("ALTER TABLE lineage_edges DROP COLUMN by_case")
+    with Store(tmp_path / "s.duckdb", read_only=True) as s:     # is rebuilt, for a reader as temporary tables
+        assert s.fix_counts() == fixes and Lineage.from_store(s).parent.tolist() == lin.parent.tolist()

@@ -2,13 +2,17 @@
 import datetime as dt
 import json
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from phylohf.normalize import normalize
+from phylohf.ingest import ingest_file
+from phylohf.normalize import PICKER_HEAD, language_codes, normalize
 from phylohf.records import MalformedRecord
+from phylohf.store import Store
 
 LISTING = {
     "_id": "65f0c0ffee", "id": "org/llama-ft", "modelId": "org/llama-ft", "author": "org",
@@ -56,15 +60,32 @@ def test_snake_case_model_info_dump_is_the_same_record():
     ({"tags": ["base_model:a/b"]}, (("a/b", "finetune"),)),
     ({"tags": ["base_model:a/b"], "library_name": "peft"}, (("a/b", "adapter"),)),
     ({"tags": ["base_model:a/b", "gguf"]}, (("a/b", "quantized"),)),
+    ({"tags": ["base_model:a/b", "base_model:c/d"]}, (("a/b", "merge"), ("c/d", "merge"))),
     ({"cardData": {"base_model": "a/b"}}, (("a/b", "finetune"),)),
     ({"cardData": {"base_model": "a/b", "base_model_relation": "quantized"}}, (("a/b", "quantized"),)),
-    ({"cardData": {"base_model": ["a/b", "c/d"]}}, (("a/b", "merge"), ("c/d", "merge"))),
+    # several card entries are a merge only when the card says so; otherwise the first is the parent
+    ({"cardData": {"base_model": ["a/b", "c/d"]}}, (("a/b", "finetune"),)),
+    ({"cardData": {"base_model": ["a/b", "c/d"], "base_model_relation": "merge"}},
+     (("a/b", "merge"), ("c/d", "merge"))),
     ({"cardData": {"base_model": ["a/b", "c/d"]}, "tags": ["base_model:merge:a/b", "base_model:merge:c/d"]},
      (("a/b", "merge"), ("c/d", "merge"))),
-    # the relation tag wins over the card's relation; card order first, then tag-only parents
+    # the Hub links the parent of its relation tag, whatever the card lists first (SherryX/STAR)
+    ({"cardData": {"base_model": ["ali-vilab/i2vgen-xl", "THUDM/CogVideoX-5b"]},
+      "tags": ["base_model:THUDM/CogVideoX-5b", "base_model:finetune:THUDM/CogVideoX-5b"]},
+     (("THUDM/CogVideoX-5b", "finetune"),)),
+    # relation tags in tag order, each with its relation, over the card's relation
     ({"cardData": {"base_model": "a/b", "base_model_relation": "adapter"},
       "tags": ["base_model:quantized:a/b", "base_model:finetune:e/f"]},
      (("a/b", "quantized"), ("e/f", "finetune"))),
+    # the Hub's own resolution (baseModels) over tags and card, in both key spellings and shapes
+    ({"baseModels": {"models": [{"id": "h/one"}], "relation": "adapter"},
+      "tags": ["base_model:finetune:t/one"], "cardData": {"base_model": "c/one"}}, (("h/one", "adapter"),)),
+    ({"base_models": {"models": [{"id": "h/one"}, {"id": "h/two"}], "relation": "merge"}},
+     (("h/one", "merge"), ("h/two", "merge"))),
+    ({"baseModels": json.dumps({"models": [{"id": "h/one"}], "relation": "quantized"})}, (("h/one", "quantized"),)),
+    ({"base_models": ["h/one"], "tags": ["base_model:adapter:h/one"]}, (("h/one", "adapter"),)),
+    ({"baseModels": {"models": [], "relation": "finetune"}, "tags": ["base_model:adapter:t/one"]},
+     (("t/one", "adapter"),)),
 ])
 def test_lineage_forms(record, parents):
     assert normalize({"id": "x/child", **record}).parents == parents
@@ -82,8 +103,9 @@ def test_lineage_forms(record, parents):
     ({"id": "a/b"}, (), ("bad_parent",)),
     (None, (), ()),
     ("", (), ()),
-    (["a/b", ["c/d", 7, ["deeper/x"]], None, 3.5], ("a/b", "c/d"), ("bad_parent",)),
+    (["a/b", ["c/d", 7, ["deeper/x"]], None, 3.5], ("a/b",), ("unlinked_card_parent", "bad_parent")),
     (["a/b", "a/b", " a/b "], ("a/b",), ("padded_parent",)),
+    (["X/Child", "a/b"], ("a/b",), ("self_parent",)),
     ("Ünïcode/模型-名", ("Ünïcode/模型-名",), ()),
 ])
 def test_hostile_parent_ids(base_model, parents, fixes):
@@ -92,8 +114,65 @@ def test_hostile_parent_ids(base_model, parents, fixes):
     assert r.fixes == fixes
 
 
+def test_nested_card_lists_of_a_merge():
+    r = normalize({"id": "x/child", "cardData": {"base_model": ["a/b", ["c/d", 7, ["deeper/x"]], None, 3.5],
+                                                 "base_model_relation": "merge"}})
+    assert r.parents == (("a/b", "merge"), ("c/d", "merge")) and r.fixes == ("bad_parent",)
+
+
+def test_parent_ids_are_case_insensitive():
+    # one parent tagged twice in different case is one parent (the first spelling); the model
+    # itself in another case is a self reference; a card entry in another case is linked
+    r = normalize({"id": "x/child", "cardData": {"base_model": ["unsloth/llama-3.2-3b-instruct-bnb-4bit", "x/CHILD"]},
+                   "tags": ["base_model:merge:unsloth/Llama-3.2-3B-Instruct-bnb-4bit",
+                            "base_model:merge:UNSLOTH/llama-3.2-3b-instruct-bnb-4bit",
+                            "base_model:merge:X/Child", "base_model:merge:c/d"]})
+    assert r.parents == (("unsloth/Llama-3.2-3B-Instruct-bnb-4bit", "merge"), ("c/d", "merge"))
+    assert r.fixes == ("self_parent", "case_duplicate_parent")
+
+
+def test_unknown_license_declares_nothing():
+    for record in ({"cardData": {"license": "unknown"}}, {"tags": ["license:unknown"]}, {"cardData": {"license": "Unknown"}}):
+        r = normalize({"id": "a/b", "author": "a", **record})
+        assert r.license is None and r.fixes == ("unknown_license",)
+    assert normalize({"id": "a/b", "cardData": {"license": "other"}}).license == "other"
+
+
+@pytest.mark.parametrize("card, tags, languages, picker", [
+    # real cards: the picker's first entries, alone or after a few real picks
+    (["ak", "ab", "ae", "am", "an", "ar", "as", "ay", "av"], [], (), True),
+    (["en", "hi", "as", "mr", "uk", "ja", "aa", "ab", "ae", "ak", "am", "af", "ar"], [], (), True),
+    (["ae", "aa", "ay", "ba", "be", "av"], [], (), True),
+    (None, ["ae", "ak", "aa"], (), True),
+    (["ave", "abk"], [], (), True),                     # three-letter spellings of ae, ab
+    # real multilingual declarations are kept, Afar and Abkhazian included (no Avestan)
+    (["ak", "ar", "as", "bm", "bn", "en"], [], ("ak", "ar", "as", "bm", "bn", "en"), False),
+    (["ab", "af", "am", "ar"], [], ("ab", "af", "am", "ar"), False),
+    (["aar", "abk", "af", "am"], [], ("aa", "ab", "af", "am"), False),
+    (None, ["ab", "aa"], ("aa", "ab"), False),
+    (["ae"], [], ("ae",), False),
+])
+def test_language_picker_list_declares_nothing(card, tags, languages, picker):
+    r = normalize({"id": "a/b", "author": "a", "tags": tags, **({"cardData": {"language": card}} if card else {})})
+    assert r.languages == languages
+    assert r.fixes == (("language_picker",) if picker else ())
+    assert r.tags == ()                                  # picker codes are not free tags either
+
+
+def test_whole_picker_list_declares_nothing():
+    codes = sorted(c for c in language_codes().column("code").to_pylist() if len(c) == 2)
+    assert codes[:3] == list(PICKER_HEAD)                # the picker's head is the alphabet's head
+    r = normalize({"id": "a/b", "author": "a", "cardData": {"language": codes}})
+    assert r.languages == () and r.fixes == ("language_picker",)
+
+
+def test_a_record_with_only_an_id_is_flagged():
+    assert normalize({"id": "a/b"}).fixes == ("no_metadata",)
+    assert normalize({"id": "a/b", "likes": 0}).fixes == ()
+
+
 def test_model_id_as_url_and_author_from_id():
-    r = normalize({"modelId": " https://huggingface.co/org/m ", "tags": "not-a-list"})
+    r = normalize({"modelId": " https://huggingface.co/org/m ", "tags": "not-a-list", "likes": 1})
     assert r.id == "org/m" and r.author == "org" and r.fixes == ("url_id", "tags_text") and r.tags == ("not-a-list",)
 
 
@@ -166,6 +245,19 @@ def test_never_crashes_on_arbitrary_json(tags, base_model, language, relation):
         "base_model": base_model, "language": language, "base_model_relation": relation}}
     r = normalize(json.loads(json.dumps(record)))
     assert r.id == "x/child"
-    assert all(p != "x/child" and p and rel in ("finetune", "adapter", "quantized", "merge")
+    assert all(p.lower() != "x/child" and p and rel in ("finetune", "adapter", "quantized", "merge")
                for p, rel in r.parents)
-    assert len({p for p, _ in r.parents}) == len(r.parents)
+    assert len({p.lower() for p, _ in r.parents}) == len(r.parents)
+
+
+def test_base_models_from_a_parquet_struct_column(tmp_path):
+    # the hub-stats snapshot's shape: baseModels a struct {models: [{id}], relation}, often null
+    pq.write_table(pa.Table.from_pylist([
+        {"id": "x/merge", "tags": ["base_model:merge:t/one"],
+         "baseModels": {"models": [{"id": "h/one"}, {"id": "h/two"}], "relation": "merge"}},
+        {"id": "x/plain", "tags": ["base_model:adapter:t/one"], "baseModels": None}]), tmp_path / "hub.parquet")
+    with Store(tmp_path / "s.duckdb") as s:
+        ingest_file(s, tmp_path / "hub.parquet", progress=False)
+        got = s.con.execute("SELECT id, parents FROM models ORDER BY id").fetchall()
+    assert got == [("x/merge", [{"id": "h/one", "relation": "merge"}, {"id": "h/two", "relation": "merge"}]),
+                   ("x/plain", [{"id": "t/one", "relation": "adapter"}])]

@@ -5,9 +5,10 @@ Parquet column mapping (first present name wins, see :data:`phylohf.records.ALIA
 ``lastModified``/``last_modified``, ``downloads``, ``likes``, ``library_name``,
 ``pipeline_tag``, ``tags`` (list of strings), ``cardData``/``card_data`` (JSON text,
 YAML text or a struct), ``config`` (JSON text or struct), ``card``/``card_text`` (model
-card body), and from the hub-stats snapshot ``downloadsAllTime``, ``safetensors`` and
-``gguf`` (JSON text or struct) and ``siblings`` (its ``.gguf`` file names). Other
-columns are kept only in the raw provenance record.
+card body), ``baseModels``/``base_models`` (JSON text or struct), and from the hub-stats
+snapshot ``downloadsAllTime``, ``safetensors`` and ``gguf`` (JSON text or struct) and
+``siblings`` (its ``.gguf`` file names). Other columns are kept only in the raw
+provenance record.
 
 Each generator yields ``(raw_table, problems, rows_read)``; ``problems`` lists
 ``(row, message)`` for input that could not become a raw row at all (not valid UTF-8,
@@ -45,7 +46,7 @@ def _column_expr(field: pa.Field | None, target: str) -> tuple[str, str | None]:
     name = 's."' + field.name.replace('"', '""') + '"'
     t = field.type
     text = pa.types.is_string(t) or pa.types.is_large_string(t)
-    if target in ("card_data", "config", "safetensors", "gguf") and not text:
+    if target in ("card_data", "config", "base_models", "safetensors", "gguf") and not text:
         return f"to_json({name})::VARCHAR AS {target}", None
     if target == "gguf_files":      # siblings: a list of {rfilename} structs, or JSON text of one
         names = (f"list_transform({name}, lambda x: x.rfilename)" if pa.types.is_list(t) or pa.types.is_large_list(t)
