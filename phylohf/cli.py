@@ -424,10 +424,10 @@ def cmd_relatives(args) -> int:
 
 def cmd_report(args) -> int:
     from .fullreport import Settings, build
-    _writable(out=args.out, json=args.json, figures_dir=args.figures)
     if args.figures:                    # before the analyses, not after them
         from .draw import require_matplotlib
         require_matplotlib("report --figures")
+    _writable(out=args.out, json=args.json, figures_dir=args.figures)
     t0 = time.perf_counter()
     with Store(args.store, read_only=True) as store:
         lineage, fams, genome = load(store, with_genome=True)
