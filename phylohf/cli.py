@@ -152,7 +152,7 @@ def cmd_asr(args) -> int:
                     starts=args.starts, seed=args.seed, mask=args.mask, scope=scope_mask)
     fit, marg, states = r.fit, r.marginals, r.states
     conventions = r.conventions + f"; branch lengths {lengths.describe()}"
-    if args.compare:
+    if args.compare or args.bootstrap_lrt:
         lines_cmp, json_cmp = _compare_models(lineage, states, lengths.length, args, len(names), fit)
     else:
         lines_cmp, json_cmp = [], {}
@@ -162,6 +162,7 @@ def cmd_asr(args) -> int:
     if args.json:
         json.dump({"trait": args.trait, "scope": scope, "model": fit.model, "states": names,
                    "loglik": fit.loglik, "aic": fit.aic, "Q": fit.Q.tolist(), "root_prior": args.root_prior,
+                   "at_bound": fit.at_bound, **({"pi": fit.pi.tolist()} if fit.pi is not None else {}),
                    "branch_lengths": lengths.kind, "mask_check": r.checks,
                    "nodes": {str(lineage.ids[v]): {"observed": bool(truth[v] >= 0),
                                                    **dict(zip(names, marg.posterior[v].round(6).tolist()))}
@@ -175,20 +176,12 @@ def cmd_asr(args) -> int:
 
 
 def _compare_models(lineage, states, lengths, args, k, fit):
-    """Fit ER, SYM and ARD; likelihood-ratio tests SYM vs ER and ARD vs SYM (is evolution
-    directional?). Returns (report lines, JSON fields)."""
-    from .phylo.mk import fit_mk, lrt
-    fits = {m: fit if m == fit.model else fit_mk(lineage, states, lengths, m, args.root_prior,
-                                                 starts=args.starts, seed=args.seed, k=k)
-            for m in ("ER", "SYM", "ARD")}
-    tests = {f"{big} vs {small}": lrt(fits[small], fits[big]) for small, big in (("ER", "SYM"), ("SYM", "ARD"))}
-    lines = ["", "Model comparison:",
-             *(f"  {m}: log-likelihood {f.loglik:.2f}, {f.n_params} rate(s), AIC {f.aic:.1f}" for m, f in fits.items()),
-             *(f"  LRT {name}: statistic {st:.2f}, df {df}, p = {p:.3g}" for name, (st, df, p) in tests.items())]
-    return lines, {"compare": {"models": {m: {"loglik": f.loglik, "n_params": f.n_params, "aic": f.aic}
-                                          for m, f in fits.items()},
-                               "lrt": {name: {"statistic": st, "df": df, "p": p}
-                                       for name, (st, df, p) in tests.items()}}}
+    """``--compare``: ER, F81, SYM, GTR, ARD and the LRTs named by what they detect.
+    Returns (report lines, JSON fields)."""
+    from .phylo.compare import compare_models
+    c = compare_models(lineage, states, lengths, k, args.root_prior, starts=args.starts, seed=args.seed,
+                       fits={fit.model: fit}, bootstrap=args.bootstrap_lrt)
+    return c.lines(), {"compare": c.to_json()}
 
 
 def _other_methods(method, lineage, states, Q, lengths, root_prior, names, nodes, imputed):
@@ -491,15 +484,21 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--method", default="marginal", choices=("marginal", "joint", "parsimony"),
                    help="besides the marginal posteriors: the joint (Pupko) reconstruction, or Fitch "
                    "parsimony (default: marginal only)")
-    s.add_argument("--model", default="ER", choices=("ER", "SYM", "ARD"),
-                   help="rate matrix: equal rates (default), symmetric, all rates different")
+    s.add_argument("--model", default="ER", choices=("ER", "F81", "SYM", "GTR", "ARD"),
+                   help="rate matrix: equal rates (default); F81 (one rate times the target state's "
+                   "frequency); symmetric; GTR (reversible: symmetric exchangeabilities times "
+                   "frequencies); all rates different")
     s.add_argument("--root-prior", default="equal", choices=("equal", "stationary", "fitzjohn"),
                    help="root state prior (default: equal, as phytools fitMk)")
     s.add_argument("--branch-lengths", default="unit", choices=("unit", "days"),
                    help="one per generation (default) or days between creation dates")
     s.add_argument("--starts", type=int, default=2, help="optimiser starts (default 2)")
-    s.add_argument("--compare", action="store_true", help="also fit ER, SYM and ARD and test SYM vs ER "
-                   "and ARD vs SYM (likelihood ratio: is evolution directional?)")
+    s.add_argument("--compare", action="store_true", help="also fit ER, F81, SYM, GTR and ARD (AIC weights) "
+                   "and the likelihood-ratio tests SYM vs ER (unequal rates), GTR vs F81, ARD vs SYM "
+                   "(asymmetric rates) and ARD vs GTR (non-reversibility)")
+    s.add_argument("--bootstrap-lrt", type=int, default=0, metavar="N", help="--compare with, besides "
+                   "the chi-squared p, a parametric-bootstrap p of each test from N datasets simulated under the fitted smaller "
+                   "model (same forest, observed roots and missingness kept)")
     s.add_argument("--mask", type=float, metavar="F", help="hide a fraction F of the known states and "
                    "score their reconstruction against copy-parent and majority baselines")
     s.add_argument("--seed", type=int, default=1, help="random seed (default 1)")

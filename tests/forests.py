@@ -44,3 +44,16 @@ def simulated_store(directory: Path, n: int, seed: int, scenario: str = "directi
     with Store(store) as s:
         ingest_file(s, listing, progress=False)
     return store
+
+
+def mk_data(Q, n: int, hide: float, rng, root=None):
+    """A random n-node tree (unit lengths) with a character simulated under Q (root drawn
+    uniformly unless ``root`` says otherwise), a fraction ``hide`` hidden: (lineage, states,
+    lengths)."""
+    from phylohf.phylo.mk import simulate_states
+    lin = forest(random_tree(n, rng))
+    lengths = np.r_[np.nan, np.ones(n - 1)]
+    root = np.full(len(Q), 1 / len(Q)) if root is None else root
+    states = simulate_states(lin, Q, np.nan_to_num(lengths), root, rng)
+    states[rng.random(n) < hide] = -1
+    return lin, states, lengths

@@ -7,10 +7,8 @@ Conventions (they change the numbers; reports should print them):
   to an indicator; an unknown node gets the all-ones partial (it sums over states).
 * **Branch lengths** are a float array over nodes: the edge above each node (roots NaN).
   Any non-negative length works; zero-length edges have ``P = I``.
-* **Rate matrices** are named by an index matrix: entry ``(i, j)`` holds the 1-based rate
-  parameter of the transition ``i -> j``, 0 for none. ``ER`` has one rate, ``SYM``
-  k(k-1)/2 (numbered along the upper triangle, row-major), ``ARD`` k(k-1) (the
-  off-diagonal entries, row-major), as in phytools ``fitMk``.
+* **Rate matrices** (:mod:`.ratemodels`): ``ER``, ``SYM``, ``ARD`` (as in phytools
+  ``fitMk``) or a user index matrix, and the reversible ``F81`` and ``GTR``.
 * **Root prior**: ``equal`` (1/k, the phytools ``fitMk`` default), ``stationary`` (the
   stationary distribution of Q), ``fitzjohn`` (proportional to the root's conditional
   likelihoods, FitzJohn et al. 2009).
@@ -29,63 +27,13 @@ import numpy as np
 from scipy import linalg, optimize, sparse, stats
 
 from ..lineage import Lineage
+from .ratemodels import MODELS, RateModel, index_matrix, n_params, q_matrix, rate_model, stationary
 
-MODELS = ("ER", "SYM", "ARD")
+__all__ = ["MODELS", "index_matrix", "n_params", "q_matrix", "stationary", "MkData", "MkFit",
+           "fit_mk", "log_likelihood", "lrt", "simulate_states", "transition_matrices"]
 ROOT_PRIORS = ("equal", "stationary", "fitzjohn")
 _MAX_COND = 1e8
 _FEW_LENGTHS = 64        # gradient: up to this many distinct lengths, work per length class
-
-
-# -- rate matrices -------------------------------------------------------------------------
-def index_matrix(model, k: int) -> np.ndarray:
-    """The (k, k) integer matrix naming the rate parameter of every transition (0 = none)."""
-    if not isinstance(model, str):
-        idx = np.asarray(model, np.int64)
-        used = np.unique(idx[idx > 0])
-        if idx.shape != (k, k) or (idx < 0).any() or np.diag(idx).any() or \
-                not np.array_equal(used, np.arange(1, len(used) + 1)):
-            raise ValueError(f"a user rate index matrix must be ({k}, {k}), zero on the diagonal, "
-                             "and name its rates 1..m without gaps (0 = no transition)")
-        return idx
-    off = ~np.eye(k, dtype=bool)
-    idx = np.zeros((k, k), np.int64)
-    if model == "ER":
-        idx[off] = 1
-    elif model == "SYM":
-        iu = np.triu_indices(k, 1)
-        idx[iu] = np.arange(1, len(iu[0]) + 1)
-        idx = idx + idx.T
-    elif model == "ARD":
-        idx[off] = np.arange(1, k * (k - 1) + 1)
-    else:
-        raise ValueError(f"model must be one of {MODELS} or an index matrix, not {model!r}")
-    return idx
-
-
-def n_params(model, k: int) -> int:
-    """Number of free rates of ``model`` on k states."""
-    return int(index_matrix(model, k).max(initial=0))
-
-
-def q_matrix(model, rates, k: int) -> np.ndarray:
-    """The rate matrix Q of ``model`` with the given rates (rows sum to 0)."""
-    idx = index_matrix(model, k)
-    rates = np.asarray(rates, float).reshape(-1)
-    if len(rates) != idx.max(initial=0):
-        raise ValueError(f"{model!r} on {k} states takes {idx.max(initial=0)} rates, "
-                         f"got {len(rates)}")
-    q = np.where(idx > 0, np.concatenate([[0.0], rates])[idx], 0.0)
-    q[np.diag_indices(k)] = -q.sum(axis=1)
-    return q
-
-
-def stationary(Q: np.ndarray) -> np.ndarray:
-    """The stationary distribution pi of Q (pi Q = 0, sum pi = 1)."""
-    k = len(Q)
-    a = np.vstack([Q.T, np.ones(k)])
-    pi = np.linalg.lstsq(a, np.concatenate([np.zeros(k), [1.0]]), rcond=None)[0]
-    pi = np.clip(pi, 0, None)
-    return pi / pi.sum()
 
 
 # -- transition probabilities --------------------------------------------------------------
@@ -289,10 +237,12 @@ def log_likelihood(lineage: Lineage, states, Q, lengths, root_prior: str = "equa
 
 
 # -- simulation ----------------------------------------------------------------------------
-def simulate_states(lineage: Lineage, Q, lengths, root, rng: np.random.Generator) -> np.ndarray:
+def simulate_states(lineage: Lineage, Q, lengths, root, rng: np.random.Generator,
+                    fixed=None) -> np.ndarray:
     """Draw a state for every node down the forest under Q, one depth level at a time.
 
-    ``root`` is a fixed root state (int) or a prior vector over the k states.
+    ``root`` is a fixed root state (int) or a prior vector over the k states; ``fixed`` (per
+    node, -1 = draw) keeps the given states of roots (e.g. the observed ones).
     """
     Q = np.asarray(Q, float)
     k = len(Q)
@@ -303,6 +253,9 @@ def simulate_states(lineage: Lineage, Q, lengths, root, rng: np.random.Generator
         states[roots] = int(root)
     else:
         states[roots] = rng.choice(k, size=len(roots), p=np.asarray(root, float))
+    if fixed is not None:
+        given = np.asarray(fixed, np.int64)[roots]
+        states[roots] = np.where(given >= 0, given, states[roots])
     u, cls = np.unique(np.asarray(lengths, float)[lineage.parent >= 0], return_inverse=True)
     cum = np.cumsum(_expm_many(Q, u), axis=2)
     cls_of = np.zeros(lineage.n, np.int64)
@@ -319,18 +272,21 @@ def simulate_states(lineage: Lineage, Q, lengths, root, rng: np.random.Generator
 class MkFit:
     """A maximum-likelihood Mk fit."""
 
-    model: object          # "ER", "SYM", "ARD" or the user index matrix
+    model: object          # "ER", "F81", "SYM", "GTR", "ARD" or the user index matrix
     Q: np.ndarray
-    rates: np.ndarray      # the free rates, numbered as in index_matrix
+    rates: np.ndarray      # the free rates (exchangeabilities for GTR, mu for F81), as index_matrix
     loglik: float
-    n_params: int
+    n_params: int          # rates, plus k-1 frequencies for GTR and F81
     aic: float
     root_prior: str
     k: int
+    pi: np.ndarray | None = None   # GTR, F81: the fitted stationary frequencies
+    at_bound: int = 0              # parameters on a bound of the search (chi-square law breaks)
 
 
-def _moment_rates(data: MkData, parent: np.ndarray, idx: np.ndarray) -> np.ndarray:
-    """Start rates from parent->child changes on edges with both ends known (+ pseudocounts)."""
+def _change_rates(data: MkData, parent: np.ndarray) -> np.ndarray:
+    """Raw (k, k) rates from parent->child changes on edges with both ends known
+    (+ pseudocounts): changes i -> j over the time spent in i; the fits start from them."""
     k = data.k
     child = np.flatnonzero((parent >= 0) & (data.states >= 0))
     child = child[data.states[parent[child]] >= 0]
@@ -339,9 +295,8 @@ def _moment_rates(data: MkData, parent: np.ndarray, idx: np.ndarray) -> np.ndarr
     np.add.at(counts, (a, b), 1.0)
     exposure = np.bincount(a, weights=data.lengths[child], minlength=k)
     raw = (counts + 0.5) / (exposure[:, None] + 1.0)
-    m = idx.max(initial=0)
-    sums = np.bincount(idx.ravel(), weights=raw.ravel(), minlength=m + 1)[1:]
-    return sums / np.bincount(idx.ravel(), minlength=m + 1)[1:]
+    np.fill_diagonal(raw, 0.0)
+    return raw
 
 
 # -- exact gradient of the log-likelihood ---------------------------------------------------
@@ -361,7 +316,6 @@ class _GradPlan(NamedTuple):
     lengths: np.ndarray     # edge lengths of the non-root positions
     classes: object         # per length class, the non-root rows in it (None if many lengths)
     classes_all: np.ndarray  # the length class of every non-root row
-    dq: np.ndarray          # (m, k, k): d Q / d rate r + 1
 
 
 def _class_rows(cls: np.ndarray, nclass: int):
@@ -371,7 +325,7 @@ def _class_rows(cls: np.ndarray, nclass: int):
     return [(c, np.flatnonzero(cls == c)) for c in range(nclass) if (cls == c).any()]
 
 
-def _grad_plan(data: MkData, parent: np.ndarray, idx: np.ndarray) -> _GradPlan:
+def _grad_plan(data: MkData, parent: np.ndarray) -> _GradPlan:
     nclass = len(data.unique_lengths)
     chunks, allcls, raw = [data.roots], [], []
     for lev in data.levels:
@@ -395,12 +349,8 @@ def _grad_plan(data: MkData, parent: np.ndarray, idx: np.ndarray) -> _GradPlan:
                        _class_rows(cls, nclass)))
         lo += len(nodes)
     cls = np.concatenate(allcls) if allcls else np.zeros(0, np.int64)
-    m = int(idx.max(initial=0))
-    dq = (idx[None] == np.arange(1, m + 1)[:, None, None]).astype(float)
-    k = len(idx)
-    dq[:, np.arange(k), np.arange(k)] -= dq.sum(axis=2)
     return _GradPlan(levels, order, len(data.roots), data.lengths[order[len(data.roots):]],
-                     _class_rows(cls, nclass), cls, dq)
+                     _class_rows(cls, nclass), cls)
 
 
 def _logsumexp(a: np.ndarray, axis: int = -1) -> np.ndarray:
@@ -512,13 +462,14 @@ def _stationary_grad(Q: np.ndarray, dq: np.ndarray) -> np.ndarray | None:
     return np.linalg.lstsq(a, rhs, rcond=None)[0].T
 
 
-def _loglik_and_grad(data: MkData, plan: _GradPlan, idx: np.ndarray, x: np.ndarray,
-                     root_prior: str):
-    """(log-likelihood, d ll / d log-rates), or (ll, None) when the exact gradient is not safe
-    (ill-conditioned eigenvectors, a non-unique stationary distribution, non-finite values)."""
-    rates = np.exp(x)
+def _loglik_and_grad(data: MkData, plan: _GradPlan, model, x: np.ndarray, root_prior: str):
+    """(log-likelihood, d ll / d x) for ``model`` (an index matrix, name or RateModel) at the
+    optimiser's x (log-rates, and log frequency ratios), or (ll, None) when the exact
+    gradient is not safe (ill-conditioned eigenvectors, a non-unique stationary
+    distribution, non-finite values)."""
     k = data.k
-    Q = q_matrix(idx, rates, k)
+    model = rate_model(model, k)
+    Q = model.q(x)
     dec = _eigen(Q)
     P = _expm_many(Q, data.unique_lengths)
     acc, logmsg = _down(data, plan, P)
@@ -545,7 +496,7 @@ def _loglik_and_grad(data: MkData, plan: _GradPlan, idx: np.ndarray, x: np.ndarr
     else:
         lo = logw - llr[:, None]
         g = _edge_gradient(data, plan, Q, dec, acc, _up(data, plan, P, acc, logmsg, lo))
-    dq = plan.dq
+    dq = model.dq(x)
     grad = np.einsum("mij,ij->m", dq, g)
     if root_prior == "stationary":
         dpi = _stationary_grad(Q, dq)
@@ -553,13 +504,13 @@ def _loglik_and_grad(data: MkData, plan: _GradPlan, idx: np.ndarray, x: np.ndarr
             return ll, None
         post = np.exp(root - llr[:, None]).sum(axis=0)     # sum_r L_r / lik_r
         grad = grad + dpi @ post
-    grad = grad * rates
     return ll, (grad if np.isfinite(grad).all() else None)
 
 
 def fit_mk(lineage: Lineage, states, lengths, model="ARD", root_prior: str = "equal",
            starts: int = 3, seed: int = 0, k: int | None = None) -> MkFit:
-    """Maximum-likelihood rates of ``model`` (L-BFGS-B over bounded log-rates).
+    """Maximum-likelihood parameters of ``model`` (L-BFGS-B over bounded log-rates and, for
+    GTR and F81, log frequency ratios pi_j / pi_0 within +-12).
 
     ``k`` defaults to the largest observed state + 1 (the index matrix's size for a user
     model). The first start is the parent->child change rate on edges with both ends known; the
@@ -572,25 +523,26 @@ def fit_mk(lineage: Lineage, states, lengths, model="ARD", root_prior: str = "eq
     more than ``_FEW_LENGTHS`` distinct lengths, a non-unique stationary distribution).
     """
     data = MkData(lineage, states, lengths, k=len(model) if not isinstance(model, str) else k)
-    idx = index_matrix(model, data.k)
-    m = int(idx.max(initial=0))
-    if m == 0:
+    rm = rate_model(model, data.k)
+    m = rm.m
+    if rm.n_rates == 0:
         raise ValueError("the model has no free rates")
     edge = data.lengths[lineage.parent >= 0]
     mean_len = float(edge.mean()) if len(edge) and edge.mean() > 0 else 1.0
-    bounds = [(np.log(1e-6 / mean_len), np.log(1e3 / mean_len))] * m
+    bounds = rm.bounds(mean_len)
+    lo, hi = np.array(bounds).T
     rng = np.random.default_rng(seed)
-    x0 = np.log(_moment_rates(data, lineage.parent, idx))
+    x0 = rm.start(_change_rates(data, lineage.parent))
     inits = [x0] + [x0 + rng.uniform(-2, 2, m) for _ in range(starts - 1)]
 
-    plan = _grad_plan(data, lineage.parent, idx)
+    plan = _grad_plan(data, lineage.parent)
 
     def nll(x):
-        ll = data.loglik(q_matrix(idx, np.exp(x), data.k), root_prior)
+        ll = data.loglik(rm.q(x), root_prior)
         return -ll if np.isfinite(ll) else 1e300
 
     def nll_and_grad(x):
-        ll, grad = _loglik_and_grad(data, plan, idx, x, root_prior)
+        ll, grad = _loglik_and_grad(data, plan, rm, x, root_prior)
         if not np.isfinite(ll):
             return 1e300, np.zeros(m)
         if grad is None:                    # exact gradient unsafe here: finite differences
@@ -599,16 +551,22 @@ def fit_mk(lineage: Lineage, states, lengths, model="ARD", root_prior: str = "eq
 
     best = None
     for x in inits:
-        x = x + optimize.minimize_scalar(lambda c: nll(x + c), bounds=(-4, 4), method="bounded",
-                                         options={"xatol": 1e-2}).x
-        res = optimize.minimize(nll_and_grad, np.clip(x, *bounds[0]), jac=True,
+        x = x + rm.scale * optimize.minimize_scalar(lambda c: nll(x + c * rm.scale), bounds=(-4, 4),
+                                                    method="bounded", options={"xatol": 1e-2}).x
+        res = optimize.minimize(nll_and_grad, np.clip(x, lo, hi), jac=True,
                                 method="L-BFGS-B", bounds=bounds)
         if best is None or res.fun < best.fun:
             best = res
-    rates = np.exp(best.x)
+    rates, pi = rm.split(best.x)
     ll = -float(best.fun)
-    return MkFit(model=model, Q=q_matrix(idx, rates, data.k), rates=rates, loglik=ll,
-                 n_params=m, aic=2 * m - 2 * ll, root_prior=root_prior, k=data.k)
+    return MkFit(model=model, Q=rm.q(best.x), rates=rates, loglik=ll, n_params=m,
+                 aic=2 * m - 2 * ll, root_prior=root_prior, k=data.k, pi=pi,
+                 at_bound=_at_bound(best.x, lo, hi))
+
+
+def _at_bound(x: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> int:
+    """How many parameters sit on (within 1e-3 in log units of) a bound of the search."""
+    return int(((x - lo < 1e-3) | (hi - x < 1e-3)).sum())
 
 
 def lrt(fit_small: MkFit, fit_big: MkFit) -> tuple[float, int, float]:
