@@ -152,10 +152,12 @@ def cmd_asr(args) -> int:
                     starts=args.starts, seed=args.seed, mask=args.mask, scope=scope_mask)
     fit, marg, states = r.fit, r.marginals, r.states
     conventions = r.conventions + f"; branch lengths {lengths.describe()}"
-    if args.compare or args.bootstrap_lrt:
+    if args.compare:
         lines_cmp, json_cmp = _compare_models(lineage, states, lengths.length, args, len(names), fit)
     else:
         lines_cmp, json_cmp = [], {}
+    lines_het, json_het = _heterogeneous(lineage, states, lengths.length, args, len(names), fit, names)
+    lines_cmp, json_cmp = lines_cmp + lines_het, {**json_cmp, **json_het}
     nodes = np.flatnonzero(scope_mask)
     extra, lines = _other_methods(args.method, lineage, states, fit.Q, lengths.length, args.root_prior,
                                   names, nodes, r.imputed)
@@ -182,6 +184,18 @@ def _compare_models(lineage, states, lengths, args, k, fit):
     c = compare_models(lineage, states, lengths, k, args.root_prior, starts=args.starts, seed=args.seed,
                        fits={fit.model: fit}, bootstrap=args.bootstrap_lrt)
     return c.lines(), {"compare": c.to_json()}
+
+
+def _heterogeneous(lineage, states, lengths, args, k, fit, names):
+    """``--by-relation`` (one Q per relation type): (report lines, JSON fields)."""
+    lines, out = [], {}
+    if args.by_relation:
+        from .phylo.byrelation import fit_by_relation
+        r = fit_by_relation(lineage, states, lengths, fit.model, k, args.root_prior, starts=args.starts,
+                            seed=args.seed, single=fit, bootstrap=args.bootstrap_lrt)
+        lines += r.lines(names)
+        out["by_relation"] = r.to_json()
+    return lines, out
 
 
 def _other_methods(method, lineage, states, Q, lengths, root_prior, names, nodes, imputed):
@@ -496,9 +510,12 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--compare", action="store_true", help="also fit ER, F81, SYM, GTR and ARD (AIC weights) "
                    "and the likelihood-ratio tests SYM vs ER (unequal rates), GTR vs F81, ARD vs SYM "
                    "(asymmetric rates) and ARD vs GTR (non-reversibility)")
-    s.add_argument("--bootstrap-lrt", type=int, default=0, metavar="N", help="--compare with, besides "
-                   "the chi-squared p, a parametric-bootstrap p of each test from N datasets simulated under the fitted smaller "
+    s.add_argument("--bootstrap-lrt", type=int, default=0, metavar="N", help="besides the chi-squared p "
+                   "of the tests of --compare, --by-relation and --rate-classes, a parametric-bootstrap p from N datasets simulated under the fitted smaller "
                    "model (same forest, observed roots and missingness kept)")
+    s.add_argument("--by-relation", action="store_true", help="also fit one Q per relation type of the "
+                   "edge above a node (finetune, adapter, quantized, merge; shared root prior) and test it "
+                   "against one Q (likelihood ratio)")
     s.add_argument("--mask", type=float, metavar="F", help="hide a fraction F of the known states and "
                    "score their reconstruction against copy-parent and majority baselines")
     s.add_argument("--seed", type=int, default=1, help="random seed (default 1)")

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from forests import forest, mk_data, random_tree
 
-from phylohf.phylo.bootstrap import bootstrap_p, simulate_like
-from phylohf.phylo.compare import TWO_STATES, akaike_weights, bootstrap_lrt, compare_models
+from phylohf.phylo.bootstrap import bootstrap_lrt, bootstrap_p, simulate_like
+from phylohf.phylo.compare import TWO_STATES, akaike_weights, compare_models
 from phylohf.phylo.mk import fit_mk, q_matrix
 
 

@@ -13,7 +13,7 @@ from typing import Callable
 import numpy as np
 
 from ..lineage import Lineage
-from .mk import simulate_states, stationary
+from .mk import MkFit, fit_mk, lrt, simulate_states, stationary
 
 
 def root_prior_vector(Q: np.ndarray, root_prior: str) -> np.ndarray:
@@ -40,3 +40,18 @@ def bootstrap_p(statistic: float, simulate: Callable[[np.random.Generator], obje
     null = np.array([refit(simulate(rng)) for _ in range(replicates)])
     return float((1 + np.sum(null >= statistic - 1e-9)) / (1 + replicates)), null
 
+
+
+def bootstrap_lrt(lineage: Lineage, states, lengths, small: MkFit, big, replicates: int, seed: int,
+                  statistic: float, groups=None) -> tuple[float, np.ndarray]:
+    """Parametric-bootstrap p of the LRT of the fit ``small`` against model ``big`` (with
+    ``groups``: one Q of ``big`` per edge group), both refitted with one start."""
+    def simulate(rng):
+        return simulate_like(lineage, states, lengths, small.Q, small.root_prior, rng)
+
+    def refit(sim):
+        fs = fit_mk(lineage, sim, lengths, small.model, small.root_prior, starts=1, k=small.k)
+        fb = fit_mk(lineage, sim, lengths, big, small.root_prior, starts=1, k=small.k, groups=groups)
+        return lrt(fs, fb)[0]
+
+    return bootstrap_p(statistic, simulate, refit, replicates, seed)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..lineage import Lineage
-from .bootstrap import bootstrap_p, simulate_like
+from .bootstrap import bootstrap_lrt
 from .mk import MkFit, fit_mk, lrt
 from .ratemodels import MODELS
 
@@ -101,16 +101,3 @@ def compare_models(lineage: Lineage, states, lengths, k: int, root_prior: str = 
             t["replicates"] = bootstrap
     return Comparison(fits, akaike_weights({m: f.aic for m, f in fits.items()}), tests, notes)
 
-
-def bootstrap_lrt(lineage: Lineage, states, lengths, small: MkFit, big, replicates: int, seed: int,
-                  statistic: float) -> tuple[float, np.ndarray]:
-    """Parametric-bootstrap p of the LRT ``small`` (a fit) against model ``big``."""
-    def simulate(rng):
-        return simulate_like(lineage, states, lengths, small.Q, small.root_prior, rng)
-
-    def refit(sim):
-        fs = fit_mk(lineage, sim, lengths, small.model, small.root_prior, starts=1, k=small.k)
-        fb = fit_mk(lineage, sim, lengths, big, small.root_prior, starts=1, k=small.k)
-        return lrt(fs, fb)[0]
-
-    return bootstrap_p(statistic, simulate, refit, replicates, seed)
