@@ -187,7 +187,8 @@ def _compare_models(lineage, states, lengths, args, k, fit):
 
 
 def _heterogeneous(lineage, states, lengths, args, k, fit, names):
-    """``--by-relation`` (one Q per relation type): (report lines, JSON fields)."""
+    """``--by-relation`` (one Q per relation type) and ``--rate-classes R`` (hidden rate classes
+    of parents): (report lines, JSON fields)."""
     lines, out = [], {}
     if args.by_relation:
         from .phylo.byrelation import fit_by_relation
@@ -195,6 +196,12 @@ def _heterogeneous(lineage, states, lengths, args, k, fit, names):
                             seed=args.seed, single=fit, bootstrap=args.bootstrap_lrt)
         lines += r.lines(names)
         out["by_relation"] = r.to_json()
+    if args.rate_classes:
+        from .phylo.rateclasses import fit_rate_classes
+        c = fit_rate_classes(lineage, states, lengths, fit.model, k, args.rate_classes, args.root_prior,
+                             starts=args.starts, seed=args.seed, single=fit, bootstrap=args.bootstrap_lrt)
+        lines += c.lines()
+        out["rate_classes"] = c.to_json(lineage.ids)
     return lines, out
 
 
@@ -516,6 +523,10 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--by-relation", action="store_true", help="also fit one Q per relation type of the "
                    "edge above a node (finetune, adapter, quantized, merge; shared root prior) and test it "
                    "against one Q (likelihood ratio)")
+    s.add_argument("--rate-classes", type=int, default=0, metavar="R", help="also fit R hidden rate "
+                   "classes of parents (the edges to a parent's children move by scale_r x Q; e.g. 2: "
+                   "copying and editing parents), with class weights, each parent's posterior class and "
+                   "the LRT against one class")
     s.add_argument("--mask", type=float, metavar="F", help="hide a fraction F of the known states and "
                    "score their reconstruction against copy-parent and majority baselines")
     s.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
