@@ -205,6 +205,32 @@ def _heterogeneous(lineage, states, lengths, args, k, fit, names):
     return lines, out
 
 
+def cmd_changes(args) -> int:
+    from .branch_lengths import branch_lengths
+    from .phylo.byrelation import relation_groups
+    from .phylo.changes import edge_changes, summarise
+    from .phylo.mk import fit_mk
+    from .ratesreport import changes_report
+    lineage, genome, states, names, _, scope = _trait(args)
+    lengths = branch_lengths(lineage, args.branch_lengths, genome)
+    groups = relation_groups(lineage)[0] if args.by_relation else None
+    fit = fit_mk(lineage, states, lengths.length, args.model, args.root_prior, starts=args.starts,
+                 seed=args.seed, k=len(names), groups=groups)
+    summary = summarise(lineage, edge_changes(lineage, states, fit.Q, lengths.length, args.root_prior, groups),
+                        args.bootstrap, args.seed)
+    conventions = (f"Mk {args.model} fitted by maximum likelihood" + (" (one Q per relation type)" if groups is not None
+                   else "") + f", root prior {args.root_prior}, branch lengths {lengths.describe()}; known states "
+                   "clamp their node, unknown ones are summed over; expectations given all the data")
+    if args.json:
+        json.dump({"trait": args.trait, "scope": scope, "states": names, "model": args.model,
+                   "by_relation": bool(args.by_relation), "loglik": fit.loglik, "Q": np.asarray(fit.Q).tolist(),
+                   "changes": summary}, sys.stdout)
+        print()
+    else:
+        print(changes_report(summary, names, args.trait, scope, conventions))
+    return 0
+
+
 def _other_methods(method, lineage, states, Q, lengths, root_prior, names, nodes, imputed):
     """``--method joint`` or ``parsimony`` besides the marginals: (JSON fields, report lines)."""
     from .phylo.asr import fitch, joint
@@ -532,6 +558,29 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     s.add_argument("--json", action="store_true", help="print model, Q and every node's posterior as JSON")
     s.set_defaults(func=cmd_asr)
+
+    s = sub.add_parser("changes", help="expected changes of a trait along every edge (exact stochastic mapping)",
+                       description="Fit an Mk model and, for every edge, the posterior probability of each "
+                       "(parent state, child state) pair and the expected number of jumps along it (Minin & "
+                       "Suchard 2008), given all the data; totals over the forest with family-bootstrap CIs, "
+                       "per relation type and for the families with the most changes.")
+    _store_arg(s)
+    s.add_argument("--trait", default="license", type=_trait_name(), metavar="TRAIT",
+                   help="a single-valued trait group (default: license) or group:element")
+    s.add_argument("--top", type=int, default=6, help="the N most frequent values are states (default 6)")
+    s.add_argument("--family", metavar="ROOT_ID", help="only this family")
+    s.add_argument("--model", default="ARD", choices=("ER", "F81", "SYM", "GTR", "ARD"),
+                   help="rate matrix (default ARD: changes may be directional)")
+    s.add_argument("--by-relation", action="store_true", help="one Q per relation type of the edge")
+    s.add_argument("--root-prior", default="equal", choices=("equal", "stationary", "fitzjohn"))
+    s.add_argument("--branch-lengths", default="unit", choices=("unit", "days"),
+                   help="one per generation (default) or days between creation dates")
+    s.add_argument("--starts", type=int, default=2, help="optimiser starts (default 2)")
+    s.add_argument("--bootstrap", type=int, default=200, help="family-bootstrap replicates of the CIs "
+                   "(default 200)")
+    s.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    s.add_argument("--json", action="store_true", help="every matrix as JSON")
+    s.set_defaults(func=cmd_changes)
 
     s = sub.add_parser("transitions", help="parent -> child transition matrix of a trait, with tests",
                        description="Counts and per-generation matrix of parent -> child state changes, "
