@@ -121,20 +121,24 @@ def _trait(args):
     return lineage, genome, np.where(scope_mask, states, -1), names, scope_mask, scope
 
 
-def _user_tree(args):
-    """A rooted tree file and a state table (``asr --tree --states``) as lineage, lengths, states."""
+def _tree_file(path):
+    """A rooted Newick tree file as (lineage, branch lengths: the tree's, or unit if any is missing)."""
     from .branch_lengths import BranchLengths
     from .export.newick import read_newick, tree_lineage
-    from .traits import from_table
-    if not args.states:
-        raise ValueError("--tree needs --states TABLE (tab-separated: node, state)")
-    lineage, length = tree_lineage(read_newick(Path(args.tree).read_text(encoding="utf-8")))
-    states, names = from_table(args.states, lineage.ids)
+    lineage, length = tree_lineage(read_newick(Path(path).read_text(encoding="utf-8")))
     edges = lineage.parent >= 0
     given = not np.isnan(length[edges]).any()
     length = np.where(edges, length if given else 1.0, np.nan)
-    lengths = BranchLengths("tree" if given else "unit", length, np.zeros(lineage.n, bool),
-                            np.zeros(0))
+    return lineage, BranchLengths("tree" if given else "unit", length, np.zeros(lineage.n, bool), np.zeros(0))
+
+
+def _user_tree(args):
+    """A rooted tree file and a state table (``asr --tree --states``) as lineage, lengths, states."""
+    from .traits import from_table
+    if not args.states:
+        raise ValueError("--tree needs --states TABLE (tab-separated: node, state)")
+    lineage, lengths = _tree_file(args.tree)
+    states, names = from_table(args.states, lineage.ids)
     return lineage, lengths, states, names, f"tree {args.tree}"
 
 
@@ -231,6 +235,47 @@ def cmd_changes(args) -> int:
     return 0
 
 
+def cmd_correlate(args) -> int:
+    from .branch_lengths import branch_lengths
+    from .phylo.correlate import correlate, pair_table
+    from .ratesreport import correlate_report
+    if args.tree:
+        if not args.states:
+            raise ValueError("--tree needs --states TABLE (tab-separated: node, A, B as 0/1)")
+        lineage, lengths = _tree_file(args.tree)
+        a, b, names = pair_table(args.states, lineage.ids)
+        scope = f"tree {args.tree}"
+    else:
+        if not (args.trait and args.with_trait):
+            raise ValueError("correlate needs --trait A --with B (binary traits), or --tree FILE --states TABLE")
+        from .traits import character
+        args.top = 2
+        lineage, genome, a, _, scope_mask, scope = _trait(args)
+        b = np.where(scope_mask, character(genome, args.with_trait)[0], -1)
+        lengths = branch_lengths(lineage, args.branch_lengths, genome)
+        names = [args.trait, args.with_trait]
+    c = correlate(lineage, a, b, lengths.length, args.root_prior, starts=args.starts, seed=args.seed,
+                  bootstrap=args.bootstrap_lrt)
+    if args.json:
+        json.dump({"A": names[0], "B": names[1], "scope": scope, "root_prior": args.root_prior,
+                   "branch_lengths": lengths.kind, "correlate": c.to_json()}, sys.stdout)
+        print()
+    else:
+        print(correlate_report(c, names, scope, f"Pagel (1994) on pairs (A, B) known where both are; root "
+                               f"prior {args.root_prior}; branch lengths {lengths.describe()}; both models "
+                               "fitted by maximum likelihood, only one character changes at a time"))
+    return 0
+
+
+def _fit_args(s: argparse.ArgumentParser) -> None:
+    """--root-prior, --branch-lengths and --starts of the commands that fit Mk models."""
+    s.add_argument("--root-prior", default="equal", choices=("equal", "stationary", "fitzjohn"),
+                   help="root state prior (default: equal, as phytools fitMk)")
+    s.add_argument("--branch-lengths", default="unit", choices=("unit", "days"),
+                   help="store: one per generation (default) or days between creation dates")
+    s.add_argument("--starts", type=int, default=2, help="optimiser starts (default 2)")
+
+
 def _other_methods(method, lineage, states, Q, lengths, root_prior, names, nodes, imputed):
     """``--method joint`` or ``parsimony`` besides the marginals: (JSON fields, report lines)."""
     from .phylo.asr import fitch, joint
@@ -260,11 +305,12 @@ def _trait_name(groups=()):
     from .traits import SINGLE
 
     def check(value: str) -> str:
-        if value in SINGLE or value in groups or value.split(":", 1)[0] in GROUPS and ":" in value:
+        if value in SINGLE or value in groups or value.split(":", 1)[0] in (*GROUPS, "license-class") \
+                and ":" in value:
             return value
         raise argparse.ArgumentTypeError(
             f"{value!r}: expected {', '.join((*SINGLE, *groups))}, or group:element "
-            f"(group one of {', '.join(GROUPS)}), e.g. language:en")
+            f"(group one of {', '.join(GROUPS)}), e.g. language:en, or license-class:NAME")
     return check
 
 
@@ -535,11 +581,7 @@ def parser() -> argparse.ArgumentParser:
                    help="rate matrix: equal rates (default); F81 (one rate times the target state's "
                    "frequency); symmetric; GTR (reversible: symmetric exchangeabilities times "
                    "frequencies); all rates different")
-    s.add_argument("--root-prior", default="equal", choices=("equal", "stationary", "fitzjohn"),
-                   help="root state prior (default: equal, as phytools fitMk)")
-    s.add_argument("--branch-lengths", default="unit", choices=("unit", "days"),
-                   help="one per generation (default) or days between creation dates")
-    s.add_argument("--starts", type=int, default=2, help="optimiser starts (default 2)")
+    _fit_args(s)
     s.add_argument("--compare", action="store_true", help="also fit ER, F81, SYM, GTR and ARD (AIC weights) "
                    "and the likelihood-ratio tests SYM vs ER (unequal rates), GTR vs F81, ARD vs SYM "
                    "(asymmetric rates) and ARD vs GTR (non-reversibility)")
@@ -572,15 +614,31 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--model", default="ARD", choices=("ER", "F81", "SYM", "GTR", "ARD"),
                    help="rate matrix (default ARD: changes may be directional)")
     s.add_argument("--by-relation", action="store_true", help="one Q per relation type of the edge")
-    s.add_argument("--root-prior", default="equal", choices=("equal", "stationary", "fitzjohn"))
-    s.add_argument("--branch-lengths", default="unit", choices=("unit", "days"),
-                   help="one per generation (default) or days between creation dates")
-    s.add_argument("--starts", type=int, default=2, help="optimiser starts (default 2)")
+    _fit_args(s)
     s.add_argument("--bootstrap", type=int, default=200, help="family-bootstrap replicates of the CIs "
                    "(default 200)")
     s.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     s.add_argument("--json", action="store_true", help="every matrix as JSON")
     s.set_defaults(func=cmd_changes)
+
+    s = sub.add_parser("correlate", help="do two binary traits evolve together? (Pagel 1994)",
+                       description="Fit Pagel's (1994) independent model (two 2-state chains, 4 rates) and "
+                       "dependent model (one 4-state chain on the pairs, 8 rates, one character changing at a "
+                       "time) and test them by a likelihood ratio (df 4), optionally by a parametric bootstrap.")
+    _store_arg(s)
+    s.add_argument("--trait", type=_trait_name(), metavar="A", help="first binary trait: group:element "
+                   "(e.g. tag:gguf) or license-class:NAME (e.g. license-class:permissive)")
+    s.add_argument("--with", dest="with_trait", type=_trait_name(), metavar="B", help="second binary trait")
+    s.add_argument("--family", metavar="ROOT_ID", help="only this family")
+    s.add_argument("--tree", metavar="FILE", help="instead of the store: a rooted Newick tree ...")
+    s.add_argument("--states", metavar="TABLE", help="... with a tab-separated table: header row, then "
+                   "node, A, B (0/1; empty, NA or ? unknown)")
+    _fit_args(s)
+    s.add_argument("--bootstrap-lrt", type=int, default=0, metavar="N", help="also a parametric-bootstrap p "
+                   "from N datasets simulated under the independent fit")
+    s.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    s.add_argument("--json", action="store_true", help="both models' loglik and Q, the conditional rates, the LRT")
+    s.set_defaults(func=cmd_correlate)
 
     s = sub.add_parser("transitions", help="parent -> child transition matrix of a trait, with tests",
                        description="Counts and per-generation matrix of parent -> child state changes, "
