@@ -66,8 +66,9 @@ def _expected_jumps(Q, t, up, down) -> np.ndarray:
     dec = _eigen(Q)
     if dec is not None:
         w, v, vi = dec
-        h = np.einsum("nm,nl,nml->nml", up @ v, down @ vi.T, _f_matrix(w, t))
-        integral = np.einsum("ma,nml,bl->nab", vi, h, v).real
+        u, inv = np.unique(t, return_inverse=True)
+        h = (up @ v)[:, :, None] * (down @ vi.T)[:, None, :] * _f_matrix(w, u)[inv]
+        integral = (vi.T @ h @ v.T).real
     else:
         integral = np.empty((len(t), k, k))
         u, inv = np.unique(t, return_inverse=True)
