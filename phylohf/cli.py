@@ -194,21 +194,25 @@ def _trait(args):
     return lineage, genome, states, names, scope_mask, scope
 
 
-def _user_tree(args):
-    """A rooted tree file and a state table (``asr --tree --states``) as lineage, lengths, states."""
+def _tree_file(path):
+    """A rooted Newick tree file as (lineage, branch lengths: the tree's, or unit if any is missing)."""
     from .branch_lengths import BranchLengths
     from .export.newick import read_newick, tree_lineage
-    from .traits import from_table
-    if not args.states:
-        raise ValueError("--tree needs --states TABLE (tab-separated: node, state)")
-    with open(args.tree, encoding="utf-8", newline="") as f:      # CR LF inside labels stays
+    with open(path, encoding="utf-8", newline="") as f:      # CR LF inside labels stays
         lineage, length = tree_lineage(read_newick(f.read()))
-    states, names = from_table(args.states, lineage.ids)
     edges = lineage.parent >= 0
     given = not np.isnan(length[edges]).any()
     length = np.where(edges, length if given else 1.0, np.nan)
-    lengths = BranchLengths("tree" if given else "unit", length, np.zeros(lineage.n, bool),
-                            np.zeros(0))
+    return lineage, BranchLengths("tree" if given else "unit", length, np.zeros(lineage.n, bool), np.zeros(0))
+
+
+def _user_tree(args):
+    """A rooted tree file and a state table (``asr --tree --states``) as lineage, lengths, states."""
+    from .traits import from_table
+    if not args.states:
+        raise ValueError("--tree needs --states TABLE (tab-separated: node, state)")
+    lineage, lengths = _tree_file(args.tree)
+    states, names = from_table(args.states, lineage.ids)
     return lineage, lengths, states, names, f"tree {args.tree}"
 
 
@@ -230,12 +234,15 @@ def cmd_asr(args) -> int:
         lines_cmp, json_cmp = _compare_models(lineage, states, lengths.length, args, len(names), fit)
     else:
         lines_cmp, json_cmp = [], {}
+    lines_het, json_het = _heterogeneous(lineage, states, lengths.length, args, len(names), fit, names)
+    lines_cmp, json_cmp = lines_cmp + lines_het, {**json_cmp, **json_het}
     nodes = np.flatnonzero(scope_mask)
     extra, lines = _other_methods(args.method, lineage, states, fit.Q, lengths.length, args.root_prior,
                                   names, nodes, r.imputed)
     if args.json:
         json.dump({"trait": args.trait, "scope": scope, "model": fit.model, "states": names,
                    "loglik": fit.loglik, "aic": fit.aic, "Q": fit.Q.tolist(), "root_prior": args.root_prior,
+                   "at_bound": fit.at_bound, **({"pi": fit.pi.tolist()} if fit.pi is not None else {}),
                    "branch_lengths": lengths.kind, "mask_check": r.checks,
                    "nodes": {str(lineage.ids[v]): {"observed": bool(truth[v] >= 0),
                                                    **dict(zip(names, marg.posterior[v].round(6).tolist()))}
@@ -249,20 +256,98 @@ def cmd_asr(args) -> int:
 
 
 def _compare_models(lineage, states, lengths, args, k, fit):
-    """Fit ER, SYM and ARD; likelihood-ratio tests SYM vs ER and ARD vs SYM (is evolution
-    directional?). Returns (report lines, JSON fields)."""
-    from .phylo.mk import fit_mk, lrt
-    fits = {m: fit if m == fit.model else fit_mk(lineage, states, lengths, m, args.root_prior,
-                                                 starts=args.starts, seed=args.seed, k=k)
-            for m in ("ER", "SYM", "ARD")}
-    tests = {f"{big} vs {small}": lrt(fits[small], fits[big]) for small, big in (("ER", "SYM"), ("SYM", "ARD"))}
-    lines = ["", "Model comparison:",
-             *(f"  {m}: log-likelihood {f.loglik:.2f}, {f.n_params} rate(s), AIC {f.aic:.1f}" for m, f in fits.items()),
-             *(f"  LRT {name}: statistic {st:.2f}, df {df}, p = {p:.3g}" for name, (st, df, p) in tests.items())]
-    return lines, {"compare": {"models": {m: {"loglik": f.loglik, "n_params": f.n_params, "aic": f.aic}
-                                          for m, f in fits.items()},
-                               "lrt": {name: {"statistic": st, "df": df, "p": p}
-                                       for name, (st, df, p) in tests.items()}}}
+    """``--compare``: ER, F81, SYM, GTR, ARD and the LRTs named by what they detect.
+    Returns (report lines, JSON fields)."""
+    from .phylo.compare import compare_models
+    c = compare_models(lineage, states, lengths, k, args.root_prior, starts=args.starts, seed=args.seed,
+                       fits={fit.model: fit}, bootstrap=args.bootstrap_lrt)
+    return c.lines(), {"compare": c.to_json()}
+
+
+def _heterogeneous(lineage, states, lengths, args, k, fit, names):
+    """``--by-relation`` (one Q per relation type) and ``--rate-classes R`` (hidden rate classes
+    of parents): (report lines, JSON fields)."""
+    lines, out = [], {}
+    if args.by_relation:
+        from .phylo.byrelation import fit_by_relation
+        r = fit_by_relation(lineage, states, lengths, fit.model, k, args.root_prior, starts=args.starts,
+                            seed=args.seed, single=fit, bootstrap=args.bootstrap_lrt)
+        lines += r.lines(names)
+        out["by_relation"] = r.to_json()
+    if args.rate_classes:
+        from .phylo.rateclasses import fit_rate_classes
+        c = fit_rate_classes(lineage, states, lengths, fit.model, k, args.rate_classes, args.root_prior,
+                             starts=args.starts, seed=args.seed, single=fit, bootstrap=args.bootstrap_lrt)
+        lines += c.lines()
+        out["rate_classes"] = c.to_json(lineage.ids)
+    return lines, out
+
+
+def cmd_changes(args) -> int:
+    from .branch_lengths import branch_lengths
+    from .phylo.byrelation import relation_groups
+    from .phylo.changes import edge_changes, summarise
+    from .phylo.mk import fit_mk
+    from .ratesreport import changes_report
+    lineage, genome, states, names, _, scope = _trait(args)
+    lengths = branch_lengths(lineage, args.branch_lengths, genome)
+    groups = relation_groups(lineage)[0] if args.by_relation else None
+    fit = fit_mk(lineage, states, lengths.length, args.model, args.root_prior, starts=args.starts,
+                 seed=args.seed, k=len(names), groups=groups)
+    summary = summarise(lineage, edge_changes(lineage, states, fit.Q, lengths.length, args.root_prior, groups),
+                        args.bootstrap, args.seed)
+    conventions = (f"Mk {args.model} fitted by maximum likelihood" + (" (one Q per relation type)" if groups is not None
+                   else "") + f", root prior {args.root_prior}, branch lengths {lengths.describe()}; known states "
+                   "clamp their node, unknown ones are summed over; expectations given all the data")
+    if args.json:
+        json.dump({"trait": args.trait, "scope": scope, "states": names, "model": args.model,
+                   "by_relation": bool(args.by_relation), "loglik": fit.loglik, "Q": np.asarray(fit.Q).tolist(),
+                   "changes": summary}, sys.stdout)
+        print()
+    else:
+        print(changes_report(summary, names, args.trait, scope, conventions))
+    return 0
+
+
+def cmd_correlate(args) -> int:
+    from .branch_lengths import branch_lengths
+    from .phylo.correlate import correlate, pair_table
+    from .ratesreport import correlate_report
+    if args.tree:
+        if not args.states:
+            raise ValueError("--tree needs --states TABLE (tab-separated: node, A, B as 0/1)")
+        lineage, lengths = _tree_file(args.tree)
+        a, b, names = pair_table(args.states, lineage.ids)
+        scope = f"tree {args.tree}"
+    else:
+        if not (args.trait and args.with_trait):
+            raise ValueError("correlate needs --trait A --with B (binary traits), or --tree FILE --states TABLE")
+        from .traits import character
+        args.top = 2
+        lineage, genome, a, _, scope_mask, scope = _trait(args)
+        b = np.where(scope_mask, character(genome, args.with_trait)[0], -1)
+        lengths = branch_lengths(lineage, args.branch_lengths, genome)
+        names = [args.trait, args.with_trait]
+    c = correlate(lineage, a, b, lengths.length, args.root_prior, starts=args.starts, seed=args.seed,
+                  bootstrap=args.bootstrap_lrt)
+    if args.json:
+        json.dump({"A": names[0], "B": names[1], "scope": scope, "root_prior": args.root_prior,
+                   "branch_lengths": lengths.kind, "correlate": c.to_json()}, sys.stdout)
+        print()
+    else:
+        print(correlate_report(c, names, scope, f"Pagel (1994) on pairs (A, B) known where both are; root "
+                               f"prior {args.root_prior}; branch lengths {lengths.describe()}; both models "
+                               "fitted by maximum likelihood, only one character changes at a time"))
+    return 0
+
+
+def _fit_args(s: argparse.ArgumentParser) -> None:
+    """--root-prior, --branch-lengths and --starts of the commands that fit Mk models."""
+    s.add_argument("--root-prior", default="equal", choices=("equal", "stationary", "fitzjohn"),
+                   help="root state prior (default: equal, as phytools fitMk)")
+    s.add_argument("--branch-lengths", default="unit", choices=("unit", "days"),
+                   help="store: one per generation (default) or days between creation dates")
+    s.add_argument("--starts", type=POSITIVE, default=2, help="optimiser starts (default 2)")
 
 
 def _other_methods(method, lineage, states, Q, lengths, root_prior, names, nodes, imputed):
@@ -294,11 +379,12 @@ def _trait_name(groups=()):
     from .traits import SINGLE
 
     def check(value: str) -> str:
-        if value in SINGLE or value in groups or value.split(":", 1)[0] in GROUPS and ":" in value:
+        if value in SINGLE or value in groups or value.split(":", 1)[0] in (*GROUPS, "license-class") \
+                and ":" in value:
             return value
         raise argparse.ArgumentTypeError(
             f"{value!r}: expected {', '.join((*SINGLE, *groups))}, or group:element "
-            f"(group one of {', '.join(GROUPS)}), e.g. language:en")
+            f"(group one of {', '.join(GROUPS)}), e.g. language:en, or license-class:NAME")
     return check
 
 
@@ -574,20 +660,68 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--method", default="marginal", choices=("marginal", "joint", "parsimony"),
                    help="besides the marginal posteriors: the joint (Pupko) reconstruction, or Fitch "
                    "parsimony (default: marginal only)")
-    s.add_argument("--model", default="ER", choices=("ER", "SYM", "ARD"),
-                   help="rate matrix: equal rates (default), symmetric, all rates different")
-    s.add_argument("--root-prior", default="equal", choices=("equal", "stationary", "fitzjohn"),
-                   help="root state prior (default: equal, as phytools fitMk)")
-    s.add_argument("--branch-lengths", default="unit", choices=("unit", "days"),
-                   help="one per generation (default) or days between creation dates")
-    s.add_argument("--starts", type=POSITIVE, default=2, help="optimiser starts (default 2)")
-    s.add_argument("--compare", action="store_true", help="also fit ER, SYM and ARD and test SYM vs ER "
-                   "and ARD vs SYM (likelihood ratio: is evolution directional?)")
+    s.add_argument("--model", default="ER", choices=("ER", "F81", "SYM", "GTR", "ARD"),
+                   help="rate matrix: equal rates (default); F81 (one rate times the target state's "
+                   "frequency); symmetric; GTR (reversible: symmetric exchangeabilities times "
+                   "frequencies); all rates different")
+    _fit_args(s)
+    s.add_argument("--compare", action="store_true", help="also fit ER, F81, SYM, GTR and ARD (AIC weights) "
+                   "and the likelihood-ratio tests SYM vs ER (unequal rates), GTR vs F81, ARD vs SYM "
+                   "(asymmetric rates) and ARD vs GTR (non-reversibility)")
+    s.add_argument("--bootstrap-lrt", type=COUNT, default=0, metavar="N", help="besides the chi-squared p "
+                   "of the tests of --compare, --by-relation and --rate-classes, a parametric-bootstrap p from N datasets simulated under the fitted smaller "
+                   "model (same forest, observed roots and missingness kept)")
+    s.add_argument("--by-relation", action="store_true", help="also fit one Q per relation type of the "
+                   "edge above a node (finetune, adapter, quantized, merge; shared root prior) and test it "
+                   "against one Q (likelihood ratio)")
+    s.add_argument("--rate-classes", type=COUNT, default=0, metavar="R", help="also fit R hidden rate "
+                   "classes of parents (the edges to a parent's children move by scale_r x Q; e.g. 2: "
+                   "copying and editing parents), with class weights, each parent's posterior class and "
+                   "the LRT against one class")
     s.add_argument("--mask", type=fraction, metavar="F", help="hide a fraction F of the known states and "
                    "score their reconstruction against copy-parent and majority baselines")
     s.add_argument("--seed", type=COUNT, default=1, help="random seed (default 1)")
     s.add_argument("--json", action="store_true", help="print model, Q and every node's posterior as JSON")
     s.set_defaults(func=cmd_asr)
+
+    s = sub.add_parser("changes", help="expected changes of a trait along every edge (exact stochastic mapping)",
+                       description="Fit an Mk model and, for every edge, the posterior probability of each "
+                       "(parent state, child state) pair and the expected number of jumps along it (Minin & "
+                       "Suchard 2008), given all the data; totals over the forest with family-bootstrap CIs, "
+                       "per relation type and for the families with the most changes.")
+    _store_arg(s)
+    s.add_argument("--trait", default="license", type=_trait_name(), metavar="TRAIT",
+                   help="a single-valued trait group (default: license) or group:element")
+    s.add_argument("--top", type=POSITIVE, default=6, help="the N most frequent values are states (default 6)")
+    s.add_argument("--family", metavar="ROOT_ID", help="only this family")
+    s.add_argument("--model", default="ARD", choices=("ER", "F81", "SYM", "GTR", "ARD"),
+                   help="rate matrix (default ARD: changes may be directional)")
+    s.add_argument("--by-relation", action="store_true", help="one Q per relation type of the edge")
+    _fit_args(s)
+    s.add_argument("--bootstrap", type=COUNT, default=200, help="family-bootstrap replicates of the CIs "
+                   "(default 200)")
+    s.add_argument("--seed", type=COUNT, default=1, help="random seed (default 1)")
+    s.add_argument("--json", action="store_true", help="every matrix as JSON")
+    s.set_defaults(func=cmd_changes)
+
+    s = sub.add_parser("correlate", help="do two binary traits evolve together? (Pagel 1994)",
+                       description="Fit Pagel's (1994) independent model (two 2-state chains, 4 rates) and "
+                       "dependent model (one 4-state chain on the pairs, 8 rates, one character changing at a "
+                       "time) and test them by a likelihood ratio (df 4), optionally by a parametric bootstrap.")
+    _store_arg(s)
+    s.add_argument("--trait", type=_trait_name(), metavar="A", help="first binary trait: group:element "
+                   "(e.g. tag:gguf) or license-class:NAME (e.g. license-class:permissive)")
+    s.add_argument("--with", dest="with_trait", type=_trait_name(), metavar="B", help="second binary trait")
+    s.add_argument("--family", metavar="ROOT_ID", help="only this family")
+    s.add_argument("--tree", metavar="FILE", help="instead of the store: a rooted Newick tree ...")
+    s.add_argument("--states", metavar="TABLE", help="... with a tab-separated table: header row, then "
+                   "node, A, B (0/1; empty, NA or ? unknown)")
+    _fit_args(s)
+    s.add_argument("--bootstrap-lrt", type=COUNT, default=0, metavar="N", help="also a parametric-bootstrap p "
+                   "from N datasets simulated under the independent fit")
+    s.add_argument("--seed", type=COUNT, default=1, help="random seed (default 1)")
+    s.add_argument("--json", action="store_true", help="both models' loglik and Q, the conditional rates, the LRT")
+    s.set_defaults(func=cmd_correlate)
 
     s = sub.add_parser("transitions", help="parent -> child transition matrix of a trait, with tests",
                        description="Counts and per-generation matrix of parent -> child state changes, "

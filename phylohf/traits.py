@@ -4,7 +4,8 @@ A *categorical* trait is one single-valued genome group (license, task, library,
 architecture, size, quantization): its ``top`` most frequent values are states, the rest ``(rare)``; a model
 that did not declare the group is unknown (-1), never a state. A *binary* trait is one
 genome column (``language:en``, ``tag:lora``): 1 present, 0 absent, unknown where the
-group was not declared.
+group was not declared. ``license-class:NAME`` is the binary character "license is in
+class NAME" (permissive, copyleft, ...).
 """
 from __future__ import annotations
 
@@ -48,8 +49,22 @@ def binary(genome: Genome, trait: str) -> tuple[np.ndarray, list[str]]:
 SINGLE = ("license", "task", "library", "architecture", "size", "quantization")
 
 
+def license_class(genome: Genome, name: str) -> tuple[np.ndarray, list[str]]:
+    """The binary character "license is in class ``name``" (classes of :mod:`phylohf.licenses`;
+    unknown where no license is declared)."""
+    from .licenses import CLASSES, class_states
+    if name not in CLASSES:
+        raise ValueError(f"unknown license class {name!r}: expected one of {', '.join(CLASSES)}")
+    states, names = categorical(genome, "license", top=genome.matrix.shape[1])
+    cls = class_states(states, names)
+    return np.where(cls >= 0, (cls == CLASSES.index(name)).astype(np.int64), -1), [f"not {name}", name]
+
+
 def character(genome: Genome, trait: str, top: int = 10) -> tuple[np.ndarray, list[str]]:
-    """``group:token`` as a :func:`binary` trait, a single-valued group as a :func:`categorical` one."""
+    """``license-class:NAME`` as a :func:`license_class` trait, ``group:token`` as a
+    :func:`binary` one, a single-valued group as a :func:`categorical` one."""
+    if trait.startswith("license-class:"):
+        return license_class(genome, trait.split(":", 1)[1])
     if ":" in trait:
         return binary(genome, trait)
     if trait not in SINGLE:
@@ -58,19 +73,23 @@ def character(genome: Genome, trait: str, top: int = 10) -> tuple[np.ndarray, li
     return categorical(genome, trait, top)
 
 
+def table_rows(path, columns: list[str]) -> tuple[list[str], list[list[str]]]:
+    """(header, rows) of a tab-separated table whose header names at least ``columns``."""
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = list(csv.reader(f, delimiter="\t"))
+    if not rows or len(rows[0]) < len(columns):
+        raise ValueError(f"{path}: expected a tab-separated header row: {'<TAB>'.join(columns)}")
+    return rows[0], rows[1:]
+
+
 def from_table(path, names: np.ndarray) -> tuple[np.ndarray, list[str]]:
     """States of the nodes ``names`` from a tab-separated table with a header row: node name,
     then state (PastML's layout; further columns ignored). Nodes absent from it, or with an
     empty / NA state, are unknown. States are sorted by frequency."""
     values: dict[str, str] = {}
-    with open(path, newline="", encoding="utf-8") as f:
-        rows = csv.reader(f, delimiter="\t")
-        header = next(rows, None)
-        if not header or len(header) < 2:
-            raise ValueError(f"{path}: expected a tab-separated header row: node<TAB>state")
-        for row in rows:
-            if len(row) >= 2 and row[1].strip() and row[1].strip().upper() not in ("NA", "NAN", "?"):
-                values[row[0]] = row[1].strip()
+    for row in table_rows(path, ["node", "state"])[1]:
+        if len(row) >= 2 and row[1].strip() and row[1].strip().upper() not in ("NA", "NAN", "?"):
+            values[row[0]] = row[1].strip()
     found = [values.get(n) for n in names.tolist()]
     if not any(v is not None for v in found):
         raise ValueError(f"{path}: none of its node names are in the tree")

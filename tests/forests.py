@@ -67,3 +67,16 @@ def store_of(directory: Path, records) -> Path:
     with Store(directory / "s.duckdb") as store:
         ingest_file(store, path, progress=False)
     return directory / "s.duckdb"
+
+
+def mk_data(Q, n: int, hide: float, rng, root=None):
+    """A random n-node tree (unit lengths) with a character simulated under Q (root drawn
+    uniformly unless ``root`` says otherwise), a fraction ``hide`` hidden: (lineage, states,
+    lengths)."""
+    from phylohf.phylo.mk import simulate_states
+    lin = forest(random_tree(n, rng))
+    lengths = np.r_[np.nan, np.ones(n - 1)]
+    root = np.full(len(Q), 1 / len(Q)) if root is None else root
+    states = simulate_states(lin, Q, np.nan_to_num(lengths), root, rng)
+    states[rng.random(n) < hide] = -1
+    return lin, states, lengths

@@ -191,6 +191,8 @@ def test_asr_compare_models(eco, capsys):
     store = str(eco / "eco.duckdb")
     assert main(["asr", "--store", store, "--top", "3", "--starts", "1", "--compare", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)["compare"]
-    assert set(data["models"]) == {"ER", "SYM", "ARD"} and set(data["lrt"]) == {"SYM vs ER", "ARD vs SYM"}
+    assert set(data["models"]) == {"ER", "F81", "SYM", "GTR", "ARD"}
+    assert set(data["lrt"]) == {"SYM vs ER", "GTR vs F81", "ARD vs SYM", "ARD vs GTR"}
     assert data["lrt"]["ARD vs SYM"]["df"] == 6 and data["lrt"]["SYM vs ER"]["df"] == 5
+    assert data["lrt"]["ARD vs GTR"]["df"] == 3 and data["lrt"]["GTR vs F81"]["df"] == 5
     assert 0 <= data["lrt"]["ARD vs SYM"]["p"] <= 1

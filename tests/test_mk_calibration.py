@@ -7,7 +7,7 @@ the saturated plateau (every rate at the upper bound, P(t) = 1/k), which inflate
 false-positive rate to ~0.18; these tests guard against that coming back.
 """
 import numpy as np
-from forests import forest, random_tree
+from forests import mk_data
 
 from phylohf.phylo.mk import fit_mk, lrt, q_matrix, simulate_states
 
@@ -16,20 +16,12 @@ SYM_RATES = [0.3, 0.6, 0.45]
 ARD_RATES = [0.2, 0.5, 0.1, 0.4, 0.3, 0.6]    # 0->1, 0->2, 1->0, 1->2, 2->0, 2->1
 
 
-def _simulate(Q, n, hide, rng):
-    lin = forest(random_tree(n, rng))
-    lengths = np.r_[np.nan, np.ones(n - 1)]
-    states = simulate_states(lin, Q, np.nan_to_num(lengths), np.full(len(Q), 1 / len(Q)), rng)
-    states[rng.random(n) < hide] = -1
-    return lin, states, lengths
-
-
 def test_lrt_ard_vs_sym_false_positive_rate():
     Q = q_matrix("SYM", SYM_RATES, K)
     reps, n, starts = 160, 500, 1
     pvalues = []
     for r in range(reps):
-        lin, states, lengths = _simulate(Q, n, 0.2, np.random.default_rng(1000 + r))
+        lin, states, lengths = mk_data(Q, n, 0.2, np.random.default_rng(1000 + r))
         sym = fit_mk(lin, states, lengths, "SYM", starts=starts, k=K)
         ard = fit_mk(lin, states, lengths, "ARD", starts=starts, k=K)
         assert ard.loglik >= sym.loglik - 1e-3       # nested: ARD can only fit better
@@ -42,7 +34,7 @@ def test_lrt_ard_vs_sym_false_positive_rate():
 
 def test_ard_recovers_planted_rates():
     Q = q_matrix("ARD", ARD_RATES, K)
-    lin, states, lengths = _simulate(Q, 5000, 0.2, np.random.default_rng(7))
+    lin, states, lengths = mk_data(Q, 5000, 0.2, np.random.default_rng(7))
     fit = fit_mk(lin, states, lengths, "ARD", starts=1, k=K)
     # parametric bootstrap from the fit: the spread of the log-rates
     boot = []

@@ -21,7 +21,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..lineage import Lineage
-from .mk import ROOT_PRIORS, MkData, _check, _expm_many, _group_sum, _levels, stationary
+from .mk import ROOT_PRIORS, MkData, _check, _group_sum, _levels, class_transitions, edge_keys, stationary
 
 
 class _Step(NamedTuple):
@@ -134,34 +134,36 @@ def _log_root_prior(D: np.ndarray, Q: np.ndarray, root_prior: str) -> np.ndarray
     """Log root priors of the roots whose log partials are D (call under np.errstate)."""
     if root_prior == "equal":
         return np.full(D.shape, -np.log(D.shape[1]))
-    if root_prior == "stationary":
+    if root_prior == "stationary" and Q.ndim == 2:
         return np.broadcast_to(np.log(stationary(Q)), D.shape)
     if root_prior == "fitzjohn":
         return D - _logsumexp(D)[:, None]
     raise ValueError(f"root_prior must be one of {ROOT_PRIORS}, not {root_prior!r}")
 
 
-def _setup(lineage: Lineage, states, Q, lengths):
-    """Checked (Q, k, states), the level plan, P per length class and the roots."""
+def _setup(lineage: Lineage, states, Q, lengths, groups=None):
+    """Checked (Q, k, states), the level plan, P per edge class and the roots; Q is one (k, k)
+    matrix or one per edge group (``groups``: an int per node, read on non-roots)."""
     Q = np.asarray(Q, float)
-    k = len(Q)
+    k = Q.shape[-1]
     states, lengths = _check(lineage, states, lengths)
     if (states >= k).any():
         raise ValueError(f"states must be < k = {k}")
-    steps, u = _plan(lineage, lengths)
-    P = _expm_many(Q, u) if len(u) else np.eye(k)[None]
-    return Q, k, states, steps, P, np.flatnonzero(lineage.parent < 0)
+    key, lu = edge_keys(lineage.parent, lengths, groups)
+    steps, u = _plan(lineage, key)
+    return Q, k, states, steps, class_transitions(Q, u, lu), np.flatnonzero(lineage.parent < 0)
 
 
-def marginal(lineage: Lineage, states, Q, lengths, root_prior: str = "equal") -> Marginals:
+def marginal(lineage: Lineage, states, Q, lengths, root_prior: str = "equal", groups=None) -> Marginals:
     """Marginal ancestral states of every node by a two-pass (down, up) algorithm.
 
     Valid for any Q, reversible or not. The posterior of node v is proportional to
     ``down_v * up_v``, where ``down_v`` is the likelihood of v's subtree given v's state
     and ``up_v`` the likelihood of everything else jointly with v's state; known nodes
-    get the indicator of their state. All messages are kept in log space.
+    get the indicator of their state. All messages are kept in log space. With ``groups``,
+    Q holds one matrix per edge group (e.g. relation type).
     """
-    Q, k, states, steps, P, roots = _setup(lineage, states, Q, lengths)
+    Q, k, states, steps, P, roots = _setup(lineage, states, Q, lengths, groups)
     with np.errstate(divide="ignore", invalid="ignore"):
         clamp = _clamp(states, k, -np.inf)
         D, M, F, N = _down(steps, P, clamp)

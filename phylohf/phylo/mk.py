@@ -7,10 +7,8 @@ Conventions (they change the numbers; reports should print them):
   to an indicator; an unknown node gets the all-ones partial (it sums over states).
 * **Branch lengths** are a float array over nodes: the edge above each node (roots NaN).
   Any non-negative length works; zero-length edges have ``P = I``.
-* **Rate matrices** are named by an index matrix: entry ``(i, j)`` holds the 1-based rate
-  parameter of the transition ``i -> j``, 0 for none. ``ER`` has one rate, ``SYM``
-  k(k-1)/2 (numbered along the upper triangle, row-major), ``ARD`` k(k-1) (the
-  off-diagonal entries, row-major), as in phytools ``fitMk``.
+* **Rate matrices** (:mod:`.ratemodels`): ``ER``, ``SYM``, ``ARD`` (as in phytools
+  ``fitMk``) or a user index matrix, and the reversible ``F81`` and ``GTR``.
 * **Root prior**: ``equal`` (1/k, the phytools ``fitMk`` default), ``stationary`` (the
   stationary distribution of Q), ``fitzjohn`` (proportional to the root's conditional
   likelihoods, FitzJohn et al. 2009).
@@ -29,64 +27,14 @@ import numpy as np
 from scipy import linalg, optimize, sparse, stats
 
 from ..lineage import Lineage
+from .ratemodels import MODELS, RateModel, index_matrix, n_params, q_matrix, rate_model, stationary
 
-MODELS = ("ER", "SYM", "ARD")
+__all__ = ["MODELS", "index_matrix", "n_params", "q_matrix", "stationary", "MkData", "MkFit",
+           "fit_mk", "log_likelihood", "lrt", "simulate_states", "transition_matrices"]
 ROOT_PRIORS = ("equal", "stationary", "fitzjohn")
 _MAX_COND = 1e8
 _IMPOSSIBLE = 1e300     # the negative log-likelihood standing for -inf while optimising
 _FEW_LENGTHS = 64        # gradient: up to this many distinct lengths, work per length class
-
-
-# -- rate matrices -------------------------------------------------------------------------
-def index_matrix(model, k: int) -> np.ndarray:
-    """The (k, k) integer matrix naming the rate parameter of every transition (0 = none)."""
-    if not isinstance(model, str):
-        idx = np.asarray(model, np.int64)
-        used = np.unique(idx[idx > 0])
-        if idx.shape != (k, k) or (idx < 0).any() or np.diag(idx).any() or \
-                not np.array_equal(used, np.arange(1, len(used) + 1)):
-            raise ValueError(f"a user rate index matrix must be ({k}, {k}), zero on the diagonal, "
-                             "and name its rates 1..m without gaps (0 = no transition)")
-        return idx
-    off = ~np.eye(k, dtype=bool)
-    idx = np.zeros((k, k), np.int64)
-    if model == "ER":
-        idx[off] = 1
-    elif model == "SYM":
-        iu = np.triu_indices(k, 1)
-        idx[iu] = np.arange(1, len(iu[0]) + 1)
-        idx = idx + idx.T
-    elif model == "ARD":
-        idx[off] = np.arange(1, k * (k - 1) + 1)
-    else:
-        raise ValueError(f"model must be one of {MODELS} or an index matrix, not {model!r}")
-    return idx
-
-
-def n_params(model, k: int) -> int:
-    """Number of free rates of ``model`` on k states."""
-    return int(index_matrix(model, k).max(initial=0))
-
-
-def q_matrix(model, rates, k: int) -> np.ndarray:
-    """The rate matrix Q of ``model`` with the given rates (rows sum to 0)."""
-    idx = index_matrix(model, k)
-    rates = np.asarray(rates, float).reshape(-1)
-    if len(rates) != idx.max(initial=0):
-        raise ValueError(f"{model!r} on {k} states takes {idx.max(initial=0)} rates, "
-                         f"got {len(rates)}")
-    q = np.where(idx > 0, np.concatenate([[0.0], rates])[idx], 0.0)
-    q[np.diag_indices(k)] = -q.sum(axis=1)
-    return q
-
-
-def stationary(Q: np.ndarray) -> np.ndarray:
-    """The stationary distribution pi of Q (pi Q = 0, sum pi = 1)."""
-    k = len(Q)
-    a = np.vstack([Q.T, np.ones(k)])
-    pi = np.linalg.lstsq(a, np.concatenate([np.zeros(k), [1.0]]), rcond=None)[0]
-    pi = np.clip(pi, 0, None)
-    return pi / pi.sum()
 
 
 # -- transition probabilities --------------------------------------------------------------
@@ -124,6 +72,33 @@ def transition_matrices(Q, t) -> np.ndarray:
     t = np.asarray(t, float)
     u, inv = np.unique(t, return_inverse=True)
     return _expm_many(Q, u)[inv.reshape(t.shape)]
+
+
+def edge_keys(parent: np.ndarray, lengths: np.ndarray, groups=None) -> tuple[np.ndarray, np.ndarray]:
+    """Every edge's class key, group * L + (rank of its length among the L distinct ones), as
+    floats over nodes (roots 0), and the distinct lengths: edges of one class share P."""
+    edge = parent >= 0
+    lu, rank = np.unique(lengths[edge], return_inverse=True)
+    key = np.zeros(len(parent))
+    g = np.zeros(int(edge.sum()), np.int64) if groups is None else np.asarray(groups, np.int64)[edge]
+    key[edge] = g * len(lu) + rank
+    return key, lu
+
+
+def class_transitions(Q, keys: np.ndarray, lu: np.ndarray) -> np.ndarray:
+    """P per edge class (keys from :func:`edge_keys`): expm(Q_g t) with Q a (k, k) matrix or a
+    (groups, k, k) stack."""
+    Q = np.asarray(Q, float)
+    Qs = Q[None] if Q.ndim == 2 else Q
+    k = Qs.shape[-1]
+    keys = np.asarray(keys).astype(np.int64)
+    if not len(lu):
+        return np.broadcast_to(np.eye(k), (max(len(keys), 1), k, k)).copy()
+    group, length = keys // len(lu), lu[keys % len(lu)]
+    P = np.empty((len(keys), k, k))
+    for g in np.unique(group):
+        P[group == g] = _expm_many(Qs[g], length[group == g])
+    return P
 
 
 # -- likelihood ----------------------------------------------------------------------------
@@ -183,7 +158,7 @@ class MkData:
     P times its renormalised partial; messages are summed into parents in log space.
     """
 
-    def __init__(self, lineage: Lineage, states, lengths, k: int | None = None):
+    def __init__(self, lineage: Lineage, states, lengths, k: int | None = None, groups=None):
         states, lengths = _check(lineage, states, lengths)
         self.k = int(k if k is not None else states.max(initial=0) + 1)
         if (states >= self.k).any():
@@ -192,7 +167,12 @@ class MkData:
         parent = lineage.parent
         keep = self.informative(lineage, states >= 0)
         self.roots = np.flatnonzero(keep & (parent < 0))
-        nodes, cls, self.unique_lengths, cuts = _levels(lineage, np.flatnonzero(keep & (parent >= 0)), lengths)
+        key, self.lu = edge_keys(parent, lengths, groups)
+        nodes, cls, ukey, cuts = _levels(lineage, np.flatnonzero(keep & (parent >= 0)), key)
+        self.keys = ukey.astype(np.int64)           # per edge class: its key (group, length)
+        self.unique_lengths = self.lu[self.keys % max(len(self.lu), 1)] if len(self.keys) else ukey
+        self.class_group = self.keys // max(len(self.lu), 1)
+        self.n_groups = 1 if groups is None else int(np.max(np.asarray(groups)[parent >= 0], initial=0)) + 1
         self.levels = [self._level(nodes[lo:hi], parent[nodes[lo:hi]], cls[lo:hi], starts)
                        for lo, hi, starts in cuts]
 
@@ -257,14 +237,21 @@ class MkData:
                     acc[parents] += reduce @ logm
         return acc
 
+    def transitions(self, Q) -> np.ndarray:
+        """P per edge class under Q, one (k, k) matrix or one per group (G, k, k)."""
+        return class_transitions(Q, self.keys, self.lu)
+
     def root_partials(self, Q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Conditional likelihoods at the informative roots: (partials, log scales)."""
-        acc = self.down(_expm_many(np.asarray(Q, float), self.unique_lengths))
+        acc = self.down(self.transitions(Q))
         return self._normalise(acc[self.roots])
 
     def loglik(self, Q, root_prior: str = "equal") -> float:
-        """Log-likelihood of the data under Q, summed over families."""
+        """Log-likelihood of the data under Q (one per edge group: (G, k, k)), summed over
+        families."""
         Q = np.asarray(Q, float)
+        if Q.ndim == 3 and root_prior == "stationary":
+            raise ValueError("one Q per edge group has no single stationary root prior")
         part, scale = self.root_partials(Q)
         if root_prior == "equal":
             w = np.full(part.shape, 1.0 / self.k)
@@ -290,13 +277,16 @@ def log_likelihood(lineage: Lineage, states, Q, lengths, root_prior: str = "equa
 
 
 # -- simulation ----------------------------------------------------------------------------
-def simulate_states(lineage: Lineage, Q, lengths, root, rng: np.random.Generator) -> np.ndarray:
+def simulate_states(lineage: Lineage, Q, lengths, root, rng: np.random.Generator,
+                    fixed=None, groups=None) -> np.ndarray:
     """Draw a state for every node down the forest under Q, one depth level at a time.
 
-    ``root`` is a fixed root state (int) or a prior vector over the k states.
+    ``root`` is a fixed root state (int) or a prior vector over the k states; ``fixed`` (per
+    node, -1 = draw) keeps the given states of roots (e.g. the observed ones); with
+    ``groups`` (an int per node), Q holds one matrix per edge group.
     """
     Q = np.asarray(Q, float)
-    k = len(Q)
+    k = Q.shape[-1]
     levels = lineage.levels()
     states = np.empty(lineage.n, np.int64)
     roots = levels[0]
@@ -304,10 +294,12 @@ def simulate_states(lineage: Lineage, Q, lengths, root, rng: np.random.Generator
         states[roots] = int(root)
     else:
         states[roots] = rng.choice(k, size=len(roots), p=np.asarray(root, float))
-    u, cls = np.unique(np.asarray(lengths, float)[lineage.parent >= 0], return_inverse=True)
-    cum = np.cumsum(_expm_many(Q, u), axis=2)
-    cls_of = np.zeros(lineage.n, np.int64)
-    cls_of[lineage.parent >= 0] = cls
+    if fixed is not None:
+        given = np.asarray(fixed, np.int64)[roots]
+        states[roots] = np.where(given >= 0, given, states[roots])
+    key, lu = edge_keys(lineage.parent, np.asarray(lengths, float), groups)
+    u, cls_of = np.unique(key, return_inverse=True)
+    cum = np.cumsum(class_transitions(Q, u, lu), axis=2)
     for nodes in levels[1:]:
         c = cum[cls_of[nodes], states[lineage.parent[nodes]]]
         draw = rng.random(len(nodes))[:, None]
@@ -320,29 +312,32 @@ def simulate_states(lineage: Lineage, Q, lengths, root, rng: np.random.Generator
 class MkFit:
     """A maximum-likelihood Mk fit."""
 
-    model: object          # "ER", "SYM", "ARD" or the user index matrix
-    Q: np.ndarray
-    rates: np.ndarray      # the free rates, numbered as in index_matrix
+    model: object          # "ER", "F81", "SYM", "GTR", "ARD" or the user index matrix
+    Q: np.ndarray          # (k, k), or (groups, k, k) with one Q per edge group
+    rates: np.ndarray      # the free rates (exchangeabilities for GTR, mu for F81), as index_matrix
     loglik: float
-    n_params: int
+    n_params: int          # rates, plus k-1 frequencies for GTR and F81
     aic: float
     root_prior: str
     k: int
+    pi: np.ndarray | None = None   # GTR, F81: the fitted stationary frequencies
+    at_bound: int = 0              # parameters on a bound of the search (chi-square law breaks)
 
 
-def _moment_rates(data: MkData, parent: np.ndarray, idx: np.ndarray) -> np.ndarray:
-    """Start rates from parent->child changes on edges with both ends known (+ pseudocounts)."""
+def _change_rates(data: MkData, parent: np.ndarray, edges=True) -> np.ndarray:
+    """Raw (k, k) rates from parent->child changes on edges (those above the nodes ``edges``)
+    with both ends known (+ pseudocounts): changes i -> j over the time spent in i; the fits
+    start from them."""
     k = data.k
-    child = np.flatnonzero((parent >= 0) & (data.states >= 0))
+    child = np.flatnonzero((parent >= 0) & (data.states >= 0) & edges)
     child = child[data.states[parent[child]] >= 0]
     a, b = data.states[parent[child]], data.states[child]
     counts = np.zeros((k, k))
     np.add.at(counts, (a, b), 1.0)
     exposure = np.bincount(a, weights=data.lengths[child], minlength=k)
     raw = (counts + 0.5) / (exposure[:, None] + 1.0)
-    m = idx.max(initial=0)
-    sums = np.bincount(idx.ravel(), weights=raw.ravel(), minlength=m + 1)[1:]
-    return sums / np.bincount(idx.ravel(), minlength=m + 1)[1:]
+    np.fill_diagonal(raw, 0.0)
+    return raw
 
 
 # -- exact gradient of the log-likelihood ---------------------------------------------------
@@ -362,7 +357,6 @@ class _GradPlan(NamedTuple):
     lengths: np.ndarray     # edge lengths of the non-root positions
     classes: object         # per length class, the non-root rows in it (None if many lengths)
     classes_all: np.ndarray  # the length class of every non-root row
-    dq: np.ndarray          # (m, k, k): d Q / d rate r + 1
 
 
 def _class_rows(cls: np.ndarray, nclass: int):
@@ -372,7 +366,7 @@ def _class_rows(cls: np.ndarray, nclass: int):
     return [(c, np.flatnonzero(cls == c)) for c in range(nclass) if (cls == c).any()]
 
 
-def _grad_plan(data: MkData, parent: np.ndarray, idx: np.ndarray) -> _GradPlan:
+def _grad_plan(data: MkData, parent: np.ndarray) -> _GradPlan:
     nclass = len(data.unique_lengths)
     chunks, allcls, raw = [data.roots], [], []
     for lev in data.levels:
@@ -396,12 +390,8 @@ def _grad_plan(data: MkData, parent: np.ndarray, idx: np.ndarray) -> _GradPlan:
                        _class_rows(cls, nclass)))
         lo += len(nodes)
     cls = np.concatenate(allcls) if allcls else np.zeros(0, np.int64)
-    m = int(idx.max(initial=0))
-    dq = (idx[None] == np.arange(1, m + 1)[:, None, None]).astype(float)
-    k = len(idx)
-    dq[:, np.arange(k), np.arange(k)] -= dq.sum(axis=2)
     return _GradPlan(levels, order, len(data.roots), data.lengths[order[len(data.roots):]],
-                     _class_rows(cls, nclass), cls, dq)
+                     _class_rows(cls, nclass), cls)
 
 
 def _logsumexp(a: np.ndarray, axis: int = -1) -> np.ndarray:
@@ -450,26 +440,32 @@ def _up(data: MkData, plan: _GradPlan, P: np.ndarray, acc, logmsg, root_logout) 
     return logu
 
 
-def _edge_gradient(data: MkData, plan: _GradPlan, Q, dec, acc, logu) -> np.ndarray:
+def _edge_gradient(data: MkData, plan: _GradPlan, Q, dec, acc, logu, group=None) -> np.ndarray:
     """G with sum_edges <dP_v, U_v L_v^T> = <dQ, G> for any dQ (Q = V diag(w) V^-1, or
     ``dec`` None: then G = sum_c t_c L(t_c Q^T, S_c) with L the Frechet derivative of expm,
-    for few lengths only)."""
-    a = acc[plan.nroot:]
+    for few lengths only); with ``group``, over the edges of that group only."""
+    a, logu = acc[plan.nroot:], logu[plan.nroot:]
+    classes, t = plan.classes, plan.lengths
+    if group is not None and classes is not None:
+        classes = [(c, r) for c, r in classes if data.class_group[c] == group]
+    elif group is not None:
+        sel = data.class_group[plan.classes_all] == group
+        a, logu, t = a[sel], logu[sel], t[sel]
     s = a.max(axis=1)
     s[~np.isfinite(s)] = 0.0
     s = s[:, None]
     with np.errstate(over="ignore", invalid="ignore"):
         lin = np.exp(a - s)                         # L_v / its max
-        out = np.exp(logu[plan.nroot:] + s)         # U_v times that max
-    if plan.classes is not None:
+        out = np.exp(logu + s)                      # U_v times that max
+    if classes is not None:
         # few lengths: sum U_v L_v^T per length class (real), then F o (V^T S_c V^-T)
         t = data.unique_lengths
         s = np.zeros((len(t), data.k, data.k))
-        for c, r in plan.classes:
+        for c, r in classes:
             s[c] = out[r].T @ lin[r]
         if dec is None:
             return sum((t[c] * linalg.expm_frechet(t[c] * Q.T, s[c], compute_expm=False)
-                        for c, _ in plan.classes), np.zeros((data.k, data.k)))
+                        for c, _ in classes), np.zeros((data.k, data.k)))
         w, v, vi = dec
         tt = t[:, None, None]
         d = (w[:, None] - w[None, :]) * tt / 2
@@ -482,7 +478,6 @@ def _edge_gradient(data: MkData, plan: _GradPlan, Q, dec, acc, logu) -> np.ndarr
                      * (1 + d * d / 6 + d ** 4 / 120), f)
         h = np.einsum("cij,cij->ij", f, v.T @ s @ vi.T)
         return (vi.T @ h @ v.T).real
-    t = plan.lengths
     w, v, vi = dec
     ut, lt = out @ v, lin @ vi.T                    # V^T U_v and V^-1 L_v, as rows
     e = np.exp(np.outer(t, w))
@@ -513,48 +508,54 @@ def _stationary_grad(Q: np.ndarray, dq: np.ndarray) -> np.ndarray | None:
     return np.linalg.lstsq(a, rhs, rcond=None)[0].T
 
 
-def _loglik_and_grad(data: MkData, plan: _GradPlan, idx: np.ndarray, x: np.ndarray,
-                     root_prior: str):
-    """(log-likelihood, d ll / d log-rates), or (ll, None) when the exact gradient is not safe
-    (ill-conditioned eigenvectors, a non-unique stationary distribution, non-finite values)."""
-    rates = np.exp(x)
-    k = data.k
-    Q = q_matrix(idx, rates, k)
-    dec = _eigen(Q)
-    P = _expm_many(Q, data.unique_lengths)
+def _loglik_and_grad(data: MkData, plan: _GradPlan, model, x: np.ndarray, root_prior: str):
+    """(log-likelihood, d ll / d x) for ``model`` (an index matrix, name or RateModel) at the
+    optimiser's x (log-rates, and log frequency ratios; one block of them per edge group of
+    ``data``), or (ll, None) when the exact gradient is not safe (ill-conditioned
+    eigenvectors, a non-unique stationary distribution, non-finite values)."""
+    k, G = data.k, data.n_groups
+    model = rate_model(model, k)
+    xs = np.asarray(x, float).reshape(G, model.m)
+    Qs = np.array([model.q(xg) for xg in xs])
+    decs = [_eigen(Q) for Q in Qs]
+    P = data.transitions(Qs)
     acc, logmsg = _down(data, plan, P)
     root = acc[:plan.nroot]
     if root_prior == "equal":
         logw = np.full(root.shape, -np.log(k))
-    elif root_prior == "stationary":
+    elif root_prior == "stationary" and G == 1:
         with np.errstate(divide="ignore"):
-            logw = np.broadcast_to(np.log(stationary(Q)), root.shape)
+            logw = np.broadcast_to(np.log(stationary(Qs[0])), root.shape)
     elif root_prior == "fitzjohn":
         logw = root - _logsumexp(root)[:, None]
     else:
-        raise ValueError(f"root_prior must be one of {ROOT_PRIORS}, not {root_prior!r}")
+        raise ValueError(f"root_prior must be one of {ROOT_PRIORS} (not stationary with one Q "
+                         f"per edge group), not {root_prior!r}")
     llr = _logsumexp(logw + root)
     ll = float(llr.sum())
-    if (dec is None and plan.classes is None) or not np.isfinite(ll):
+    if (any(d is None for d in decs) and plan.classes is None) or not np.isfinite(ll):
         return ll, None
     if root_prior == "fitzjohn":
         # d ll_r / d L_a = 2 L_a / sum L^2 - 1 / sum L: two up passes, subtracted
         lp = np.log(2.0) + root - _logsumexp(2 * root)[:, None]
         lm = np.broadcast_to(-_logsumexp(root)[:, None], root.shape)
-        g = _edge_gradient(data, plan, Q, dec, acc, _up(data, plan, P, acc, logmsg, lp)) - \
-            _edge_gradient(data, plan, Q, dec, acc, _up(data, plan, P, acc, logmsg, lm))
+        ups = [(_up(data, plan, P, acc, logmsg, lp), 1.0), (_up(data, plan, P, acc, logmsg, lm), -1.0)]
     else:
-        lo = logw - llr[:, None]
-        g = _edge_gradient(data, plan, Q, dec, acc, _up(data, plan, P, acc, logmsg, lo))
-    dq = plan.dq
-    grad = np.einsum("mij,ij->m", dq, g)
-    if root_prior == "stationary":
-        dpi = _stationary_grad(Q, dq)
-        if dpi is None:
-            return ll, None
-        post = np.exp(root - llr[:, None]).sum(axis=0)     # sum_r L_r / lik_r
-        grad = grad + dpi @ post
-    grad = grad * rates
+        ups = [(_up(data, plan, P, acc, logmsg, logw - llr[:, None]), 1.0)]
+    grads = []
+    for g, (Q, dec, xg) in enumerate(zip(Qs, decs, xs)):
+        grp = None if G == 1 else g
+        gq = sum(sign * _edge_gradient(data, plan, Q, dec, acc, logu, grp) for logu, sign in ups)
+        dq = model.dq(xg)
+        grad = np.einsum("mij,ij->m", dq, gq)
+        if root_prior == "stationary":
+            dpi = _stationary_grad(Q, dq)
+            if dpi is None:
+                return ll, None
+            post = np.exp(root - llr[:, None]).sum(axis=0)     # sum_r L_r / lik_r
+            grad = grad + dpi @ post
+        grads.append(grad)
+    grad = np.concatenate(grads)
     return ll, (grad if np.isfinite(grad).all() else None)
 
 
@@ -571,8 +572,9 @@ def _impossible_message(data: MkData, parent: np.ndarray) -> str:
 
 
 def fit_mk(lineage: Lineage, states, lengths, model="ARD", root_prior: str = "equal",
-           starts: int = 3, seed: int = 0, k: int | None = None) -> MkFit:
-    """Maximum-likelihood rates of ``model`` (L-BFGS-B over bounded log-rates).
+           starts: int = 3, seed: int = 0, k: int | None = None, groups=None) -> MkFit:
+    """Maximum-likelihood parameters of ``model`` (L-BFGS-B over bounded log-rates and, for
+    GTR and F81, log frequency ratios pi_j / pi_0 within +-12).
 
     ``k`` defaults to the largest observed state + 1 (the index matrix's size for a user
     model). The first start is the parent->child change rate on edges with both ends known; the
@@ -585,28 +587,43 @@ def fit_mk(lineage: Lineage, states, lengths, model="ARD", root_prior: str = "eq
     more than ``_FEW_LENGTHS`` distinct lengths, a non-unique stationary distribution).
     Raises ValueError when no rate gives the data a positive likelihood (zero-length branches
     carrying changes): a fit is never reported with a non-finite log-likelihood.
+
+    ``groups`` (an int per node, 0..G-1, read on non-roots) gives every edge group its own Q
+    of ``model`` (e.g. one per relation type), all sharing the root prior; then ``Q`` is
+    (G, k, k) and ``rates`` (G, m).
     """
-    data = MkData(lineage, states, lengths, k=len(model) if not isinstance(model, str) else k)
-    idx = index_matrix(model, data.k)
-    m = int(idx.max(initial=0))
-    if m == 0:
+    data = MkData(lineage, states, lengths, k=len(model) if not isinstance(model, str) else k,
+                  groups=groups)
+    rm = rate_model(model, data.k)
+    if rm.n_rates == 0:
         raise ValueError("the model has no free rates" + (f" ({data.k} state: a character needs two or "
                                                           "more observed states to change)" if data.k < 2 else ""))
+    G = data.n_groups
+    if G > 1 and root_prior == "stationary":
+        raise ValueError("one Q per edge group has no single stationary root prior: use the equal "
+                         "or fitzjohn root prior")
+    m = rm.m * G
     edge = data.lengths[lineage.parent >= 0]
     mean_len = float(edge.mean()) if len(edge) and edge.mean() > 0 else 1.0
-    bounds = [(np.log(1e-6 / mean_len), np.log(1e3 / mean_len))] * m
+    bounds = rm.bounds(mean_len) * G
+    lo, hi = np.array(bounds).T
+    scale = np.tile(rm.scale, G)
     rng = np.random.default_rng(seed)
-    x0 = np.log(_moment_rates(data, lineage.parent, idx))
+    group = np.zeros(lineage.n, np.int64) if groups is None else np.asarray(groups, np.int64)
+    x0 = np.concatenate([rm.start(_change_rates(data, lineage.parent, group == g)) for g in range(G)])
     inits = [x0] + [x0 + rng.uniform(-2, 2, m) for _ in range(starts - 1)]
 
-    plan = _grad_plan(data, lineage.parent, idx)
+    plan = _grad_plan(data, lineage.parent)
+
+    def q_of(x):
+        return np.array([rm.q(xg) for xg in x.reshape(G, rm.m)]) if G > 1 else rm.q(x)
 
     def nll(x):
-        ll = data.loglik(q_matrix(idx, np.exp(x), data.k), root_prior)
+        ll = data.loglik(q_of(x), root_prior)
         return -ll if np.isfinite(ll) else _IMPOSSIBLE
 
     def nll_and_grad(x):
-        ll, grad = _loglik_and_grad(data, plan, idx, x, root_prior)
+        ll, grad = _loglik_and_grad(data, plan, rm, x, root_prior)
         if not np.isfinite(ll):
             return _IMPOSSIBLE, np.zeros(m)
         if grad is None:                    # exact gradient unsafe here: finite differences
@@ -615,18 +632,26 @@ def fit_mk(lineage: Lineage, states, lengths, model="ARD", root_prior: str = "eq
 
     best = None
     for x in inits:
-        x = x + optimize.minimize_scalar(lambda c: nll(x + c), bounds=(-4, 4), method="bounded",
-                                         options={"xatol": 1e-2}).x
-        res = optimize.minimize(nll_and_grad, np.clip(x, *bounds[0]), jac=True,
+        x = x + scale * optimize.minimize_scalar(lambda c: nll(x + c * scale), bounds=(-4, 4),
+                                                 method="bounded", options={"xatol": 1e-2}).x
+        res = optimize.minimize(nll_and_grad, np.clip(x, lo, hi), jac=True,
                                 method="L-BFGS-B", bounds=bounds)
         if best is None or res.fun < best.fun:
             best = res
     if not best.fun < _IMPOSSIBLE:
         raise ValueError(_impossible_message(data, lineage.parent))
-    rates = np.exp(best.x)
+    parts = [rm.split(xg) for xg in best.x.reshape(G, rm.m)]
+    rates = parts[0][0] if G == 1 else np.array([r for r, _ in parts])
+    pi = parts[0][1] if G == 1 or parts[0][1] is None else np.array([p for _, p in parts])
     ll = -float(best.fun)
-    return MkFit(model=model, Q=q_matrix(idx, rates, data.k), rates=rates, loglik=ll,
-                 n_params=m, aic=2 * m - 2 * ll, root_prior=root_prior, k=data.k)
+    return MkFit(model=model, Q=q_of(best.x), rates=rates, loglik=ll, n_params=m,
+                 aic=2 * m - 2 * ll, root_prior=root_prior, k=data.k, pi=pi,
+                 at_bound=_at_bound(best.x, lo, hi))
+
+
+def _at_bound(x: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> int:
+    """How many parameters sit on (within 1e-3 in log units of) a bound of the search."""
+    return int(((x - lo < 1e-3) | (hi - x < 1e-3)).sum())
 
 
 def lrt(fit_small: MkFit, fit_big: MkFit) -> tuple[float, int, float]:
