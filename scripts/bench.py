@@ -150,8 +150,9 @@ def stage_trees(work: Path) -> dict:
             "info": f"{report.families:,} families, {report.files:,} files"}
 
 
-def _big_tree(n: int, seed: int):
-    """A random family of n nodes: each node's parent drawn uniformly among earlier nodes."""
+def _big_tree(n: int, seed: int, relations: int = 1):
+    """A random family of n nodes: each node's parent drawn uniformly among earlier nodes, the
+    edge's relation uniformly among the first ``relations`` relation types."""
     import numpy as np
 
     from phylohf.lineage import Lineage
@@ -160,7 +161,7 @@ def _big_tree(n: int, seed: int):
     parent = (rng.random(n - 1) * child).astype(np.int64)
     ids = np.array([f"org{i % 997}/model-{i}" for i in range(n)], object)
     return Lineage.from_edges(ids, np.ones(n, bool), np.zeros(n, np.int64), child, parent,
-                              np.ones(n - 1, np.int64), np.zeros(n - 1, np.int8))
+                              np.ones(n - 1, np.int64), rng.integers(0, relations, n - 1).astype(np.int8))
 
 
 def stage_tree1m(work: Path, seed: int) -> dict:
@@ -329,6 +330,55 @@ def stage_asr(work: Path, seed: int, pastml: str | None = None) -> dict:
     return times
 
 
+def stage_rates(work: Path, seed: int) -> dict:
+    """The rate models on a random 100,000-node family, k = 10 (two relation types), and the
+    slow ones (hidden rate classes, bootstrap LRT) on 10,000 nodes."""
+    import numpy as np
+
+    from phylohf.phylo.asr import marginal
+    from phylohf.phylo.bootstrap import bootstrap_lrt
+    from phylohf.phylo.byrelation import fit_by_relation
+    from phylohf.phylo.changes import edge_changes, summarise
+    from phylohf.phylo.correlate import correlate
+    from phylohf.phylo.mk import fit_mk, lrt, simulate_states
+    from phylohf.phylo.rateclasses import fit_rate_classes
+    rng = np.random.default_rng(seed)
+    k, times = 10, {}
+
+    def timed(label, f):
+        t = time.perf_counter()
+        out = f()
+        times[label] = time.perf_counter() - t
+        return out
+
+    for n in (100_000, 10_000):
+        lin = _big_tree(n, seed, relations=2)
+        lengths = np.r_[np.nan, np.ones(n - 1)]
+        states = simulate_states(lin, _random_q(k, rng), np.ones(n), np.full(k, 1 / k), rng)
+        states[rng.random(n) < 0.3] = -1
+        size = f"{n // 1000}k"
+        if n == 100_000:
+            gtr = timed(f"{size}: GTR fit", lambda: fit_mk(lin, states, lengths, "GTR", starts=1, k=k))
+            timed(f"{size}: GTR marginals", lambda: marginal(lin, states, gtr.Q, lengths))
+            timed(f"{size}: changes (pairs, jumps, 200 family-bootstrap CIs; Q given)",
+                  lambda: summarise(lin, edge_changes(lin, states, gtr.Q, lengths)))
+            ard = timed(f"{size}: ARD fit", lambda: fit_mk(lin, states, lengths, "ARD", starts=1, k=k))
+            timed(f"{size}: --by-relation ARD (2 relations; one-Q fit given)",
+                  lambda: fit_by_relation(lin, states, lengths, "ARD", k, starts=1, single=ard))
+            a, b = (states % 2).astype(np.int64), (states // 5).astype(np.int64)
+            a[states < 0], b[states < 0] = -1, -1
+            timed(f"{size}: correlate (independent and dependent fits)",
+                  lambda: correlate(lin, a, b, lengths, starts=1))
+        else:
+            sym = fit_mk(lin, states, lengths, "SYM", starts=1, k=k)
+            timed(f"{size}: --rate-classes 2, SYM (one-class fit given)",
+                  lambda: fit_rate_classes(lin, states, lengths, "SYM", k, 2, starts=1, single=sym))
+            stat = lrt(sym, fit_mk(lin, states, lengths, "ARD", starts=1, k=k))[0]
+            timed(f"{size}: --bootstrap-lrt 100, ARD vs SYM",
+                  lambda: bootstrap_lrt(lin, states, lengths, sym, "ARD", 100, seed, stat))
+    return times
+
+
 def stage_draw(work: Path, seed: int) -> dict:
     """Draw a 2,000-node family and a 50,000-node one collapsed by license (target: < 30 s)."""
     import numpy as np
@@ -478,7 +528,7 @@ def stage_realdata(work: Path, realdata: Path) -> dict:
 
 
 STAGES = {"simulate": stage_simulate, "phylohf": stage_phylohf, "load": stage_load, "trees": stage_trees,
-          "tree1m": stage_tree1m, "naive": stage_naive, "asr": stage_asr, "draw": stage_draw,
+          "tree1m": stage_tree1m, "naive": stage_naive, "asr": stage_asr, "rates": stage_rates, "draw": stage_draw,
           "crawl": stage_crawl, "relatives": stage_relatives, "report": stage_report, "realdata": stage_realdata}
 
 
@@ -519,7 +569,7 @@ def main() -> None:
         p.error(f"unknown stage(s) {', '.join(unknown)}: choose from {', '.join(STAGES)}")
     if args.stage:
         kwargs = ({"models": args.models, "seed": args.seed} if args.stage == "simulate"
-                  else {"seed": args.seed} if args.stage in ("tree1m", "draw")
+                  else {"seed": args.seed} if args.stage in ("tree1m", "draw", "rates")
                   else {"seed": args.seed, "pastml": args.pastml} if args.stage == "asr"
                   else {"realdata": args.realdata} if args.stage == "realdata" else {})
         print(json.dumps(STAGES[args.stage](work=args.workdir, **kwargs)))
