@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .phylo.bootstrap import lrt_text
 from .report import _matrix
 
 
@@ -42,7 +43,6 @@ def correlate_report(c, names: tuple[str, str], scope: str, conventions: str) ->
     from .phylo.correlate import PAIRS
     t = c.test
     labels = [f"A{s[0]} B{s[1]}" for s in PAIRS]
-    boot = f", bootstrap p = {t['bootstrap_p']:.3g} ({t['replicates']} replicates)" if "bootstrap_p" in t else ""
     rows = [f"  {label}: independent {r['independent']:.3g}; dependent {r['other 0']:.3g} when the other "
             f"character is 0, {r['other 1']:.3g} when it is 1 (ratio {r['other 1'] / max(r['other 0'], 1e-300):.3g})"
             for label, r in c.conditional().items()]
@@ -54,5 +54,4 @@ def correlate_report(c, names: tuple[str, str], scope: str, conventions: str) ->
         f"Dependent model (8 rates): log-likelihood {c.dependent.loglik:.2f}, AIC {c.dependent.aic:.1f}",
         *_matrix(c.dependent.Q, labels, lambda v: f"{v:.3g}"), "",
         "Conditional rates (A = first character, B = second):", *rows, "",
-        f"LRT dependent vs independent: statistic {t['statistic']:.2f}, df {t['df']}, p = {t['p']:.3g}{boot}; "
-        f"detects {t['detects']}"])
+        f"LRT dependent vs independent: {lrt_text(t)}"])

@@ -7,6 +7,7 @@ from scipy import optimize
 
 from phylohf.phylo import mk
 from phylohf.phylo.mk import MkData, fit_mk, index_matrix, q_matrix
+from phylohf.phylo.ratemodels import RateModel
 
 from test_mk import forest, random_tree
 
@@ -105,7 +106,7 @@ def numerical_gradient_fit(lin, states, lengths, model, root_prior):
     m = int(idx.max())
     edge = data.lengths[lin.parent >= 0]
     bounds = [(np.log(1e-6 / edge.mean()), np.log(1e3 / edge.mean()))] * m
-    x0 = mk.RateModel(model, data.k).start(mk._change_rates(data, lin.parent))
+    x0 = RateModel(model, data.k).start(mk._change_rates(data, lin.parent))
 
     def nll(x):
         ll = data.loglik(q_matrix(idx, np.exp(x), data.k), root_prior)

@@ -21,7 +21,8 @@ from typing import NamedTuple
 import numpy as np
 
 from ..lineage import Lineage
-from .mk import ROOT_PRIORS, MkData, _check, _group_sum, _levels, class_transitions, edge_keys, stationary
+from .mk import (ROOT_PRIORS, MkData, _check, _group_sum, _levels, _logsumexp, class_transitions, edge_keys,
+                 stationary)
 
 
 class _Step(NamedTuple):
@@ -66,12 +67,6 @@ def _log_apply(P, cls, logx, up: bool) -> np.ndarray:
     m = logx.max(axis=1)
     m = np.where(np.isfinite(m), m, 0.0)
     return np.log(_apply(P, cls, np.exp(logx - m[:, None]), up)) + m[:, None]
-
-
-def _logsumexp(a: np.ndarray) -> np.ndarray:
-    m = a.max(axis=1)
-    m = np.where(np.isfinite(m), m, 0.0)
-    return np.log(np.exp(a - m[:, None]).sum(axis=1)) + m
 
 
 def _clamp(states: np.ndarray, k: int, off: float) -> np.ndarray:

@@ -42,6 +42,18 @@ def bootstrap_p(statistic: float, simulate: Callable[[np.random.Generator], obje
 
 
 
+def lrt_test(small, big, detects: str) -> dict:
+    """The LRT of fit ``small`` against fit ``big`` as reported: statistic, df, p, detects."""
+    stat, df, p = lrt(small, big)
+    return {"statistic": stat, "df": df, "p": p, "detects": detects}
+
+
+def lrt_text(t: dict) -> str:
+    """One test of :func:`lrt_test` (and its bootstrap p, where computed) as text."""
+    boot = f", bootstrap p = {t['bootstrap_p']:.3g} ({t['replicates']} replicates)" if "bootstrap_p" in t else ""
+    return f"statistic {t['statistic']:.2f}, df {t['df']}, p = {t['p']:.3g}{boot}; detects {t['detects']}"
+
+
 def bootstrap_lrt(lineage: Lineage, states, lengths, small: MkFit, big, replicates: int, seed: int,
                   statistic: float, groups=None) -> tuple[float, np.ndarray]:
     """Parametric-bootstrap p of the LRT of the fit ``small`` against model ``big`` (with

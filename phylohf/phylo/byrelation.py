@@ -10,8 +10,8 @@ import numpy as np
 
 from ..lineage import Lineage
 from ..records import RELATIONS
-from .bootstrap import bootstrap_lrt
-from .mk import MkFit, fit_mk, lrt
+from .bootstrap import bootstrap_lrt, lrt_test, lrt_text
+from .mk import MkFit, fit_mk
 
 DETECTS = "rates that differ by the relation type of the edge"
 
@@ -54,10 +54,7 @@ class RelationFit:
             cells = ["".join(f"{v:>{width}.3g}" for v in q[i]) for q in f.Q]
             out.append(f"  {n:>{width}}" + " |".join(cells))
         out.append(f"  columns: {', '.join(names)}")
-        boot = (f", bootstrap p = {t['bootstrap_p']:.3g} ({t['replicates']} replicates)"
-                if "bootstrap_p" in t else "")
-        out.append(f"  LRT by relation vs one Q: statistic {t['statistic']:.2f}, df {t['df']}, "
-                   f"p = {t['p']:.3g}{boot}; detects {t['detects']}")
+        out.append(f"  LRT by relation vs one Q: {lrt_text(t)}")
         return out
 
 
@@ -74,11 +71,10 @@ def fit_by_relation(lineage: Lineage, states, lengths, model, k: int, root_prior
     if single is None:
         single = fit_mk(lineage, states, lengths, model, root_prior, starts=starts, seed=seed, k=k)
     fit = fit_mk(lineage, states, lengths, model, root_prior, starts=starts, seed=seed, k=k, groups=groups)
-    stat, df, p = lrt(single, fit)
-    test = {"statistic": stat, "df": df, "p": p, "detects": DETECTS}
+    test = lrt_test(single, fit, DETECTS)
     if bootstrap:
         test["bootstrap_p"], _ = bootstrap_lrt(lineage, states, lengths, single, model, bootstrap, seed,
-                                               stat, groups)
+                                               test["statistic"], groups)
         test["replicates"] = bootstrap
     counts = np.bincount(groups[lineage.parent >= 0], minlength=len(names))
     return RelationFit(fit, single, names, test, dict(zip(names, counts.tolist())))

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..lineage import Lineage
-from .bootstrap import bootstrap_lrt
-from .mk import MkFit, fit_mk, lrt
+from .bootstrap import bootstrap_lrt, lrt_test, lrt_text
+from .mk import MkFit, fit_mk
 from .ratemodels import MODELS
 
 TESTS = (
@@ -54,10 +54,7 @@ class Comparison:
                        f"weight {self.weights[m]:.3f}" + (f", {f.at_bound} on a bound" if f.at_bound else ""))
         out.append("Likelihood-ratio tests (chi-squared p; bootstrap p where asked):")
         for name, t in self.tests.items():
-            boot = (f", bootstrap p = {t['bootstrap_p']:.3g} ({t['replicates']} replicates)"
-                    if "bootstrap_p" in t else "")
-            out.append(f"  {name}: statistic {t['statistic']:.2f}, df {t['df']}, p = {t['p']:.3g}{boot}"
-                       f"; detects {t['detects']}")
+            out.append(f"  {name}: {lrt_text(t)}")
         bound = sum(f.at_bound for f in self.fits.values())
         if bound:
             out.append(f"  {bound} fitted parameter(s) sit on a bound of the search: the chi-squared "
@@ -89,8 +86,7 @@ def compare_models(lineage: Lineage, states, lengths, k: int, root_prior: str = 
     for small, big, detects in TESTS:
         if fits[big].n_params <= fits[small].n_params:
             continue
-        stat, df, p = lrt(fits[small], fits[big])
-        tests[f"{big} vs {small}"] = {"statistic": stat, "df": df, "p": p, "detects": detects}
+        tests[f"{big} vs {small}"] = lrt_test(fits[small], fits[big], detects)
     if k == 2:
         notes.append(TWO_STATES)
     if bootstrap:

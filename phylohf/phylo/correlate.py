@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..lineage import Lineage
-from .bootstrap import bootstrap_lrt
-from .mk import MkFit, fit_mk, lrt
+from .bootstrap import bootstrap_lrt, lrt_test
+from .mk import MkFit, fit_mk
 
 PAIRS = ("00", "01", "10", "11")
 # rate numbers of the dependent model: (from, to) -> rate
@@ -92,9 +92,9 @@ def correlate(lineage: Lineage, a, b, lengths, root_prior: str = "equal", starts
         raise ValueError("no node has both characters known")
     ind = fit_mk(lineage, states, lengths, INDEPENDENT, root_prior, starts=starts, seed=seed)
     dep = fit_mk(lineage, states, lengths, DEPENDENT, root_prior, starts=starts, seed=seed)
-    stat, df, p = lrt(ind, dep)
-    test = {"statistic": stat, "df": df, "p": p, "detects": DETECTS}
+    test = lrt_test(ind, dep, DETECTS)
     if bootstrap:
-        test["bootstrap_p"], _ = bootstrap_lrt(lineage, states, lengths, ind, DEPENDENT, bootstrap, seed, stat)
+        test["bootstrap_p"], _ = bootstrap_lrt(lineage, states, lengths, ind, DEPENDENT, bootstrap, seed,
+                                               test["statistic"])
         test["replicates"] = bootstrap
     return Correlation(ind, dep, test)

@@ -27,13 +27,13 @@ import numpy as np
 from scipy import linalg, optimize, sparse, stats
 
 from ..lineage import Lineage
-from .ratemodels import MODELS, RateModel, index_matrix, n_params, q_matrix, rate_model, stationary
+from .ratemodels import MODELS, index_matrix, n_params, q_matrix, rate_model, stationary
 
 __all__ = ["MODELS", "index_matrix", "n_params", "q_matrix", "stationary", "MkData", "MkFit",
            "fit_mk", "log_likelihood", "lrt", "simulate_states", "transition_matrices"]
 ROOT_PRIORS = ("equal", "stationary", "fitzjohn")
 _MAX_COND = 1e8
-_IMPOSSIBLE = 1e300     # the negative log-likelihood standing for -inf while optimising
+IMPOSSIBLE = 1e300     # the negative log-likelihood standing for -inf while optimising
 _FEW_LENGTHS = 64        # gradient: up to this many distinct lengths, work per length class
 
 
@@ -620,12 +620,12 @@ def fit_mk(lineage: Lineage, states, lengths, model="ARD", root_prior: str = "eq
 
     def nll(x):
         ll = data.loglik(q_of(x), root_prior)
-        return -ll if np.isfinite(ll) else _IMPOSSIBLE
+        return -ll if np.isfinite(ll) else IMPOSSIBLE
 
     def nll_and_grad(x):
         ll, grad = _loglik_and_grad(data, plan, rm, x, root_prior)
         if not np.isfinite(ll):
-            return _IMPOSSIBLE, np.zeros(m)
+            return IMPOSSIBLE, np.zeros(m)
         if grad is None:                    # exact gradient unsafe here: finite differences
             return -ll, optimize.approx_fprime(x, nll, 1e-8)
         return -ll, -grad
@@ -638,7 +638,7 @@ def fit_mk(lineage: Lineage, states, lengths, model="ARD", root_prior: str = "eq
                                 method="L-BFGS-B", bounds=bounds)
         if best is None or res.fun < best.fun:
             best = res
-    if not best.fun < _IMPOSSIBLE:
+    if not best.fun < IMPOSSIBLE:
         raise ValueError(_impossible_message(data, lineage.parent))
     parts = [rm.split(xg) for xg in best.x.reshape(G, rm.m)]
     rates = parts[0][0] if G == 1 else np.array([r for r, _ in parts])

@@ -17,9 +17,9 @@ import numpy as np
 from scipy import optimize
 
 from ..lineage import Lineage
-from .asr import _clamp, _log_apply, _log_root_prior, _logsumexp, _plan, _to_parents
-from .bootstrap import bootstrap_p, simulate_like
-from .mk import MkFit, _check, class_transitions, edge_keys, fit_mk, lrt
+from .asr import _clamp, _log_apply, _log_root_prior, _plan, _to_parents
+from .bootstrap import bootstrap_p, lrt_test, simulate_like, lrt_text
+from .mk import IMPOSSIBLE, MkFit, _check, _logsumexp, class_transitions, edge_keys, fit_mk, lrt
 from .ratemodels import rate_model
 
 _FLOOR = 1e-300
@@ -94,15 +94,12 @@ class RateClassFit:
     def lines(self) -> list[str]:
         t = self.test
         best = np.bincount(self.posterior.argmax(axis=1), minlength=len(self.scales))
-        boot = (f", bootstrap p = {t['bootstrap_p']:.3g} ({t['replicates']} replicates)"
-                if "bootstrap_p" in t else "")
         return ["", f"Hidden rate classes of parents ({len(self.scales)}; the edges to a parent's children "
                 f"move by scale_r x Q): log-likelihood {self.loglik:.2f}, {self.n_params} parameter(s), "
                 f"AIC {self.aic:.1f} (one class: {self.single.loglik:.2f})",
                 *(f"  class {r}: scale {s:.3g}, weight {w:.3f}, most probable class of {c:,} parents"
                   for r, (s, w, c) in enumerate(zip(self.scales, self.weights, best))),
-                f"  LRT against one class: statistic {t['statistic']:.2f}, df {t['df']}, p = {t['p']:.3g}"
-                f"{boot}; detects {t['detects']} (a weight or scale on its bound makes the chi-squared "
+                f"  LRT against one class: {lrt_text(t)} (a weight or scale on its bound makes the chi-squared "
                 "p approximate: prefer the bootstrap p)"]
 
 
@@ -126,15 +123,14 @@ def fit_rate_classes(lineage: Lineage, states, lengths, model, k: int, R: int = 
     if single is None:
         single = fit_mk(lineage, states, lengths, model, root_prior, starts=starts, seed=seed, k=k)
     fit = _fit(lineage, states, lengths, model, k, R, root_prior, starts, single)
-    stat, df, p = lrt(single, fit)
     fit.single = single
-    fit.test = {"statistic": stat, "df": df, "p": p, "detects": DETECTS}
+    fit.test = lrt_test(single, fit, DETECTS)
     if bootstrap:
         def refit(sim):
             one = fit_mk(lineage, sim, lengths, model, root_prior, starts=1, k=k)
             return lrt(one, _fit(lineage, sim, lengths, model, k, R, root_prior, 1, one))[0]
         fit.test["bootstrap_p"], _ = bootstrap_p(
-            stat, lambda rng: simulate_like(lineage, states, lengths, single.Q, root_prior, rng),
+            fit.test["statistic"], lambda rng: simulate_like(lineage, states, lengths, single.Q, root_prior, rng),
             refit, bootstrap, seed)
         fit.test["replicates"] = bootstrap
     return fit
@@ -151,7 +147,7 @@ def _fit(lineage, states, lengths, model, k, R, root_prior, starts, single) -> R
 
     def nll(x):
         ll = data.passes(*_unpack(rm, x, R), root_prior)[0]
-        return -ll if np.isfinite(ll) else 1e300
+        return -ll if np.isfinite(ll) else IMPOSSIBLE
 
     best = None
     # starts: the extra classes faster, then slower, than the one-class rate
