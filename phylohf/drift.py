@@ -2,13 +2,18 @@
 
 Conventions: primary parent -> child edges, each counted once, where both ends declare
 what is compared (eligibility fixed before any resampling). A *flow* compares edges
-moving one way (A -> B) with the reverse (B -> A): its p-value is the two-sided
-binomial test of the two counts (edges taken as independent), its 95% CI the
-percentile cluster bootstrap over families of log((forward + 1/2) / (backward + 1/2)),
-which allows for relatives sharing changes. Flows, not shares: with A rarer than B,
-P(A -> B | A) exceeds P(B -> A | B) even without drift, while the counts of the two
-directions balance. Card length compares child and parent by the median log-ratio
-(natural log) with the same family bootstrap.
+moving one way (A -> B) with the reverse (B -> A), described by its counts and the
+percentile cluster bootstrap over families of log((forward + 1/2) / (backward + 1/2)).
+The flows are descriptive: edges below one parent share its state, and a flow follows
+the founders' states (restrictive founders make restrictive -> open edges common with no
+direction at all). The claims of direction are tested by the null engine
+(:mod:`.phylo.null`): the net flow over all edges (forward minus backward) against the
+same statistic on characters re-simulated down the same trees under the symmetric model
+(each pair of states exchanging at one rate each way, per relation type, with hidden rate
+classes of parents), from the observed founders, declared exactly where the data are:
+"direction beyond what the founders and unequal rates among parents produce". Card
+length compares child and parent by the median log-ratio (natural log) with the same
+family bootstrap, and its claim by the net flow between length classes (powers of two).
 """
 from __future__ import annotations
 
@@ -21,17 +26,22 @@ from .genome import Genome
 from .lineage import Lineage
 from .licenses import CLASSES, class_states
 from .overview import table
-from .phylo.transitions import transitions
+from .claims import Claim, claim_tests
+from .phylo.null import net_flow, ordinal_flow
+from .phylo.transitions import ordering_statistic, transitions
 from .records import RELATIONS
 from .traits import categorical
 
 RESTRICTIVE = ("non-commercial", "community")
 PERMISSIVE = ("permissive", "public-domain")
+OPEN = (*PERMISSIVE, "copyleft")
+MAX_LANGUAGES = 6            # language counts from this many up are one state of the count character
+SECTION = "drift"
 
 
 @dataclass
 class Flow:
-    """Edges moving ``forward`` (A -> B) against ``backward`` (B -> A)."""
+    """Edges moving ``forward`` (A -> B) against ``backward`` (B -> A): descriptive counts."""
 
     name: str
     forward: int
@@ -39,11 +49,6 @@ class Flow:
     eligible: int              # edges where both ends are known
     log_ratio: float           # log((forward + 1/2) / (backward + 1/2))
     ci: tuple[float, float]
-    p: float
-
-    @property
-    def significant(self) -> bool:
-        return self.p < 0.05 and (self.ci[0] > 0 or self.ci[1] < 0)
 
 
 @dataclass
@@ -105,21 +110,13 @@ def _ci(x: np.ndarray) -> tuple[float, float]:
 
 
 def flow(name: str, forward: np.ndarray, backward: np.ndarray, eligible: np.ndarray,
-         family: np.ndarray, n_boot: int = 1000, seed: int = 0, events: np.ndarray | None = None) -> Flow:
-    """A flow from per-edge booleans (``forward``, ``backward``) over ``eligible`` edges.
-
-    ``events``: per-edge keys (e.g. parent * k + child state); edges sharing a key count once,
-    so siblings that adopt the same change from their parent are one change, not many."""
-    if events is not None:
-        first = np.zeros(len(forward), bool)
-        first[np.unique(np.where(eligible, events, -1), return_index=True)[1]] = True
-        forward, backward = forward & first, backward & first
+         family: np.ndarray, n_boot: int = 1000, seed: int = 0) -> Flow:
+    """A flow from per-edge booleans (``forward``, ``backward``) over ``eligible`` edges."""
     f, b, fam = forward[eligible], backward[eligible], family[eligible]
     nf, nb = int(f.sum()), int(b.sum())
     boot = _Clusters(fam, n_boot, seed).sums(np.column_stack([f, b]).astype(float))
     lr = np.log((boot[:, 0] + 0.5) / (boot[:, 1] + 0.5))
-    p = float(stats.binomtest(nf, nf + nb).pvalue) if nf + nb else 1.0
-    return Flow(name, nf, nb, int(eligible.sum()), float(np.log((nf + 0.5) / (nb + 0.5))), _ci(lr), p)
+    return Flow(name, nf, nb, int(eligible.sum()), float(np.log((nf + 0.5) / (nb + 0.5))), _ci(lr))
 
 
 def rate(name: str, changed: np.ndarray, eligible: np.ndarray, family: np.ndarray,
@@ -144,28 +141,39 @@ def _edges(lineage: Lineage) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 # -- licenses --------------------------------------------------------------------------------
-def license_drift(lineage: Lineage, genome: Genome, n_boot: int = 1000, n_perm: int = 100,
+def _mask(names, chosen) -> np.ndarray:
+    return np.isin(np.arange(len(names)), [names.index(c) for c in chosen])
+
+
+def license_drift(lineage: Lineage, genome: Genome, n_boot: int = 1000, null: int = 200,
                   seed: int = 0) -> dict:
-    """Class-level transition matrix, ordering (with permutation null) and the flows
-    restrictive (non-commercial, model licenses) -> permissive / copyleft versus the reverse."""
+    """Class-level transition matrix, the flows restrictive (non-commercial, model licenses)
+    -> permissive / copyleft versus the reverse, and the claims of drift to open licenses
+    and of one ordering of the classes (both against the symmetric null)."""
     states, names = categorical(genome, "license", top=len(genome.columns("license")))
     cls = class_states(states, names)
-    t = transitions(lineage.parent, cls, len(CLASSES), n_perm=n_perm, seed=seed)
+    k = len(CLASSES)
+    t = transitions(lineage.parent, cls, k)
     child, parent, fam = _edges(lineage)
     a, b = cls[parent], cls[child]
     ok = (a >= 0) & (b >= 0)
-    restrictive = np.isin(np.arange(len(CLASSES)), [CLASSES.index(c) for c in RESTRICTIVE])
-    groups = {"permissive": np.isin(np.arange(len(CLASSES)), [CLASSES.index(c) for c in PERMISSIVE]),
-              "copyleft": np.arange(len(CLASSES)) == CLASSES.index("copyleft")}
+    restrictive = _mask(CLASSES, RESTRICTIVE)
+    groups = {"permissive": _mask(CLASSES, PERMISSIVE), "copyleft": _mask(CLASSES, ["copyleft"])}
     groups["permissive or copyleft"] = groups["permissive"] | groups["copyleft"]
     aa, bb = np.maximum(a, 0), np.maximum(b, 0)
-    events = parent * len(CLASSES) + bb
-    flows = [flow(f"restrictive -> {g}", restrictive[aa] & m[bb], m[aa] & restrictive[bb], ok, fam, n_boot, seed,
-                  events) for g, m in groups.items()]
+    flows = [flow(f"restrictive -> {g}", restrictive[aa] & m[bb], m[aa] & restrictive[bb], ok, fam, n_boot, seed)
+             for g, m in groups.items()]
+    claims = claim_tests(lineage, cls, k, {
+        "license_drift:restrictive_to_open": (
+            "licenses move from restrictive to open (permissive, public-domain, copyleft) more than back, "
+            "beyond what the founders and unequal rates produce",
+            net_flow(lineage.parent, k, np.flatnonzero(restrictive), np.flatnonzero(_mask(CLASSES, OPEN)))),
+        "license_class_ordering": ("license classes change in one order (" + " < ".join(
+            CLASSES[i] for i in t.ordering.order) + ")", ordering_statistic(lineage.parent, k))}, null, seed, SECTION)
     # the shares the paper reports (not a test of direction, see the module docstring)
     shares = {"P(permissive child | restrictive parent)": _share(restrictive[aa] & ok, groups["permissive"][bb]),
               "P(restrictive child | permissive parent)": _share(groups["permissive"][aa] & ok, restrictive[bb])}
-    return {"classes": list(CLASSES), "transitions": t, "flows": flows, "shares": shares}
+    return {"classes": list(CLASSES), "transitions": t, "flows": flows, "shares": shares, "claims": claims}
 
 
 def _share(given: np.ndarray, event: np.ndarray) -> float:
@@ -173,9 +181,11 @@ def _share(given: np.ndarray, event: np.ndarray) -> float:
 
 
 # -- languages -------------------------------------------------------------------------------
-def language_drift(lineage: Lineage, genome: Genome, n_boot: int = 1000, seed: int = 0) -> dict:
+def language_drift(lineage: Lineage, genome: Genome, n_boot: int = 1000, null: int = 200, seed: int = 0) -> dict:
     """Multilingual (several languages or the ``multilingual`` tag) -> English only versus the
-    reverse, and the change in the number of declared languages (``multilingual`` counts as one)."""
+    reverse, and the change in the number of declared languages (``multilingual`` counts as
+    one); their claims against the symmetric null of a three-state character (multilingual,
+    English only, another single language) and of the count (MAX_LANGUAGES and more as one)."""
     lang = genome.group("language").tocsr()
     names = genome.traits[genome.columns("language")]
     count = np.diff(lang.indptr)
@@ -187,11 +197,19 @@ def language_drift(lineage: Lineage, genome: Genome, n_boot: int = 1000, seed: i
     child, parent, fam = _edges(lineage)
     ok = declared[child] & declared[parent]
     flows = [flow("multilingual -> English only", multi[parent] & en_only[child], en_only[parent] & multi[child],
-                  ok, fam, n_boot, seed, parent * 2 + en_only[child]),
+                  ok, fam, n_boot, seed),
              flow("fewer languages (vs more)", count[child] < count[parent], count[child] > count[parent],
-                  ok, fam, n_boot, seed, parent * (count.max(initial=0) + 1) + count[child])]
+                  ok, fam, n_boot, seed)]
+    kind = np.where(declared, np.where(multi, 0, np.where(en_only, 1, 2)), -1)
+    size = np.where(declared & (count > 0), np.minimum(count, MAX_LANGUAGES) - 1, -1)
+    claims = claim_tests(lineage, kind, 3, {"language_drift:multilingual_to_english": (
+        "multilingual models have English-only children more than the reverse, beyond the symmetric null",
+        net_flow(lineage.parent, 3, [0], [1]))}, null, seed, SECTION)
+    claims += claim_tests(lineage, size, MAX_LANGUAGES, {"language_drift:fewer_languages": (
+        "children declare fewer languages than their parents more often than more, beyond the symmetric null",
+        ordinal_flow(lineage.parent, MAX_LANGUAGES))}, null, seed, SECTION)
     diff = (count[child] - count[parent])[ok]
-    return {"flows": flows, "eligible": int(ok.sum()),
+    return {"flows": flows, "eligible": int(ok.sum()), "claims": claims,
             "count_change": {"median": float(np.median(diff)) if len(diff) else np.nan,
                              "fewer": int((diff < 0).sum()), "same": int((diff == 0).sum()),
                              "more": int((diff > 0).sum())}}
@@ -225,9 +243,12 @@ def card_lengths(store, n_nodes: int) -> np.ndarray:
     return out
 
 
-def card_drift(lineage: Lineage, genome: Genome, length: np.ndarray, n_boot: int = 1000, seed: int = 0) -> dict:
+def card_drift(lineage: Lineage, genome: Genome, length: np.ndarray, n_boot: int = 1000, null: int = 200,
+               seed: int = 0) -> dict:
     """Card presence (observed parent and child), length as the median log-ratio child/parent,
-    and template / auto-generated markers parent vs child (both with a card)."""
+    and template / auto-generated markers parent vs child (both with a card); the claims of
+    direction against the symmetric null of each as a character (presence over observed
+    models; markers and length class, a power of two, over models with a card)."""
     child, parent, fam = _edges(lineage)
     both_obs = lineage.observed[child] & lineage.observed[parent]
     has = length >= 0
@@ -248,8 +269,24 @@ def card_drift(lineage: Lineage, genome: Genome, length: np.ndarray, n_boot: int
                   template[parent] & ~template[child], both, fam, n_boot, seed),
              flow("auto-generated gained (vs lost)", ~auto[parent] & auto[child],
                   auto[parent] & ~auto[child], both, fam, n_boot, seed)]
+    up = net_flow(lineage.parent, 2, [0], [1])
+    present = np.where(lineage.observed, has, -1)
+    size = np.where(has, np.ceil(np.log2(np.maximum(length, 1))), -1).astype(np.int64)
+    low = int(size[has].min(initial=0))
+    size = np.where(has, size - low, -1)
+    claims = claim_tests(lineage, present, 2, {"card_drift:dropped": (
+        "children drop their parent's model card more often than they add one", net_flow(lineage.parent, 2, [1], [0]))},
+        null, seed, SECTION)
+    claims += claim_tests(lineage, np.where(has, template, -1), 2, {"card_drift:template": (
+        "children's cards become templated more often than the reverse", up)}, null, seed, SECTION)
+    claims += claim_tests(lineage, np.where(has, auto, -1), 2, {"card_drift:auto_generated": (
+        "children's cards become auto-generated more often than the reverse", up)}, null, seed, SECTION)
+    k = int(size.max(initial=0)) + 1
+    claims += claim_tests(lineage, size, k, {"card_drift:shorter": (
+        "children's cards are shorter than their parents' more often than longer (length classes)",
+        ordinal_flow(lineage.parent, k))}, null, seed, SECTION)
     pc = lambda x, m: float(x[m].mean()) if m.any() else np.nan
-    return {"flows": flows,
+    return {"flows": flows, "claims": claims,
             "log_length_ratio": median("log(child/parent card length)", ratio, fam[both], n_boot, seed),
             "shares": {"card present": (pc(has[parent], both_obs), pc(has[child], both_obs), int(both_obs.sum())),
                        "templated": (pc(template[parent], both), pc(template[child], both), int(both.sum())),
@@ -257,13 +294,16 @@ def card_drift(lineage: Lineage, genome: Genome, length: np.ndarray, n_boot: int
 
 
 def drift(lineage: Lineage, genome: Genome, card_length: np.ndarray | None = None, n_boot: int = 1000,
-          n_perm: int = 100, seed: int = 0) -> dict:
-    """All drift analyses (cards only when ``card_length`` is given, see :func:`card_lengths`)."""
-    out = {"license": license_drift(lineage, genome, n_boot, n_perm, seed),
-           "language": language_drift(lineage, genome, n_boot, seed),
+          null: int = 200, seed: int = 0) -> dict:
+    """All drift analyses (cards only when ``card_length`` is given, see :func:`card_lengths`);
+    ``null`` replicates of the null engine per claim (0: descriptive only). ``claims`` lists
+    every claim made, not yet adjusted across claims (:func:`phylohf.claims.adjust`)."""
+    out = {"license": license_drift(lineage, genome, n_boot, null, seed),
+           "language": language_drift(lineage, genome, n_boot, null, seed),
            "change_rates": change_rates(lineage, genome, n_boot=n_boot, seed=seed)}
     if card_length is not None:
-        out["cards"] = card_drift(lineage, genome, card_length, n_boot, seed)
+        out["cards"] = card_drift(lineage, genome, card_length, n_boot, null, seed)
+    out["claims"] = [c for part in ("license", "language", "cards") for c in out.get(part, {}).get("claims", [])]
     return out
 
 
@@ -273,7 +313,9 @@ def to_json(d: dict) -> dict:
 
     def conv(x):
         if isinstance(x, (Flow, Rate, Median)):
-            return {**asdict(x), **({"significant": x.significant} if isinstance(x, Flow) else {})}
+            return asdict(x)
+        if isinstance(x, Claim):
+            return x.to_json()
         if isinstance(x, dict):
             return {k: conv(v) for k, v in x.items() if k != "transitions"}
         if isinstance(x, (list, tuple)):
@@ -287,24 +329,26 @@ def to_json(d: dict) -> dict:
 # -- text ------------------------------------------------------------------------------------
 def _flow_rows(flows: list[Flow]) -> list[str]:
     rows = [[f.name, f"{f.eligible:,}", f"{f.forward:,}", f"{f.backward:,}", f"{f.log_ratio:+.2f}",
-             f"[{f.ci[0]:+.2f}, {f.ci[1]:+.2f}]", f"{f.p:.3g}", "yes" if f.significant else "no"] for f in flows]
-    return table(["flow A -> B (vs B -> A)", "edges", "A->B", "B->A", "log ratio", "95% CI", "p", "drift"],
-                 rows, right={1, 2, 3, 4, 5, 6})
+             f"[{f.ci[0]:+.2f}, {f.ci[1]:+.2f}]"] for f in flows]
+    return table(["flow A -> B (vs B -> A)", "edges", "A->B", "B->A", "log ratio", "95% CI"], rows,
+                 right={1, 2, 3, 4, 5})
 
 
 def drift_report(d: dict) -> str:
-    """The drift analyses as text."""
+    """The drift analyses as text; its claims adjusted beforehand (:func:`phylohf.claims.adjust`)."""
+    from .claims import meaning, table as claim_table
     from .report import transitions_report
     lic, lang = d["license"], d["language"]
     lines = ["== Drift along parent -> child edges ==", "",
              "Conventions: primary edges, both ends declaring what is compared; a flow sets edges "
              "A -> B against B -> A: log ratio = log((A->B + 1/2) / (B->A + 1/2)), 95% CI by family "
-             "cluster bootstrap, p by two-sided binomial test; 'drift' needs p < 0.05 and a CI "
-             "excluding 0.", "",
+             "cluster bootstrap. Flows describe; they are not tests (edges below one parent share its state, "
+             "and flows follow the founders). The claims below set the net flow against the symmetric null "
+             "from the observed founders (the null engine).", "",
              "Licenses (classes: restrictive = non-commercial or model-specific community license):",
              *_flow_rows(lic["flows"]),
              "  " + "; ".join(f"{k} = {v:.3f}" for k, v in lic["shares"].items())
-             + " (shares depend on class frequencies; the flows test direction)", "",
+             + " (shares depend on class frequencies)", "",
              transitions_report(lic["transitions"], list(CLASSES), "license class", "all families"), "",
              "Languages (models declaring languages at both ends):", *_flow_rows(lang["flows"])]
     cc = lang["count_change"]
@@ -314,7 +358,6 @@ def drift_report(d: dict) -> str:
             for r in d["change_rates"]]
     lines += ["Change rates per edge (both declared):",
               *table(["trait", "edges", "changed", "share", "95% CI"], rows, right={1, 2, 3, 4}), ""]
-    verdict = []
     if "cards" in d:
         c = d["cards"]
         m = c["log_length_ratio"]
@@ -323,11 +366,8 @@ def drift_report(d: dict) -> str:
                   f"  card length, median log(child/parent) over {m.n:,} edges with both cards: {m.median:+.3f} "
                   f"(95% CI [{m.ci[0]:+.3f}, {m.ci[1]:+.3f}]; child/parent = {np.exp(m.median):.2f})",
                   *_flow_rows(c["flows"]), ""]
-        if m.ci[1] < 0:
-            verdict.append("cards get shorter")
-    flows = lic["flows"] + lang["flows"] + d.get("cards", {}).get("flows", [])
-    verdict = [f"{f.name.split(' (')[0]} {'outnumbers' if f.log_ratio > 0 else 'is outnumbered by'} the reverse "
-               f"({f.forward:,} vs {f.backward:,})" for f in flows if f.significant] + verdict
-    lines.append("What it means: " + ("; ".join(verdict) if verdict else
-                                      "no directional drift beyond chance in licenses, languages or cards") + ".")
+    if d["claims"]:
+        lines += [f"Claims (null: {d['claims'][0].null}; {d['claims'][0].replicates:,} replicates; q: "
+                  "Benjamini-Hochberg across the claims):", *claim_table(d["claims"]), ""]
+    lines.append(meaning(d["claims"]))
     return "\n".join(lines)

@@ -10,18 +10,20 @@ Conventions:
   maximum likelihood over the whole tree instead: an EM whose E step sums the posterior
   parent/child state pairs of every edge (a two-pass algorithm, :mod:`.asr`), so edges
   with an unknown end count too, each by its probabilities.
-* Net flow N = C - Cᵀ; for each pair a < b with changes, a two-sided binomial test of
-  C[a, b] against C[b, a] (p = 1/2), Benjamini–Hochberg adjusted over the pairs.
-* Bowker's test of symmetry for the whole matrix (chi-square, one degree of freedom per
-  pair with changes).
+* Net flow N = C - Cᵀ and Bowker's statistic of symmetry, sum over pairs with changes of
+  (C[a, b] - C[b, a])^2 / (C[a, b] + C[b, a]): descriptive. Their textbook tests (binomial,
+  chi-square) take edges as independent, which they are not (a parent's state is shared by
+  its clade), so none is printed as a test.
 * The maximum compatible ordering (Laufer et al.): the order of the states that maximises
   the transition weight flowing forward (a before b for C[a, b]); an integer programme
   (scipy.optimize.milp), exact, fine up to ~25 states. Its share is forward weight over
-  all changes; its null distribution comes from permuting child states among the edges.
+  all changes. Its test is the null engine's (:mod:`.null`): the share, maximisation
+  included, recomputed on characters re-simulated under the symmetric model
+  (:func:`ordering_statistic`).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from itertools import permutations
 
 import numpy as np
@@ -29,20 +31,9 @@ from scipy import optimize, stats
 
 
 @dataclass
-class PairTest:
-    a: int
-    b: int
-    forward: int      # C[a, b]
-    backward: int     # C[b, a]
-    p: float
-    q: float          # Benjamini–Hochberg adjusted
-
-
-@dataclass
 class Ordering:
     order: list[int]          # states, first to last
     share: float              # forward weight / all changes
-    null_p: float | None      # permutation p-value of the share (None when not computed)
 
 
 @dataclass
@@ -59,8 +50,7 @@ class Transitions:
     counts: np.ndarray
     P: np.ndarray
     net: np.ndarray
-    pairs: list[PairTest] = field(default_factory=list)
-    bowker: tuple[float, int, float] = (0.0, 0, 1.0)
+    bowker: tuple[float, int] = (0.0, 0)
     ordering: Ordering | None = None
     em: EMMatrix | None = None    # the ML matrix over the whole tree (:func:`em_matrix`)
     em_class: int = 0             # which of its edge classes these transitions are
@@ -82,24 +72,13 @@ def count_matrix(a: np.ndarray, b: np.ndarray, k: int) -> np.ndarray:
     return np.bincount(a * k + b, minlength=k * k).reshape(k, k)
 
 
-def pair_tests(counts: np.ndarray) -> list[PairTest]:
-    """Two-sided binomial tests of C[a, b] vs C[b, a] for every pair with changes, BH-adjusted."""
-    k = len(counts)
-    pairs = [(a, b) for a in range(k) for b in range(a + 1, k) if counts[a, b] + counts[b, a] > 0]
-    p = [stats.binomtest(int(counts[a, b]), int(counts[a, b] + counts[b, a])).pvalue for a, b in pairs]
-    q = stats.false_discovery_control(p) if p else []
-    return [PairTest(a, b, int(counts[a, b]), int(counts[b, a]), float(pi), float(qi))
-            for (a, b), pi, qi in zip(pairs, p, q)]
-
-
-def bowker(counts: np.ndarray) -> tuple[float, int, float]:
-    """Bowker's test of symmetry: sum over pairs with changes of (n_ab - n_ba)^2 / (n_ab + n_ba)."""
+def bowker(counts: np.ndarray) -> tuple[float, int]:
+    """Bowker's statistic of symmetry, sum over pairs with changes of (n_ab - n_ba)^2 / (n_ab + n_ba),
+    and the number of those pairs."""
     upper = np.triu_indices(len(counts), 1)
     nab, nba = counts[upper].astype(float), counts.T[upper].astype(float)
     used = nab + nba > 0
-    stat = float(np.sum((nab[used] - nba[used]) ** 2 / (nab[used] + nba[used])))
-    df = int(used.sum())
-    return stat, df, float(stats.chi2.sf(stat, df)) if df else 1.0
+    return float(np.sum((nab[used] - nba[used]) ** 2 / (nab[used] + nba[used]))), int(used.sum())
 
 
 def best_ordering(counts: np.ndarray) -> tuple[list[int], float]:
@@ -134,25 +113,22 @@ def best_ordering(counts: np.ndarray) -> tuple[list[int], float]:
     return order, float(-res.fun / total)
 
 
-def ordering_null(a: np.ndarray, b: np.ndarray, k: int, share: float, n_perm: int,
-                  rng: np.random.Generator) -> float:
-    """Permutation p-value of the best-ordering share: child states shuffled among the edges."""
-    hits = sum(best_ordering(count_matrix(a, rng.permutation(b), k))[1] >= share - 1e-12
-               for _ in range(n_perm))
-    return (hits + 1) / (n_perm + 1)
+def ordering_statistic(parent: np.ndarray, k: int):
+    """Null-engine statistic: the best ordering's share of every column of an (n, R) state
+    array, the maximisation redone on each."""
+    from .null import pair_counts
+    return lambda S: np.array([best_ordering(c)[1] for c in pair_counts(parent, S, k)])
 
 
 def transitions(parent: np.ndarray, states: np.ndarray, k: int, relation: np.ndarray | None = None,
-                only: int | None = None, n_perm: int = 0, seed: int = 0) -> Transitions:
+                only: int | None = None) -> Transitions:
     """All of the above for one categorical trait (states -1 unknown, else 0..k-1)."""
     a, b = edge_states(parent, states, relation, only)
     counts = count_matrix(a, b, k)
     rows = counts.sum(axis=1, keepdims=True)
     P = np.divide(counts, rows, out=np.zeros((k, k)), where=rows > 0)
     order, share = best_ordering(counts)
-    null = ordering_null(a, b, k, share, n_perm, np.random.default_rng(seed)) if n_perm else None
-    return Transitions(counts, P, counts - counts.T, pair_tests(counts), bowker(counts),
-                       Ordering(order, share, null))
+    return Transitions(counts, P, counts - counts.T, bowker(counts), Ordering(order, share))
 
 
 def em_matrix(lineage, states: np.ndarray, k: int, edge_class: np.ndarray | None = None,
@@ -190,12 +166,11 @@ def em_matrix(lineage, states: np.ndarray, k: int, edge_class: np.ndarray | None
     return EMMatrix(P, root, e.loglik, max_iter, False)
 
 
-def tree_transitions(lineage, states: np.ndarray, k: int, only: int | None = None, n_perm: int = 0,
-                     seed: int = 0) -> Transitions:
+def tree_transitions(lineage, states: np.ndarray, k: int, only: int | None = None) -> Transitions:
     """:func:`transitions` over a lineage's primary edges (only those of relation code
     ``only`` if given), with the per-generation matrix also estimated over the whole tree by
     :func:`em_matrix` (one matrix per relation type when ``only`` is given)."""
-    t = transitions(lineage.parent, states, k, lineage.relation, only, n_perm, seed)
+    t = transitions(lineage.parent, states, k, lineage.relation, only)
     em = em_matrix(lineage, states, k, None if only is None else lineage.relation)
     return replace(t, em=em, em_class=only or 0)
 

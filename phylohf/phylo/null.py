@@ -1,0 +1,306 @@
+"""The null engine: a character re-simulated down the observed trees under a fitted null.
+
+A claim is tested by a statistic T, computed by one function on the observed character
+and on R replicates drawn under a null model fitted to the same data:
+p = (1 + #{T* >= T}) / (1 + R), larger T meaning more of the claimed effect.
+
+The null model, per generation (unit branch lengths):
+
+* one rate matrix Q_g per relation type g of the edge above a node, estimated from the
+  primary edges with both states known: with n_a edges leaving state a, N_ab of them
+  ending in b, ``ARD`` takes q_ab = N_ab / n_a and ``SYM`` q_ab = q_ba =
+  (N_ab + N_ba) / (n_a + n_b), the maximum-likelihood rates of the one-step Poisson
+  approximation, the second with no direction (each pair exchanges at one rate);
+* hidden rate classes of parents: a parent is in class c with weight w_c and the edges to
+  all its children move by P = expm(s_c Q_g) (a copying parent, an editing parent);
+  (s, w) maximise the likelihood of the edges with both states known, each parent's class
+  summed over (its children's edges share it).
+
+A replicate keeps what the data fix: roots keep their observed state (the founders), a
+root with no declared state draws from the declared founders' frequencies, every parent
+draws its class, every child its state from its row; a node unknown in the data is
+unknown in the replicate, so exactly the declared nodes are declared. Nodes of
+single-model families are not simulated (nothing descends from them).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import optimize
+
+from ..lineage import Lineage, _jump, levels
+from ..records import RELATIONS
+from .mk import _eigen, transition_matrices
+
+KINDS = ("SYM", "ARD")
+CHUNK_CELLS = 20_000_000      # node x replicate cells held at once
+MAX_FIT_EDGES = 400_000       # edges the rate classes are fitted on (parents sampled beyond)
+
+
+@dataclass
+class NullModel:
+    kind: str                  # "SYM" (no direction) or "ARD"
+    Q: np.ndarray              # (G, k, k) per relation group, per generation
+    relations: list[str]       # name of every group
+    group: np.ndarray          # per node: group of the edge above it (-1 roots)
+    scales: np.ndarray         # (C,) rate-class multipliers, ascending
+    weights: np.ndarray        # (C,)
+    founders: np.ndarray       # (k,) state frequencies of the declared roots with children
+    edges: int                 # edges with both states known behind the rates
+
+    def text(self) -> str:
+        classes = ", ".join(f"x{s:.3g} ({w:.0%})" for s, w in zip(self.scales, self.weights))
+        return (f"{self.kind} per relation ({', '.join(self.relations) or 'none'}), rate classes of parents "
+                f"{classes}, founders as observed, declared nodes as observed")
+
+    def transitions(self) -> np.ndarray:
+        """(G, C, k, k): P of an edge of group g below a parent of class c."""
+        return np.stack([transition_matrices(q, self.scales) for q in self.Q])
+
+
+def _relation_groups(lineage: Lineage, parent: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    rel = np.where(parent >= 0, lineage.relation, -1).astype(np.int64)
+    present = np.unique(rel[rel >= 0])
+    code = np.full(len(RELATIONS), -1, np.int64)
+    code[present] = np.arange(len(present))
+    return np.where(rel >= 0, code[np.maximum(rel, 0)], -1), [RELATIONS[r] for r in present]
+
+
+def rates(counts: np.ndarray, kind: str) -> np.ndarray:
+    """Q from a (k, k) parent-state x child-state count matrix (see the module docstring)."""
+    n = counts.sum(axis=1).astype(float)
+    if kind == "ARD":
+        q = np.divide(counts, n[:, None], out=np.zeros(counts.shape), where=n[:, None] > 0)
+    else:
+        pair = n[:, None] + n[None, :]
+        q = np.divide(counts + counts.T, pair, out=np.zeros(counts.shape), where=pair > 0)
+    np.fill_diagonal(q, 0)
+    np.fill_diagonal(q, -q.sum(axis=1))
+    return q
+
+
+def _known_edges(parent, states, group):
+    child = np.flatnonzero(parent >= 0)
+    a, b = states[parent[child]], states[child]
+    ok = (a >= 0) & (b >= 0)
+    return child[ok], a[ok], b[ok], group[child[ok]]
+
+
+def fit_null(lineage: Lineage, states, k: int, kind: str = "SYM", parent=None, classes: int = 2,
+             seed: int = 0) -> NullModel:
+    """The null model of ``states`` (-1 unknown, else 0..k-1) over the primary edges of
+    ``parent`` (default the lineage's; pass a relation-restricted copy to keep only some
+    edge types): per-relation Q of ``kind`` and ``classes`` hidden rate classes of parents."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown null kind {kind!r}: choose one of {', '.join(KINDS)}")
+    states = np.asarray(states, np.int64)
+    parent = lineage.parent if parent is None else np.asarray(parent, np.int64)
+    group, names = _relation_groups(lineage, parent)
+    child, a, b, g = _known_edges(parent, states, group)
+    G = max(len(names), 1)
+    counts = np.zeros((G, k, k))
+    np.add.at(counts, (g, a, b), 1)
+    Q = np.stack([rates(c, kind) for c in counts])
+    scales, weights = _fit_classes(Q, parent[child], a, b, g, classes, np.random.default_rng(seed))
+    has_children = np.bincount(parent[parent >= 0], minlength=len(parent)) > 0
+    roots = (parent < 0) & (states >= 0)
+    pick = roots & has_children if (roots & has_children).any() else roots if roots.any() else states >= 0
+    founders = np.bincount(states[pick], minlength=k).astype(float)
+    founders = founders / founders.sum() if founders.sum() else np.full(k, 1.0 / max(k, 1))
+    return NullModel(kind, Q, names, group, scales, weights, founders, int(len(child)))
+
+
+def _fit_classes(Q, par, a, b, g, C, rng):
+    """(scales, weights) maximising the likelihood of the known edges, each parent's class
+    summed over; edges of at most MAX_FIT_EDGES, whole parents sampled beyond."""
+    if C < 2 or not (a != b).any():                 # one class, or nothing ever changes
+        return np.ones(1), np.ones(1)
+    if len(par) > MAX_FIT_EDGES:
+        uniq = np.unique(par)
+        keep = np.isin(par, rng.choice(uniq, int(len(uniq) * MAX_FIT_EDGES / len(par)), replace=False))
+        par, a, b, g = par[keep], a[keep], b[keep], g[keep]
+    _, pidx = np.unique(par, return_inverse=True)
+    n_par = int(pidx.max()) + 1
+    triple, inv = np.unique(np.stack([g, a, b]), axis=1, return_inverse=True)
+    inv = inv.ravel()
+    decs = [_eigen(q) for q in Q]
+
+    def logp(scale):
+        out = np.empty(triple.shape[1])
+        for gi, dec in enumerate(decs):
+            m = triple[0] == gi
+            if not m.any():
+                continue
+            ta, tb = triple[1, m], triple[2, m]
+            if dec is None:
+                P = transition_matrices(Q[gi], np.array([scale]))[0]
+                out[m] = P[ta, tb]
+            else:
+                w, v, vi = dec
+                out[m] = np.einsum("ui,i,iu->u", v[ta], np.exp(scale * w), vi[:, tb]).real
+        return np.log(np.clip(out, 1e-300, 1.0))
+
+    def nll(x):
+        scales, logw = np.exp(x[:C]), x[C:] - np.logaddexp.reduce(x[C:])
+        per = np.stack([np.bincount(pidx, logp(s)[inv], n_par) for s in scales], axis=1)
+        return -float(np.logaddexp.reduce(per + logw, axis=1).sum())
+
+    x0 = np.r_[np.log(np.geomspace(0.3, 3.0, C)), np.zeros(C)]
+    res = optimize.minimize(nll, x0, method="L-BFGS-B", bounds=[(-9, 4)] * C + [(-12, 12)] * C)
+    scales, w = np.exp(res.x[:C]), np.exp(res.x[C:] - np.logaddexp.reduce(res.x[C:]))
+    order = np.argsort(scales)
+    return scales[order], w[order]
+
+
+def _depth(lineage: Lineage, parent: np.ndarray) -> np.ndarray:
+    return lineage.depth if parent is lineage.parent else _jump(parent)[1]
+
+
+def _table(P: np.ndarray) -> np.ndarray:
+    """Rows of the (M, k, k) stack as one increasing array for inverse-CDF draws: row r holds
+    r + its cumulative probabilities (the last exactly r + 1)."""
+    M, k, _ = P.shape
+    cum = np.cumsum(P, axis=2)
+    cum[..., -1] = 1.0
+    return (cum.reshape(M * k, k) + np.arange(M * k)[:, None]).ravel()
+
+
+class Simulator:
+    """Replicates of one character under one null model (see the module docstring)."""
+
+    def __init__(self, lineage: Lineage, states, model: NullModel, parent=None):
+        self.states = np.asarray(states, np.int64)
+        self.parent = lineage.parent if parent is None else np.asarray(parent, np.int64)
+        self.model = model
+        G, k = len(model.Q), model.Q.shape[-1]
+        self.k, self.C = k, len(model.scales)
+        self.flat = _table(model.transitions().reshape(G * self.C, k, k))
+        root = _jump(self.parent)[0]
+        size = np.bincount(root, minlength=len(root))
+        lv = levels(_depth(lineage, self.parent))
+        keep = size[root] >= 2
+        self.levels = [nodes[keep[nodes]] for nodes in lv]
+        self.parents = np.flatnonzero(np.bincount(self.parent[self.parent >= 0], minlength=len(root)) > 0)
+        self.cum_founders = np.cumsum(model.founders)
+        self.dtype = np.int16 if k < 2 ** 15 else np.int32
+
+    def draw(self, replicates: int, rng: np.random.Generator) -> np.ndarray:
+        """(nodes, replicates) states, -1 where the data are unknown."""
+        n, r, k = len(self.states), replicates, self.k
+        S = np.repeat(self.states.astype(self.dtype)[:, None], r, axis=1)
+        roots = self.levels[0] if self.levels else np.zeros(0, np.int64)
+        unknown = roots[self.states[roots] < 0]
+        S[unknown] = np.minimum(np.searchsorted(self.cum_founders, rng.random((len(unknown), r)), "right"), k - 1)
+        cls = np.zeros((n, r), np.int8)
+        if self.C > 1:
+            cls[self.parents] = np.searchsorted(np.cumsum(self.model.weights)[:-1],
+                                                rng.random((len(self.parents), r)), "right")
+        for nodes in self.levels[1:]:
+            p = self.parent[nodes]
+            row = ((self.model.group[nodes][:, None] * self.C + cls[p]) * k + S[p]).astype(np.int64)
+            S[nodes] = np.searchsorted(self.flat, row + rng.random(row.shape), "right") - row * k
+        return np.where(self.states[:, None] >= 0, S, -1).astype(self.dtype)
+
+
+@dataclass
+class NullTest:
+    statistic: float
+    p: float
+    null_mean: float
+    null_ci: tuple[float, float]
+    replicates: int
+    model: str
+    n_eff: float               # Kish effective number of families behind the statistic
+    leave_one_out: dict | None # {"family", "statistic", "p"}: without the family that contributes most
+
+    @property
+    def effect(self) -> float:
+        return self.statistic - self.null_mean
+
+    def to_json(self) -> dict:
+        return {"statistic": self.statistic, "p": self.p, "null_mean": self.null_mean,
+                "null_ci": list(self.null_ci), "replicates": self.replicates, "null": self.model,
+                "effect": self.effect, "n_eff": self.n_eff, "leave_one_out": self.leave_one_out}
+
+
+def family_weights(lineage: Lineage, states, parent=None) -> np.ndarray:
+    """Per family (root index): its primary edges with both states known that change state."""
+    parent = lineage.parent if parent is None else parent
+    child = np.flatnonzero(parent >= 0)
+    a, b = states[parent[child]], states[child]
+    changed = child[(a >= 0) & (b >= 0) & (a != b)]
+    return np.bincount(lineage.root[changed], minlength=lineage.n).astype(float)
+
+
+def null_test(lineage: Lineage, states, model: NullModel, statistic, replicates: int, seed: int,
+              parent=None, weights: np.ndarray | None = None):
+    """Test the claim that ``statistic`` (an (n, R) state array -> (R,) values) is larger in
+    the data than under ``model``; also without the family of largest weight (``weights``
+    per family root; default: the changes it contributes) and Kish's effective number of
+    families over those weights. ``statistic`` may be a dict of them, tested on the same
+    replicates: then a dict of :class:`NullTest` comes back."""
+    stats_ = statistic if isinstance(statistic, dict) else {None: statistic}
+    states = np.asarray(states, np.int64)
+    w = family_weights(lineage, states, parent) if weights is None else np.asarray(weights, float)
+    n_eff = float(w.sum() ** 2 / (w ** 2).sum()) if (w > 0).any() else 0.0
+    top = int(np.argmax(w)) if (w > 0).any() else -1
+    drop = (lineage.root == top)[:, None]
+
+    def values(S):
+        loo = np.where(drop, -1, S) if top >= 0 else None
+        return {key: (f(S), f(loo) if top >= 0 else None) for key, f in stats_.items()}
+
+    observed = values(states[:, None])
+    sim = Simulator(lineage, states, model, parent)
+    rng = np.random.default_rng(seed)
+    chunk = max(1, CHUNK_CELLS // max(lineage.n, 1))
+    draws = [values(sim.draw(min(chunk, replicates - start), rng)) for start in range(0, replicates, chunk)]
+    out = {}
+    for key in stats_:
+        T, T_loo = (float(v[0]) if v is not None else None for v in observed[key])
+        null = np.concatenate([d[key][0] for d in draws]) if draws else np.zeros(0)
+        p = float((1 + np.sum(null >= T - 1e-12)) / (1 + replicates))
+        loo = None
+        if top >= 0:
+            null_loo = np.concatenate([d[key][1] for d in draws]) if draws else np.zeros(0)
+            loo = {"family": str(lineage.ids[top]), "statistic": T_loo,
+                   "p": float((1 + np.sum(null_loo >= T_loo - 1e-12)) / (1 + replicates))}
+        ci = tuple(np.quantile(null, [0.025, 0.975]).tolist()) if replicates else (np.nan, np.nan)
+        out[key] = NullTest(T, p, float(null.mean()) if replicates else np.nan, ci, replicates, model.text(),
+                            n_eff, loo)
+    return out if isinstance(statistic, dict) else out[None]
+
+
+# -- statistics over edges, vectorised over replicates --------------------------------------------------
+def pair_counts(parent: np.ndarray, S: np.ndarray, k: int) -> np.ndarray:
+    """(R, k, k) counts of primary edges by (parent state, child state), both known, per
+    column of S (nodes x R)."""
+    child = np.flatnonzero(parent >= 0)
+    a, b = S[parent[child]].astype(np.int64), S[child].astype(np.int64)
+    ok = (a >= 0) & (b >= 0)
+    rep = np.broadcast_to(np.arange(S.shape[1]), a.shape)
+    code = (rep * k + a) * k + b
+    return np.bincount(code[ok], minlength=S.shape[1] * k * k).reshape(S.shape[1], k, k)
+
+
+def net_flow(parent: np.ndarray, k: int, source, target):
+    """Statistic: edges from a state in ``source`` to one in ``target`` minus the reverse."""
+    src, tgt = np.zeros(k, bool), np.zeros(k, bool)
+    src[list(source)], tgt[list(target)] = True, True
+    forward = src[:, None] & tgt[None, :]
+
+    def statistic(S):
+        c = pair_counts(parent, S, k)
+        return (c[:, forward].sum(axis=1) - c[:, forward.T].sum(axis=1)).astype(float)
+    return statistic
+
+
+def ordinal_flow(parent: np.ndarray, k: int):
+    """Statistic: edges moving to a lower state minus edges moving to a higher one."""
+    lower = np.tril(np.ones((k, k), bool), -1)
+
+    def statistic(S):
+        c = pair_counts(parent, S, k)
+        return (c[:, lower].sum(axis=1) - c[:, lower.T].sum(axis=1)).astype(float)
+    return statistic
