@@ -408,7 +408,8 @@ def _set_transitions(args, lineage, genome, parent, scope_mask, scope) -> int:
 
 
 def cmd_transitions(args) -> int:
-    from .phylo.transitions import tree_transitions
+    from .claims import adjust, claim_tests
+    from .phylo.transitions import ordering_statistic, tree_transitions
     from .records import RELATIONS
     from .report import transitions_json, transitions_report
     set_valued = args.trait in SET_TRAITS
@@ -424,12 +425,19 @@ def cmd_transitions(args) -> int:
     if set_valued:
         parent = np.where(lineage.relation == only, lineage.parent, -1) if only is not None else lineage.parent
         return _set_transitions(args, lineage, genome, parent, scope_mask, scope)
-    t = tree_transitions(lineage, states, len(names), only, args.permutations, args.seed)
+    t = tree_transitions(lineage, states, len(names), only)
+    parent = lineage.parent if only is None else np.where(lineage.relation == only, lineage.parent, -1)
+    claims = adjust(claim_tests(lineage, states, len(names), {"ordering": (
+        f"{args.trait} changes follow one order, more than symmetric change produces",
+        ordering_statistic(parent, len(names)))}, args.null, args.seed, "transitions", parent=parent))
     if args.json:
-        json.dump({"trait": args.trait, "scope": scope, **transitions_json(t, names)}, sys.stdout, indent=1)
+        json.dump({"trait": args.trait, "scope": scope, **transitions_json(t, names),
+                   "claims": [c.to_json() for c in claims]}, sys.stdout, indent=1)
         print()
     else:
-        print(transitions_report(t, names, args.trait, scope))
+        print(transitions_report(t, names, args.trait, scope)
+              + (f" (null-engine p = {claims[0].p:.3g}, {args.null} replicates of the symmetric model)"
+                 if claims else ""))
     return 0
 
 
@@ -518,7 +526,7 @@ def cmd_report(args) -> int:
     with Store(args.store, read_only=True) as store:
         lineage, fams, genome = load(store, with_genome=True)
         report = build(store, lineage, fams, genome, Settings(seed=args.seed, bootstrap=args.bootstrap,
-                                                              null=args.null, permutations=args.permutations),
+                                                              null=args.null),
                        progress=_progress(args))
     text = report.text()
     if args.out:
@@ -725,8 +733,8 @@ def parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("transitions", help="parent -> child transition matrix of a trait, with tests",
                        description="Counts and per-generation matrix of parent -> child state changes, "
-                       "net flow per pair (binomial tests, Benjamini-Hochberg), Bowker's test and the "
-                       "maximum compatible ordering of the states.")
+                       "net flow per pair and Bowker's statistic (descriptive: edges below one parent share its "
+                       "state), and the maximum compatible ordering of the states with its null-engine test.")
     _store_arg(s)
     s.add_argument("--trait", default="license", type=_trait_name(SET_TRAITS), metavar="TRAIT",
                    help="a single-valued trait group (license, task, library, architecture; default: "
@@ -737,9 +745,11 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--family", metavar="ROOT_ID", help="only this family")
     s.add_argument("--relation", choices=("finetune", "adapter", "quantized", "merge"),
                    help="only edges of this relation type")
-    s.add_argument("--permutations", type=COUNT, default=200,
-                   help="permutations for the ordering's null (default 200; 0 skips)")
-    s.add_argument("--seed", type=COUNT, default=1, help="random seed of the permutations (default 1)")
+    s.add_argument("--null", type=COUNT, default=200,
+                   help="replicates of the ordering's test: the share recomputed on the trait re-simulated "
+                   "down the same trees under the symmetric model, from the observed founders (default 200; "
+                   "0 skips)")
+    s.add_argument("--seed", type=COUNT, default=1, help="random seed of the null replicates (default 1)")
     s.add_argument("--json", action="store_true", help="print counts, P, tests and ordering as JSON")
     s.set_defaults(func=cmd_transitions)
 
@@ -816,10 +826,9 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--figures", metavar="DIR", help="also write PNG figures (needs matplotlib: "
                    "pip install 'phylohf[view]')")
     s.add_argument("--bootstrap", type=COUNT, default=1000, help="cluster-bootstrap replicates (default 1000)")
-    s.add_argument("--null", type=COUNT, default=200, help="neutral-null replicates of the kinship tests "
-                   "(default 200)")
-    s.add_argument("--permutations", type=COUNT, default=200, help="permutations of the ordering null "
-                   "(default 200)")
+    s.add_argument("--null", type=COUNT, default=200, help="null-engine replicates of every claim: the "
+                   "statistic recomputed on traits re-simulated down the same trees (default 200; 0 leaves "
+                   "only descriptive numbers and the bootstrap claims)")
     s.add_argument("--seed", type=COUNT, default=1, help="random seed (default 1)")
     s.set_defaults(func=cmd_report)
 

@@ -1,12 +1,18 @@
 """The full report: every analysis of one store in numbered sections, as text and JSON.
 
 1. data and conventions; 2. family anatomy; 3. family resemblance (kinship tests against
-the neutral null); 4. transition matrices and orderings; 5. license audit; 6. drift of
+the null engine); 4. transition matrices and orderings; 5. license audit; 6. drift of
 licenses, languages, tasks, libraries and cards; 7. ancestral reconstruction and
 imputation accuracy. Every section names its conventions, gives each estimate with a CI
-or p-value and ends with one line saying what it means. The analyses are the library's
-own (``relatives``, ``phylo``, ``licenses``, ``drift``, ``anatomy``); this module only
-runs them in order and lays them out.
+or p-value and ends with one line saying what it means.
+
+Every test the report states is a *claim* (:mod:`.claims`): its p-value comes from a null
+simulated on the same trees (the null engine, :mod:`.phylo.null`) or from a family
+bootstrap; the q-values are Benjamini-Hochberg across all claims of the report, and a
+section's "What it means" line states only the claims with q < 0.05 and the claimed sign.
+So a section is rendered after every claim is in. The analyses are the library's own
+(``relatives``, ``phylo``, ``licenses``, ``drift``, ``anatomy``); this module only runs
+them in order and lays them out.
 """
 from __future__ import annotations
 
@@ -31,6 +37,10 @@ CONVENTIONS = (
     "pairs of relatives are not independent: CIs resample families (cluster bootstrap); claims are "
     "set against a null simulated on the same trees",
     "Mk models: unit branch lengths (one per generation), root prior equal (as phytools fitMk)",
+    "claims: p from a null simulated on the same trees (founders and declared nodes as observed; "
+    "symmetric rates for direction, unrestricted for shared change; per relation type, hidden rate "
+    "classes of parents); q by Benjamini-Hochberg across all claims of the report; supported = q < 0.05 "
+    "and the claimed sign",
 )
 
 
@@ -44,8 +54,7 @@ KINSHIP_GROUPS = ("license", "language", "task", "card")
 class Settings:
     seed: int = 1
     bootstrap: int = 1000       # cluster-bootstrap replicates
-    null: int = 200             # neutral-null replicates of the kinship tests
-    permutations: int = 200     # permutations of the ordering's null
+    null: int = 200             # null-engine replicates of every claim
     mask: float = 0.2           # share of known licenses hidden to score the reconstruction
     top: int = 8                # license states of the transition matrix
 
@@ -63,8 +72,11 @@ class Report:
                 for i, (title, text) in enumerate(self.sections, 1)]
         return f"phylohf report\n==============\n\n{self.header}\n\n\n" + "\n\n\n".join(body) + "\n"
 
+    claims: list = field(default_factory=list)                        # every claim, adjusted
+
     def json(self) -> dict:
-        return {"header": self.header, "sections": [t for t, _ in self.sections], **self.data}
+        return {"header": self.header, "sections": [t for t, _ in self.sections], **self.data,
+                "claims": [c.to_json() for c in self.claims]}
 
 
 def _data(store, lineage, fams, genome, s):
@@ -74,77 +86,80 @@ def _data(store, lineage, fams, genome, s):
     text += "\n\nConventions used throughout:\n" + "\n".join(f"  - {c}" for c in CONVENTIONS)
     text += (f"\n\nWhat it means: {lineage.n_observed:,} models in {len(fams):,} families; every analysis "
              "below runs on these trees.")
-    return text, {"models": lineage.n_observed, "placeholders": lineage.n - lineage.n_observed,
-                  "families": len(fams), "edges": edges, "conventions": list(CONVENTIONS),
-                  "fixes": store.fix_counts(), "problems": store.problem_counts()}
+    return [], lambda: (text, {"models": lineage.n_observed, "placeholders": lineage.n - lineage.n_observed,
+                               "families": len(fams), "edges": edges, "conventions": list(CONVENTIONS),
+                               "fixes": store.fix_counts(), "problems": store.problem_counts()})
 
 
 def _anatomy(store, lineage, fams, genome, s):
     from .anatomy import anatomy, anatomy_report
     a = anatomy(lineage, fams)
-    return anatomy_report(a), a
+    return [], lambda: (anatomy_report(a), a)
 
 
 def _kinship(store, lineage, fams, genome, s):
+    from .claims import meaning
     from .relatives import kinship
     from .report import relatives_report
     r = kinship(lineage, genome, store, groups=KINSHIP_GROUPS, bootstrap=s.bootstrap, null=s.null, seed=s.seed)
-    alike, together, apart = [], [], []
-    for group, g in r["groups"].items():
-        c, d, null = g["classes"], g["sib_minus_pc"], g["null"]
-        pc, far = c.get("parent_child", {}).get("mean"), c.get("other_family", {}).get("mean")
-        if pc is None or far is None or d["diff"] is None:
-            continue
-        (alike if pc > far else apart).append(f"{group} ({pc:.2f} vs {far:.2f})")
-        if null is not None and null["p"] is not None and null["p"] <= 0.05 and d["diff"] > null["diff"]:
-            together.append(f"{group} ({d['diff']:+.3f} vs {null['diff']:+.3f})")
-    meaning = ("What it means: parent and child are more alike than unrelated models (family resemblance) in "
-               + (", ".join(alike) or "no group") + (f", not in {', '.join(apart)}" if apart else "")
-               + "; siblings are closer to each other, relative to parent/child, than neutral independent "
-               "mutation predicts (they change together) in " + (", ".join(together) or "no group") + ".")
-    return relatives_report(r) + "\n" + meaning, r
+    claims = r.get("claims", [])
+    return claims, lambda: (relatives_report(r) + "\n\n" + meaning(claims),
+                            {**r, "claims": [c.to_json() for c in claims]})
 
 
 def _too_few_licenses(names: list[str], need: int):
-    """(text, data) of a section that needs ``need`` declared license ids and has fewer, else None."""
+    """(claims, finish) of a section that needs ``need`` declared license ids and has fewer, else None."""
     if len(names) >= need:
         return None
     said = f"only {names[0]}" if names else "none"
-    return (f"Declared license ids: {said}; this analysis needs at least {need}.\n\nWhat it means: "
-            "nothing to estimate here.", {"trait": "license", "states": names, "skipped": "too few licenses"})
+    return [], lambda: (f"Declared license ids: {said}; this analysis needs at least {need}.\n\nWhat it means: "
+                        "nothing to estimate here.", {"trait": "license", "states": names,
+                                                       "skipped": "too few licenses"})
 
 
 def _transitions(store, lineage, fams, genome, s):
-    from .phylo.transitions import tree_transitions
+    from .claims import claim_tests, meaning
+    from .phylo.transitions import ordering_statistic, tree_transitions
     from .report import transitions_json, transitions_report
     from .traits import categorical
     states, names = categorical(genome, "license", s.top)
     if few := _too_few_licenses(names, 1):
         return few
-    t = tree_transitions(lineage, states, len(names), n_perm=s.permutations, seed=s.seed)
-    o = t.ordering
-    sig = o.null_p is not None and o.null_p <= 0.05
-    meaning = (f"What it means: license changes {'follow' if sig else 'do not clearly follow'} one order "
-               f"({' < '.join(names[i] for i in o.order[:4])} ...): {o.share:.0%} of changes run forward"
-               + (f", permutation p = {o.null_p:.3g}" if o.null_p is not None else "") + ".")
-    return transitions_report(t, names, "license", "all families") + "\n\n" + meaning, \
-        {"trait": "license", **transitions_json(t, names)}
+    k = len(names)
+    t = tree_transitions(lineage, states, k)
+    claims = claim_tests(lineage, states, k, {"license_ordering": (
+        "license changes follow one order (" + " < ".join(names[i] for i in t.ordering.order[:4]) + " ...), "
+        f"{t.ordering.share:.0%} of changes forward, more than symmetric change produces",
+        ordering_statistic(lineage.parent, k))}, s.null, s.seed, "transitions")
+    return claims, lambda: (transitions_report(t, names, "license", "all families") + "\n\n" + meaning(claims),
+                            {"trait": "license", **transitions_json(t, names)})
 
 
 def _audit(store, lineage, fams, genome, s):
     from .licenses import audit_genomes, audit_report
     a = audit_genomes(lineage, genome, seed=s.seed)
-    return audit_report(a), a.to_json()
+    return [], lambda: (audit_report(a), a.to_json())
 
 
 def _drift(store, lineage, fams, genome, s):
     from .drift import card_lengths, drift, drift_report, to_json
-    d = drift(lineage, genome, card_lengths(store, lineage.n), n_boot=s.bootstrap, n_perm=s.permutations,
-              seed=s.seed)
-    return drift_report(d), to_json(d)
+    d = drift(lineage, genome, card_lengths(store, lineage.n), n_boot=s.bootstrap, null=s.null, seed=s.seed)
+    return d["claims"], lambda: (drift_report(d), to_json(d))
+
+
+def _reversibility(lineage, states, k, lengths):
+    """The claim ``ard_vs_gtr:license``: ARD against GTR by their likelihood ratio (chi-square)."""
+    from .claims import Claim
+    from .phylo.mk import fit_mk, lrt
+    gtr = fit_mk(lineage, states, lengths, "GTR", starts=1, k=k)
+    ard = fit_mk(lineage, states, lengths, "ARD", starts=1, k=k)
+    stat, df, p = lrt(gtr, ard)
+    return Claim("ard_vs_gtr:license", "asr", "license evolution is not reversible: ARD fits better than GTR "
+                 f"(likelihood ratio {stat:.1f}, df {df})", stat, p, f"GTR, chi-square with {df} df", 0, stat)
 
 
 def _asr(store, lineage, fams, genome, s):
+    from .claims import meaning
     from .phylo.reconstruct import reconstruct
     from .report import asr_report
     from .traits import categorical
@@ -153,22 +168,24 @@ def _asr(store, lineage, fams, genome, s):
         return few
     lengths = np.where(lineage.parent >= 0, 1.0, np.nan)
     r = reconstruct(lineage, truth, len(names), lengths, "ER", starts=1, seed=s.seed, mask=s.mask)
+    claims = [_reversibility(lineage, truth, len(names), lengths)] if s.null else []
     text = asr_report(r.fit, r.marginals, names, "license", "all families",
                       r.conventions + "; branch lengths one per generation", r.imputed, r.uninformed, r.checks)
     near = r.checks["scores"]["with a visible relative"] if r.checks else None
     if near:
         mk, copy = near["Mk marginal"], near["copy parent"]
         better = mk["log_loss"] < copy["log_loss"] and mk["accuracy"] >= copy["accuracy"]
-        text += (f"\n\nWhat it means: a hidden license with a visible relative is recovered with accuracy "
+        text += (f"\n\nImputation: a hidden license with a visible relative is recovered with accuracy "
                  f"{mk['accuracy']:.1%} (copying the parent: {copy['accuracy']:.1%}, the majority license: "
                  f"{near['majority']['accuracy']:.1%}) and log-loss {mk['log_loss']:.3f} (copy: "
                  f"{copy['log_loss']:.3f}); " + ("the imputations above are better than copying the parent."
                                                  if better else "the reconstruction does not beat copying the parent here."))
     best = r.marginals.posterior[r.imputed].max(axis=1) if len(r.imputed) else np.array([])
-    return text, {"trait": "license", "states": names, "model": r.fit.model, "Q": r.fit.Q.tolist(),
-                  "loglik": r.fit.loglik, "root_prior": r.fit.root_prior, "mask_check": r.checks,
-                  "imputed": int(len(r.imputed)), "uninformed": int(len(r.uninformed)),
-                  "imputed_probability_median": float(np.median(best)) if len(best) else None}
+    data = {"trait": "license", "states": names, "model": r.fit.model, "Q": r.fit.Q.tolist(),
+            "loglik": r.fit.loglik, "root_prior": r.fit.root_prior, "mask_check": r.checks,
+            "imputed": int(len(r.imputed)), "uninformed": int(len(r.uninformed)),
+            "imputed_probability_median": float(np.median(best)) if len(best) else None}
+    return claims, lambda: (text + "\n\n" + meaning(claims) if claims else text, data)
 
 
 SECTIONS = (("data", _data), ("anatomy", _anatomy), ("kinship", _kinship), ("transitions", _transitions),
@@ -178,21 +195,28 @@ SECTIONS = (("data", _data), ("anatomy", _anatomy), ("kinship", _kinship), ("tra
 def build(store, lineage: Lineage, fams: Families, genome: Genome, settings: Settings | None = None,
           progress: bool = False, source: str | None = None) -> Report:
     """Run every section on the store's lineage and genomes (``source`` names the data in the
-    header; default: the store's path)."""
+    header; default: the store's path), adjust their claims together, then lay them out."""
     from tqdm import tqdm
     from . import __version__
+    from .claims import adjust
     s = settings or Settings()
     report = Report(header=f"{source or f'store {store.path}'}; phylohf {__version__}; seed {s.seed}, {s.bootstrap:,} "
-                    f"bootstrap replicates, {s.null:,} null replicates, {s.permutations:,} permutations, "
+                    f"bootstrap replicates, {s.null:,} null replicates per claim, "
                     f"{s.mask:.0%} of known licenses hidden for the reconstruction check")
     bar = tqdm(total=len(SECTIONS), desc="report", unit="section", disable=not progress)
-    for title, (key, section) in zip(TITLES, SECTIONS):
+    finish = []
+    for key, section in SECTIONS:
         bar.set_postfix_str(key)
         t = time.perf_counter()
-        text, data = section(store, lineage, fams, genome, s)
+        claims, done = section(store, lineage, fams, genome, s)
         report.seconds[key] = time.perf_counter() - t
-        report.sections.append((title, text))
-        report.data[key] = data
+        report.claims += claims
+        finish.append((key, done))
         bar.update()
     bar.close()
+    adjust(report.claims)
+    for title, (key, done) in zip(TITLES, finish):
+        text, data = done()
+        report.sections.append((title, text))
+        report.data[key] = data
     return report

@@ -41,7 +41,7 @@ Stages run in child processes so each peak RSS is its own (``os.wait4``):
    1,000 sibling pairs drawn by our sampler and by the paper's (a Python linear scan of
    the cumulative table per draw), with the ratio.
 11. ``report``: ``phylohf report`` on the stage-2 store with its defaults (1,000 bootstrap
-   and 200 null replicates, 200 permutations), time per section.
+   and 200 null replicates per claim), time per section.
 12. ``realdata`` (only with ``--realdata DIR``): every seed CSV crawl in DIR (e.g. the
    paper authors' own) ingested into a fresh store, then the full report with its
    defaults: time per step and section, rows skipped, non-finite numbers in the report.

@@ -79,8 +79,7 @@ def test_ctrl_c_in_python_code_exits_130(store, monkeypatch, capsys):
 # -- disk full ----------------------------------------------------------------------------------
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
 def test_disk_full_writing_the_report(store, capsys):
-    assert main(["report", "--store", str(store), "--out", "/dev/full", "--bootstrap", "5", "--null", "2",
-                 "--permutations", "2"]) == 1
+    assert main(["report", "--store", str(store), "--out", "/dev/full", "--bootstrap", "5", "--null", "2"]) == 1
     assert "error: the disk is full writing /dev/full; free some space" in one_line(capsys)
 
 
@@ -217,7 +216,7 @@ def test_a_read_only_output_folder(store, tmp_path, capsys):
 
 # -- bad values are usage errors --------------------------------------------------------------------
 @pytest.mark.parametrize("args,option", [
-    (["transitions", "--permutations", "-1"], "--permutations"),
+    (["transitions", "--null", "-1"], "--null"),
     (["families", "--top", "-1"], "--top"), (["families", "--min-size", "-3"], "--min-size"),
     (["trees", "--min-size", "0"], "--min-size"), (["report", "--bootstrap", "-5"], "--bootstrap"),
     (["relatives", "--null", "-1"], "--null"), (["relatives", "--max-pairs", "0"], "--max-pairs"),
