@@ -10,7 +10,8 @@ from forests import forest, simulated_store
 from phylohf.genome import build
 from phylohf.lineage import Lineage
 from phylohf.phylo.null import fit_null, null_test
-from phylohf.phylo.transitions import bowker, best_ordering, gains_and_losses, ordering_statistic, transitions
+from phylohf.phylo.transitions import bowker, best_ordering, gains_and_losses, ordering_shares, ordering_statistic,
+                                     transitions
 from phylohf.store import Store
 from phylohf.traits import binary, categorical
 
@@ -51,6 +52,9 @@ def test_best_ordering_is_the_brute_force_optimum(seed):
     assert sorted(order) == list(range(k))
     assert forward(order) == max(forward(p) for p in permutations(range(k)))
     assert share == pytest.approx(forward(order) / counts.sum())
+    # the dynamic programme of the null engine finds the same optimum, one matrix or a stack
+    stack = np.stack([counts, counts.T, np.zeros_like(counts)])
+    assert ordering_shares(stack) == pytest.approx([share, best_ordering(counts.T)[1], 0.0])
 
 
 def test_ordering_test_separates_directed_from_symmetric_change():

@@ -113,11 +113,43 @@ def best_ordering(counts: np.ndarray) -> tuple[list[int], float]:
     return order, float(-res.fun / total)
 
 
+DP_STATES = 10               # up to this many states, shares of many matrices by dynamic programming
+
+
+def ordering_shares(counts: np.ndarray) -> np.ndarray:
+    """The best ordering's share of each (k, k) matrix of a (R, k, k) stack: exact dynamic
+    programming over subsets of states, vectorised over the stack, for k <= DP_STATES (the
+    best order of a set S ends with the j that maximises best(S - j) + weight into j from
+    S - j); beyond, :func:`best_ordering` one by one."""
+    R, k, _ = counts.shape
+    w = counts.astype(float).copy()
+    w[:, np.arange(k), np.arange(k)] = 0
+    total = w.sum(axis=(1, 2))
+    if k > DP_STATES:
+        return np.array([best_ordering(c)[1] for c in counts])
+    full = 1 << k
+    into = np.zeros((full, k, R))                      # into[T, j] = sum over i in T of w[i, j]
+    low = np.arange(1, full) & -np.arange(1, full)
+    lowbit = np.log2(low).astype(int)
+    for T in range(1, full):
+        into[T] = into[T ^ low[T - 1]] + w[:, lowbit[T - 1], :].T
+    best = np.full((full, R), -np.inf)
+    best[0] = 0
+    sizes = np.array([bin(T).count("1") for T in range(full)])
+    bits = (np.arange(full)[:, None] >> np.arange(k)) & 1
+    for m in range(1, k + 1):
+        S = np.flatnonzero(sizes == m)
+        j = np.nonzero(bits[S])[1].reshape(len(S), m)          # the m members of each S
+        prev = S[:, None] ^ (1 << j)
+        best[S] = (best[prev] + into[prev, j]).max(axis=1)
+    return np.divide(best[full - 1], total, out=np.zeros(R), where=total > 0)
+
+
 def ordering_statistic(parent: np.ndarray, k: int):
     """Null-engine statistic: the best ordering's share of every column of an (n, R) state
     array, the maximisation redone on each."""
     from .null import pair_counts
-    return lambda S: np.array([best_ordering(c)[1] for c in pair_counts(parent, S, k)])
+    return lambda S: ordering_shares(pair_counts(parent, S, k))
 
 
 def transitions(parent: np.ndarray, states: np.ndarray, k: int, relation: np.ndarray | None = None,
