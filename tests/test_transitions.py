@@ -10,8 +10,8 @@ from forests import forest, simulated_store
 from phylohf.genome import build
 from phylohf.lineage import Lineage
 from phylohf.phylo.null import fit_null, null_test
-from phylohf.phylo.transitions import bowker, best_ordering, gains_and_losses, ordering_shares, ordering_statistic,
-                                     transitions
+from phylohf.phylo.transitions import (bowker, best_ordering, gains_and_losses, ordering_shares,
+                                        ordering_statistic, transitions)
 from phylohf.store import Store
 from phylohf.traits import binary, categorical
 
