@@ -140,6 +140,37 @@ def _edges(lineage: Lineage) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return child, lineage.parent[child], lineage.root[child]
 
 
+# -- characters of the claims ------------------------------------------------------------------
+# A claim about a lumped state (a license class, "multilingual", a card length class) is
+# tested on the finest character (license id, language set, card pattern), simulated
+# symmetric among those, and its statistic computed on the lumped states: symmetric change
+# among license ids is no drift, while the classes it induces are not symmetric (a class
+# with more ids draws more changes).
+PATTERNS = 256               # set-valued groups: the most frequent sets are states, other models not tested
+
+
+def pattern_character(X, eligible: np.ndarray, limit: int = PATTERNS) -> tuple[np.ndarray, np.ndarray]:
+    """(state per node, -1 outside ``eligible`` or beyond the ``limit`` most frequent sets;
+    one node carrying each state) of the rows of a sparse set matrix."""
+    from .relatives import patterns
+    state, rep = patterns(X, eligible)
+    order = np.argsort(-np.bincount(state[state >= 0], minlength=len(rep)), kind="stable")[:limit]
+    code = np.full(len(rep) + 1, -1, np.int64)
+    code[order] = np.arange(len(order))
+    return code[state], rep[order]
+
+
+def lumped(statistic, lut: np.ndarray):
+    """``statistic`` of the states ``lut[s]`` of an (n, R) array of fine states (-1 stays -1)."""
+    lut = np.r_[np.asarray(lut, np.int64), -1]
+    return lambda S: statistic(lut[S])
+
+
+def license_ids(genome: Genome) -> tuple[np.ndarray, list[str]]:
+    """Every declared license id as a state (most frequent first), -1 undeclared."""
+    return categorical(genome, "license", top=len(genome.columns("license")))
+
+
 # -- licenses --------------------------------------------------------------------------------
 def _mask(names, chosen) -> np.ndarray:
     return np.isin(np.arange(len(names)), [names.index(c) for c in chosen])
@@ -150,8 +181,9 @@ def license_drift(lineage: Lineage, genome: Genome, n_boot: int = 1000, null: in
     """Class-level transition matrix, the flows restrictive (non-commercial, model licenses)
     -> permissive / copyleft versus the reverse, and the claims of drift to open licenses
     and of one ordering of the classes (both against the symmetric null)."""
-    states, names = categorical(genome, "license", top=len(genome.columns("license")))
+    states, names = license_ids(genome)
     cls = class_states(states, names)
+    lut = class_states(np.arange(len(names)), names)
     k = len(CLASSES)
     t = transitions(lineage.parent, cls, k)
     child, parent, fam = _edges(lineage)
@@ -163,13 +195,14 @@ def license_drift(lineage: Lineage, genome: Genome, n_boot: int = 1000, null: in
     aa, bb = np.maximum(a, 0), np.maximum(b, 0)
     flows = [flow(f"restrictive -> {g}", restrictive[aa] & m[bb], m[aa] & restrictive[bb], ok, fam, n_boot, seed)
              for g, m in groups.items()]
-    claims = claim_tests(lineage, cls, k, {
+    claims = claim_tests(lineage, states, len(names), {
         "license_drift:restrictive_to_open": (
             "licenses move from restrictive to open (permissive, public-domain, copyleft) more than back, "
-            "beyond what the founders and unequal rates produce",
-            net_flow(lineage.parent, k, np.flatnonzero(restrictive), np.flatnonzero(_mask(CLASSES, OPEN)))),
+            "beyond what the founders and unequal rates produce", lumped(net_flow(
+                lineage.parent, k, np.flatnonzero(restrictive), np.flatnonzero(_mask(CLASSES, OPEN))), lut)),
         "license_class_ordering": ("license classes change in one order (" + " < ".join(
-            CLASSES[i] for i in t.ordering.order) + ")", ordering_statistic(lineage.parent, k))}, null, seed, SECTION)
+            CLASSES[i] for i in t.ordering.order) + ")", lumped(ordering_statistic(lineage.parent, k), lut))},
+        null, seed, SECTION)
     # the shares the paper reports (not a test of direction, see the module docstring)
     shares = {"P(permissive child | restrictive parent)": _share(restrictive[aa] & ok, groups["permissive"][bb]),
               "P(restrictive child | permissive parent)": _share(groups["permissive"][aa] & ok, restrictive[bb])}
@@ -200,14 +233,16 @@ def language_drift(lineage: Lineage, genome: Genome, n_boot: int = 1000, null: i
                   ok, fam, n_boot, seed),
              flow("fewer languages (vs more)", count[child] < count[parent], count[child] > count[parent],
                   ok, fam, n_boot, seed)]
-    kind = np.where(declared, np.where(multi, 0, np.where(en_only, 1, 2)), -1)
-    size = np.where(declared & (count > 0), np.minimum(count, MAX_LANGUAGES) - 1, -1)
-    claims = claim_tests(lineage, kind, 3, {"language_drift:multilingual_to_english": (
-        "multilingual models have English-only children more than the reverse, beyond the symmetric null",
-        net_flow(lineage.parent, 3, [0], [1]))}, null, seed, SECTION)
-    claims += claim_tests(lineage, size, MAX_LANGUAGES, {"language_drift:fewer_languages": (
-        "children declare fewer languages than their parents more often than more, beyond the symmetric null",
-        ordinal_flow(lineage.parent, MAX_LANGUAGES))}, null, seed, SECTION)
+    sets, rep = pattern_character(lang, declared)
+    kind = np.where(multi, 0, np.where(en_only, 1, 2))[rep]       # multilingual, English only, other
+    size = np.minimum(np.maximum(count, 1), MAX_LANGUAGES)[rep] - 1
+    claims = claim_tests(lineage, sets, len(rep), {
+        "language_drift:multilingual_to_english": (
+            "multilingual models have English-only children more than the reverse, beyond the symmetric null",
+            lumped(net_flow(lineage.parent, 3, [0], [1]), kind)),
+        "language_drift:fewer_languages": (
+            "children declare fewer languages than their parents more often than more, beyond the symmetric null",
+            lumped(ordinal_flow(lineage.parent, MAX_LANGUAGES), size))}, null, seed, SECTION)
     diff = (count[child] - count[parent])[ok]
     return {"flows": flows, "eligible": int(ok.sum()), "claims": claims,
             "count_change": {"median": float(np.median(diff)) if len(diff) else np.nan,
@@ -269,22 +304,23 @@ def card_drift(lineage: Lineage, genome: Genome, length: np.ndarray, n_boot: int
                   template[parent] & ~template[child], both, fam, n_boot, seed),
              flow("auto-generated gained (vs lost)", ~auto[parent] & auto[child],
                   auto[parent] & ~auto[child], both, fam, n_boot, seed)]
-    up = net_flow(lineage.parent, 2, [0], [1])
-    present = np.where(lineage.observed, has, -1)
-    size = np.where(has, np.ceil(np.log2(np.maximum(length, 1))), -1).astype(np.int64)
-    low = int(size[has].min(initial=0))
-    size = np.where(has, size - low, -1)
-    claims = claim_tests(lineage, present, 2, {"card_drift:dropped": (
-        "children drop their parent's model card more often than they add one", net_flow(lineage.parent, 2, [1], [0]))},
-        null, seed, SECTION)
-    claims += claim_tests(lineage, np.where(has, template, -1), 2, {"card_drift:template": (
-        "children's cards become templated more often than the reverse", up)}, null, seed, SECTION)
-    claims += claim_tests(lineage, np.where(has, auto, -1), 2, {"card_drift:auto_generated": (
-        "children's cards become auto-generated more often than the reverse", up)}, null, seed, SECTION)
-    k = int(size.max(initial=0)) + 1
-    claims += claim_tests(lineage, size, k, {"card_drift:shorter": (
-        "children's cards are shorter than their parents' more often than longer (length classes)",
-        ordinal_flow(lineage.parent, k))}, null, seed, SECTION)
+    # each feature its own character (presence over observed models; markers and the length
+    # class, a power of two, over models with a card), symmetric under the null
+    up, parent_ = net_flow(lineage.parent, 2, [0], [1]), lineage.parent
+    bins = np.where(has, np.ceil(np.log2(np.maximum(length, 1))), -1).astype(np.int64)
+    bins = np.where(has, bins - bins[has].min(initial=0), -1)
+    k = int(bins.max(initial=0)) + 1
+    claims = [c for cid, states, kk, statement, statistic in (
+        ("card_drift:dropped", np.where(lineage.observed, has, -1), 2,
+         "children drop their parent's model card more often than they add one", net_flow(parent_, 2, [1], [0])),
+        ("card_drift:template", np.where(has, template, -1), 2,
+         "children's cards become templated more often than the reverse", up),
+        ("card_drift:auto_generated", np.where(has, auto, -1), 2,
+         "children's cards become auto-generated more often than the reverse", up),
+        ("card_drift:shorter", bins, k, "children's cards are shorter than their parents' more often than "
+         "longer (length classes, powers of two)", ordinal_flow(parent_, k)))
+        for c in claim_tests(lineage, states.astype(np.int64), kk, {cid: (statement, statistic)}, null, seed,
+                             SECTION)]
     pc = lambda x, m: float(x[m].mean()) if m.any() else np.nan
     return {"flows": flows, "claims": claims,
             "log_length_ratio": median("log(child/parent card length)", ratio, fam[both], n_boot, seed),
