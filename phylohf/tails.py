@@ -26,7 +26,8 @@ from scipy import optimize, special
 MIN_TAIL = 50            # observations at or above a candidate x_min
 ALPHA_RANGE = (1.001, 20.0)
 TABLE = 2 ** 16          # synthetic values x_min .. x_min + TABLE - 1 drawn exactly, larger ones by
-                         # the continuous approximation (CSN eq. D.6), exact to O(1 / x^2) there
+                         # the continuous approximation (CSN eq. D.6), exact to O(1 / x^2) there,
+                         # capped at 2^53
 _H = 1e-4                # step of the finite differences of log zeta in alpha
 GAMMA_MIN = 1e-6         # the fitted lognormal's 1 / sigma^2 at least this (sigma <= 1000)
 _LARGE = 64.0            # zeta(a, x) by its Euler-Maclaurin expansion from here on
@@ -35,16 +36,15 @@ _PAIRS = 2 ** 16         # (candidate, value) pairs per block of the x_min scan
 
 def _zeta(a: np.ndarray, x: np.ndarray) -> np.ndarray:
     """Hurwitz zeta(a, x) for a in ALPHA_RANGE: scipy's below ``_LARGE``, above it the
-    Euler-Maclaurin expansion to the B_8 term (relative error below 1e-12 there, a tenth of
-    scipy's time; tested against it)."""
+    Euler-Maclaurin expansion to the B_8 term (relative error below 1e-12 there, several times
+    faster than scipy's; tested against it)."""
     a, x = np.broadcast_arrays(np.asarray(a, float), np.asarray(x, float))
-    out = np.empty(a.shape)
+    y = np.maximum(x, _LARGE)
+    u = 1 / (y * y)
+    series = 1 - (a + 1) * (a + 2) * u / 60 * (1 - (a + 3) * (a + 4) * u / 42 * (1 - (a + 5) * (a + 6) * u / 40))
+    out = y ** -a * (y / (a - 1) + 0.5 + a / (12 * y) * series)
     small = x < _LARGE
     out[small] = special.zeta(a[small], x[small])
-    a, x = a[~small], x[~small]
-    u = 1 / (x * x)
-    series = 1 - (a + 1) * (a + 2) * u / 60 * (1 - (a + 3) * (a + 4) * u / 42 * (1 - (a + 5) * (a + 6) * u / 40))
-    out[~small] = x ** -a * (x / (a - 1) + 0.5 + a / (12 * x) * series)
     return out
 
 
@@ -83,8 +83,8 @@ def _ks(v: np.ndarray, c: np.ndarray, start: np.ndarray, alpha: np.ndarray) -> n
         i = np.arange(w.sum()) - first[k] + s[k]
         x, ak = v[i], a[k]
         z0 = _zeta(a, v[s])[k]
-        survive = _zeta(ak, x) / z0                       # P(X >= x)
-        below = cum[s] - c[s]                                    # observations under x_min
+        survive = _zeta(ak, x) / z0                     # P(X >= x)
+        below = cum[s] - c[s]                           # observations under x_min
         n = cum[-1] - below
         after = np.abs((cum[i] - below[k]) / n[k] - (1 - survive + x ** -ak / z0))
         before = np.abs((cum[i] - c[i] - below[k]) / n[k] - (1 - survive))
@@ -118,7 +118,7 @@ def _sampler(v: np.ndarray, c: np.ndarray, j: int, alpha: float):
         above = rng.binomial(n, 1 - n_below / n)
         low = rng.multinomial(n - above, c[:j] / n_below) if j else np.zeros(0, np.int64)
         mid = rng.multinomial(above, pvals)
-        far = np.floor((q + TABLE - 0.5) * (1 - rng.random(mid[-1])) ** (-1 / (alpha - 1)) + 0.5)
+        far = np.floor(np.minimum((q + TABLE - 0.5) * (1 - rng.random(mid[-1])) ** (-1 / (alpha - 1)), 2.0 ** 53) + 0.5)
         far, far_c = np.unique(far, return_counts=True)
         keep = np.flatnonzero(mid[:-1])
         return (np.r_[v[:j][low > 0], table[keep], far],
@@ -158,8 +158,10 @@ def _lognormal_lr(w: np.ndarray, c: np.ndarray, alpha: float) -> dict:
 
 
 def verdict(t: dict) -> str:
-    """One honest word on a tail fit: the lognormal first (when Vuong's test prefers it at 0.1),
-    then the bootstrap (a power law is plausible only when gof_p >= 0.1)."""
+    """One honest word on a tail fit: "lognormal fits better" when Vuong's test prefers it at 0.1;
+    else "not a power law" when the bootstrap rules it out (gof_p < 0.1); else "consistent with a
+    power law" when Vuong's test also prefers it to the lognormal at 0.1, "power law and lognormal
+    both plausible" when it cannot tell them apart."""
     if t["alpha"] is None:
         return "too few values"
     if t["lognormal"]["R"] < 0 and t["lognormal"]["p"] < 0.1:
@@ -168,13 +170,13 @@ def verdict(t: dict) -> str:
         return "goodness of fit not tested"
     if t["gof_p"] < 0.1:
         return "not a power law"
-    if t["lognormal"]["p"] < 0.1:
+    if t["lognormal"]["R"] > 0 and t["lognormal"]["p"] < 0.1:
         return "consistent with a power law"
     return "power law and lognormal both plausible"
 
 
 def power_law_tail(x: np.ndarray, replicates: int = 100, seed: int = 1, min_tail: int = MIN_TAIL) -> dict:
-    """The CSN fit of the values ``x >= 1`` (see the module docstring) with ``replicates``
+    """The CSN fit of the integers ``x >= 1`` (see the module docstring) with ``replicates``
     bootstrap replicates drawn with ``seed`` (0 skips the goodness of fit), as a JSON-ready dict."""
     v, c = np.unique(np.asarray(x)[np.asarray(x) >= 1], return_counts=True)
     v = v.astype(float)

@@ -9,6 +9,7 @@ from scipy.sparse.csgraph import shortest_path
 from forests import forest, random_tree
 from phylohf.anatomy import anatomy, anatomy_report, growth, log2_histogram
 from phylohf.families import families
+from phylohf.tails import power_law_tail
 from phylohf.lineage import Lineage
 
 PARENT = [-1, 0, 0, 0, 1, 1, 4, -1, 7, -1]      # families {0..6}, {7, 8}, {9}
@@ -34,6 +35,20 @@ def test_anatomy_by_hand():
     json.dumps(a)
     text = anatomy_report(a)
     assert "Largest hubs" in text and "m000000" in text and "What it means" in text
+    assert a["out_degree"]["tail"]["verdict"] == "too few values" and "out-degree tail: too few values" in text
+
+
+def test_tails_of_a_random_recursive_tree_are_not_power_laws():
+    # out-degrees of a random recursive tree are geometric: the bootstrap or the lognormal rejects the law
+    lin = forest(random_tree(3000, np.random.default_rng(0)))
+    a = anatomy(lin, families(lin), top=1, replicates=50, seed=3)
+    deg = lin.out_degree()
+    t = a["out_degree"]["tail"]
+    assert t == power_law_tail(deg[deg > 0], 50, 3) and t["replicates"] == 50
+    assert t["verdict"] in ("not a power law", "lognormal fits better")
+    line = next(l for l in anatomy_report(a).splitlines() if l.startswith("out-degree tail"))
+    assert f"x_min {t['x_min']} or more" in line and f"p {t['gof_p']:.2f} (50 replicates)" in line
+    assert line.endswith(t["verdict"]) and a["size"]["tail"]["verdict"] == "too few values"
 
 
 def test_wiener_mean_distance_matches_all_pairs_shortest_paths():
