@@ -2,20 +2,20 @@
 
 Families are the trees of the primary forest (:mod:`phylohf.families`), placeholders
 included; distributions are over families with at least two nodes unless said
-otherwise, binned in powers of two. The out-degree tail exponent is the discrete
-power-law maximum-likelihood estimate above ``x_min`` (Clauset, Shalizi & Newman 2009,
-eq. 3.5: exact, Hurwitz-zeta normaliser), with a 95% CI from the observed information. The mean distance of a family is its Wiener index
-over the number of node pairs.
+otherwise, binned in powers of two. The tails of family sizes and out-degrees are fitted by
+Clauset, Shalizi & Newman (2009), :mod:`phylohf.tails`: x_min by KS distance, the exponent by
+exact discrete maximum likelihood, a bootstrap goodness of fit, and a likelihood ratio against
+the lognormal. The mean distance of a family is its Wiener index over the number of node pairs.
 """
 from __future__ import annotations
 
 import numpy as np
-from scipy import optimize, special
 
 from .families import Families, _iso
 from .lineage import NO_DATE, Lineage
 from .overview import table
 from .records import RELATIONS
+from .tails import MIN_TAIL, power_law_tail
 
 
 def log2_histogram(x: np.ndarray) -> list[dict]:
@@ -34,23 +34,6 @@ def _quantiles(x: np.ndarray) -> dict:
         return {}
     q = np.quantile(x, [0.5, 0.9, 0.99])
     return {"n": int(len(x)), "median": float(q[0]), "p90": float(q[1]), "p99": float(q[2]), "max": int(x.max())}
-
-
-def power_law_tail(x: np.ndarray, x_min: int = 2) -> dict:
-    """Discrete power-law exponent of ``x >= x_min`` by exact maximum likelihood (Hurwitz zeta
-    normaliser), with a 95% CI from the observed information."""
-    t = np.asarray(x, float)
-    t = t[t >= x_min]
-    if len(t) < 2 or (t == x_min).all():
-        return {"x_min": x_min, "n": int(len(t)), "alpha": None, "ci": None}
-    n, s = len(t), float(np.log(t).sum())
-    nll = lambda a: n * np.log(special.zeta(a, x_min)) + a * s
-    alpha = float(optimize.minimize_scalar(nll, bounds=(1.0001, 20), method="bounded",
-                                           options={"xatol": 1e-8}).x)
-    h = 1e-4
-    info = (nll(alpha + h) - 2 * nll(alpha) + nll(alpha - h)) / h ** 2
-    se = 1 / np.sqrt(info) if info > 0 else np.nan
-    return {"x_min": x_min, "n": n, "alpha": alpha, "ci": [alpha - 1.96 * se, alpha + 1.96 * se]}
 
 
 def growth(lineage: Lineage, fams: Families, top: int = 5, points: int = 6) -> list[dict]:
@@ -73,8 +56,9 @@ def growth(lineage: Lineage, fams: Families, top: int = 5, points: int = 6) -> l
     return [{"dates": [_iso(g)[:10] for g in grid.tolist()]}, *out]
 
 
-def anatomy(lineage: Lineage, fams: Families, top: int = 10) -> dict:
-    """The anatomy of the forest as a JSON-ready dict (see the module docstring)."""
+def anatomy(lineage: Lineage, fams: Families, top: int = 10, replicates: int = 100, seed: int = 1) -> dict:
+    """The anatomy of the forest as a JSON-ready dict (see the module docstring); the tail fits
+    take ``replicates`` bootstrap replicates drawn with ``seed``."""
     multi = fams.size >= 2
     deg = lineage.out_degree()
     hubs = np.argsort(-deg, kind="stable")[:top]
@@ -93,11 +77,11 @@ def anatomy(lineage: Lineage, fams: Families, top: int = 10) -> dict:
     return {
         "families": int(len(fams)), "singletons": int((~multi).sum()),
         "size": {**_quantiles(fams.size[multi]), "histogram": log2_histogram(fams.size[multi]),
-                 "share_in_top": float(fams.size[:top].sum() / max(lineage.n, 1)), "tail": power_law_tail(fams.size[multi])},
+                 "share_in_top": float(fams.size[:top].sum() / max(lineage.n, 1)), "tail": power_law_tail(fams.size[multi], replicates, seed)},
         "depth": {"family": {**_quantiles(fams.depth[multi]),
                              "counts": np.bincount(fams.depth[multi]).tolist() if multi.any() else []},
                   "node": np.bincount(lineage.depth).tolist()},
-        "out_degree": {**_quantiles(inner), "histogram": log2_histogram(inner), "tail": power_law_tail(inner)},
+        "out_degree": {**_quantiles(inner), "histogram": log2_histogram(inner), "tail": power_law_tail(inner, replicates, seed)},
         "hubs": [{"model": str(lineage.ids[v]), "children": int(deg[v]), "family": str(lineage.ids[lineage.root[v]]),
                   "relations": {r: int(c) for r, c in zip(RELATIONS, hub_rel[v]) if c}} for v in hubs.tolist()],
         "relations": {r: {"edges": c, "share": c / total} for r, c in edges.items()},
@@ -108,6 +92,19 @@ def anatomy(lineage: Lineage, fams: Families, top: int = 10) -> dict:
 
 def _hist_rows(h: list[dict]) -> list[list]:
     return [[f"{b['from']:,}" if b["from"] == b["to"] else f"{b['from']:,}-{b['to']:,}", f"{b['count']:,}"] for b in h]
+
+
+def tail_text(what: str, unit: str, t: dict) -> str:
+    """One line on a tail fit of :func:`phylohf.tails.power_law_tail`, ending with its verdict."""
+    if t["alpha"] is None:
+        return (f"{what} tail: too few values for a power-law fit ({t['n']:,} {unit}; x_min needs {MIN_TAIL:,} "
+                f"at or above it and a larger value)")
+    gof = (f"bootstrap goodness of fit p {t['gof_p']:.2f} ({t['replicates']} replicates)" if t["gof_p"] is not None
+           else "no bootstrap goodness of fit")
+    ln = t["lognormal"]
+    return (f"{what} tail: power-law exponent {t['alpha']:.2f} (95% CI {t['ci'][0]:.2f}-{t['ci'][1]:.2f} given x_min) "
+            f"over {t['n']:,} {unit} at x_min {t['x_min']:,} or more (chosen by KS distance, D {t['ks']:.3f}); "
+            f"{gof}; vs lognormal R {ln['R']:+.2f} (p {ln['p']:.2f}): {t['verdict']}")
 
 
 def anatomy_report(a: dict) -> str:
@@ -128,10 +125,9 @@ def anatomy_report(a: dict) -> str:
         pad = lambda r: r + [["", ""]] * (k - len(r))
         lines += table(["family size", "families", "out-degree", "models"],
                        [a_ + b_ for a_, b_ in zip(pad(rows_s), pad(rows_o))], right={1, 3}) + [""]
-    for what, unit, tail in (("family size", "families", s.get("tail", {})), ("out-degree", "models", o.get("tail", {}))):
-        if tail.get("alpha"):
-            lines.append(f"{what} tail: power-law exponent {tail['alpha']:.2f} (95% CI {tail['ci'][0]:.2f}-"
-                         f"{tail['ci'][1]:.2f}) over {tail['n']:,} {unit} at {tail['x_min']} or more")
+    for what, unit, tail in (("family size", "families", s.get("tail")), ("out-degree", "models", o.get("tail"))):
+        if tail:
+            lines.append(tail_text(what, unit, tail))
     lines.append("")
     counts = a["depth"]["family"].get("counts", [])
     if counts:

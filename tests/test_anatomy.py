@@ -4,34 +4,21 @@ import json
 import numpy as np
 import pytest
 from scipy.sparse import csr_matrix
-from scipy.special import zeta
 from scipy.sparse.csgraph import shortest_path
 
 from forests import forest, random_tree
-from phylohf.anatomy import anatomy, anatomy_report, growth, log2_histogram, power_law_tail
+from phylohf.anatomy import anatomy, anatomy_report, growth, log2_histogram
 from phylohf.families import families
+from phylohf.tails import power_law_tail
 from phylohf.lineage import Lineage
 
 PARENT = [-1, 0, 0, 0, 1, 1, 4, -1, 7, -1]      # families {0..6}, {7, 8}, {9}
 
 
-def test_log2_histogram_and_power_law_by_hand():
+def test_log2_histogram_by_hand():
     assert log2_histogram(np.array([1, 2, 3, 4, 7, 8, 0])) == [
         {"from": 1, "to": 1, "count": 1}, {"from": 2, "to": 3, "count": 2},
         {"from": 4, "to": 7, "count": 2}, {"from": 8, "to": 15, "count": 1}]
-    # the MLE zeroes the score: sum log x / n = -zeta'(alpha, x_min) / zeta(alpha, x_min)
-    x = np.array([1, 2, 3, 5, 9, 2, 2])
-    t = power_law_tail(x, 2)
-    h = 1e-6
-    dlogz = (np.log(zeta(t["alpha"] + h, 2)) - np.log(zeta(t["alpha"] - h, 2))) / (2 * h)
-    assert t["n"] == 6 and -dlogz == pytest.approx(np.log(x[x >= 2]).mean(), rel=1e-4)
-    # alpha 2.5 is recovered from an exact discrete power-law sample (inverse CDF over 1..10^6)
-    rng = np.random.default_rng(0)
-    support = np.arange(2, 10 ** 6)
-    cdf = np.cumsum(support ** -2.5)
-    sample = support[np.searchsorted(cdf / cdf[-1], rng.random(20_000))]
-    est = power_law_tail(sample, 2)
-    assert est["ci"][0] < 2.5 < est["ci"][1] and est["ci"][1] - est["ci"][0] < 0.05
 
 
 def test_anatomy_by_hand():
@@ -48,6 +35,20 @@ def test_anatomy_by_hand():
     json.dumps(a)
     text = anatomy_report(a)
     assert "Largest hubs" in text and "m000000" in text and "What it means" in text
+    assert a["out_degree"]["tail"]["verdict"] == "too few values" and "out-degree tail: too few values" in text
+
+
+def test_tails_of_a_random_recursive_tree_are_not_power_laws():
+    # out-degrees of a random recursive tree are geometric: the bootstrap or the lognormal rejects the law
+    lin = forest(random_tree(3000, np.random.default_rng(0)))
+    a = anatomy(lin, families(lin), top=1, replicates=50, seed=3)
+    deg = lin.out_degree()
+    t = a["out_degree"]["tail"]
+    assert t == power_law_tail(deg[deg > 0], 50, 3) and t["replicates"] == 50
+    assert t["verdict"] in ("not a power law", "lognormal fits better")
+    line = next(l for l in anatomy_report(a).splitlines() if l.startswith("out-degree tail"))
+    assert f"x_min {t['x_min']} or more" in line and f"p {t['gof_p']:.2f} (50 replicates)" in line
+    assert line.endswith(t["verdict"]) and a["size"]["tail"]["verdict"] == "too few values"
 
 
 def test_wiener_mean_distance_matches_all_pairs_shortest_paths():
