@@ -93,7 +93,7 @@ def _data(store, lineage, fams, genome, s):
 
 def _anatomy(store, lineage, fams, genome, s):
     from .anatomy import anatomy, anatomy_report
-    a = anatomy(lineage, fams)
+    a = anatomy(lineage, fams, seed=s.seed)
     return [], lambda: (anatomy_report(a), a)
 
 
