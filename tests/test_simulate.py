@@ -339,7 +339,7 @@ INHERITED = ["family_resemblance:language", "family_resemblance:license", "famil
 
 
 @pytest.fixture(scope="module")
-def hardened() -> dict:
+def scenarios() -> dict:
     return {s: simulate(20_000, seed=SEED, scenario=s) for s in NEUTRAL}
 
 
@@ -364,14 +364,14 @@ def _primary_edges(sim: Simulation, row: dict) -> list[tuple[int, int, str]]:
             if c in row and ps[0][0] in row]
 
 
-def test_neutral_scenarios_mutate_symmetrically_and_name_what_they_plant(directional, hardened):
+def test_neutral_scenarios_mutate_symmetrically_and_name_what_they_plant(directional, scenarios):
     assert directional.truth["planted"] == sorted(
         INHERITED + [f"{c}:{g}" for c in ("shared_change", "sibling_excess") for g in ("language", "license", "task")]
         + ["card_drift:dropped", "card_drift:shorter", "card_drift:template", "language_drift:fewer_languages",
            "language_drift:multilingual_to_english", "license_drift:restrictive_to_open", "license_ordering",
            "license_class_ordering", "ard_vs_gtr:license"])
     descriptions = {directional.truth["scenario_description"]}
-    for scenario, sim in hardened.items():
+    for scenario, sim in scenarios.items():
         assert sim.truth["planted"] == INHERITED and sim.truth["sibling_shared_rate"] == 0
         descriptions.add(sim.truth["scenario_description"])
         for group, m in sim.truth["mutation"].items():
@@ -384,11 +384,11 @@ def test_neutral_scenarios_mutate_symmetrically_and_name_what_they_plant(directi
     pi = np.array([w for _, _, w in sim_mod.LICENSES])
     pi /= pi.sum()
     r = 0.85 * 0.155 + 0.15 * 0.04
-    p = np.array(hardened["neutral"].truth["mutation"]["license"]["P"])
+    p = np.array(scenarios["neutral"].truth["mutation"]["license"]["P"])
     off = p[1:, 1:][~np.eye(pi.size, dtype=bool)]
     assert np.allclose(off, r * (1 - pi @ pi) / 24)
     assert p[0, 0] == 1 and not p[0, 1:].any()          # undeclared is no state of the value chain
-    scaled = hardened["relations"].truth["mutation"]["license"]["P_by"]
+    scaled = scenarios["relations"].truth["mutation"]["license"]["P_by"]
     assert np.isclose(np.array(scaled["any/quantized"])[1, 2], 0.05 * np.array(scaled["any/finetune"])[1, 2])
 
 
@@ -434,16 +434,16 @@ def test_neutral_cards_do_not_depend_on_relation(neutral):
     assert all(0.85 < v / median["root"] < 1.15 for v in median.values()), median
 
 
-def test_founder_roots_are_restrictive_and_multilingual_and_raw_flows_run_to_open(hardened):
+def test_founder_roots_are_restrictive_and_multilingual_and_raw_flows_run_to_open(scenarios):
     for scenario in ("founder", "hard-neutral"):
-        sim = hardened[scenario]
+        sim = scenarios[scenario]
         ids, _, lic, lang, _ = _declared(sim)
         roots = [i for i, m in enumerate(ids) if m not in sim.truth["parents"]]
         assert len(roots) > 0.6 * len(ids)
         assert all(LICENSE_CLASS[lic[i]] == "restrictive" for i in roots)
         assert all(len(lang[i]) > 1 or "multilingual" in lang[i] for i in roots)
     # the hard case: symmetric mutation from restrictive founders, yet the raw flows run one way
-    flows = listing_stats(hardened["founder"].listing)
+    flows = listing_stats(scenarios["founder"].listing)
     assert flows["restrictive_to_permissive"] > 10 * max(flows["permissive_to_restrictive"], 1)
 
 
@@ -456,9 +456,9 @@ def _changed(sim: Simulation, key) -> dict:
     return {k: (float(np.mean(v)), len(v)) for k, v in out.items()}
 
 
-def test_copiers_children_change_far_less_than_editors(hardened):
+def test_copiers_children_change_far_less_than_editors(scenarios):
     for scenario in ("heterogeneous", "hard-neutral"):
-        sim = hardened[scenario]
+        sim = scenarios[scenario]
         editors = set(sim.truth["editors"])
         parents = {ps[0][0] for ps in sim.truth["parents"].values()}
         assert editors <= parents and abs(len(editors) / len(parents) - 0.4) < 0.05
@@ -467,8 +467,8 @@ def test_copiers_children_change_far_less_than_editors(hardened):
         assert n_c > 500 and n_e > 500 and copier < 0.04 and editor > max(0.2, 8 * copier), got
 
 
-def test_quantized_edges_change_far_less_than_merges(hardened):
-    got = _changed(hardened["relations"], lambda p, rel: rel)
+def test_quantized_edges_change_far_less_than_merges(scenarios):
+    got = _changed(scenarios["relations"], lambda p, rel: rel)
     assert got["quantized"][0] < 0.03 < 0.1 < got["finetune"][0] < got["merge"][0], got
     assert got["merge"][0] > 10 * got["quantized"][0] and got["merge"][1] > 200
 

@@ -794,7 +794,7 @@ def _library(rng, arch: np.ndarray, task: np.ndarray, rel: np.ndarray) -> np.nda
 def _cases(topo: _Topology, extras: tuple, editor: np.ndarray) -> np.ndarray:
     """Case of the edge above every node in the neutral scenarios: parent class (copier 0, editor 1;
     heterogeneous) x relation type (relations), in the order of ``_neutral_mutation``'s ``P_by``."""
-    klass = editor[np.maximum(topo.parent, 0)].astype(np.int64)
+    klass = (editor[np.maximum(topo.parent, 0)] & ("heterogeneous" in extras)).astype(np.int64)
     if "relations" not in extras:
         return klass
     return klass * len(RELATIONS) + np.maximum(topo.relation, 0)
