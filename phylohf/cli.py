@@ -585,6 +585,7 @@ def cmd_demo(args) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
+    from .sources.simulate import SCENARIOS
     p = argparse.ArgumentParser(
         prog="phylohf", description="Phylogenetics of the Hugging Face model ecosystem: "
         "gather model metadata, build family trees and trait genomes, analyse them.")
@@ -597,9 +598,11 @@ def parser() -> argparse.ArgumentParser:
                        "and optionally its ground truth.")
     s.add_argument("--models", type=POSITIVE, default=200_000, help="number of models (default 200000)")
     s.add_argument("--seed", type=COUNT, default=0, help="random seed (default 0)")
-    s.add_argument("--scenario", choices=("directional", "neutral"), default="directional",
-                   help="trait evolution: directional drift with sibling-shared changes (default), "
-                   "or neutral independent symmetric mutation")
+    s.add_argument("--scenario", choices=SCENARIOS, default="directional",
+                   help="trait evolution: directional (drift, sibling-shared changes, card effects; default) "
+                   "or one with none of them: neutral (independent symmetric mutation), founder (restrictive, "
+                   "multilingual roots), heterogeneous (copying and editing parents), relations (rates by "
+                   "relation type), hard-neutral (the three together)")
     s.add_argument("--out", required=True, metavar="FILE", help="snapshot to write: .parquet or .jsonl")
     s.add_argument("--truth", metavar="FILE", help="also write the ground truth as JSON")
     s.set_defaults(func=cmd_simulate)
@@ -838,7 +841,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--models", type=POSITIVE, default=50_000, help="number of models (default 50000: enough "
                    "for the report to recover every planted effect, in about 15 s)")
     s.add_argument("--seed", type=COUNT, default=7, help="random seed (default 7)")
-    s.add_argument("--scenario", choices=("directional", "neutral"), default="directional")
+    s.add_argument("--scenario", choices=SCENARIOS, default="directional",
+                   help="simulated trait evolution, as `phylohf simulate --scenario` (default directional)")
     s.add_argument("--workdir", metavar="DIR", help="keep the snapshot and store here "
                    "(default: a temporary directory, removed afterwards)")
     s.add_argument("--trees", default="trees/demo", metavar="DIR",

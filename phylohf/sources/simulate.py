@@ -24,22 +24,33 @@ Traits. Five categorical trait groups: architecture, task (pipeline_tag), licens
 language set and dataset; the last three have an undeclared state (None or []).
 Roots draw from base distributions (task, languages and dataset conditioned on the
 architecture family); children inherit from the primary parent through
-per-generation transition matrices, one vectorised step per depth level. Off the
-diagonal P[i, j] = rate * pi_j * C_ij * G_ij (F81-like: pi the base distribution of
-declared states, C a symmetric compatibility mask, G the direction), plus
-declared <-> undeclared switches balanced at the base undeclared share.
+per-generation transition matrices, one vectorised step per depth level.
 
-* ``neutral``: G = 1 and no shared component: reversible at pi, flows balanced.
-* ``directional``: G_ij = bias for favoured changes (restrictive/commercial license ->
-  permissive or copyleft; multilingual -> English only) and 1/bias back, and each
-  parent draws one change from ``P_shared`` that each child adopts with probability
-  ``sibling_shared_rate`` (else it draws its own from ``P_individual``), so siblings
-  are closer to each other than to their parent. The marginal matrix
-  ``s P_shared + (1-s) P_individual`` changes as often as the neutral one.
+* ``directional``: off the diagonal P[i, j] = rate * pi_j * C_ij * G_ij (F81-like: pi
+  the base distribution of declared states, C a symmetric compatibility mask), plus
+  declared <-> undeclared switches balanced at the base undeclared share (undeclared is
+  a state of the chain). G_ij = bias for favoured changes (restrictive/commercial
+  license -> permissive or copyleft; multilingual -> English only) and 1/bias back, and
+  each parent draws one change from ``P_shared`` that each child adopts with
+  probability ``sibling_shared_rate`` (else it draws its own from ``P_individual``), so
+  siblings are closer to each other than to their parent. Children's cards are rarer,
+  shorter and more templated than roots', and their template follows the relation.
+* the neutral scenarios plant none of that. Mutation is symmetric: P[i, j] = c C_ij, one
+  c per trait and case, set so that a value changes about as often as in the directional
+  marginal ``s P_shared + (1-s) P_individual`` (no stationary frequencies, which would
+  themselves be a drift from founders that sit elsewhere). The value evolves on every
+  node; whether a node declares it is an inherited declared/undeclared chain of its own
+  (the same drop and re-declare rates), so missingness does not depend on the value.
+  Every model's card is drawn as a root's. ``neutral`` has nothing more; ``founder``:
+  every root declares a restrictive license and a multilingual language set;
+  ``heterogeneous``: each parent is a copier (``copier_share``) whose children change
+  with probability ``copier_rate`` per trait, or an editor (``editor_rate``);
+  ``relations``: rates times ``relation_rate_scale`` by the relation of the edge;
+  ``hard-neutral``: the three together.
 
 The library follows architecture, task and relation (adapter -> peft,
 quantized -> gguf/mlx); free-form tags, card text, downloads and likes follow the
-model's context. Cards of children are shorter and more templated than roots'.
+model's context.
 
 Dirt. Declared licenses, languages and tasks are hidden at small rates (removed from
 tags and cardData; ``truth["hidden"]`` keeps them); some parents are deleted from the
@@ -63,7 +74,21 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
-SCENARIOS = ("directional", "neutral")
+# what each scenario plants (truth["scenario_description"]); every scenario but the first is neutral
+_DESCRIPTIONS = {
+    "directional": "license and language drift, changes shared by siblings and shorter, more templated "
+                   "children's cards, on top of inherited traits",
+    "neutral": "inherited traits with symmetric mutation, missingness independent of the value and cards "
+               "drawn alike for every model: no planted direction, sharing or card effect",
+    "founder": "as neutral, but every root declares a restrictive license and a multilingual language set",
+    "heterogeneous": "as neutral, but each parent is a copier (children rarely change) or an editor "
+                     "(children often change), each child still mutating on its own",
+    "relations": "as neutral, but change rates depend on the relation type of the edge",
+    "hard-neutral": "founder, heterogeneous and relations together: neutral, and hard for a test",
+}
+SCENARIOS = tuple(_DESCRIPTIONS)
+_NEUTRAL = {"neutral": (), "founder": ("founder",), "heterogeneous": ("heterogeneous",),  # what each adds
+            "relations": ("relations",), "hard-neutral": ("founder", "heterogeneous", "relations")}
 RELATIONS = ("finetune", "adapter", "quantized", "merge")
 FINETUNE, ADAPTER, QUANTIZED, MERGE = range(4)
 
@@ -325,7 +350,7 @@ class TraitRates:
     ``individual`` and ``shared`` scale the off-diagonal P[i, j] = rate * pi_j * C_ij * G_ij
     (so a state changes with probability about rate * (1 - pi_i)): ``individual`` for a
     child's own change, ``shared`` for the change a parent passes to the children that
-    adopt it (directional scenario; the neutral one uses the same marginal rate).
+    adopt it (directional scenario; the neutral ones change as often as its marginal).
     ``drop``: probability per generation that a declared value becomes undeclared (the
     reverse switch balances it at the base undeclared share).
     """
@@ -348,6 +373,11 @@ class SimParams:
     # traits
     sibling_shared_rate: float = 0.85        # P(child adopts its parent's shared change)
     directional_bias: float = 2.5            # G for favoured changes (1/G back)
+    copier_share: float = 0.6                # heterogeneous: P(a parent is a copier, else an editor)
+    copier_rate: float = 0.02                # ... change probability per generation of a copier's children
+    editor_rate: float = 0.5                 # ... of an editor's children
+    relation_rate_scale: tuple = (1.0, 0.5, 0.05, 3.0)  # relations: rate factor of finetune, adapter,
+    #                                          quantized, merge edges (capped so that rows stay stochastic)
     license: TraitRates = TraitRates(0.04, 0.155, 0.1)
     language: TraitRates = TraitRates(0.05, 0.18, 0.12)
     task: TraitRates = TraitRates(0.2, 0.95)
@@ -385,6 +415,10 @@ class SimParams:
             p = np.asarray(getattr(self, name), float)
             if p.size != size or (p < 0).any() or abs(p.sum() - 1) > 1e-9:
                 raise ValueError(f"SimParams.{name} must be {size} non-negative probabilities summing to 1")
+        scale = np.asarray(self.relation_rate_scale, float)
+        if scale.shape != (4,) or not (np.isfinite(scale) & (scale >= 0)).all():
+            raise ValueError("SimParams.relation_rate_scale must be 4 non-negative numbers (finetune, adapter, "
+                             f"quantized, merge), got {self.relation_rate_scale}")
         for f in fields(self):
             value = getattr(self, f.name)
             if isinstance(value, TraitRates) and min(asdict(value).values()) < 0:
@@ -552,6 +586,7 @@ class _Trait:
     compat: np.ndarray      # (K, K) symmetric 0/1: changes allowed
     toward: np.ndarray      # (K, K) bool: favoured changes in the directional scenario
     has_none: bool
+    founder: np.ndarray | None = None  # (K,) bool: the states every root declares in the founder scenarios
 
 
 def _family_weights() -> np.ndarray:
@@ -586,7 +621,8 @@ def _license_trait(prm: SimParams) -> _Trait:
     favoured = (klass == "permissive") | (klass == "copyleft")
     return _Trait("license", [None] + [name for name, _, _ in LICENSES],
                   _with_none(np.array([[w for _, _, w in LICENSES]]), prm.license_undeclared),
-                  np.ones((klass.size,) * 2), (klass == "restrictive")[:, None] & favoured[None, :], True)
+                  np.ones((klass.size,) * 2), (klass == "restrictive")[:, None] & favoured[None, :], True,
+                  klass == "restrictive")
 
 
 def _language_trait(prm: SimParams) -> _Trait:
@@ -597,7 +633,7 @@ def _language_trait(prm: SimParams) -> _Trait:
     none_share = np.where(_SPOKEN, prm.language_undeclared, prm.language_undeclared_other)
     weights = np.tile([w for _, w in LANGUAGE_SETS], (len(FAMILIES), 1))
     return _Trait("language", [[]] + [list(c) for c in sets], _with_none(weights, none_share),
-                  np.ones((multi.size,) * 2), multi[:, None] & english[None, :], True)
+                  np.ones((multi.size,) * 2), multi[:, None] & english[None, :], True, multi)
 
 
 def _dataset_trait(prm: SimParams) -> _Trait:
@@ -648,6 +684,76 @@ def _mutation(trait: _Trait, rates: TraitRates, scenario: str, prm: SimParams) -
     return {"P": s * shared + (1 - s) * ind, "P_individual": ind, "P_shared": shared}
 
 
+def _symmetric(trait: _Trait, change: float) -> np.ndarray:
+    """Symmetric per-generation matrix of the declared values: off the diagonal P[i, j] = c C_ij, with
+    one c per call such that a value drawn from the base distribution changes with probability
+    ``change`` (capped where a row would exceed 1). The undeclared state, if any, keeps the identity's
+    row and column: whether a model declares is a chain of its own (see :func:`_evolve_neutral`)."""
+    d = int(trait.has_none)
+    pd = _base_distribution(trait)[d:]
+    c = trait.compat[d:, d:].copy()
+    np.fill_diagonal(c, 0)
+    degree = c.sum(1)
+    scale = min(change / (pd @ degree / pd.sum()), 1 / max(degree.max(), 1))
+    p = np.eye(len(trait.labels))
+    p[d:, d:] = scale * c + np.diag(1 - scale * degree)
+    return p
+
+
+def _neutral_mutation(trait: _Trait, rates: TraitRates, extras: tuple, prm: SimParams) -> dict:
+    """Matrices of the neutral scenarios, one per (parent class, relation) case, and the declare switches.
+
+    The change probability is the old neutral (F81) chain's at the base distribution, or the copier's
+    and editor's (heterogeneous), times the relation's factor (relations)."""
+    s = prm.sibling_shared_rate
+    f81 = _transition(trait, s * rates.shared + (1 - s) * rates.individual, rates.drop, 1.0)
+    d = int(trait.has_none)
+    pd = _base_distribution(trait)[d:]
+    change = 1 - np.diag(f81)[d:] - (f81[d:, 0] if d else 0)
+    classes, base = ("any",), [pd @ change / pd.sum()]
+    if "heterogeneous" in extras:
+        classes, base = ("copier", "editor"), [prm.copier_rate, prm.editor_rate]
+    relations = RELATIONS if "relations" in extras else ("any",)
+    scale = prm.relation_rate_scale if "relations" in extras else (1.0,)
+    out = {"P_by": {f"{c}/{r}": _symmetric(trait, b * f)
+                    for c, b in zip(classes, base) for r, f in zip(relations, scale)}}
+    if len(out["P_by"]) == 1:
+        out = {"P": out["P_by"].popitem()[1]}
+    if trait.has_none:
+        undeclared = _base_distribution(trait)[0]
+        out["declared"] = {"drop": rates.drop, "redeclare": float(rates.drop * (1 - undeclared) / undeclared)}
+    return out
+
+
+def _evolve_neutral(rng, trait: _Trait, mats: dict, case: np.ndarray, topo: _Topology, context: np.ndarray,
+                    founder: bool) -> np.ndarray:
+    """Roots draw a value from the base distribution of declared values (founder: of the founder
+    states only, all declared), and whether they declare it from the base undeclared share; children
+    mutate the value with the matrix of their ``case`` (parent class, relation) and inherit the
+    declared flag, switching at the ``declared`` rates. A model that re-declares shows its value."""
+    d = int(trait.has_none)
+    founder = founder and trait.founder is not None
+    stack = np.stack(list(mats["P_by"].values())) if "P_by" in mats else mats["P"][None]
+    k = stack.shape[1]
+    value = np.empty(topo.parent.size, np.int64)
+    roots = topo.levels[0]
+    rows = context[roots] if len(trait.root_p) > 1 else np.zeros(roots.size, np.int64)
+    declared_p = trait.root_p[:, d:] * (trait.founder[d:] if founder else 1)
+    empty = declared_p.sum(1) == 0                                       # no declared value in this context
+    declared_p[empty] = _base_distribution(trait)[d:]
+    value[roots] = d + _draw(declared_p, rows, rng.random(roots.size))
+    shown = np.ones(topo.parent.size, bool)
+    if d and not founder:
+        shown[roots] = rng.random(roots.size) >= (trait.root_p[:, 0] / trait.root_p.sum(1))[rows]
+    for nodes in topo.levels[1:]:
+        par = topo.parent[nodes]
+        value[nodes] = _draw(stack.reshape(-1, k), case[nodes] * k + value[par], rng.random(nodes.size))
+        if d:
+            u = rng.random(nodes.size)
+            shown[nodes] = np.where(shown[par], u >= mats["declared"]["drop"], u < mats["declared"]["redeclare"])
+    return np.where(shown, value, 0)
+
+
 def _evolve(rng, trait: _Trait, mats: dict, topo: _Topology, context: np.ndarray, s: float) -> np.ndarray:
     """Draw roots from their base distribution, then mutate level by level."""
     state = np.empty(topo.parent.size, np.int64)
@@ -665,6 +771,12 @@ def _evolve(rng, trait: _Trait, mats: dict, topo: _Topology, context: np.ndarray
     return state
 
 
+def _listed(tree):
+    """Arrays of a (nested) dict as lists, for JSON."""
+    return {k: _listed(v) if isinstance(v, dict) else v.tolist() if isinstance(v, np.ndarray) else v
+            for k, v in tree.items()}
+
+
 def _library(rng, arch: np.ndarray, task: np.ndarray, rel: np.ndarray) -> np.ndarray:
     """Library code (-1 = none) from architecture, task and relation."""
     u = rng.random(arch.size)
@@ -679,14 +791,31 @@ def _library(rng, arch: np.ndarray, task: np.ndarray, rel: np.ndarray) -> np.nda
     return lib
 
 
-def _traits(rng, topo: _Topology, scenario: str, prm: SimParams) -> tuple[dict, dict]:
-    """State codes of every trait group (plus the derived library) and the matrices that drew them."""
+def _cases(topo: _Topology, extras: tuple, editor: np.ndarray) -> np.ndarray:
+    """Case of the edge above every node in the neutral scenarios: parent class (copier 0, editor 1;
+    heterogeneous) x relation type (relations), in the order of ``_neutral_mutation``'s ``P_by``."""
+    klass = (editor[np.maximum(topo.parent, 0)] & ("heterogeneous" in extras)).astype(np.int64)
+    if "relations" not in extras:
+        return klass
+    return klass * len(RELATIONS) + np.maximum(topo.relation, 0)
+
+
+def _traits(rng, topo: _Topology, scenario: str, prm: SimParams, editor: np.ndarray) -> tuple[dict, dict]:
+    """State codes of every trait group (plus the derived library) and the matrices that drew them;
+    ``editor``: the parent class of every model (heterogeneous scenarios, else all False)."""
     states, mutation = {}, {}
     context = None  # the roots' architecture family, once drawn
+    extras = _NEUTRAL.get(scenario)
+    case = None if extras is None else _cases(topo, extras, editor)
     for trait in (build(prm) for build in _TRAITS):
-        mats = _mutation(trait, getattr(prm, trait.name), scenario, prm)
-        states[trait.name] = _evolve(rng, trait, mats, topo, context, prm.sibling_shared_rate)
-        mutation[trait.name] = {"states": trait.labels, **{k: v.tolist() for k, v in mats.items()}}
+        rates = getattr(prm, trait.name)
+        if extras is None:
+            mats = _mutation(trait, rates, scenario, prm)
+            states[trait.name] = _evolve(rng, trait, mats, topo, context, prm.sibling_shared_rate)
+        else:
+            mats = _neutral_mutation(trait, rates, extras, prm)
+            states[trait.name] = _evolve_neutral(rng, trait, mats, case, topo, context, "founder" in extras)
+        mutation[trait.name] = {"states": trait.labels, **_listed(mats)}
         if trait.name == "architecture":
             context = _ARCH_FAMILY[states["architecture"]]
     states["library"] = _library(rng, states["architecture"], states["task"], topo.relation)
@@ -988,11 +1117,12 @@ def _config(b: SimpleNamespace) -> pa.Array:
 
 
 def _cards(rng, g: SimpleNamespace, b: SimpleNamespace) -> tuple[pa.Array, np.ndarray]:
-    """Model-card markdown for a share of the rows (null for the rest) and the card kind (-1 = none)."""
+    """Model-card markdown for a share of the rows (null for the rest) and the card kind (-1 = none).
+    In the neutral scenarios every model draws its card as a root does (presence, kind, length)."""
     m = b.rel.size
-    root = b.rel < 0
+    root = (b.rel < 0) | g.neutral
     has = rng.random(m) < np.where(root, g.prm.card_rate_root, g.prm.card_rate_child)
-    kind = np.where(has, _draw(_CARD_KIND_P, b.rel + 1, rng.random(m)), -1)
+    kind = np.where(has, _draw(_CARD_KIND_P, np.where(root, 0, b.rel + 1), rng.random(m)), -1)
     sentences = pa.array(_SENTENCES)
 
     def body(s):
@@ -1057,14 +1187,15 @@ def _batch(rng, g: SimpleNamespace, rows: np.ndarray) -> pa.RecordBatch:
 
 
 def _listing(rng, topo: _Topology, states: dict, dirt: _Dirt, ids: pa.Array, names: pa.Array,
-             authors: pa.Array, prm: SimParams, free: tuple) -> pa.Table:
+             authors: pa.Array, prm: SimParams, free: tuple, neutral: bool) -> pa.Table:
     """The listing table of the models kept (Hub API camelCase schema), built in blocks of rows;
-    ``free``: the free-form tags of :func:`_free_tags`."""
+    ``free``: the free-form tags of :func:`_free_tags`; ``neutral``: cards drawn alike for all."""
     n = topo.parent.size
     created, modified = _times(rng, n, prm)
     downloads, likes = _popularity(rng, np.bincount(topo.edge_parent, minlength=n))
     g = SimpleNamespace(topo=topo, states=states, dirt=dirt, ids=ids, names=names, authors=authors, prm=prm,
                         created=created, modified=modified, downloads=downloads, likes=likes, vocab=_Tags(),
+                        neutral=neutral,
                         true_offsets=_offsets(np.bincount(topo.edge_child, minlength=n)))
     g.free_offsets, g.free_codes, g.free_names = free
     rows = np.flatnonzero(dirt.keep)
@@ -1073,8 +1204,26 @@ def _listing(rng, topo: _Topology, states: dict, dirt: _Dirt, ids: pa.Array, nam
 
 # ----------------------------------------------------------------------------- truth and API
 
+_INHERITED = ("language", "license", "task")  # kinship groups passed down lineages in every scenario
+_DIRECTIONAL = ("card_drift:dropped", "card_drift:shorter", "card_drift:template", "language_drift:fewer_languages",
+                "language_drift:multilingual_to_english", "license_drift:restrictive_to_open",
+                "license_ordering", "license_class_ordering", "ard_vs_gtr:license")
+
+
+def planted(scenario: str) -> list[str]:
+    """Ids of the report's claims that are true effects in ``scenario`` (sorted): family resemblance
+    of the inherited groups everywhere (cards are not inherited); in the directional scenario also the
+    sibling excess and shared change of the groups with a shared component, the drifts and orderings,
+    non-reversible license evolution and the card drifts it plants (children's cards are rarer,
+    shorter and more templated; the auto-generated share does not grow)."""
+    claims = [f"family_resemblance:{g}" for g in _INHERITED]
+    if scenario == "directional":
+        claims += [f"{c}:{g}" for c in ("shared_change", "sibling_excess") for g in _INHERITED] + list(_DIRECTIONAL)
+    return sorted(claims)
+
+
 def _truth(seed, scenario: str, n_models: int, prm: SimParams, topo: _Topology, states: dict, dirt: _Dirt,
-           ids: pa.Array, mutation: dict) -> dict:
+           ids: pa.Array, mutation: dict, editor: np.ndarray) -> dict:
     """The JSON-serialisable ground truth (see ``simulate``)."""
     parents = {}
     rel = topo.relation[topo.edge_child]
@@ -1089,12 +1238,17 @@ def _truth(seed, scenario: str, n_models: int, prm: SimParams, topo: _Topology, 
         rows = np.flatnonzero(mask & dirt.keep)
         for model, state in zip(ids.take(rows).to_pylist(), values[key][rows].tolist()):
             hidden.setdefault(model, {})[key] = labels[key][state]
-    return {
+    truth = {
         "seed": seed, "scenario": scenario, "n_models": n_models, "params": asdict(prm),
         "parents": parents, "deleted": ids.take(np.flatnonzero(~dirt.keep)).to_pylist(), "hidden": hidden,
         "mutation": mutation,
         "sibling_shared_rate": prm.sibling_shared_rate if scenario == "directional" else 0.0,
+        "planted": planted(scenario), "scenario_description": _DESCRIPTIONS[scenario],
     }
+    if "heterogeneous" in _NEUTRAL.get(scenario, ()):
+        primary = np.bincount(topo.parent[topo.parent >= 0], minlength=editor.size) > 0
+        truth["editors"] = ids.take(np.flatnonzero(editor & primary)).to_pylist()
+    return truth
 
 
 def simulate(n_models: int, seed: int = 0, scenario: str = "directional", params: SimParams | None = None,
@@ -1106,8 +1260,13 @@ def simulate(n_models: int, seed: int = 0, scenario: str = "directional", params
     corruption); ``deleted`` (ids removed from the listing); ``hidden`` (id -> true values of
     its hidden ``license`` / ``languages`` / ``pipeline_tag``); ``mutation`` (per trait group:
     ``states`` and the per-generation matrix ``P``, plus ``P_individual`` and ``P_shared`` in
-    the directional scenario, P = s P_shared + (1 - s) P_individual) and
-    ``sibling_shared_rate`` (s, 0 in the neutral scenario). Raises ``ValueError`` on bad input.
+    the directional scenario, P = s P_shared + (1 - s) P_individual; in the neutral scenarios
+    ``P`` is symmetric, or ``P_by`` holds one per case ``"<parent class>/<relation>"`` (class
+    copier or editor, else ``any``), and ``declared`` the ``drop`` and ``redeclare``
+    probabilities of the declared chain); ``sibling_shared_rate`` (s, 0 in the neutral
+    scenarios); ``planted`` (the claim ids of the report that are true effects, see
+    :func:`planted`), ``scenario_description`` and, in the heterogeneous scenarios, ``editors``
+    (the primary parents that are editors; the others copy). Raises ``ValueError`` on bad input.
     """
     if scenario not in SCENARIOS:
         raise ValueError(f"unknown scenario {scenario!r}: choose one of {SCENARIOS}")
@@ -1117,19 +1276,23 @@ def simulate(n_models: int, seed: int = 0, scenario: str = "directional", params
         raise ValueError(f"params must be a SimParams, got {type(params).__name__}")
     prm = params or SimParams()
     # one stream per stage: a seed gives the same trees, names and dirt in every scenario
-    rng = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(6)]
+    rng = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(7)]
     n_deleted = int(round(prm.deleted_rate * n_models))
     with tqdm(total=5, desc="simulate", disable=not progress) as bar:
         topo = _topology(rng[0], int(n_models) + n_deleted, prm)
         bar.update()
-        states, mutation = _traits(rng[1], topo, scenario, prm)
+        editor = np.zeros(topo.parent.size, bool)                   # parent classes (heterogeneous)
+        if "heterogeneous" in _NEUTRAL.get(scenario, ()):
+            editor = rng[6].random(editor.size) >= prm.copier_share
+        states, mutation = _traits(rng[1], topo, scenario, prm, editor)
         bar.update()
         dirt = _dirt(rng[2], topo, states, prm, n_deleted)
         ids, names, authors = _identity(rng[3], topo, states, prm)
         bar.update()
-        listing = _listing(rng[4], topo, states, dirt, ids, names, authors, prm, _free_tags(rng[5], topo, prm))
+        listing = _listing(rng[4], topo, states, dirt, ids, names, authors, prm, _free_tags(rng[5], topo, prm),
+                           scenario in _NEUTRAL)
         bar.update()
-        truth = _truth(seed, scenario, int(n_models), prm, topo, states, dirt, ids, mutation)
+        truth = _truth(seed, scenario, int(n_models), prm, topo, states, dirt, ids, mutation, editor)
         bar.update()
     return Simulation(listing, truth)
 
