@@ -41,7 +41,11 @@ per-generation transition matrices, one vectorised step per depth level.
   themselves be a drift from founders that sit elsewhere). The value evolves on every
   node; whether a node declares it is an inherited declared/undeclared chain of its own
   (the same drop and re-declare rates), so missingness does not depend on the value.
-  Every model's card is drawn as a root's. ``neutral`` has nothing more; ``founder``:
+  Cards evolve as three symmetric characters of their own: presence, kind (free text or the
+  Hub template) and a length class (2^L sentences), each child flipping presence and kind
+  with probability ``card_flip`` and stepping L up or down by one with ``card_flip`` / 2
+  each (clipped): nothing depends on root, relation or direction. ``neutral`` has nothing
+  more; ``founder``:
   every root declares a restrictive license and a multilingual language set;
   ``heterogeneous``: each parent is a copier (``copier_share``) whose children change
   with probability ``copier_rate`` per trait, or an editor (``editor_rate``);
@@ -399,6 +403,7 @@ class SimParams:
     # emission
     card_rate_root: float = 0.34             # P(model card text) for roots
     card_rate_child: float = 0.24            # ... for children
+    card_flip: float = 0.1                   # neutral scenarios: P(child flips card presence, kind; steps length)
     relation_in_card: float = 0.35           # P(cardData states base_model_relation)
     free_tag_vocabulary: float = 0.2         # distinct long-tail free tags per model (real: 445 / 2,000)
     free_tag_zipf: float = 1.1               # their popularity: P(rank r) ~ r^-zipf
@@ -1121,16 +1126,20 @@ def _cards(rng, g: SimpleNamespace, b: SimpleNamespace) -> tuple[pa.Array, np.nd
     In the neutral scenarios every model draws its card as a root does (presence, kind, length)."""
     m = b.rel.size
     root = (b.rel < 0) | g.neutral
-    has = rng.random(m) < np.where(root, g.prm.card_rate_root, g.prm.card_rate_child)
-    kind = np.where(has, _draw(_CARD_KIND_P, np.where(root, 0, b.rel + 1), rng.random(m)), -1)
+    if g.neutral:                                   # the inherited symmetric characters of _neutral_cards
+        has, kind = g.cards.has[b.rows], np.where(g.cards.has[b.rows], g.cards.kind[b.rows], -1)
+    else:
+        has = rng.random(m) < np.where(root, g.prm.card_rate_root, g.prm.card_rate_child)
+        kind = np.where(has, _draw(_CARD_KIND_P, np.where(root, 0, b.rel + 1), rng.random(m)), -1)
     sentences = pa.array(_SENTENCES)
 
     def body(s):
-        k = np.where(root[s], 4 + rng.geometric(0.1, s.size), rng.geometric(0.4, s.size))
+        k = (2 ** g.cards.length[b.rows[s]] if g.neutral else
+             np.where(root[s], 4 + rng.geometric(0.1, s.size), rng.geometric(0.4, s.size)))
         return pc.binary_join(_lists(k, sentences.take(rng.integers(0, len(_SENTENCES), k.sum()))), " ")
 
     def usage(s):
-        wanted = pa.array(rng.random(s.size) < np.where(root[s], 0.5, 0.15))
+        wanted = pa.array(rng.random(s.size) < np.where(g.neutral, 0.0, np.where(root[s], 0.5, 0.15)))
         return pc.if_else(wanted, _render(_USAGE, {"id": g.ids.take(b.rows[s])}), "")
 
     def parents(s):
@@ -1186,6 +1195,26 @@ def _batch(rng, g: SimpleNamespace, rows: np.ndarray) -> pa.RecordBatch:
     })
 
 
+CARD_LENGTHS = 7                             # neutral card length classes: 2^0 .. 2^6 sentences
+
+
+def _neutral_cards(rng, topo: _Topology, prm: SimParams) -> SimpleNamespace:
+    """Card presence, kind (0 free, 1 Hub template) and length class of every model in the
+    neutral scenarios: roots as roots draw them, then each a symmetric chain down the tree."""
+    n, f = topo.parent.size, prm.card_flip
+    has, kind, length = np.empty(n, bool), np.empty(n, np.int64), np.empty(n, np.int64)
+    roots = topo.levels[0]
+    has[roots] = rng.random(roots.size) < prm.card_rate_root
+    kind[roots] = rng.random(roots.size) < _CARD_KIND_P[0, 1]
+    length[roots] = rng.integers(2, CARD_LENGTHS, roots.size)
+    for nodes in topo.levels[1:]:
+        p, u = topo.parent[nodes], rng.random((3, nodes.size))
+        has[nodes] = has[p] ^ (u[0] < f)
+        kind[nodes] = kind[p] ^ (u[1] < f)
+        length[nodes] = np.clip(length[p] + (u[2] < f / 2) - (u[2] > 1 - f / 2), 0, CARD_LENGTHS - 1)
+    return SimpleNamespace(has=has, kind=kind, length=length)
+
+
 def _listing(rng, topo: _Topology, states: dict, dirt: _Dirt, ids: pa.Array, names: pa.Array,
              authors: pa.Array, prm: SimParams, free: tuple, neutral: bool) -> pa.Table:
     """The listing table of the models kept (Hub API camelCase schema), built in blocks of rows;
@@ -1195,7 +1224,7 @@ def _listing(rng, topo: _Topology, states: dict, dirt: _Dirt, ids: pa.Array, nam
     downloads, likes = _popularity(rng, np.bincount(topo.edge_parent, minlength=n))
     g = SimpleNamespace(topo=topo, states=states, dirt=dirt, ids=ids, names=names, authors=authors, prm=prm,
                         created=created, modified=modified, downloads=downloads, likes=likes, vocab=_Tags(),
-                        neutral=neutral,
+                        neutral=neutral, cards=_neutral_cards(rng, topo, prm) if neutral else None,
                         true_offsets=_offsets(np.bincount(topo.edge_child, minlength=n)))
     g.free_offsets, g.free_codes, g.free_names = free
     rows = np.flatnonzero(dirt.keep)
