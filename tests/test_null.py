@@ -1,0 +1,104 @@
+"""The null engine: rates by hand, what a replicate keeps, the p-value's formula, planted rate
+classes recovered, and calibration under a hard neutral case (restrictive founders, copying and
+editing parents, rates by relation type)."""
+import numpy as np
+import pytest
+
+from forests import forest
+from phylohf.lineage import Lineage
+from phylohf.phylo.null import Simulator, fit_null, net_flow, null_test, pair_counts, rates
+
+
+def test_rates_by_hand():
+    counts = np.array([[6, 3, 1], [1, 8, 1], [0, 0, 0]])
+    ard = rates(counts, "ARD")
+    assert ard[0, 1] == pytest.approx(3 / 10) and ard[1, 0] == pytest.approx(1 / 10)
+    assert ard[2].tolist() == [0, 0, 0]                               # no edge leaves state 2
+    sym = rates(counts, "SYM")
+    assert sym[0, 1] == sym[1, 0] == pytest.approx(4 / 20)            # (N01 + N10) / (n0 + n1)
+    assert sym[0, 2] == sym[2, 0] == pytest.approx(1 / 10)
+    assert np.allclose(sym.sum(axis=1), 0) and np.allclose(sym, sym.T)
+
+
+def test_pair_counts_by_hand():
+    #   0 ── 1 ── 3        4 (alone)
+    #   └─── 2
+    parent = np.array([-1, 0, 0, 1, -1])
+    S = np.array([[0, 1], [1, 1], [-1, 0], [1, 0], [1, 1]])
+    c = pair_counts(parent, S, 2)
+    assert c[0].tolist() == [[0, 1], [0, 1]]          # 0->1, 1->1; the unknown child skipped
+    assert c[1].tolist() == [[0, 0], [2, 1]]          # 0->1: 1->1; 0->2 and 1->3: 1->0
+
+
+def _hard_neutral(seed: int, n: int = 20_000, k: int = 4):
+    """Symmetric change from founders all in state 0; parents copy (0.02) or edit (0.5); rates
+    x1, x0.5, x0.05, x3 by relation; 30% of the nodes undeclared."""
+    rng = np.random.default_rng(seed)
+    parent = np.where(rng.random(n) < 0.3, -1, rng.integers(np.maximum(np.arange(n) - 500, 0), np.maximum(np.arange(n), 1)))
+    parent[0] = -1
+    child = np.flatnonzero(parent >= 0)
+    relation = rng.integers(0, 4, len(child))
+    lineage = Lineage.from_edges(np.array([f"m{i}" for i in range(n)], object), np.ones(n, bool),
+                                 np.zeros(n, np.int64), child, parent[child], np.ones(len(child)), relation)
+    edit = rng.random(n) < 0.4
+    scale = np.array([1, 0.5, 0.05, 3.0])
+    state = np.zeros(n, np.int64)
+    for nodes in lineage.levels()[1:]:
+        p = lineage.parent[nodes]
+        rate = np.minimum(np.where(edit[p], 0.5, 0.02) * scale[lineage.relation[nodes]], 0.9)
+        change = rng.random(len(nodes)) < rate
+        state[nodes] = np.where(change, (state[p] + rng.integers(1, k, len(nodes))) % k, state[p])
+    return lineage, np.where(rng.random(n) < 0.3, -1, state), edit
+
+
+def test_rate_classes_of_parents_are_recovered():
+    lineage, states, _ = _hard_neutral(1)
+    m = fit_null(lineage, states, 4, "SYM")
+    assert m.relations == ["finetune", "adapter", "quantized", "merge"]
+    assert len(m.scales) == 2 and m.scales[1] > 20 * m.scales[0]          # copiers and editors
+    assert 0.2 < m.weights[1] < 0.8
+    q = -np.array([np.diag(g).mean() for g in m.Q])
+    assert q[2] < q[1] < q[0] < q[3]                                      # quantized < adapter < finetune < merge
+
+
+def test_a_replicate_keeps_founders_and_what_is_declared():
+    parent = np.array([-1, 0, 0, 1, -1, 4, -1])          # node 6 alone; root 4 undeclared
+    lineage = forest(parent)
+    states = np.array([2, 0, -1, 1, -1, 0, 1])
+    m = fit_null(lineage, states, 3, "SYM")
+    m.founders = np.array([0.0, 0.0, 1.0])                # unknown roots draw state 2
+    S = Simulator(lineage, states, m).draw(50, np.random.default_rng(0))
+    assert S.shape == (7, 50)
+    assert (S[0] == 2).all() and (S[6] == 1).all()         # founders and the lone model as observed
+    assert (S[2] == -1).all() and (S[4] == -1).all()       # unknown in the data, unknown in every replicate
+    assert (S[[1, 3, 5]] >= 0).all()
+
+
+def test_p_value_formula():
+    lineage, states, _ = _hard_neutral(2, n=3000)
+    m = fit_null(lineage, states, 4, "SYM")
+    r = null_test(lineage, states, m, lambda S: np.zeros(S.shape[1]), 19, seed=1)
+    assert r.p == 1.0 and r.replicates == 19               # every replicate ties: (1 + 19) / 20
+    big = null_test(lineage, states, m, lambda S: (S == states[:, None]).all(axis=0).astype(float), 19, seed=1)
+    assert big.p == pytest.approx(1 / 20)                  # only the data reproduce themselves
+    # without the family of most changes: the statistic of the data with that family unknown
+    flow = net_flow(lineage.parent, 4, [0], [1, 2, 3])
+    r = null_test(lineage, states, m, flow, 19, seed=1)
+    top = lineage.index()[r.leave_one_out["family"]]
+    assert r.leave_one_out["statistic"] == flow(np.where(lineage.root == top, -1, states)[:, None])[0]
+    changes = np.bincount(lineage.root[(lineage.parent >= 0) & (states >= 0) & (states[lineage.parent] >= 0)
+                                       & (states != states[lineage.parent])], minlength=lineage.n)
+    assert top == changes.argmax() and r.n_eff == pytest.approx(changes.sum() ** 2 / (changes ** 2).sum())
+
+
+def test_net_flow_is_calibrated_on_a_hard_neutral_forest():
+    # the raw flow runs from the founders' state; the engine's p must not
+    ps = []
+    for seed in range(12):
+        lineage, states, _ = _hard_neutral(10 + seed)
+        m = fit_null(lineage, states, 4, "SYM", seed=seed)
+        raw = net_flow(lineage.parent, 4, [0], [1, 2, 3])(states[:, None])[0]
+        assert raw > 100
+        ps.append(null_test(lineage, states, m, net_flow(lineage.parent, 4, [0], [1, 2, 3]), 39, seed).p)
+    assert np.mean(np.array(ps) <= 0.05) <= 1 / 12, ps
+    assert np.median(ps) > 0.2
