@@ -48,6 +48,7 @@ class Settings:
     permutations: int = 200     # permutations of the ordering's null
     mask: float = 0.2           # share of known licenses hidden to score the reconstruction
     top: int = 8                # license states of the transition matrix
+    missing: str = "unknown"    # undeclared licenses: unknown, or a state of their own (traits.with_missing)
 
 
 @dataclass
@@ -118,7 +119,7 @@ def _transitions(store, lineage, fams, genome, s):
     from .phylo.transitions import tree_transitions
     from .report import transitions_json, transitions_report
     from .traits import categorical
-    states, names = categorical(genome, "license", s.top)
+    states, names = categorical(genome, "license", s.top, s.missing, lineage.observed)
     if few := _too_few_licenses(names, 1):
         return few
     t = tree_transitions(lineage, states, len(names), n_perm=s.permutations, seed=s.seed)
@@ -133,7 +134,7 @@ def _transitions(store, lineage, fams, genome, s):
 
 def _audit(store, lineage, fams, genome, s):
     from .licenses import audit_genomes, audit_report
-    a = audit_genomes(lineage, genome, seed=s.seed)
+    a = audit_genomes(lineage, genome, seed=s.seed, missing=s.missing)
     return audit_report(a), a.to_json()
 
 
@@ -147,14 +148,15 @@ def _drift(store, lineage, fams, genome, s):
 def _asr(store, lineage, fams, genome, s):
     from .phylo.reconstruct import reconstruct
     from .report import asr_report
-    from .traits import categorical
-    truth, names = categorical(genome, "license", 6)
+    from .traits import categorical, missing_convention
+    truth, names = categorical(genome, "license", 6, s.missing, lineage.observed)
     if few := _too_few_licenses(names, 2):
         return few
     lengths = np.where(lineage.parent >= 0, 1.0, np.nan)
     r = reconstruct(lineage, truth, len(names), lengths, "ER", starts=1, seed=s.seed, mask=s.mask)
     text = asr_report(r.fit, r.marginals, names, "license", "all families",
-                      r.conventions + "; branch lengths one per generation", r.imputed, r.uninformed, r.checks)
+                      r.conventions + f"; branch lengths one per generation; {missing_convention(names)}",
+                      r.imputed, r.uninformed, r.checks)
     near = r.checks["scores"]["with a visible relative"] if r.checks else None
     if near:
         mk, copy = near["Mk marginal"], near["copy parent"]
