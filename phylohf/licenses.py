@@ -266,7 +266,8 @@ def impute(lineage: Lineage, states: np.ndarray, names: list[str], seed: int = 1
                       "posteriors by the two-pass algorithm", states, r.fit.Q)
 
 
-DRAWS = 1000        # joint posterior draws behind the interval of the expected violations
+DRAWS = 400         # joint posterior draws behind the interval of the expected violations
+BATCH = 50          # drawn at a time
 
 
 def expected_violations(lineage: Lineage, child: np.ndarray, parent: np.ndarray, states: np.ndarray,
@@ -282,7 +283,7 @@ def expected_violations(lineage: Lineage, child: np.ndarray, parent: np.ndarray,
     97.5% quantiles of the violation count over ``draws`` joint draws of every imputed state
     (forward filtering, backward sampling), which keeps the dependence of edges that share an
     imputed model or a lineage. Imputed ``(rare)`` licenses are not judged."""
-    from .phylo.asr import marginal, pair_posteriors, posterior_draws
+    from .phylo.asr import JointSampler, marginal, pair_posteriors
     known = states >= 0
     use = (imputed[parent] | imputed[child]) & (known[parent] | imputed[parent]) & (known[child] | imputed[child])
     child, parent = child[use], parent[use]
@@ -294,7 +295,10 @@ def expected_violations(lineage: Lineage, child: np.ndarray, parent: np.ndarray,
     lengths = np.where(lineage.parent >= 0, 1.0, np.nan)
     post = marginal(lineage, imp.states, imp.Q, lengths).posterior
     prob = np.zeros((len(child), len(RULES) + 1))      # per edge: P(rule r), last column: none
-    add = lambda rows, rule, w: np.add.at(prob, (rows, np.where(rule >= 0, rule, len(RULES))), w)  # noqa: E731
+
+    def add(rows, rule, w):
+        cell = rows * (len(RULES) + 1) + np.where(rule >= 0, rule, len(RULES))
+        prob.flat[:] += np.bincount(cell, weights=w, minlength=prob.size)
     one = np.flatnonzero(~(imputed[parent] & imputed[child]))
     kid, dad = one[imputed[child[one]]], one[imputed[parent[one]]]      # which end is imputed
     add(np.repeat(kid, k), V[states[parent[kid]][:, None], lut[None, :]].ravel(), post[child[kid]].ravel())
@@ -304,19 +308,21 @@ def expected_violations(lineage: Lineage, child: np.ndarray, parent: np.ndarray,
     pair = pair_posteriors(lineage, imp.states, imp.Q, lengths, child[primary])
     add(np.repeat(primary, k * k), np.tile(V[lut[:, None], lut[None, :]].ravel(), len(primary)), pair.ravel())
     ends = np.unique(np.r_[child, parent][imputed[np.r_[child, parent]]])
-    X = posterior_draws(lineage, imp.states, imp.Q, lengths, ends, draws, np.random.default_rng([seed, 3]))
+    sampler = JointSampler(lineage, imp.states, imp.Q, lengths, ends)
     row = np.full(lineage.n, -1)
     row[ends] = np.arange(len(ends))
-    full = lambda v: np.where(imputed[v][:, None], lut[X[np.maximum(row[v], 0)]], states[v][:, None])  # noqa: E731
-    totals = np.zeros(draws, np.int64)
+    rng = np.random.default_rng([seed, 3])
     merge = np.setdiff1d(both, primary)
-    step = max(1, 2 ** 22 // draws)
-    for lo in range(0, len(child), step):
-        rule = V[full(parent[lo:lo + step]), full(child[lo:lo + step])]
-        totals += (rule >= 0).sum(axis=0)
-        at = merge[(merge >= lo) & (merge < lo + step)]
-        for r in range(len(RULES)):
-            prob[at, r] = (rule[at - lo] == r).mean(axis=1)
+    totals, hits = [], np.zeros((len(merge), len(RULES)))
+    lut16, st16, V8 = lut.astype(np.int16), states.astype(np.int16), V.astype(np.int8)     # (edges, BATCH)
+    for batch in np.diff(np.r_[0:draws:BATCH, draws]):         # arrays stay small at Hub scale
+        X = sampler.draw(int(batch), rng)
+        full = lambda v: np.where(imputed[v][:, None], lut16[X[np.maximum(row[v], 0)]], st16[v][:, None])  # noqa: E731
+        rule = V8[full(parent), full(child)]
+        totals.append((rule >= 0).sum(axis=0))
+        hits += (rule[merge][:, :, None] == np.arange(len(RULES))).sum(axis=1)
+    prob[merge, :len(RULES)] = hits / draws
+    totals = np.concatenate(totals)
     expected = prob[:, :len(RULES)].sum(axis=0)
     certain = np.array([r.certain for r in RULES])
     lo, hi = np.quantile(totals, [0.025, 0.975])

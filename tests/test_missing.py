@@ -184,7 +184,7 @@ def store(tmp_path_factory):
     return str(simulated_store(tmp_path_factory.mktemp("missing"), 3000, seed=3))
 
 
-def test_cli_missing_state_and_schemes(store, capsys):
+def test_cli_missing_state_and_schemes(store, capsys, tmp_path):
     import json
     from phylohf.cli import main
     assert main(["asr", "--store", store, "--missing", "state", "--json", "--starts", "1", "--mask", "0.2"]) == 0
@@ -198,6 +198,12 @@ def test_cli_missing_state_and_schemes(store, capsys):
     assert main(["audit-licenses", "--store", store, "--json"]) == 0
     e = json.loads(capsys.readouterr().out)["expected_violations"]
     assert e["ci95"][0] <= e["expected"] <= e["ci95"][1] and e["edges"] >= e["both_imputed"]
+    assert main(["report", "--store", store, "--missing", "state", "--bootstrap", "10", "--null", "3",
+                 "--permutations", "3", "--json", str(tmp_path / "r.json"), "--out", str(tmp_path / "r.txt")]) == 0
+    capsys.readouterr()
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["transitions"]["states"][-1] == UNDECLARED and report["asr"]["states"][-1] == UNDECLARED
+    assert report["audit"]["expected_violations"] is None and "none is imputed" in report["audit"]["imputation"]
     for command in ("asr", "transitions", "report"):
         with pytest.raises(SystemExit) as stop:
             main([command, "--help"])

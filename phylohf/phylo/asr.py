@@ -226,50 +226,61 @@ def pair_posteriors(lineage: Lineage, states, Q, lengths, children, root_prior: 
     return out
 
 
-def posterior_draws(lineage: Lineage, states, Q, lengths, nodes, draws: int, rng: np.random.Generator,
-                    root_prior: str = "equal") -> np.ndarray:
-    """(len(nodes), draws): joint draws of the states of ``nodes`` from their posterior given
-    the known states, by forward filtering (the down pass) and backward sampling down the
-    forest: a root from prior x partials, each node from ``P[parent's draw, :] x down``.
-    Known nodes cut a tree, so only ``nodes`` and their unknown ancestors up to the first known
-    one are drawn; known nodes repeat their state."""
-    ps = _down_pass(lineage, states, Q, lengths, root_prior)
-    states = np.asarray(states, np.int64)
-    parent = lineage.parent
-    need = np.zeros(lineage.n, bool)
-    front = np.asarray(nodes, np.int64)
-    while len(front):                                   # unknown ancestors, level by level
-        front = front[(states[front] < 0) & ~need[front]]
-        need[front] = True
-        front = parent[front[parent[front] >= 0]]
-    row = np.full(lineage.n, -1)
-    drawn = np.flatnonzero(need)
-    row[drawn] = np.arange(len(drawn))
-    X = np.zeros((len(drawn), draws), np.int16)
+class JointSampler:
+    """Joint draws of the states of ``nodes`` from their posterior given the known states, by
+    forward filtering (the down pass, made once) and backward sampling down the forest: a root
+    from prior x partials, each node from ``P[parent's draw, :] x down``. Known nodes cut a
+    tree, so only ``nodes`` and their unknown ancestors up to the first known one are drawn;
+    known nodes repeat their state."""
 
-    def sample(prob: np.ndarray) -> np.ndarray:         # rows (..., k) -> one state each
+    def __init__(self, lineage: Lineage, states, Q, lengths, nodes, root_prior: str = "equal"):
+        self.ps = _down_pass(lineage, states, Q, lengths, root_prior)
+        self.states = np.asarray(states, np.int64)
+        self.parent = lineage.parent
+        self.nodes = np.asarray(nodes, np.int64)
+        self.need = np.zeros(lineage.n, bool)
+        front = self.nodes
+        while len(front):                               # unknown ancestors, level by level
+            front = front[(self.states[front] < 0) & ~self.need[front]]
+            self.need[front] = True
+            front = self.parent[front[self.parent[front] >= 0]]
+        self.row = np.full(lineage.n, -1)
+        self.row[self.need] = np.arange(int(self.need.sum()))
+
+    def _sample(self, prob: np.ndarray, rng) -> np.ndarray:
+        """One state per row of unnormalised probabilities (..., k)."""
         cdf = np.cumsum(prob, axis=-1)
         u = rng.random(cdf.shape[:-1]) * cdf[..., -1]
-        return np.minimum((cdf < u[..., None]).sum(axis=-1), ps.k - 1)
+        return np.minimum((cdf < u[..., None]).sum(axis=-1), self.ps.k - 1)
 
-    top = ps.roots[need[ps.roots]]
-    if len(top):
-        prob = _scaled(ps.A[top] + ps.D[top])
-        X[row[top]] = sample(np.repeat(prob[:, None, :], draws, axis=1))
-    chunk = max(1, 2 ** 22 // (draws * ps.k))
-    for s in reversed(ps.steps):
-        at = np.flatnonzero(need[s.nodes])
-        for lo in range(0, len(at), chunk):
-            v, i = s.nodes[at[lo:lo + chunk]], at[lo:lo + chunk]
-            p = parent[v]
-            up = np.where((states[p] >= 0)[:, None], states[p][:, None], X[np.maximum(row[p], 0)])
-            cond = ps.P[s.cls[i]] * _scaled(ps.D[v])[:, None, :]          # (m, parent state, state)
-            X[row[v]] = sample(cond[np.arange(len(v))[:, None], up])
-    nodes = np.asarray(nodes, np.int64)
-    out = np.repeat(states[nodes][:, None], draws, axis=1).astype(np.int16)
-    free = row[nodes] >= 0
-    out[free] = X[row[nodes[free]]]
-    return out
+    def draw(self, draws: int, rng: np.random.Generator) -> np.ndarray:
+        """(len(nodes), draws) states."""
+        ps, states, need, row = self.ps, self.states, self.need, self.row
+        X = np.zeros((int(need.sum()), draws), np.int8 if ps.k < 128 else np.int16)
+        top = ps.roots[need[ps.roots]]
+        if len(top):
+            prob = _scaled(ps.A[top] + ps.D[top])
+            X[row[top]] = self._sample(np.repeat(prob[:, None, :], draws, axis=1), rng)
+        chunk = max(1, 2 ** 22 // (draws * ps.k))
+        for s in reversed(ps.steps):
+            at = np.flatnonzero(need[s.nodes])
+            for lo in range(0, len(at), chunk):
+                i = at[lo:lo + chunk]
+                v = s.nodes[i]
+                p = self.parent[v]
+                up = np.where((states[p] >= 0)[:, None], states[p][:, None], X[np.maximum(row[p], 0)])
+                cond = ps.P[s.cls[i]] * _scaled(ps.D[v])[:, None, :]      # (m, parent state, state)
+                X[row[v]] = self._sample(cond[np.arange(len(v))[:, None], up], rng)
+        out = np.repeat(states[self.nodes][:, None], draws, axis=1).astype(X.dtype)
+        free = row[self.nodes] >= 0
+        out[free] = X[row[self.nodes[free]]]
+        return out
+
+
+def posterior_draws(lineage: Lineage, states, Q, lengths, nodes, draws: int, rng: np.random.Generator,
+                    root_prior: str = "equal") -> np.ndarray:
+    """(len(nodes), draws) joint posterior draws of the states of ``nodes`` (:class:`JointSampler`)."""
+    return JointSampler(lineage, states, Q, lengths, nodes, root_prior).draw(draws, rng)
 
 
 @dataclass
