@@ -108,8 +108,10 @@ def asr_report(fit, marg, names: list[str], trait: str, scope: str, conventions:
         if checks.get("schemes"):
             rows = [[name, f"{c['hidden']:,}", f"{c['with_relative']:,}", *row]
                     for name, c in checks["schemes"].items() for row in _score_rows(c)]
-            lines += ["", "Masks not at random (undeclared states are not missing at random on the Hub): "
-                      "each hides " + "; ".join(f"{name}: {c['hides']}" for name, c in checks["schemes"].items())
+            hides = {name.split(":")[0] + (":R" if ":" in name else ""): c["hides"]
+                     for name, c in checks["schemes"].items()}
+            lines += ["", "Masks not at random (on the Hub, undeclared is not missing at random): "
+                      + "; ".join(f"{name} hides {what}" for name, what in hides.items())
                       + "; each refitted on what stays visible:",
                       *table(["mask", "hidden", "w/ relative", "method", *SCORE_COLUMNS], rows,
                              right={1, 2, *range(4, 10)})]

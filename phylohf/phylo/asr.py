@@ -208,6 +208,14 @@ def marginal(lineage: Lineage, states, Q, lengths, root_prior: str = "equal", gr
                      loglik=float(total[ps.roots].sum()))
 
 
+def _edge_pairs(ps: _Passes, s: _Step, at: np.ndarray, above: np.ndarray):
+    """For the level nodes ``at``: scaled outside and inside vectors, the unnormalised pair
+    weights ``above[a] P[a, b] down[b]`` (m, k, k) and their sums."""
+    lo, d = _scaled(above[at]), _scaled(ps.D[s.nodes[at]])
+    pairs = lo[:, :, None] * ps.P[s.cls[at]] * d[:, None, :]
+    return lo, d, pairs, pairs.sum(axis=(1, 2))[:, None, None]
+
+
 def pair_posteriors(lineage: Lineage, states, Q, lengths, children, root_prior: str = "equal") -> np.ndarray:
     """(len(children), k, k): the posterior P(parent in a, child in b | data) of the primary
     edge above each of ``children`` (non-roots), proportional to ``above[a] P[a, b] down[b]``."""
@@ -219,8 +227,8 @@ def pair_posteriors(lineage: Lineage, states, Q, lengths, children, root_prior: 
 
     def visit(s: _Step, above: np.ndarray) -> None:
         at = np.flatnonzero(pos[s.nodes] >= 0)
-        x = _scaled(above[at])[:, :, None] * ps.P[s.cls[at]] * _scaled(ps.D[s.nodes[at]])[:, None, :]
-        out[pos[s.nodes[at]]] = x / x.sum(axis=(1, 2), keepdims=True)
+        _, _, pairs, z = _edge_pairs(ps, s, at, above)
+        out[pos[s.nodes[at]]] = pairs / z
 
     _up_pass(ps, visit)
     return out

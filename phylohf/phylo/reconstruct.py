@@ -58,8 +58,8 @@ def _schemes(lineage: Lineage, truth: np.ndarray, fraction: float, seed: int) ->
     """The non-random masks: name -> (what it hides, hidden nodes); a mask that would hide
     nothing, or every known state, is left out."""
     from ..records import RELATIONS
-    out = {f"relation:{r}": (f"every known child whose primary edge is {r}", masking.relation_mask(truth, lineage.relation, i))
-           for i, r in enumerate(RELATIONS)}
+    out = {f"relation:{r}": ("every known child whose primary edge is of relation type R",
+                             masking.relation_mask(truth, lineage.relation, i)) for i, r in enumerate(RELATIONS)}
     out["authors"] = (f"every known model of random authors, up to {fraction:.0%}",
                       masking.author_mask(truth, masking.authors(lineage.ids), fraction,
                                           np.random.default_rng([seed, 2])))
