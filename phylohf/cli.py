@@ -842,7 +842,7 @@ def parser() -> argparse.ArgumentParser:
                    "(default 200)")
     s.add_argument("--permutations", type=COUNT, default=200, help="permutations of the ordering null "
                    "(default 200)")
-    _missing_arg(s, "the license's in the transitions, the audit and the reconstruction; ")
+    _missing_arg(s, "of the license, in the transitions, the audit and the reconstruction; ")
     s.add_argument("--seed", type=COUNT, default=1, help="random seed (default 1)")
     s.set_defaults(func=cmd_report)
 

@@ -151,6 +151,25 @@ def test_expected_violations_on_a_three_node_chain():
     assert RULES[[r.name for r in RULES].index("non-commercial-lifted")].certain
 
 
+def test_a_merge_edge_between_imputed_models_is_judged_from_the_draws():
+    # m0 (nc) -> m1, m2 (mit) -> m3, m1 and m3 undeclared; merge edge m1 -> m3, across families so
+    # its ends are independent: it breaks non-commercial-lifted with P(m1 nc) P(m3 mit) = s^2
+    from phylohf.licenses import edges
+    lin = Lineage.from_edges(np.array(["m0", "m1", "m2", "m3"], object), np.ones(4, bool), np.zeros(4, np.int64),
+                             np.array([1, 3, 3]), np.array([0, 2, 1]), np.array([1, 1, 2]), np.array([0, 0, 3]))
+    st = np.array([0, -1, 1, -1])
+    names = ["cc-by-nc-4.0", "mit"]
+    imputed = st < 0
+    imp = Imputation(np.flatnonzero(imputed), np.zeros(2, np.int64), np.ones(2), names, 0.0, "", st,
+                     q_matrix("ER", [0.5], 2))
+    child, parent, _ = edges(lin)
+    e = expected_violations(lin, child, parent, st, names, imp, imputed, draws=4000)
+    s, d = (1 + np.exp(-1)) / 2, (1 - np.exp(-1)) / 2
+    assert e["edges"] == 3 and e["both_imputed"] == 1
+    assert e["expected"] == pytest.approx(d + s * s, abs=0.03)
+    assert e["ci95"] == [0.0, 1.0]           # m0 -> m1 needs m1 mit, the merge edge m1 nc: never both
+
+
 def test_placeholders_are_not_imputed():
     lin, st, names, imp, imputed = _chain([True, True, False])      # m2 is a placeholder
     e = expected_violations(lin, np.array([1, 2]), np.array([0, 1]), st, names, imp, imputed, draws=500)
