@@ -12,6 +12,11 @@ each node's message about everything outside its subtree. Both run vectorised ov
 depth level at a time, without recursion. A parent's product of sibling messages is the
 product over all its children divided by the child's own message; messages that are
 exactly zero (log -inf) are counted apart, so the division is always exact.
+
+The same passes give each edge's pair posterior (parent state, child state)
+(:func:`pair_posteriors`) and joint draws of every unknown state at once, by forward
+filtering and backward sampling (:class:`JointSampler`), for sums over edges whose terms
+share nodes.
 """
 from __future__ import annotations
 
