@@ -69,6 +69,8 @@ def adjust(claims: list[Claim]) -> list[Claim]:
 
 def meaning(claims: list[Claim]) -> str:
     """A section's "What it means" line: only supported claims are stated."""
+    if not claims:
+        return "What it means: descriptive only here; this section makes no claim."
     yes = [c for c in claims if c.supported]
     no = [c for c in claims if not c.supported]
     said = "; ".join(f"{c.statement} (q = {c.q:.2g}"

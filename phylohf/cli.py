@@ -185,7 +185,7 @@ def _trait(args):
     from .traits import character
     with Store(args.store, read_only=True) as store:
         lineage, _, genome = load(store, with_genome=True)
-    states, names = character(genome, args.trait, args.top)
+    states, names = character(genome, args.trait, args.top, getattr(args, "missing", "unknown"), lineage.observed)
     scope_mask, scope = _family_scope(lineage, args.family)
     states = np.where(scope_mask, states, -1)
     if not (states >= 0).any():
@@ -221,6 +221,9 @@ def cmd_asr(args) -> int:
     from .phylo.reconstruct import reconstruct
     from .report import asr_report
     if args.tree:
+        if args.missing == "state":
+            raise ValueError("--missing state needs the store (it tells undeclared models from placeholders); "
+                             "with --tree, give '(undeclared)' as a state in the --states table")
         lineage, lengths, truth, names, scope = _user_tree(args)
         scope_mask = np.ones(lineage.n, bool)
     else:
@@ -229,7 +232,9 @@ def cmd_asr(args) -> int:
     r = reconstruct(lineage, truth, len(names), lengths.length, args.model, args.root_prior,
                     starts=args.starts, seed=args.seed, mask=args.mask, scope=scope_mask)
     fit, marg, states = r.fit, r.marginals, r.states
-    conventions = r.conventions + f"; branch lengths {lengths.describe()}"
+    from .traits import missing_convention
+    conventions = r.conventions + f"; branch lengths {lengths.describe()}" + (
+        "" if args.tree else f"; {missing_convention(names)}")
     if args.compare:
         lines_cmp, json_cmp = _compare_models(lineage, states, lengths.length, args, len(names), fit)
     else:
@@ -350,6 +355,15 @@ def _fit_args(s: argparse.ArgumentParser) -> None:
     s.add_argument("--starts", type=POSITIVE, default=2, help="optimiser starts (default 2)")
 
 
+def _missing_arg(s: argparse.ArgumentParser, which: str = "") -> None:
+    """--missing: how an observed model that declares no value of the trait enters."""
+    s.add_argument("--missing", choices=("unknown", "state"), default="unknown",
+                   help=f"undeclared values ({which}placeholders always stay unknown): unknown (default; "
+                   "summed over, as if missing at random) or state: '(undeclared)' is a state of its own, "
+                   "the last one, since a model that declares no license is not a random hider (it chose "
+                   "not to, and its relatives may copy that choice); no undeclared license is then imputed")
+
+
 def _other_methods(method, lineage, states, Q, lengths, root_prior, names, nodes, imputed):
     """``--method joint`` or ``parsimony`` besides the marginals: (JSON fields, report lines)."""
     from .phylo.asr import fitch, joint
@@ -413,6 +427,9 @@ def cmd_transitions(args) -> int:
     from .records import RELATIONS
     from .report import transitions_json, transitions_report
     set_valued = args.trait in SET_TRAITS
+    if set_valued and args.missing == "state":
+        raise ValueError(f"--missing state applies to single-valued and binary traits; {args.trait} is "
+                         "set-valued (gains and losses count only models declaring it): drop --missing")
     if set_valued:
         with Store(args.store, read_only=True) as store:
             lineage, _, genome = load(store, with_genome=True)
@@ -526,7 +543,7 @@ def cmd_report(args) -> int:
     with Store(args.store, read_only=True) as store:
         lineage, fams, genome = load(store, with_genome=True)
         report = build(store, lineage, fams, genome, Settings(seed=args.seed, bootstrap=args.bootstrap,
-                                                              null=args.null),
+                                                              null=args.null, missing=args.missing),
                        progress=_progress(args))
     text = report.text()
     if args.out:
@@ -689,8 +706,11 @@ def parser() -> argparse.ArgumentParser:
                    "classes of parents (the edges to a parent's children move by scale_r x Q; e.g. 2: "
                    "copying and editing parents), with class weights, each parent's posterior class and "
                    "the LRT against one class")
-    s.add_argument("--mask", type=fraction, metavar="F", help="hide a fraction F of the known states and "
-                   "score their reconstruction against copy-parent and majority baselines")
+    _missing_arg(s)
+    s.add_argument("--mask", type=fraction, metavar="F", help="hide a fraction F of the known states at "
+                   "random and score their reconstruction against copy-parent and majority baselines; "
+                   "then the same for masks not at random, each refitted: every known child of one "
+                   "relation type (e.g. all quantized children), and every model of random authors up to F")
     s.add_argument("--seed", type=COUNT, default=1, help="random seed (default 1)")
     s.add_argument("--json", action="store_true", help="print model, Q and every node's posterior as JSON")
     s.set_defaults(func=cmd_asr)
@@ -748,6 +768,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--family", metavar="ROOT_ID", help="only this family")
     s.add_argument("--relation", choices=("finetune", "adapter", "quantized", "merge"),
                    help="only edges of this relation type")
+    _missing_arg(s)
     s.add_argument("--null", type=COUNT, default=200,
                    help="replicates of the ordering's test: the share recomputed on the trait re-simulated "
                    "down the same trees under the symmetric model, from the observed founders (default 200; "
@@ -832,6 +853,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--null", type=COUNT, default=200, help="null-engine replicates of every claim: the "
                    "statistic recomputed on traits re-simulated down the same trees (default 200; 0 leaves "
                    "only descriptive numbers and the bootstrap claims)")
+    _missing_arg(s, "of the license, in the transitions, the audit and the reconstruction; ")
     s.add_argument("--seed", type=COUNT, default=1, help="random seed (default 1)")
     s.set_defaults(func=cmd_report)
 

@@ -57,6 +57,7 @@ class Settings:
     null: int = 200             # null-engine replicates of every claim
     mask: float = 0.2           # share of known licenses hidden to score the reconstruction
     top: int = 8                # license states of the transition matrix
+    missing: str = "unknown"    # undeclared licenses: unknown, or a state of their own (traits.with_missing)
 
 
 @dataclass
@@ -122,15 +123,17 @@ def _transitions(store, lineage, fams, genome, s):
     from .drift import license_ids, lumped
     from .phylo.transitions import ordering_statistic, tree_transitions
     from .report import transitions_json, transitions_report
-    from .traits import categorical
-    states, names = categorical(genome, "license", s.top)
+    from .traits import UNDECLARED, categorical
+    states, names = categorical(genome, "license", s.top, s.missing, lineage.observed)
     if few := _too_few_licenses(names, 1):
         return few
-    k = len(names)
-    t = tree_transitions(lineage, states, k)
-    ids, all_names = license_ids(genome)              # simulated as ids, lumped as the states here
+    t = tree_transitions(lineage, states, len(names))
+    # the claim: license ids simulated, lumped as the declared states here (undeclared is never a state of it)
+    ids, all_names = license_ids(genome)
+    k = len(categorical(genome, "license", s.top)[1])
+    order = [names[i] for i in t.ordering.order if names[i] != UNDECLARED]
     claims = claim_tests(lineage, ids, len(all_names), {"license_ordering": (
-        "license changes follow one order (" + " < ".join(names[i] for i in t.ordering.order[:4]) + " ...), "
+        "license changes follow one order (" + " < ".join(order[:4]) + " ...), "
         f"{t.ordering.share:.0%} of changes forward, more than symmetric change produces",
         lumped(ordering_statistic(lineage.parent, k), np.minimum(np.arange(len(all_names)), k - 1)))},
         s.null, s.seed, "transitions")
@@ -140,7 +143,7 @@ def _transitions(store, lineage, fams, genome, s):
 
 def _audit(store, lineage, fams, genome, s):
     from .licenses import audit_genomes, audit_report
-    a = audit_genomes(lineage, genome, seed=s.seed)
+    a = audit_genomes(lineage, genome, seed=s.seed, missing=s.missing)
     return [], lambda: (audit_report(a), a.to_json())
 
 
@@ -165,15 +168,16 @@ def _asr(store, lineage, fams, genome, s):
     from .claims import meaning
     from .phylo.reconstruct import reconstruct
     from .report import asr_report
-    from .traits import categorical
-    truth, names = categorical(genome, "license", 6)
+    from .traits import categorical, missing_convention
+    truth, names = categorical(genome, "license", 6, s.missing, lineage.observed)
     if few := _too_few_licenses(names, 2):
         return few
     lengths = np.where(lineage.parent >= 0, 1.0, np.nan)
     r = reconstruct(lineage, truth, len(names), lengths, "ER", starts=1, seed=s.seed, mask=s.mask)
     claims = [_reversibility(lineage, truth, len(names), lengths)] if s.null else []
     text = asr_report(r.fit, r.marginals, names, "license", "all families",
-                      r.conventions + "; branch lengths one per generation", r.imputed, r.uninformed, r.checks)
+                      r.conventions + f"; branch lengths one per generation; {missing_convention(names)}",
+                      r.imputed, r.uninformed, r.checks)
     near = r.checks["scores"]["with a visible relative"] if r.checks else None
     if near:
         mk, copy = near["Mk marginal"], near["copy parent"]
@@ -188,7 +192,7 @@ def _asr(store, lineage, fams, genome, s):
             "loglik": r.fit.loglik, "root_prior": r.fit.root_prior, "mask_check": r.checks,
             "imputed": int(len(r.imputed)), "uninformed": int(len(r.uninformed)),
             "imputed_probability_median": float(np.median(best)) if len(best) else None}
-    return claims, lambda: (text + "\n\n" + meaning(claims) if claims else text, data)
+    return claims, lambda: (text + "\n\n" + meaning(claims), data)
 
 
 SECTIONS = (("data", _data), ("anatomy", _anatomy), ("kinship", _kinship), ("transitions", _transitions),

@@ -17,7 +17,11 @@ False where the license text leaves room (RAIL licenses allow other terms for
 derivatives if the use restrictions are passed on; weak copyleft; switching between
 two restrictive licenses). Edges where either license is ``other`` or undeclared are
 not judged; a model without a license can be imputed from its relatives (Mk ER
-marginals, :func:`impute`) and those edges are reported apart, never as violations.
+marginals, :func:`impute`) and those edges are reported apart, never as violations: the
+*expected* number of violations among them, each edge weighted by the posterior
+probability that its (parent, child) pair breaks a rule, with a 95% interval from joint
+posterior draws of the whole forest (:func:`expected_violations`), so edges sharing an
+imputed model are never counted as independent.
 """
 from __future__ import annotations
 
@@ -220,6 +224,8 @@ class Imputation:
     names: list[str]
     loglik: float
     conventions: str
+    states: np.ndarray         # the model's states of every node (-1 unknown), indices into names
+    Q: np.ndarray              # its fitted rate matrix (unit branch lengths, root prior equal)
 
 
 @dataclass
@@ -233,7 +239,7 @@ class Audit:
     families: list[dict]                        # worst first
     class_counts: dict[str, int]
     imputed: list[dict] = field(default_factory=list)
-    imputed_violations: dict[str, int] = field(default_factory=dict)
+    expected: dict | None = None                # expected violations among edges with an imputed end
     imputation: str = ""
 
     def to_json(self) -> dict:
@@ -242,7 +248,7 @@ class Audit:
                                                            "by_relation": self.by_relation,
                                                            "by_family": self.families},
                 "worst_families": self.families[:10], "license_classes": self.class_counts,
-                "imputed": self.imputed, "imputed_violations": self.imputed_violations,
+                "imputed": self.imputed, "expected_violations": self.expected,
                 "imputation": self.imputation}
 
 
@@ -257,7 +263,72 @@ def impute(lineage: Lineage, states: np.ndarray, names: list[str], seed: int = 1
     return Imputation(nodes, marg.map_state[nodes], marg.posterior[nodes].max(axis=1), names, r.fit.loglik,
                       "Mk ER by maximum likelihood over the license states (most frequent ids, "
                       "'(rare)' lumps the rest), root prior equal, unit branch lengths; marginal "
-                      "posteriors by the two-pass algorithm")
+                      "posteriors by the two-pass algorithm", states, r.fit.Q)
+
+
+DRAWS = 400         # joint posterior draws behind the interval of the expected violations
+BATCH = 50          # drawn at a time
+
+
+def expected_violations(lineage: Lineage, child: np.ndarray, parent: np.ndarray, states: np.ndarray,
+                        names: list[str], imp: Imputation, imputed: np.ndarray, draws: int = DRAWS,
+                        seed: int = 1) -> dict:
+    """Expected violations among the edges ``parent -> child`` with an imputed end (``imputed``:
+    node mask) and the other end known or imputed.
+
+    An edge's probability of breaking rule r is the posterior mass of its license pairs that
+    break r: from the imputed end's marginal when the other end is known, from the exact pair
+    posterior of a primary edge with both ends imputed (:func:`~.phylo.asr.pair_posteriors`),
+    from the draws for a merge edge with both ends imputed. The 95% interval is the 2.5 and
+    97.5% quantiles of the violation count over ``draws`` joint draws of every imputed state
+    (forward filtering, backward sampling), which keeps the dependence of edges that share an
+    imputed model or a lineage. Imputed ``(rare)`` licenses are not judged."""
+    from .phylo.asr import JointSampler, marginal, pair_posteriors
+    known = states >= 0
+    use = (imputed[parent] | imputed[child]) & (known[parent] | imputed[parent]) & (known[child] | imputed[child])
+    child, parent = child[use], parent[use]
+    K, k = len(names), len(imp.names)
+    V = np.full((K + 1, K + 1), -1, np.int64)          # rule of a pair of full ids; K: not judged
+    V[:K, :K] = pair_rules(names)
+    code = {n: i for i, n in enumerate(names)}
+    lut = np.array([code.get(n, K) for n in imp.names], np.int64)
+    lengths = np.where(lineage.parent >= 0, 1.0, np.nan)
+    post = marginal(lineage, imp.states, imp.Q, lengths).posterior
+    prob = np.zeros((len(child), len(RULES) + 1))      # per edge: P(rule r), last column: none
+
+    def add(rows, rule, w):
+        cell = rows * (len(RULES) + 1) + np.where(rule >= 0, rule, len(RULES))
+        prob.flat[:] += np.bincount(cell, weights=w, minlength=prob.size)
+    one = np.flatnonzero(~(imputed[parent] & imputed[child]))
+    kid, dad = one[imputed[child[one]]], one[imputed[parent[one]]]      # which end is imputed
+    add(np.repeat(kid, k), V[states[parent[kid]][:, None], lut[None, :]].ravel(), post[child[kid]].ravel())
+    add(np.repeat(dad, k), V[lut[None, :], states[child[dad]][:, None]].ravel(), post[parent[dad]].ravel())
+    both = np.flatnonzero(imputed[parent] & imputed[child])
+    primary = both[lineage.parent[child[both]] == parent[both]]
+    pair = pair_posteriors(lineage, imp.states, imp.Q, lengths, child[primary])
+    add(np.repeat(primary, k * k), np.tile(V[lut[:, None], lut[None, :]].ravel(), len(primary)), pair.ravel())
+    ends = np.unique(np.r_[child, parent][imputed[np.r_[child, parent]]])
+    sampler = JointSampler(lineage, imp.states, imp.Q, lengths, ends)
+    row = np.full(lineage.n, -1)
+    row[ends] = np.arange(len(ends))
+    rng = np.random.default_rng([seed, 3])
+    merge = np.setdiff1d(both, primary)
+    totals, hits = [], np.zeros((len(merge), len(RULES)))
+    lut16, st16, V8 = lut.astype(np.int16), states.astype(np.int16), V.astype(np.int8)     # (edges, BATCH)
+    for batch in np.diff(np.r_[0:draws:BATCH, draws]):         # arrays stay small at Hub scale
+        X = sampler.draw(int(batch), rng)
+        full = lambda v: np.where(imputed[v][:, None], lut16[X[np.maximum(row[v], 0)]], st16[v][:, None])  # noqa: E731
+        rule = V8[full(parent), full(child)]
+        totals.append((rule >= 0).sum(axis=0))
+        hits += (rule[merge][:, :, None] == np.arange(len(RULES))).sum(axis=1)
+    prob[merge, :len(RULES)] = hits / draws
+    totals = np.concatenate(totals)
+    expected = prob[:, :len(RULES)].sum(axis=0)
+    certain = np.array([r.certain for r in RULES])
+    lo, hi = np.quantile(totals, [0.025, 0.975])
+    return {"edges": int(len(child)), "both_imputed": int(len(both)), "expected": float(expected.sum()),
+            "certain": float(expected[certain].sum()), "ci95": [float(lo), float(hi)], "draws": draws,
+            "by_rule": {r.name: float(e) for r, e in zip(RULES, expected) if e > 0}}
 
 
 def _tally(keys: np.ndarray, certain: np.ndarray, labels) -> dict[str, dict]:
@@ -269,7 +340,8 @@ def _tally(keys: np.ndarray, certain: np.ndarray, labels) -> dict[str, dict]:
 
 
 def audit(lineage: Lineage, states: np.ndarray, names: list[str], scope_mask: np.ndarray | None = None,
-          scope: str = "all families", imputation: Imputation | None = None, top: int = 20) -> Audit:
+          scope: str = "all families", imputation: Imputation | None = None, top: int = 20,
+          seed: int = 1) -> Audit:
     """Every edge (primary and merge) whose child license cannot follow from its parent's.
 
     ``states``/``names``: license id per node (-1 undeclared), e.g.
@@ -313,42 +385,41 @@ def audit(lineage: Lineage, states: np.ndarray, names: list[str], scope_mask: np
                 _tally(r[hit], sure, [x.name for x in RULES]), by_relation, families,
                 {"(undeclared)": int(class_counts[0]), **dict(zip(CLASSES, map(int, class_counts[1:])))})
     if imputation is not None:
-        _add_imputation(out, lineage, states, names, imputation, child, parent, rules, scope_mask)
+        _add_imputation(out, lineage, states, names, imputation, child, parent, scope_mask, seed)
     return out
 
 
-def _add_imputation(out: Audit, lineage, states, names, imp: Imputation, child, parent, rules, scope_mask):
-    """Imputed licenses in scope, and the edges that would break a rule if they hold."""
+def _add_imputation(out: Audit, lineage, states, names, imp: Imputation, child, parent, scope_mask, seed):
+    """Imputed licenses in scope, and the expected violations among edges with an imputed end."""
     keep = np.ones(len(imp.nodes), bool) if scope_mask is None else scope_mask[imp.nodes]
     order = np.argsort(-imp.probability[keep], kind="stable")
     nodes, st, pr = imp.nodes[keep][order], imp.state[keep][order], imp.probability[keep][order]
     out.imputed = [{"model": str(lineage.ids[v]), "license": imp.names[s], "probability": round(float(p), 4)}
                    for v, s, p in zip(nodes.tolist(), st.tolist(), pr.tolist())]
     out.imputation = imp.conventions
-    # imputed names index imp.names; map them onto the audit's names (lumped '(rare)' -> not judged)
-    code = {n: i for i, n in enumerate(names)}
-    lut = np.array([code.get(n, -1) for n in imp.names], np.int64)
-    filled = states.copy()
-    filled[imp.nodes] = lut[imp.state]
-    a, b = filled[parent], filled[child]
-    either = np.isin(child, nodes) | np.isin(parent, nodes)
-    ok = either & (a >= 0) & (b >= 0)
-    r = rules[a[ok], b[ok]]
-    counts = np.bincount(r[r >= 0], minlength=len(RULES))
-    out.imputed_violations = {RULES[i].name: int(c) for i, c in enumerate(counts) if c}
+    imputed = np.zeros(lineage.n, bool)
+    imputed[nodes] = True
+    out.expected = expected_violations(lineage, child, parent, states, names, imp, imputed, seed=seed)
 
 
 # -- text ------------------------------------------------------------------------------------
 def audit_genomes(lineage: Lineage, genome, scope_mask: np.ndarray | None = None, scope: str = "all families",
-                  impute_top: int | None = 6, seed: int = 1) -> Audit:
+                  impute_top: int | None = 6, seed: int = 1, missing: str = "unknown") -> Audit:
     """:func:`audit` of the genomes' license ids, with the licenses of models that declare none
-    imputed from the ``impute_top`` most frequent ids (None: no imputation)."""
-    from .traits import categorical
+    imputed from the ``impute_top`` most frequent ids (None: no imputation). ``missing="state"``
+    (:func:`~.traits.with_missing`): declaring no license is a choice of its own, so none is imputed."""
+    from .traits import MISSING, categorical
+    if missing not in MISSING:
+        raise ValueError(f"missing must be one of {', '.join(MISSING)}, not {missing!r}")
     states, names = categorical(genome, "license", top=len(genome.columns("license")))
-    imputation = None
-    if impute_top is not None and len(np.unique(states[states >= 0])) > 1:    # one license: nothing to fit
+    imputation = None                                   # (with one license there is nothing to fit)
+    if missing == "unknown" and impute_top is not None and len(np.unique(states[states >= 0])) > 1:
         imputation = impute(lineage, *categorical(genome, "license", impute_top), seed=seed)
-    return audit(lineage, states, names, scope_mask, scope, imputation)
+    out = audit(lineage, states, names, scope_mask, scope, imputation, seed=seed)
+    if missing == "state":
+        out.imputation = ("undeclared licenses taken as a state of their own (--missing state): a model that "
+                          "declares none chose not to, so none is imputed and no edge is judged by imputation")
+    return out
 
 
 def audit_report(a: Audit, top: int = 10, examples: int = 10) -> str:
@@ -385,12 +456,20 @@ def audit_report(a: Audit, top: int = 10, examples: int = 10) -> str:
         by = {}
         for x in a.imputed:
             by[x["license"]] = by.get(x["license"], 0) + 1
+        e = a.expected
         lines += [f"Models without a license, imputed from relatives: {len(a.imputed):,} "
                   f"(probability median {np.median(p):.2f}, {np.mean(p >= 0.9):.0%} at 0.9 or more); "
                   + ", ".join(f"{k} {v:,}" for k, v in sorted(by.items(), key=lambda kv: -kv[1])),
                   f"  {a.imputation}",
-                  "  edges that would break a rule if the imputed licenses hold (not counted above): "
-                  + (", ".join(f"{k} {v:,}" for k, v in a.imputed_violations.items()) or "none"), ""]
+                  f"  expected violations among the {e['edges']:,} edges with an imputed end ({e['both_imputed']:,} "
+                  f"with both; not counted above): {e['expected']:.1f}, 95% interval {e['ci95'][0]:.0f} to "
+                  f"{e['ci95'][1]:.0f} over {e['draws']:,} joint posterior draws of the forest (edges sharing "
+                  f"a model are dependent); certain rules {e['certain']:.1f}"
+                  + ("; by rule: " + ", ".join(f"{k} {v:.1f}" for k, v in sorted(e["by_rule"].items(),
+                                                                                key=lambda kv: -kv[1]))
+                     if e["by_rule"] else ""), ""]
+    elif a.imputation:
+        lines += [f"Models without a license: {a.imputation}.", ""]
     lines.append(f"What it means: {n_viol:,} of {a.judged:,} judged edges carry a child license that "
                  "cannot lawfully follow from the parent's" + (" (certain rules only: "
                  f"{n_sure:,})" if n_sure != n_viol else "") + ".")

@@ -7,26 +7,36 @@ from .overview import table
 from .phylo.transitions import Transitions
 
 
-def _matrix(m: np.ndarray, names: list[str], fmt) -> list[str]:
-    rows = [[f"{names[i]} ->", *(fmt(v) for v in m[i])] for i in range(len(names))]
-    return table(["parent \\ child", *names], rows, right=set(range(1, len(names) + 1)))
+def _matrix(m: np.ndarray, names: list[str], fmt, empty=(), extra: tuple[str, list[str]] | None = None) -> list[str]:
+    """A parent x child matrix; rows in ``empty`` read "no data"; ``extra``: (header, one cell per row)."""
+    k = len(names)
+    rows = [[f"{names[i]} ->", *(["no data", *["-"] * (k - 1)] if i in empty else [fmt(v) for v in m[i]]),
+             *([extra[1][i]] if extra else [])] for i in range(k)]
+    return table(["parent \\ child", *names, *([extra[0]] if extra else [])], rows,
+                 right=set(range(1, k + 1 + bool(extra))))
 
 
 def transitions_report(t: Transitions, names: list[str], trait: str, scope: str) -> str:
     """The transition matrix of one trait, its tests and its best ordering, as text."""
+    from .traits import missing_convention
     changes = int(t.counts.sum() - np.trace(t.counts))
     lines = [f"== Transitions of {trait} ({scope}) ==", "",
              "Conventions: primary parent -> child edges with both states known, each edge counted "
-             "once; states are the most frequent values, '(rare)' lumps the rest, undeclared is "
-             "unknown (not a state).", "",
+             f"once; states are the most frequent values, '(rare)' lumps the rest; {missing_convention(names)}.", "",
              f"edges: {int(t.counts.sum()):,}, of which {changes:,} change state", "",
              "Counts:", *_matrix(t.counts, names, lambda v: f"{int(v):,}"), "",
-             "P (per generation; counts with rows normalised):", *_matrix(t.P, names, lambda v: f"{v:.3f}"), ""]
+             "P (per generation; counts with rows normalised):",
+             *_matrix(t.P, names, lambda v: f"{v:.3f}", set(np.flatnonzero(t.counts.sum(axis=1) == 0).tolist())), ""]
     if t.em is not None:
         em, P = t.em, t.em.P[t.em_class]
+        empty = set(em.no_data(t.em_class).tolist())
         lines += [f"P by maximum likelihood over every edge, unknown states summed over (EM, "
                   f"{em.iterations} iterations{'' if em.converged else ', NOT converged'}, "
-                  f"log-likelihood {em.loglik:.1f}):", *_matrix(P, names, lambda v: f"{v:.3f}"), ""]
+                  f"log-likelihood {em.loglik:.1f}); 'edges out': expected informative edges leaving "
+                  "the state" + (", 'no data' where none leaves it (the row would only be its start)"
+                                 if empty else "") + ":",
+                  *_matrix(P, names, lambda v: f"{v:.3f}", empty,
+                           ("edges out", [f"{x:,.1f}" for x in em.edges[t.em_class]])), ""]
     stat, df = t.bowker
     lines += [f"Bowker's statistic of symmetry: {stat:.1f} over {df} pair(s) with changes (descriptive: edges "
               "below one parent share its state, so no chi-square p is given)", ""]
@@ -45,12 +55,27 @@ def transitions_report(t: Transitions, names: list[str], trait: str, scope: str)
 
 def transitions_json(t: Transitions, names: list[str]) -> dict:
     stat, df = t.bowker
-    em = ({"P_em": t.em.P[t.em_class].tolist(), "em": {
-        "loglik": t.em.loglik, "iterations": t.em.iterations, "converged": t.em.converged,
-        "root": t.em.root.tolist()}} if t.em is not None else {})
+    em = {}
+    if t.em is not None:
+        empty = t.em.no_data(t.em_class)
+        rows = t.em.P[t.em_class].tolist()
+        em = {"P_em": [None if i in empty else r for i, r in enumerate(rows)], "em": {
+            "loglik": t.em.loglik, "iterations": t.em.iterations, "converged": t.em.converged,
+            "root": t.em.root.tolist(), "edges_out": t.em.edges[t.em_class].tolist(),
+            "rows_without_data": [names[i] for i in empty]}}
     return {"states": names, "counts": t.counts.tolist(), "P": t.P.tolist(), **em, "net": t.net.tolist(),
             "bowker": {"statistic": stat, "pairs": df},
             "ordering": {"order": [names[s] for s in t.ordering.order], "share": t.ordering.share}}
+
+
+SCORE_COLUMNS = ("accuracy", "log-loss", "Brier", "all: accuracy", "log-loss", "Brier")
+
+
+def _score_rows(check: dict) -> list[list[str]]:
+    """One row per method of a masking check: scores with a visible relative, then over all hidden."""
+    near, every = check["scores"]["with a visible relative"], check["scores"]["all hidden"]
+    cells = lambda s: [f"{s['accuracy']:.3f}", f"{s['log_loss']:.3f}", f"{s['brier']:.3f}"]  # noqa: E731
+    return [[name, *(cells(near[name]) if near else ["-"] * 3), *cells(every[name])] for name in every]
 
 
 def asr_report(fit, marg, names: list[str], trait: str, scope: str, conventions: str,
@@ -63,7 +88,7 @@ def asr_report(fit, marg, names: list[str], trait: str, scope: str, conventions:
                if fit.pi is not None else []), "", "Q (rates per unit branch length):",
              *_matrix(fit.Q, names, lambda v: f"{v:.3g}"), ""]
     if len(imputed) + len(uninformed):
-        lines.append(f"Nodes without a known state (placeholders, undeclared): {len(imputed) + len(uninformed):,}; "
+        lines.append(f"Nodes without a known state: {len(imputed) + len(uninformed):,}; "
                      f"{len(uninformed):,} of them have no relative with a known state (posterior = root prior)")
     if len(imputed):
         best = marg.posterior[imputed].max(axis=1)
@@ -73,14 +98,20 @@ def asr_report(fit, marg, names: list[str], trait: str, scope: str, conventions:
                   "  by most probable state: " + ", ".join(f"{names[s]} {c:,}" for s, c in
                                                          enumerate(per_state) if c), ""]
     if checks:
-        near, every = checks["scores"]["with a visible relative"], checks["scores"]["all hidden"]
-        cells = lambda s: [f"{s['accuracy']:.3f}", f"{s['log_loss']:.3f}", f"{s['brier']:.3f}"]  # noqa: E731
-        rows = [[name, *(cells(near[name]) if near else ["-"] * 3), *cells(every[name])] for name in every]
-        lines += [f"Masking check: {checks['hidden']:,} known states hidden and reconstructed; "
+        lines += [f"Masking check: {checks['hidden']:,} known states hidden at random and reconstructed; "
                   f"{checks['with_relative']:,} of them keep a visible relative in their family (the "
                   "others, mostly lone models, only the prior can guess):",
-                  *table(["method", "accuracy", "log-loss", "Brier", "all: accuracy", "log-loss", "Brier"],
-                         rows, right=set(range(1, 7)))]
+                  *table(["method", *SCORE_COLUMNS], _score_rows(checks), right=set(range(1, 7)))]
+        if checks.get("schemes"):
+            rows = [[name, f"{c['hidden']:,}", f"{c['with_relative']:,}", *row]
+                    for name, c in checks["schemes"].items() for row in _score_rows(c)]
+            hides = {name.split(":")[0] + (":R" if ":" in name else ""): c["hides"]
+                     for name, c in checks["schemes"].items()}
+            lines += ["", "Masks not at random (on the Hub, undeclared is not missing at random): "
+                      + "; ".join(f"{name} hides {what}" for name, what in hides.items())
+                      + "; each refitted on what stays visible:",
+                      *table(["mask", "hidden", "w/ relative", "method", *SCORE_COLUMNS], rows,
+                             right={1, 2, *range(4, 10)})]
     return "\n".join(lines).rstrip()
 
 

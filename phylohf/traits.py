@@ -6,6 +6,11 @@ that did not declare the group is unknown (-1), never a state. A *binary* trait 
 genome column (``language:en``, ``tag:lora``): 1 present, 0 absent, unknown where the
 group was not declared. ``license-class:NAME`` is the binary character "license is in
 class NAME" (permissive, copyleft, ...).
+
+Missing is not at random: a model that declares no license chose not to, unlike a
+placeholder (a parent absent from the data). ``missing="state"`` (:func:`with_missing`)
+makes undeclared a state of its own, ``(undeclared)``, last, for observed models only;
+placeholders stay unknown.
 """
 from __future__ import annotations
 
@@ -16,10 +21,35 @@ import numpy as np
 from .genome import GROUPS, Genome
 
 RARE = "(rare)"            # the lumped rare values; parenthesised so no Hub id can clash
+UNDECLARED = "(undeclared)"  # the state of observed models that declare nothing, with missing="state"
+MISSING = ("unknown", "state")
 
 
-def categorical(genome: Genome, group: str, top: int = 10) -> tuple[np.ndarray, list[str]]:
-    """(state per node, -1 unknown; state names) of a single-valued group."""
+def with_missing(states: np.ndarray, names: list[str], missing: str = "unknown",
+                 observed: np.ndarray | None = None) -> tuple[np.ndarray, list[str]]:
+    """``missing="unknown"``: the states as they are; ``"state"``: observed nodes without a
+    state (``observed``: the lineage's flags) get the last state, ``(undeclared)``."""
+    if missing not in MISSING:
+        raise ValueError(f"missing must be one of {', '.join(MISSING)}, not {missing!r}")
+    if missing == "unknown":
+        return states, names
+    if observed is None:
+        raise ValueError('missing="state" needs the observed flags, to tell undeclared from placeholders')
+    return np.where((states < 0) & observed, len(names), states), [*names, UNDECLARED]
+
+
+def missing_convention(names: list[str]) -> str:
+    """How undeclared values enter, for a report's conventions (states ``names``)."""
+    if names and names[-1] == UNDECLARED:
+        return (f"undeclared is a state of its own, '{UNDECLARED}' (a model that declares nothing chose "
+                "not to: not missing at random); placeholders are unknown")
+    return "undeclared is unknown (not a state), as are placeholders"
+
+
+def categorical(genome: Genome, group: str, top: int = 10, missing: str = "unknown",
+                observed: np.ndarray | None = None) -> tuple[np.ndarray, list[str]]:
+    """(state per node, -1 unknown; state names) of a single-valued group; ``missing``,
+    ``observed``: as :func:`with_missing`."""
     if group not in GROUPS:
         raise ValueError(f"unknown trait group {group!r}: expected one of {', '.join(GROUPS)}")
     cols = genome.columns(group)                       # most frequent first
@@ -31,7 +61,7 @@ def categorical(genome: Genome, group: str, top: int = 10) -> tuple[np.ndarray, 
     names = genome.traits[cols[:keep]].tolist() + ([RARE] if len(cols) > keep else [])
     states = np.where(first >= keep, keep, first)
     states[~genome.is_declared(group)] = -1
-    return states.astype(np.int64), names
+    return with_missing(states.astype(np.int64), names, missing, observed)
 
 
 def binary(genome: Genome, trait: str) -> tuple[np.ndarray, list[str]]:
@@ -60,17 +90,21 @@ def license_class(genome: Genome, name: str) -> tuple[np.ndarray, list[str]]:
     return np.where(cls >= 0, (cls == CLASSES.index(name)).astype(np.int64), -1), [f"not {name}", name]
 
 
-def character(genome: Genome, trait: str, top: int = 10) -> tuple[np.ndarray, list[str]]:
+def character(genome: Genome, trait: str, top: int = 10, missing: str = "unknown",
+              observed: np.ndarray | None = None) -> tuple[np.ndarray, list[str]]:
     """``license-class:NAME`` as a :func:`license_class` trait, ``group:token`` as a
-    :func:`binary` one, a single-valued group as a :func:`categorical` one."""
+    :func:`binary` one, a single-valued group as a :func:`categorical` one; ``missing``,
+    ``observed``: as :func:`with_missing`."""
     if trait.startswith("license-class:"):
-        return license_class(genome, trait.split(":", 1)[1])
-    if ":" in trait:
-        return binary(genome, trait)
-    if trait not in SINGLE:
+        found = license_class(genome, trait.split(":", 1)[1])
+    elif ":" in trait:
+        found = binary(genome, trait)
+    elif trait not in SINGLE:
         raise ValueError(f"{trait!r} is not a single-valued trait group ({', '.join(SINGLE)}); "
                          "for one element of a set-valued group write group:element, e.g. language:en")
-    return categorical(genome, trait, top)
+    else:
+        return categorical(genome, trait, top, missing, observed)
+    return with_missing(*found, missing, observed)
 
 
 def table_rows(path, columns: list[str]) -> tuple[list[str], list[list[str]]]:

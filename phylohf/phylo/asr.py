@@ -12,6 +12,11 @@ each node's message about everything outside its subtree. Both run vectorised ov
 depth level at a time, without recursion. A parent's product of sibling messages is the
 product over all its children divided by the child's own message; messages that are
 exactly zero (log -inf) are counted apart, so the division is always exact.
+
+The same passes give each edge's pair posterior (parent state, child state)
+(:func:`pair_posteriors`) and joint draws of every unknown state at once, by forward
+filtering and backward sampling (:class:`JointSampler`), for sums over edges whose terms
+share nodes.
 """
 from __future__ import annotations
 
@@ -149,6 +154,43 @@ def _setup(lineage: Lineage, states, Q, lengths, groups=None):
     return Q, k, states, steps, class_transitions(Q, u, lu), np.flatnonzero(lineage.parent < 0)
 
 
+class _Passes(NamedTuple):
+    """A down pass and the roots' outside messages: what the up pass and the samplers start from."""
+
+    k: int
+    steps: list
+    P: np.ndarray          # per edge class
+    roots: np.ndarray
+    clamp: np.ndarray
+    D: np.ndarray          # log partials
+    M: np.ndarray
+    F: np.ndarray
+    N: np.ndarray
+    A: np.ndarray          # log outside messages, the roots' log priors filled in
+
+
+def _down_pass(lineage: Lineage, states, Q, lengths, root_prior: str, groups=None) -> _Passes:
+    Q, k, states, steps, P, roots = _setup(lineage, states, Q, lengths, groups)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        clamp = _clamp(states, k, -np.inf)
+        D, M, F, N = _down(steps, P, clamp)
+        A = np.zeros_like(D)
+        A[roots] = _log_root_prior(D[roots], Q, root_prior)
+    return _Passes(k, steps, P, roots, clamp, D, M, F, N, A)
+
+
+def _up_pass(ps: _Passes, visit=None) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return _up(ps.steps, ps.P, ps.clamp, ps.M, ps.F, ps.N, ps.A, visit)
+
+
+def _scaled(logx: np.ndarray) -> np.ndarray:
+    """exp of log rows scaled by each row's max (proportional, not normalised)."""
+    m = logx.max(axis=-1, keepdims=True)
+    with np.errstate(invalid="ignore"):
+        return np.exp(logx - np.where(np.isfinite(m), m, 0.0))
+
+
 def marginal(lineage: Lineage, states, Q, lengths, root_prior: str = "equal", groups=None) -> Marginals:
     """Marginal ancestral states of every node by a two-pass (down, up) algorithm.
 
@@ -158,20 +200,100 @@ def marginal(lineage: Lineage, states, Q, lengths, root_prior: str = "equal", gr
     get the indicator of their state. All messages are kept in log space. With ``groups``,
     Q holds one matrix per edge group (e.g. relation type).
     """
-    Q, k, states, steps, P, roots = _setup(lineage, states, Q, lengths, groups)
+    ps = _down_pass(lineage, states, Q, lengths, root_prior, groups)
+    A = _up_pass(ps)
     with np.errstate(divide="ignore", invalid="ignore"):
-        clamp = _clamp(states, k, -np.inf)
-        D, M, F, N = _down(steps, P, clamp)
-        A = np.zeros_like(D)
-        A[roots] = _log_root_prior(D[roots], Q, root_prior)
-        A = _up(steps, P, clamp, M, F, N, A)
-        joint = A + D
+        joint = A + ps.D
         total = _logsumexp(joint)
         post = np.exp(joint - total[:, None])
+    states = np.asarray(states, np.int64)
     observed = states >= 0
-    post[observed] = np.eye(k)[states[observed]]
+    post[observed] = np.eye(ps.k)[states[observed]]
     return Marginals(posterior=post, map_state=np.argmax(post, axis=1), observed=observed,
-                     loglik=float(total[roots].sum()))
+                     loglik=float(total[ps.roots].sum()))
+
+
+def _edge_pairs(ps: _Passes, s: _Step, at: np.ndarray, above: np.ndarray):
+    """For the level nodes ``at``: scaled outside and inside vectors, the unnormalised pair
+    weights ``above[a] P[a, b] down[b]`` (m, k, k) and their sums."""
+    lo, d = _scaled(above[at]), _scaled(ps.D[s.nodes[at]])
+    pairs = lo[:, :, None] * ps.P[s.cls[at]] * d[:, None, :]
+    return lo, d, pairs, pairs.sum(axis=(1, 2))[:, None, None]
+
+
+def pair_posteriors(lineage: Lineage, states, Q, lengths, children, root_prior: str = "equal") -> np.ndarray:
+    """(len(children), k, k): the posterior P(parent in a, child in b | data) of the primary
+    edge above each of ``children`` (non-roots), proportional to ``above[a] P[a, b] down[b]``."""
+    ps = _down_pass(lineage, states, Q, lengths, root_prior)
+    children = np.asarray(children, np.int64)
+    pos = np.full(lineage.n, -1)
+    pos[children] = np.arange(len(children))
+    out = np.zeros((len(children), ps.k, ps.k))
+
+    def visit(s: _Step, above: np.ndarray) -> None:
+        at = np.flatnonzero(pos[s.nodes] >= 0)
+        _, _, pairs, z = _edge_pairs(ps, s, at, above)
+        out[pos[s.nodes[at]]] = pairs / z
+
+    _up_pass(ps, visit)
+    return out
+
+
+class JointSampler:
+    """Joint draws of the states of ``nodes`` from their posterior given the known states, by
+    forward filtering (the down pass, made once) and backward sampling down the forest: a root
+    from prior x partials, each node from ``P[parent's draw, :] x down``. Known nodes cut a
+    tree, so only ``nodes`` and their unknown ancestors up to the first known one are drawn;
+    known nodes repeat their state."""
+
+    def __init__(self, lineage: Lineage, states, Q, lengths, nodes, root_prior: str = "equal"):
+        self.ps = _down_pass(lineage, states, Q, lengths, root_prior)
+        self.states = np.asarray(states, np.int64)
+        self.parent = lineage.parent
+        self.nodes = np.asarray(nodes, np.int64)
+        self.need = np.zeros(lineage.n, bool)
+        front = self.nodes
+        while len(front):                               # unknown ancestors, level by level
+            front = front[(self.states[front] < 0) & ~self.need[front]]
+            self.need[front] = True
+            front = self.parent[front[self.parent[front] >= 0]]
+        self.row = np.full(lineage.n, -1)
+        self.row[self.need] = np.arange(int(self.need.sum()))
+
+    def _sample(self, prob: np.ndarray, rng) -> np.ndarray:
+        """One state per row of unnormalised probabilities (..., k)."""
+        cdf = np.cumsum(prob, axis=-1)
+        u = rng.random(cdf.shape[:-1]) * cdf[..., -1]
+        return np.minimum((cdf < u[..., None]).sum(axis=-1), self.ps.k - 1)
+
+    def draw(self, draws: int, rng: np.random.Generator) -> np.ndarray:
+        """(len(nodes), draws) states."""
+        ps, states, need, row = self.ps, self.states, self.need, self.row
+        X = np.zeros((int(need.sum()), draws), np.int8 if ps.k < 128 else np.int16)
+        top = ps.roots[need[ps.roots]]
+        if len(top):
+            prob = _scaled(ps.A[top] + ps.D[top])
+            X[row[top]] = self._sample(np.repeat(prob[:, None, :], draws, axis=1), rng)
+        chunk = max(1, 2 ** 22 // (draws * ps.k))
+        for s in reversed(ps.steps):
+            at = np.flatnonzero(need[s.nodes])
+            for lo in range(0, len(at), chunk):
+                i = at[lo:lo + chunk]
+                v = s.nodes[i]
+                p = self.parent[v]
+                up = np.where((states[p] >= 0)[:, None], states[p][:, None], X[np.maximum(row[p], 0)])
+                cond = ps.P[s.cls[i]] * _scaled(ps.D[v])[:, None, :]      # (m, parent state, state)
+                X[row[v]] = self._sample(cond[np.arange(len(v))[:, None], up], rng)
+        out = np.repeat(states[self.nodes][:, None], draws, axis=1).astype(X.dtype)
+        free = row[self.nodes] >= 0
+        out[free] = X[row[self.nodes[free]]]
+        return out
+
+
+def posterior_draws(lineage: Lineage, states, Q, lengths, nodes, draws: int, rng: np.random.Generator,
+                    root_prior: str = "equal") -> np.ndarray:
+    """(len(nodes), draws) joint posterior draws of the states of ``nodes`` (:class:`JointSampler`)."""
+    return JointSampler(lineage, states, Q, lengths, nodes, root_prior).draw(draws, rng)
 
 
 @dataclass

@@ -24,7 +24,7 @@ import numpy as np
 from scipy import linalg
 
 from ..lineage import Lineage
-from .asr import _clamp, _down, _log_root_prior, _setup, _up
+from .asr import _down_pass, _edge_pairs, _up_pass
 from .mk import MkData, _eigen
 
 
@@ -82,20 +82,18 @@ def edge_changes(lineage: Lineage, states, Q, lengths, root_prior: str = "equal"
                  groups=None) -> EdgeChanges:
     """Pair posteriors and expected jumps of every informative edge under Q (one matrix, or
     one per edge group with ``groups``)."""
-    Q, k, states, steps, P, roots = _setup(lineage, states, Q, lengths, groups)
-    keep = MkData.informative(lineage, states >= 0)
+    ps = _down_pass(lineage, states, Q, lengths, root_prior, groups)
+    k = ps.k
+    keep = MkData.informative(lineage, np.asarray(states) >= 0)
     lengths = np.asarray(lengths, float)
     group = np.zeros(lineage.n, np.int64) if groups is None else np.asarray(groups, np.int64)
+    Q = np.asarray(Q, float)
     Qs = Q[None] if Q.ndim == 2 else Q
     parts = []
 
     def visit(s, above):
-        use = keep[s.nodes]
-        lo, d, c = above[use], D[s.nodes[use]], s.cls[use]
-        lo = np.exp(lo - lo.max(axis=1, keepdims=True))
-        d = np.exp(d - d.max(axis=1, keepdims=True))
-        pairs = lo[:, :, None] * P[c] * d[:, None, :]
-        z = pairs.sum(axis=(1, 2))[:, None, None]
+        use = np.flatnonzero(keep[s.nodes])
+        lo, d, pairs, z = _edge_pairs(ps, s, use, above)
         nodes = s.nodes[use]
         jumps = np.zeros_like(pairs)
         for g in np.unique(group[nodes]):
@@ -103,12 +101,7 @@ def edge_changes(lineage: Lineage, states, Q, lengths, root_prior: str = "equal"
             jumps[at] = _expected_jumps(Qs[g], lengths[nodes[at]], lo[at], d[at])
         parts.append((nodes, pairs / z, jumps / z))
 
-    with np.errstate(divide="ignore", invalid="ignore"):
-        clamp = _clamp(states, k, -np.inf)
-        D, M, F, N = _down(steps, P, clamp)
-        A = np.zeros_like(D)
-        A[roots] = _log_root_prior(D[roots], Q, root_prior)
-        _up(steps, P, clamp, M, F, N, A, visit)
+    _up_pass(ps, visit)
     if not parts:
         return EdgeChanges(np.zeros(0, np.int64), np.zeros((0, k, k)), np.zeros((0, k, k)))
     nodes, pairs, jumps = (np.concatenate(x) for x in zip(*parts))

@@ -1,5 +1,10 @@
 """Masking checks: hide known states, reconstruct them, score against simple baselines.
 
+Which states are hidden matters, since missing is not at random on the Hub. Schemes:
+``random`` (a uniform share of the known states, :func:`mask`), ``relation:R`` (every known
+child of an R edge, e.g. all quantized children, :func:`relation_mask`) and ``authors`` (every
+known model of randomly chosen authors, up to the share, :func:`author_mask`).
+
 Scores over the hidden nodes: accuracy of the most probable state, log-loss (mean
 negative log probability of the true state, probabilities floored at 1e-12) and the
 Brier score (mean squared distance of the probability vector to the true indicator).
@@ -25,6 +30,30 @@ def mask(states: np.ndarray, fraction: float, rng: np.random.Generator) -> tuple
     masked = states.copy()
     masked[hidden] = -1
     return masked, hidden
+
+
+def relation_mask(states: np.ndarray, relation: np.ndarray, code: int) -> np.ndarray:
+    """The known nodes whose primary edge (``relation``: -1 for roots) is of relation ``code``."""
+    return np.flatnonzero((states >= 0) & (relation == code))
+
+
+def authors(ids: np.ndarray) -> np.ndarray:
+    """An author code per model id (the part before the first '/'; an id without one is its own)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    owner = pc.list_element(pc.split_pattern(pa.array(ids.tolist(), pa.string()), "/", max_splits=1), 0)
+    return pc.dictionary_encode(owner).indices.to_numpy(zero_copy_only=False).astype(np.int64)
+
+
+def author_mask(states: np.ndarray, author: np.ndarray, fraction: float, rng: np.random.Generator) -> np.ndarray:
+    """Every known node of authors drawn in random order while their known nodes stay within
+    ``fraction`` of all known ones (at least the first author)."""
+    known = np.flatnonzero(states >= 0)
+    owners, count = np.unique(author[known], return_counts=True)
+    order = rng.permutation(len(owners))
+    take = np.cumsum(count[order]) <= fraction * len(known)
+    take[0] = True
+    return known[np.isin(author[known], owners[order[take]])]
 
 
 def score(prob: np.ndarray, truth: np.ndarray) -> dict[str, float]:

@@ -36,6 +36,9 @@ class Ordering:
     share: float              # forward weight / all changes
 
 
+EMPTY_ROW = 1e-9      # expected edges leaving a state at or below which its EM row has no data
+
+
 @dataclass
 class EMMatrix:
     P: np.ndarray             # (classes, k, k) per-generation matrix of each edge class
@@ -43,6 +46,12 @@ class EMMatrix:
     loglik: float
     iterations: int
     converged: bool
+    edges: np.ndarray | None = None   # (classes, k) expected informative edges leaving each state
+
+    def no_data(self, c: int = 0) -> np.ndarray:
+        """States whose row of class ``c`` no informative edge leaves with any probability mass:
+        the row is its starting value, not an estimate."""
+        return np.flatnonzero(self.edges[c] <= EMPTY_ROW)
 
 
 @dataclass
@@ -168,11 +177,11 @@ def em_matrix(lineage, states: np.ndarray, k: int, edge_class: np.ndarray | None
     """Maximum-likelihood per-generation matrices (one per edge class, e.g. relation type)
     and root distribution of a discrete chain down the primary edges, with unknown states
     summed over: EM from the rows-normalised observed counts (plus one per cell); ``loglik``
-    is that of the last E step.
+    is that of the last E step, ``edges`` the expected informative edges leaving each state.
 
     Stops when an iteration gains less than ``tol`` (relative) in log-likelihood. With
     every state known P is the rows-normalised counts. Rows of a
-    class that no informative edge leaves keep their start. With no state (k = 0) the
+    class that no informative edge leaves keep their start (:meth:`EMMatrix.no_data`). With no state (k = 0) the
     result is empty: (c, 0, 0) matrices, log-likelihood 0 (of no data).
     """
     from .asr import EStep
@@ -180,7 +189,7 @@ def em_matrix(lineage, states: np.ndarray, k: int, edge_class: np.ndarray | None
     edge = np.flatnonzero(lineage.parent >= 0)
     c = int(edge_class[edge].max(initial=0)) + 1
     if k == 0:                                      # no state at all (nobody declares the trait)
-        return EMMatrix(np.zeros((c, 0, 0)), np.zeros(0), 0.0, 0, True)
+        return EMMatrix(np.zeros((c, 0, 0)), np.zeros(0), 0.0, 0, True, np.zeros((c, 0)))
     P = np.stack([count_matrix(*edge_states(lineage.parent, states, edge_class, j), k) + 1.0
                   for j in range(c)])
     P /= P.sum(axis=2, keepdims=True)
@@ -193,9 +202,9 @@ def em_matrix(lineage, states: np.ndarray, k: int, edge_class: np.ndarray | None
         if e.roots.sum() > 0:
             root = e.roots / e.roots.sum()
         if e.loglik - last <= tol * abs(e.loglik):
-            return EMMatrix(P, root, e.loglik, it, True)
+            return EMMatrix(P, root, e.loglik, it, True, rows[:, :, 0])
         last = e.loglik
-    return EMMatrix(P, root, e.loglik, max_iter, False)
+    return EMMatrix(P, root, e.loglik, max_iter, False, rows[:, :, 0])
 
 
 def tree_transitions(lineage, states: np.ndarray, k: int, only: int | None = None) -> Transitions:
