@@ -45,9 +45,10 @@ def claim_tests(lineage, states, k: int, claims: dict, replicates: int, seed: in
                 kind: str = "SYM", parent=None) -> list[Claim]:
     """Claims about one character (states -1 unknown, else 0..k-1), each ``id: (statement,
     statistic)``, tested on the same replicates of the ``kind`` null fitted to it over the
-    edges of ``parent`` (default the lineage's); none with ``replicates`` 0."""
+    edges of ``parent`` (default the lineage's); none with ``replicates`` 0 or fewer than two
+    states (nothing can change)."""
     from .phylo.null import fit_null, null_test
-    if not replicates or not claims:
+    if not replicates or not claims or k < 2:
         return []
     model = fit_null(lineage, states, k, kind, parent=parent, seed=seed)
     tests = null_test(lineage, states, model, {i: f for i, (_, f) in claims.items()}, replicates, seed, parent)

@@ -209,7 +209,7 @@ def test_cli_missing_state_and_schemes(store, capsys, tmp_path):
     assert main(["asr", "--store", store, "--missing", "state", "--json", "--starts", "1", "--mask", "0.2"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["states"][-1] == UNDECLARED and "authors" in data["mask_check"]["schemes"]
-    assert main(["transitions", "--store", store, "--missing", "state", "--permutations", "0"]) == 0
+    assert main(["transitions", "--store", store, "--missing", "state", "--null", "0"]) == 0
     out = capsys.readouterr().out
     assert f"{UNDECLARED} ->" in out and "a state of its own" in out
     assert main(["transitions", "--store", store, "--trait", "language", "--missing", "state"]) == 1
@@ -218,7 +218,7 @@ def test_cli_missing_state_and_schemes(store, capsys, tmp_path):
     e = json.loads(capsys.readouterr().out)["expected_violations"]
     assert e["ci95"][0] <= e["expected"] <= e["ci95"][1] and e["edges"] >= e["both_imputed"]
     assert main(["report", "--store", store, "--missing", "state", "--bootstrap", "10", "--null", "3",
-                 "--permutations", "3", "--json", str(tmp_path / "r.json"), "--out", str(tmp_path / "r.txt")]) == 0
+                 "--json", str(tmp_path / "r.json"), "--out", str(tmp_path / "r.txt")]) == 0
     capsys.readouterr()
     report = json.loads((tmp_path / "r.json").read_text())
     assert report["transitions"]["states"][-1] == UNDECLARED and report["asr"]["states"][-1] == UNDECLARED
