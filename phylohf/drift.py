@@ -160,12 +160,6 @@ def pattern_character(X, eligible: np.ndarray, limit: int = PATTERNS) -> tuple[n
     return code[state], rep[order]
 
 
-def lumped(statistic, lut: np.ndarray):
-    """``statistic`` of the states ``lut[s]`` of an (n, R) array of fine states (-1 stays -1)."""
-    lut = np.r_[np.asarray(lut, np.int64), -1]
-    return lambda S: statistic(lut[S])
-
-
 def license_ids(genome: Genome) -> tuple[np.ndarray, list[str]]:
     """Every declared license id as a state (most frequent first), -1 undeclared."""
     return categorical(genome, "license", top=len(genome.columns("license")))
@@ -198,10 +192,10 @@ def license_drift(lineage: Lineage, genome: Genome, n_boot: int = 1000, null: in
     claims = claim_tests(lineage, states, len(names), {
         "license_drift:restrictive_to_open": (
             "licenses move from restrictive to open (permissive, public-domain, copyleft) more than back, "
-            "beyond what the founders and unequal rates produce", lumped(net_flow(
-                lineage.parent, k, np.flatnonzero(restrictive), np.flatnonzero(_mask(CLASSES, OPEN))), lut)),
+            "beyond what the founders and unequal rates produce", net_flow(
+                lineage.parent, k, np.flatnonzero(restrictive), np.flatnonzero(_mask(CLASSES, OPEN)), lut)),
         "license_class_ordering": ("license classes change in one order (" + " < ".join(
-            CLASSES[i] for i in t.ordering.order) + ")", lumped(ordering_statistic(lineage.parent, k), lut))},
+            CLASSES[i] for i in t.ordering.order) + ")", ordering_statistic(lineage.parent, k, lut))},
         null, seed, SECTION)
     # the shares the paper reports (not a test of direction, see the module docstring)
     shares = {"P(permissive child | restrictive parent)": _share(restrictive[aa] & ok, groups["permissive"][bb]),
@@ -239,10 +233,10 @@ def language_drift(lineage: Lineage, genome: Genome, n_boot: int = 1000, null: i
     claims = claim_tests(lineage, sets, len(rep), {
         "language_drift:multilingual_to_english": (
             "multilingual models have English-only children more than the reverse, beyond the symmetric null",
-            lumped(net_flow(lineage.parent, 3, [0], [1]), kind)),
+            net_flow(lineage.parent, 3, [0], [1], kind)),
         "language_drift:fewer_languages": (
             "children declare fewer languages than their parents more often than more, beyond the symmetric null",
-            lumped(ordinal_flow(lineage.parent, MAX_LANGUAGES), size))}, null, seed, SECTION)
+            ordinal_flow(lineage.parent, MAX_LANGUAGES, size))}, null, seed, SECTION)
     diff = (count[child] - count[parent])[ok]
     return {"flows": flows, "eligible": int(ok.sum()), "claims": claims,
             "count_change": {"median": float(np.median(diff)) if len(diff) else np.nan,

@@ -120,7 +120,7 @@ def _too_few_licenses(names: list[str], need: int):
 
 def _transitions(store, lineage, fams, genome, s):
     from .claims import claim_tests, meaning
-    from .drift import license_ids, lumped
+    from .drift import license_ids
     from .phylo.transitions import ordering_statistic, tree_transitions
     from .report import transitions_json, transitions_report
     from .traits import UNDECLARED, categorical
@@ -135,7 +135,7 @@ def _transitions(store, lineage, fams, genome, s):
     claims = claim_tests(lineage, ids, len(all_names), {"license_ordering": (
         "license changes follow one order (" + " < ".join(order[:4]) + " ...), "
         f"{t.ordering.share:.0%} of changes forward, more than symmetric change produces",
-        lumped(ordering_statistic(lineage.parent, k), np.minimum(np.arange(len(all_names)), k - 1)))},
+        ordering_statistic(lineage.parent, k, np.minimum(np.arange(len(all_names)), k - 1)))},
         s.null, s.seed, "transitions")
     return claims, lambda: (transitions_report(t, names, "license", "all families") + "\n\n" + meaning(claims),
                             {"trait": "license", **transitions_json(t, names)})

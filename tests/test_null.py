@@ -24,10 +24,11 @@ def test_pair_counts_by_hand():
     #   0 ── 1 ── 3        4 (alone)
     #   └─── 2
     parent = np.array([-1, 0, 0, 1, -1])
-    S = np.array([[0, 1], [1, 1], [-1, 0], [1, 0], [1, 1]])
+    S = np.array([[0, 1], [1, 1], [-1, -1], [1, 0], [1, 1]])       # replicates share the data's unknowns
     c = pair_counts(parent, S, 2)
     assert c[0].tolist() == [[0, 1], [0, 1]]          # 0->1, 1->1; the unknown child skipped
-    assert c[1].tolist() == [[0, 0], [2, 1]]          # 0->1: 1->1; 0->2 and 1->3: 1->0
+    assert c[1].tolist() == [[0, 0], [1, 1]]          # 1->1, 1->0
+    assert pair_counts(parent, S, 1, lut=[0, 0])[:, 0, 0].tolist() == [2, 2]      # lumped into one state
 
 
 def _hard_neutral(seed: int, n: int = 20_000, k: int = 4):

@@ -367,7 +367,7 @@ def _primary_edges(sim: Simulation, row: dict) -> list[tuple[int, int, str]]:
 def test_neutral_scenarios_mutate_symmetrically_and_name_what_they_plant(directional, scenarios):
     assert directional.truth["planted"] == sorted(
         INHERITED + [f"{c}:{g}" for c in ("shared_change", "sibling_excess") for g in ("language", "license", "task")]
-        + ["card_drift:dropped", "card_drift:shorter", "card_drift:template", "language_drift:fewer_languages",
+        + ["card_drift:dropped", "card_drift:shorter", "language_drift:fewer_languages",
            "language_drift:multilingual_to_english", "license_drift:restrictive_to_open", "license_ordering",
            "license_class_ordering", "ard_vs_gtr:license"])
     descriptions = {directional.truth["scenario_description"]}

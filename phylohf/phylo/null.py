@@ -157,13 +157,25 @@ def _depth(lineage: Lineage, parent: np.ndarray) -> np.ndarray:
     return lineage.depth if parent is lineage.parent else _jump(parent)[1]
 
 
-def _table(P: np.ndarray) -> np.ndarray:
-    """Rows of the (M, k, k) stack as one increasing array for inverse-CDF draws: row r holds
-    r + its cumulative probabilities (the last exactly r + 1)."""
+def _table(P: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rows of the (M, k, k) stack for inverse-CDF draws, each row's own state first (so a
+    draw below P[r, a] stays without a search): the increasing array of r + cumulative
+    probabilities (the last exactly r + 1), the column order of every row, and P[r, a]."""
     M, k, _ = P.shape
-    cum = np.cumsum(P, axis=2)
-    cum[..., -1] = 1.0
-    return (cum.reshape(M * k, k) + np.arange(M * k)[:, None]).ravel()
+    rows = P.reshape(M * k, k)
+    own = np.arange(M * k) % k
+    order = np.argsort(np.arange(k)[None, :] != own[:, None], axis=1, kind="stable")
+    cum = np.cumsum(np.take_along_axis(rows, order, axis=1), axis=1)
+    cum[:, -1] = 1.0
+    return (cum + np.arange(M * k)[:, None]).ravel(), order.ravel(), rows[np.arange(M * k), own]
+
+
+def _informative(parent: np.ndarray, known: np.ndarray, levels_: list[np.ndarray]) -> np.ndarray:
+    """Nodes whose subtree (themselves included) holds a known state: only they can matter."""
+    keep = known.copy()
+    for nodes in reversed(levels_[1:]):
+        keep[parent[nodes[keep[nodes]]]] = True
+    return keep
 
 
 class Simulator:
@@ -175,13 +187,13 @@ class Simulator:
         self.model = model
         G, k = len(model.Q), model.Q.shape[-1]
         self.k, self.C = k, len(model.scales)
-        self.flat = _table(model.transitions().reshape(G * self.C, k, k))
+        self.flat, self.order, self.stay = _table(model.transitions().reshape(G * self.C, k, k))
         root = _jump(self.parent)[0]
         size = np.bincount(root, minlength=len(root))
         lv = levels(_depth(lineage, self.parent))
-        keep = size[root] >= 2
+        keep = (size[root] >= 2) & _informative(self.parent, self.states >= 0, lv)
         self.levels = [nodes[keep[nodes]] for nodes in lv]
-        self.parents = np.flatnonzero(np.bincount(self.parent[self.parent >= 0], minlength=len(root)) > 0)
+        self.parents = np.flatnonzero(np.bincount(self.parent[keep & (self.parent >= 0)], minlength=len(root)) > 0)
         self.cum_founders = np.cumsum(model.founders)
         self.dtype = np.int16 if k < 2 ** 15 else np.int32
 
@@ -198,8 +210,15 @@ class Simulator:
                                                 rng.random((len(self.parents), r)), "right")
         for nodes in self.levels[1:]:
             p = self.parent[nodes]
-            row = ((self.model.group[nodes][:, None] * self.C + cls[p]) * k + S[p]).astype(np.int64)
-            S[nodes] = np.searchsorted(self.flat, row + rng.random(row.shape), "right") - row * k
+            x = S[p]
+            row = ((self.model.group[nodes][:, None] * self.C + cls[p]) * k + x).astype(np.int64)
+            u = rng.random(row.shape)
+            move = np.flatnonzero(u >= self.stay[row])
+            rm = row.ravel()[move]
+            col = np.searchsorted(self.flat, rm + u.ravel()[move], "right") - rm * k
+            x = x.ravel()
+            x[move] = self.order[rm * k + np.minimum(col, k - 1)]
+            S[nodes] = x.reshape(row.shape)
         return np.where(self.states[:, None] >= 0, S, -1).astype(self.dtype)
 
 
@@ -273,34 +292,41 @@ def null_test(lineage: Lineage, states, model: NullModel, statistic, replicates:
 
 
 # -- statistics over edges, vectorised over replicates --------------------------------------------------
-def pair_counts(parent: np.ndarray, S: np.ndarray, k: int) -> np.ndarray:
+def pair_counts(parent: np.ndarray, S: np.ndarray, k: int, lut=None) -> np.ndarray:
     """(R, k, k) counts of primary edges by (parent state, child state), both known, per
-    column of S (nodes x R)."""
+    column of S (nodes x R), the states first mapped by ``lut`` (fine -> lumped, -1 kept)
+    when given. Only edges known in the first column can count (the columns share the
+    data's unknowns)."""
     child = np.flatnonzero(parent >= 0)
+    child = child[(S[parent[child], 0] >= 0) & (S[child, 0] >= 0)]
     a, b = S[parent[child]].astype(np.int64), S[child].astype(np.int64)
+    if lut is not None:
+        lut = np.r_[np.asarray(lut, np.int64), -1]
+        a, b = lut[a], lut[b]
     ok = (a >= 0) & (b >= 0)
     rep = np.broadcast_to(np.arange(S.shape[1]), a.shape)
     code = (rep * k + a) * k + b
     return np.bincount(code[ok], minlength=S.shape[1] * k * k).reshape(S.shape[1], k, k)
 
 
-def net_flow(parent: np.ndarray, k: int, source, target):
-    """Statistic: edges from a state in ``source`` to one in ``target`` minus the reverse."""
+def net_flow(parent: np.ndarray, k: int, source, target, lut=None):
+    """Statistic: edges from a state in ``source`` to one in ``target`` minus the reverse
+    (states of ``lut`` when given)."""
     src, tgt = np.zeros(k, bool), np.zeros(k, bool)
     src[list(source)], tgt[list(target)] = True, True
     forward = src[:, None] & tgt[None, :]
 
     def statistic(S):
-        c = pair_counts(parent, S, k)
+        c = pair_counts(parent, S, k, lut)
         return (c[:, forward].sum(axis=1) - c[:, forward.T].sum(axis=1)).astype(float)
     return statistic
 
 
-def ordinal_flow(parent: np.ndarray, k: int):
+def ordinal_flow(parent: np.ndarray, k: int, lut=None):
     """Statistic: edges moving to a lower state minus edges moving to a higher one."""
     lower = np.tril(np.ones((k, k), bool), -1)
 
     def statistic(S):
-        c = pair_counts(parent, S, k)
+        c = pair_counts(parent, S, k, lut)
         return (c[:, lower].sum(axis=1) - c[:, lower.T].sum(axis=1)).astype(float)
     return statistic

@@ -154,11 +154,11 @@ def ordering_shares(counts: np.ndarray) -> np.ndarray:
     return np.divide(best[full - 1], total, out=np.zeros(R), where=total > 0)
 
 
-def ordering_statistic(parent: np.ndarray, k: int):
+def ordering_statistic(parent: np.ndarray, k: int, lut=None):
     """Null-engine statistic: the best ordering's share of every column of an (n, R) state
-    array, the maximisation redone on each."""
+    array (mapped by ``lut``, see :func:`.null.pair_counts`), the maximisation redone on each."""
     from .null import pair_counts
-    return lambda S: ordering_shares(pair_counts(parent, S, k))
+    return lambda S: ordering_shares(pair_counts(parent, S, k, lut))
 
 
 def transitions(parent: np.ndarray, states: np.ndarray, k: int, relation: np.ndarray | None = None,

@@ -1234,7 +1234,9 @@ def _listing(rng, topo: _Topology, states: dict, dirt: _Dirt, ids: pa.Array, nam
 # ----------------------------------------------------------------------------- truth and API
 
 _INHERITED = ("language", "license", "task")  # kinship groups passed down lineages in every scenario
-_DIRECTIONAL = ("card_drift:dropped", "card_drift:shorter", "card_drift:template", "language_drift:fewer_languages",
+# (the directional children's template follows their relation type, not their parent's card: more templates
+# among children, but no direction along edges beyond what symmetric exchange of an unheritable marker makes)
+_DIRECTIONAL = ("card_drift:dropped", "card_drift:shorter", "language_drift:fewer_languages",
                 "language_drift:multilingual_to_english", "license_drift:restrictive_to_open",
                 "license_ordering", "license_class_ordering", "ard_vs_gtr:license")
 
