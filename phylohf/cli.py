@@ -492,7 +492,7 @@ def cmd_audit_licenses(args) -> int:
 
 def cmd_relatives(args) -> int:
     from .claims import adjust
-    from .relatives import kinship
+    from .relatives import kinship, to_json
     from .report import relatives_report
     split = lambda v: [x.strip() for x in v.split(",") if x.strip()] if v else None    # noqa: E731
     text = args.metric in ("tfidf", "levenshtein")
@@ -503,7 +503,7 @@ def cmd_relatives(args) -> int:
                          seed=args.seed, max_pairs=args.max_pairs, null_model=args.null_model)
     adjust(result["claims"])
     if args.json:
-        json.dump({**result, "claims": [c.to_json() for c in result["claims"]]}, sys.stdout, indent=1)
+        json.dump(to_json(result), sys.stdout, indent=1)
         print()
     else:
         print(relatives_report(result))
@@ -783,8 +783,9 @@ def parser() -> argparse.ArgumentParser:
                        description="Similarity of relatives (parent/child, siblings, grandparents, "
                        "great-grandparents, aunts/uncles, first cousins, random pairs within and across "
                        "families) per trait group, with cluster-bootstrap CIs over families, the "
-                       "siblings minus parent/child difference and a neutral null simulated on the "
-                       "same trees.")
+                       "siblings minus parent/child difference, and claims (family resemblance, sibling "
+                       "excess, shared change) tested against a null simulated on the same trees, adjusted "
+                       "together (Benjamini-Hochberg).")
     _store_arg(s)
     s.add_argument("--groups", default="license,language,task,tag,card,all", metavar="G[,G]",
                    help="trait groups: license, language, task, library, architecture, tag(s), dataset, "
@@ -796,7 +797,8 @@ def parser() -> argparse.ArgumentParser:
                    help="Jaccard similarity of trait sets (default), Hamming distance (number of differing "
                    "traits; class means exact), or model-card text: TF-IDF cosine, normalised Levenshtein")
     s.add_argument("--bootstrap", type=COUNT, default=1000, help="cluster-bootstrap replicates (default 1000)")
-    s.add_argument("--null", type=COUNT, default=200, help="neutral-null replicates (default 200; 0 skips)")
+    s.add_argument("--null", type=COUNT, default=200,
+                   help="null replicates of the sibling-excess and shared-change tests (default 200; 0 skips)")
     s.add_argument("--null-model", choices=("ARD", "SYM", "observed", "symmetric"), default="ARD",
                    help="the null's rates, per relation type with hidden rate classes of parents, children "
                    "changing independently: ARD (default; also 'observed': direction allowed, sharing not) "

@@ -238,22 +238,26 @@ def clusters(family: np.ndarray, rng: np.random.Generator, max_units: int = MAX_
 
 
 def cluster_bootstrap(parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]], n_units: int, replicates: int,
-                      rng: np.random.Generator, chunk: int = 50) -> tuple[np.ndarray, np.ndarray]:
+                      rng: np.random.Generator, chunk: int = 50, track=()) -> tuple[np.ndarray, ...]:
     """Totals of every part (unit ids in [0, n_units), sums, counts) and their cluster-bootstrap
     replicates: units resampled with replacement (multinomial counts), the same draws for
-    every part. Returns (totals: sums and counts interleaved per part; replicates x that)."""
+    every part. Returns (totals: sums and counts interleaved per part; replicates x that; the
+    rows of the units in ``track`` (their sums and counts); their draws, replicates x track),
+    so that a replicate without a tracked unit is the replicate minus its draws x its row."""
     u = n_units
     S = np.zeros((u, 2 * len(parts)))
     for k, (ids, sums, counts) in enumerate(parts):
         S[:, 2 * k] = np.bincount(ids, weights=sums, minlength=u)
         S[:, 2 * k + 1] = np.bincount(ids, weights=counts, minlength=u)
-    reps = np.empty((replicates, S.shape[1]))
+    track = np.asarray(track, np.int64)
+    reps, drawn = np.empty((replicates, S.shape[1])), np.empty((replicates, len(track)))
     for start in range(0, replicates, chunk):
         b = min(chunk, replicates - start)
         draws = rng.integers(0, u, (b, u)) + np.arange(b)[:, None] * u
         W = np.bincount(draws.ravel(), minlength=b * u).reshape(b, u).astype(float)
         reps[start:start + b] = W @ S
-    return S.sum(axis=0), reps
+        drawn[start:start + b] = W[:, track]
+    return S.sum(axis=0), reps, S[track], drawn
 
 
 # -- the null ------------------------------------------------------------------------------
@@ -283,15 +287,14 @@ def _starts(a: np.ndarray) -> np.ndarray:
     return np.flatnonzero(np.r_[True, a[1:] != a[:-1]][:len(a)])
 
 
-def _sibling_sums(s: np.ndarray, ok: np.ndarray, pid: np.ndarray, G: int, k: int,
+def _sibling_sums(code: np.ndarray, R: int, G: int, k: int,
                   J: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Per column of ``s`` (children's states; row i's parent is pid[i] of G, nondecreasing):
-    the sum of J[state, state'] over the pairs of siblings both ``ok`` and the number of
-    those pairs, exactly, from the counts per (column, parent, state), no pair lists. J None:
-    the identity (the pairs of one state)."""
-    R = s.shape[1]
-    code = ((np.arange(R, dtype=np.int64)[:, None] * G + pid) * k + s.T)[ok.T]   # in (column, parent) order:
-    code = np.sort(code, kind="stable")                                          # the stable sort merges runs
+    """Per column (of R) the sum of J[state, state'] over the pairs of siblings taking part
+    and the number of those pairs, exactly, from one code ``(column * G + parent) * k +
+    state`` per child taking part (in (column, parent) order: the stable sort only merges
+    short runs), via the counts per (column, parent, state), no pair lists. J None: the
+    identity (the pairs of one state)."""
+    code = np.sort(code, kind="stable")
     first = _starts(code)
     cnt = np.diff(np.r_[first, len(code)])
     group, state = np.divmod(code[first], k)
@@ -330,13 +333,15 @@ def kin_statistics(parent: np.ndarray, declared: np.ndarray, J: np.ndarray, sign
         a, b = S[parent[pc]], S[pc]
         ok = (a >= 0) & (b >= 0)
         pc_mean = np.where(ok, J[a, b], 0.0).sum(axis=0) / np.maximum(ok.sum(axis=0), 1)
-        s = S[sib]
-        sums, pairs = _sibling_sums(s, s >= 0, pid, G, k, J)
+        s = S[sib].T
+        code = (np.arange(len(s), dtype=np.int64)[:, None] * G + pid) * k + s
+        sums, pairs = _sibling_sums(code[s >= 0], len(s), G, k, J)
         return sign * (sums / np.maximum(pairs, 1) - pc_mean)
 
     def shared_change(S):
-        s, p = S[sib], S[parent[sib]]
-        same, pairs = _sibling_sums(s, (s >= 0) & (p >= 0) & (s != p), pid, G, k)
+        s, p = S[sib].T, S[parent[sib]].T
+        r, i = np.nonzero((s >= 0) & (p >= 0) & (s != p))
+        same, pairs = _sibling_sums((r * G + pid[i]) * k + s[r, i], len(s), G, k)
         return np.where(pairs > 0, same / np.maximum(pairs, 1), 0.0)
 
     return {"sibling_excess": sibling_excess, "shared_change": shared_change}
@@ -610,7 +615,9 @@ def kinship(lineage: Lineage, genome: Genome | None = None, store=None, groups=D
                         "different_author": {"mean": float(values[~same].mean()) if (~same).any() else None}}
             keep[group, cls] = (a, b, values)
         out[group] = {"classes": res, "eligible": int(eligible.sum())}
-    totals, reps = cluster_bootstrap(parts, len(units), bootstrap, rng)
+    top = {g: _top_family(lineage, keep[g, "parent_child"][0]) for g in groups}
+    totals, reps, top_rows, top_drawn = cluster_bootstrap(parts, len(units), bootstrap, rng,
+                                                          track=[unit[top[g]] for g in groups])
     col = {key: k for k, key in enumerate((g, c) for g in groups for c in classes)}
     sign = 1.0 if HIGHER_IS_SIMILAR[metric] else -1.0
     null_parent = np.where(scope, parent, -1)
@@ -627,8 +634,10 @@ def kinship(lineage: Lineage, genome: Genome | None = None, store=None, groups=D
                                                      keep[group, "siblings"][2], keep[group, "parent_child"][2])
             if bootstrap and "other_family" in classes and res["parent_child"]["mean"] is not None \
                     and res["other_family"]["mean"] is not None:
-                claims.append(_resemblance(lineage, group, reps, col[group, "parent_child"],
-                                           col[group, "other_family"], res, keep, unit, sign, rng))
+                t = groups.index(group)
+                claims.append(_resemblance(lineage, group, totals, reps, top_rows[t], top_drawn[:, t], top[group],
+                                           [col[group, "parent_child"], col[group, "other_family"]],
+                                           keep[group, "parent_child"][0], sign))
             out[group]["null"] = None
             if text or not null or out[group]["sib_minus_pc"]["diff"] is None:
                 continue
@@ -658,39 +667,40 @@ def kinship(lineage: Lineage, genome: Genome | None = None, store=None, groups=D
             "max_pairs": max_pairs, "groups": out, "claims": claims}
 
 
+def to_json(result: dict) -> dict:
+    """The result of :func:`kinship` in plain types (its claims as dicts)."""
+    return {**result, "claims": [c.to_json() for c in result["claims"]]}
+
+
 def _null_json(tests: dict, sign: float, states, left) -> dict:
     """The ``null`` entry of a group: the sibling excess in difference units, the shared change."""
     sib, sc = tests["sibling_excess"], tests.get("shared_change")
     return {"observed": sign * sib.statistic, "diff": sign * sib.null_mean,
-            "ci": sorted(sign * np.asarray(sib.null_ci, float)), "p": sib.p, "model": sib.model,
+            "ci": [float(v) for v in sorted(sign * np.asarray(sib.null_ci, float))], "p": sib.p, "model": sib.model,
             "states": states, "left_out": left,
             "shared_change": None if sc is None else {"share": sc.statistic, "null": sc.null_mean,
                                                       "ci": list(sc.null_ci), "p": sc.p}}
 
 
-def _resemblance(lineage, group, reps, kp, ko, res, keep, unit, sign, rng) -> Claim:
+def _top_family(lineage: Lineage, nodes: np.ndarray) -> int:
+    """The family (root) most of ``nodes`` belong to (0 if none)."""
+    return int(np.argmax(np.bincount(lineage.root[nodes], minlength=lineage.n))) if len(nodes) else 0
+
+
+def _resemblance(lineage, group, totals, reps, top_row, top_drawn, top, cols, pc_nodes, sign) -> Claim:
     """family_resemblance:<group>: parent/child minus other-family mean similarity (``sign``
-    makes it positive for "more alike"), one-sided cluster-bootstrap p; also without the
-    family with most parent/child pairs (bootstrapped again on the sampled pairs) and Kish's
-    effective number of families over those pairs."""
-    diff = sign * (res["parent_child"]["mean"] - res["other_family"]["mean"])
-    boot = sign * (reps[:, 2 * kp] / reps[:, 2 * kp + 1] - reps[:, 2 * ko] / reps[:, 2 * ko + 1])
-    (pa_, pb, pv), (oa, ob, ov) = keep[group, "parent_child"], keep[group, "other_family"]
-    w = np.bincount(lineage.root[pa_], minlength=lineage.n).astype(float)
-    top = int(np.argmax(w))
-    loo = None
-    inside = [lineage.root[pa_] != top, (lineage.root[oa] != top) & (lineage.root[ob] != top)]
-    if inside[0].any() and inside[1].any():
-        ids, u = np.unique(np.r_[unit[pa_][inside[0]], unit[oa][inside[1]]], return_inverse=True)
-        u0 = u.ravel()[:inside[0].sum()]
-        u1 = u.ravel()[inside[0].sum():]
-        totals, r = cluster_bootstrap([(u0, pv[inside[0]], np.ones(len(u0))), (u1, ov[inside[1]], np.ones(len(u1)))],
-                                      len(ids), len(reps), rng)
-        loo = {"family": str(lineage.ids[top]), "statistic": float(sign * (totals[0] / totals[1] - totals[2] / totals[3])),
-               "p": _one_sided(sign * (r[:, 0] / r[:, 1] - r[:, 2] / r[:, 3]))}
+    makes it positive for "more alike"), one-sided cluster-bootstrap p; also without the family
+    ``top`` with most parent/child pairs (its unit's pairs and draws taken out of every
+    replicate) and Kish's effective number of families over the parent/child pairs."""
+    def diff(t):
+        return sign * (t[..., 2 * cols[0]] / t[..., 2 * cols[0] + 1] - t[..., 2 * cols[1]] / t[..., 2 * cols[1] + 1])
+    stat = float(diff(totals))
+    w = np.bincount(lineage.root[pc_nodes], minlength=lineage.n).astype(float)
+    loo = {"family": str(lineage.ids[top]), "statistic": float(diff(totals - top_row)),
+           "p": _one_sided(diff(reps - top_drawn[:, None] * top_row))}
     return Claim(f"family_resemblance:{group}", "kinship", STATEMENTS["family_resemblance"].format(group=group),
-                 float(diff), _one_sided(boot), "cluster bootstrap over families", len(reps), float(diff),
-                 float(w.sum() ** 2 / (w ** 2).sum()), loo)
+                 stat, _one_sided(diff(reps)), "cluster bootstrap over families", len(reps), stat,
+                 float(w.sum() ** 2 / (w ** 2).sum()) if w.any() else 0.0, loo)
 
 
 def _one_sided(boot: np.ndarray) -> float:

@@ -116,13 +116,16 @@ def test_sampler_is_uniform_over_the_pairs_of_a_class(small, cls):
 
 def test_cluster_bootstrap_by_hand():
     units = np.array([0, 0, 1, 2])
-    totals, reps = cluster_bootstrap([(units, np.array([1.0, 2.0, 3.0, 4.0]), np.ones(4))], 3, 4000,
-                                     np.random.default_rng(0))
+    totals, reps, row, drawn = cluster_bootstrap([(units, np.array([1.0, 2.0, 3.0, 4.0]), np.ones(4))], 3, 4000,
+                                                 np.random.default_rng(0), track=[1])
     assert totals.tolist() == [10.0, 4.0]
     # each unit drawn 1 time on average: replicate sums average the totals
     assert reps.mean(axis=0) == pytest.approx([10.0, 4.0], rel=0.03)
     # the unit sums are 3, 3, 4; the replicate total is their multinomial resample
     assert np.var(reps[:, 0]) == pytest.approx(3 * np.var([3.0, 3.0, 4.0]), rel=0.1)
+    # the tracked unit 1 (node 2: sum 3, one pair): its row and its multinomial draws
+    assert row.tolist() == [[3.0, 1.0]] and drawn.mean() == pytest.approx(1.0, rel=0.05)
+    assert np.allclose((reps - drawn * row)[:, 1], reps[:, 1] - drawn[:, 0])
 
 
 def test_jaccard_and_hamming_by_hand():
@@ -380,9 +383,12 @@ def test_hamming_means_equal_the_jaccard_ones_for_single_valued_groups(directed)
 
 def test_neutral_simulation_is_not_flagged(tmp_path):
     _, lin, genome = _ecosystem(tmp_path, "neutral")
-    r = kinship(lin, genome, groups=["license", "language"], bootstrap=100, null=39, seed=3)
+    r = kinship(lin, genome, groups=["license", "language"], bootstrap=100, null=99, seed=3)
     for group, g in r["groups"].items():
-        assert g["sib_minus_pc"]["diff"] < 0 and g["null"]["p"] > 0.05, group
+        assert g["sib_minus_pc"]["diff"] < 0, group
+    p = {c.id: c.p for c in r["claims"]}
+    assert min(p[f"{t}:{g}"] for t in ("sibling_excess", "shared_change") for g in r["groups"]) > 0.05, p
+    assert p["family_resemblance:license"] == p["family_resemblance:language"] == pytest.approx(1 / 101)
 
 
 def test_relations_and_family_restrict_the_pairs(directed):
