@@ -26,7 +26,8 @@ claims per group (:class:`phylohf.claims.Claim`, not yet adjusted):
   PATTERN_LIMIT most frequent sets; a model with a rarer set takes no part in these two
   tests, in the data and in every replicate), the ARD (or SYM) null fitted per relation
   type on the same edges as the pairs, with hidden rate classes of parents (so copying
-  and editing parents alone do not pass for siblings changing together), re-simulated
+  and editing parents alone do not pass for siblings changing together) in discrete
+  generations (P = I + s Q: a fast class keeps the observed destinations), re-simulated
   down the same trees; the statistics (:func:`kin_statistics`) are computed by one
   function on the data and on the replicates. Shared change: among sibling pairs whose
   parent is known and who both left its state, the share that moved to one new state.
@@ -359,7 +360,7 @@ def pattern_null(lineage: Lineage, X: sp.csr_matrix, declared: np.ndarray, paren
     state, rep = patterns(X, declared, limit)
     k = len(rep)
     J = set_similarity(X, np.repeat(rep, k), np.tile(rep, k), metric).reshape(k, k)
-    model = fit_null(lineage, state, k, kind, parent=parent, seed=seed)
+    model = fit_null(lineage, state, k, kind, parent=parent, seed=seed, discrete=True)
     statistics = kin_statistics(parent, state >= 0, J, 1.0 if HIGHER_IS_SIMILAR[metric] else -1.0)
     tests = null_test(lineage, state, model, statistics, replicates, seed, parent=parent)
     return tests, k, int(declared.sum() - (state >= 0).sum())

@@ -153,10 +153,14 @@ def _families(rng, families=20, size=1000) -> np.ndarray:
                            for f in range(families)])
 
 
-def _evolve(lin, k, rng, rate, shared=0.0) -> np.ndarray:
+def _evolve(lin, k, rng, rate, shared=0.0, towards=None) -> np.ndarray:
     """A k-state trait down the forest from uniform roots: a child leaves its parent's state
-    with probability ``rate[parent]`` for a uniform other state; with ``shared`` > 0 every
-    parent also draws one new state that each child adopts with that probability instead."""
+    with probability ``rate[parent]`` for another state, uniform or in proportion to
+    ``towards``; with ``shared`` > 0 every parent also draws one new state that each child
+    adopts with that probability instead."""
+    W = np.ones((k, k)) if towards is None else np.tile(np.asarray(towards, float), (k, 1))
+    np.fill_diagonal(W, 0)
+    cum = np.cumsum(W / W.sum(axis=1, keepdims=True), axis=1)
     state = np.empty(lin.n, np.int64)
     levels = lin.levels()
     state[levels[0]] = rng.integers(0, k, len(levels[0]))
@@ -164,7 +168,7 @@ def _evolve(lin, k, rng, rate, shared=0.0) -> np.ndarray:
     for nodes in levels[1:]:
         p = lin.parent[nodes]
         x = state[p]
-        other = (x + rng.integers(1, k, len(nodes))) % k
+        other = np.minimum((cum[x] < rng.random(len(nodes))[:, None]).sum(axis=1), k - 1)
         y = np.where(rng.random(len(nodes)) < rate[p], other, x)
         state[nodes] = np.where(rng.random(len(nodes)) < shared, (x + shift[p]) % k, y)
     return state
@@ -187,18 +191,20 @@ def _claims(lin, state, k, null=50, seed=1, bootstrap=0, **kw) -> dict:
     return {c.id.split(":")[0]: c for c in r["claims"]}
 
 
-def test_rate_heterogeneity_alone_is_not_a_sibling_excess():
-    # parents that copy (0.02) and parents that edit (0.5), symmetric mutation, nothing shared;
-    # an independent homogeneous null flagged this in 40 of 40 runs
+@pytest.mark.parametrize("towards, edit, runs", [(None, 0.5, 20), ((0.55, 0.25, 0.12, 0.08), 0.85, 10)])
+def test_rate_heterogeneity_alone_is_not_a_sibling_excess(towards, edit, runs):
+    # parents that copy (0.02) and parents that edit, nothing shared; an independent homogeneous
+    # null flagged the uniform case in 40 of 40 runs, and rate classes over expm(s Q) the skewed
+    # one (a fast class spreads its changes over several jumps) in 10 of 10
     flagged = []
-    for run in range(20):
+    for run in range(runs):
         rng = np.random.default_rng(1000 + run)
         lin = _lineage(_families(rng, 10, 1000))
-        state = _evolve(lin, 4, rng, np.where(rng.random(lin.n) < 0.5, 0.02, 0.5))
+        state = _evolve(lin, 4, rng, np.where(rng.random(lin.n) < 0.5, 0.02, edit), towards=towards)
         state[rng.random(lin.n) < 0.1] = -1                          # some models declare nothing
         c = _claims(lin, state, 4, seed=run)
         flagged.append([c["sibling_excess"].p < 0.05, c["shared_change"].p < 0.05])
-    assert np.sum(flagged, axis=0).max() <= 2, np.sum(flagged, axis=0)
+    assert np.sum(flagged, axis=0).max() <= runs // 10, np.sum(flagged, axis=0)
 
 
 def test_planted_shared_change_is_at_the_floor():
