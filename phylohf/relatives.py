@@ -353,7 +353,7 @@ def pattern_null(lineage: Lineage, X: sp.csr_matrix, declared: np.ndarray, paren
     """The null engine's tests of one trait group: its trait sets (the ``limit`` most frequent;
     models with a rarer set leave the test, in the data and in every replicate) as one
     categorical character over the primary edges of ``parent``, the ``kind`` null fitted to
-    it (per relation type, hidden rate classes of parents), the :func:`kin_statistics`
+    it (per relation type, hidden rate classes of parents, discrete generations), the :func:`kin_statistics`
     computed on the data and on ``replicates`` replicates. Returns ({statistic: NullTest},
     states, models left out)."""
     from .phylo.null import fit_null, null_test
@@ -480,14 +480,15 @@ def _set_means(keys: np.ndarray, rows: int, t: int, replicates: int, a: np.ndarr
 
 
 def binary_null(lineage: Lineage, X: sp.csr_matrix, declared: np.ndarray, parent: np.ndarray, pairs_pc, pairs_sib,
-                metric: str, replicates: int, rng, symmetric: bool = False, chunk_cells: int = 8_000_000) -> tuple[float, np.ndarray]:
+                metric: str, replicates: int, rng, symmetric: bool = False,
+                chunk_cells: int = 8_000_000) -> tuple[float, np.ndarray]:
     """(observed, null replicates) of siblings minus parent/child mean similarity for the
     long-tailed groups (BINARY_GROUPS): every trait an independent binary character at the
     gain and loss rates observed on the edges of ``parent`` (:func:`binary_rates`; one rate
-    for all parents: no rate heterogeneity), simulated as sparse sets (:func:`_simulate_sets`: the cost grows with
-    the ones, not with traits x nodes) and compared on the given pairs (declared as
-    observed): only the pairs' nodes and their ancestors are simulated, which leaves their
-    joint distribution as it is."""
+    for all parents: no rate heterogeneity), simulated as sparse sets (:func:`_simulate_sets`:
+    the cost grows with the ones, not with traits x nodes) and compared on the given pairs
+    (declared as observed): only the pairs' nodes and their ancestors are simulated, which
+    leaves their joint distribution as it is."""
     keep = np.zeros(lineage.n, bool)
     keep[np.concatenate([*pairs_pc, *pairs_sib])] = True
     keep = MkData.informative(lineage, keep)
@@ -662,7 +663,8 @@ def kinship(lineage: Lineage, genome: Genome | None = None, store=None, groups=D
             claims += [Claim.from_test(f"{name}:{group}", "kinship", STATEMENTS[name].format(group=group), t)
                        for name, t in tests.items()]
     return {"metric": metric, "higher_is_similar": HIGHER_IS_SIMILAR[metric],
-            "relations": list(relations or RELATIONS), "scope": "all families" if family is None else f"family {family}",
+            "relations": list(relations or RELATIONS),
+            "scope": "all families" if family is None else f"family {family}",
             "bootstrap": bootstrap, "null_replicates": 0 if text else null,
             "null_model": kind, "seed": seed, "pattern_limit": PATTERN_LIMIT,
             "max_pairs": max_pairs, "groups": out, "claims": claims}
