@@ -61,6 +61,7 @@ HIGHER_IS_SIMILAR = {"jaccard": True, "hamming": False, "tfidf": True, "levensht
 GROUP_CHOICES = (*GROUPS, "all")
 DEFAULT_GROUPS = ("license", "language", "task", "tag", "card", "all")
 ALIASES = {"tags": "tag", "languages": "language", "datasets": "dataset"}
+COUNT_CELLS = 1 << 25        # sibling counts by bincount up to this many (column, parent, state) cells
 MAX_UNITS = 20_000           # bootstrap units at most: the largest families, the rest pooled in blocks
 PATTERN_LIMIT = 256          # the null's categorical character: the most frequent trait sets, at most this many
 BINARY_GROUPS = ("tag", "all")   # long-tailed vocabularies: the null evolves their traits one by one
@@ -294,11 +295,17 @@ def _sibling_sums(code: np.ndarray, R: int, G: int, k: int,
     and the number of those pairs, exactly, from one code ``(column * G + parent) * k +
     state`` per child taking part (in (column, parent) order: the stable sort only merges
     short runs), via the counts per (column, parent, state), no pair lists. J None: the
-    identity (the pairs of one state)."""
-    code = np.sort(code, kind="stable")
-    first = _starts(code)
-    cnt = np.diff(np.r_[first, len(code)])
-    group, state = np.divmod(code[first], k)
+    identity (the pairs of one state). Codes of a small range are counted (bincount), the
+    others sorted."""
+    if R * G * k <= min(4 * len(code), COUNT_CELLS):
+        counts = np.bincount(code, minlength=R * G * k)
+        distinct = np.flatnonzero(counts)
+        cnt = counts[distinct]
+    else:
+        code = np.sort(code, kind="stable")
+        first = _starts(code)
+        distinct, cnt = code[first], np.diff(np.r_[first, len(code)])
+    group, state = np.divmod(distinct, k)
     start = _starts(group)
     size = np.diff(np.r_[start, len(group)])
     gi = np.repeat(np.arange(len(start)), size)

@@ -10,6 +10,7 @@ import scipy.sparse as sp
 from scipy import stats
 
 from forests import forest, random_tree, simulated_store
+from phylohf import relatives
 from phylohf.cli import main
 from phylohf.genome import GROUPS, Genome, build
 from phylohf.lineage import Lineage
@@ -234,7 +235,7 @@ def test_relations_null_takes_its_rates_from_the_same_edges():
     assert sum(flagged) <= 2, flagged
 
 
-def test_shared_change_by_hand():
+def test_shared_change_by_hand(monkeypatch):
     #        0 (a)                 siblings of 0 that changed: 1 (b), 2 (b), 3 (c); 4 kept a
     #   /   |   |   \              siblings of 1 that changed: 5 (c), 6 (c)
     #  1    2   3    4             pairs that both changed: 3 + 1; in one new state: 1 + 1
@@ -246,13 +247,13 @@ def test_shared_change_by_hand():
                   [0, 1, 2, 3, 0, 2, 2],          # 1, 2, 3 all apart: 1 of 4
                   [0, 1, 1, 2, -1, 2, 3],         # 5 and 6 apart: 1 of 4
                   [-1, 1, 1, 2, 0, 1, 1]]).T      # 0 unknown, 5 and 6 kept their parent's: none
-    f = kin_statistics(parent, np.ones(7, bool), np.eye(4))["shared_change"]
-    assert f(S).tolist() == [2 / 4, 1 / 4, 1 / 4, 0.0]
-    # the sibling excess of one column by hand: Jaccard = identity on one-hot sets
-    g = kin_statistics(parent, np.ones(7, bool), np.eye(4))["sibling_excess"]
+    stats = kin_statistics(parent, np.ones(7, bool), np.eye(4))
     sib = np.mean([1, 0, 0, 0, 0, 0] + [1])                         # {1,2,3,4}: 6 pairs, {5,6}: 1
-    pc_ = np.mean([0, 0, 0, 1, 0, 0])
-    assert g(S[:, :1])[0] == pytest.approx(sib - pc_)
+    pc_ = np.mean([0, 0, 0, 1, 0, 0])                               # Jaccard = identity on one-hot sets
+    for cells in (relatives.COUNT_CELLS, 0):                        # counted, then sorted
+        monkeypatch.setattr(relatives, "COUNT_CELLS", cells)
+        assert stats["shared_change"](S).tolist() == [2 / 4, 1 / 4, 1 / 4, 0.0]
+        assert stats["sibling_excess"](S[:, :1])[0] == pytest.approx(sib - pc_)
 
 
 def test_family_resemblance_needs_inheritance():
@@ -348,6 +349,11 @@ def test_patterns_code_sets():
     X = sp.csr_matrix(np.array([[1, 0, 1], [1, 0, 1], [0, 1, 0], [0, 0, 0]], bool))
     state, rep = patterns(X, np.array([True, True, True, False]))
     assert state[0] == state[1] != state[2] and state[3] == -1 and len(rep) == 2
+    # the most frequent sets only: {0, 2} and {} (twice each) are kept, the rarer {1} leaves
+    X = sp.vstack([X, sp.csr_matrix((1, 3), dtype=bool)]).tocsr()
+    state, rep = patterns(X, np.ones(5, bool), limit=2)
+    assert state[0] == state[1] >= 0 and state[3] == state[4] >= 0 and state[2] == -1
+    assert sorted(state[rep]) == [0, 1] and state[0] != state[3]
 
 
 # -- on simulated ecosystems -------------------------------------------------------------------
