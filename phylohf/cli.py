@@ -516,7 +516,8 @@ def cmd_audit_licenses(args) -> int:
 
 
 def cmd_relatives(args) -> int:
-    from .relatives import kinship
+    from .claims import adjust
+    from .relatives import kinship, to_json
     from .report import relatives_report
     split = lambda v: [x.strip() for x in v.split(",") if x.strip()] if v else None    # noqa: E731
     text = args.metric in ("tfidf", "levenshtein")
@@ -524,9 +525,10 @@ def cmd_relatives(args) -> int:
         lineage, _, genome = load(store, with_genome=not text)
         result = kinship(lineage, genome, store, groups=split(args.groups), relations=split(args.relations),
                          family=args.family, metric=args.metric, bootstrap=args.bootstrap, null=args.null,
-                         seed=args.seed, max_pairs=args.max_pairs, null_mutation=args.null_model)
+                         seed=args.seed, max_pairs=args.max_pairs, null_model=args.null_model)
+    adjust(result["claims"])
     if args.json:
-        json.dump(result, sys.stdout, indent=1)
+        json.dump(to_json(result), sys.stdout, indent=1)
         print()
     else:
         print(relatives_report(result))
@@ -815,8 +817,9 @@ def parser() -> argparse.ArgumentParser:
                        description="Similarity of relatives (parent/child, siblings, grandparents, "
                        "great-grandparents, aunts/uncles, first cousins, random pairs within and across "
                        "families) per trait group, with cluster-bootstrap CIs over families, the "
-                       "siblings minus parent/child difference and a neutral null simulated on the "
-                       "same trees.")
+                       "siblings minus parent/child difference, and claims (family resemblance, sibling "
+                       "excess, shared change) tested against a null simulated on the same trees, adjusted "
+                       "together (Benjamini-Hochberg).")
     _store_arg(s)
     s.add_argument("--groups", default="license,language,task,tag,card,all", metavar="G[,G]",
                    help="trait groups: license, language, task, library, architecture, tag(s), dataset, "
@@ -828,15 +831,17 @@ def parser() -> argparse.ArgumentParser:
                    help="Jaccard similarity of trait sets (default), Hamming distance (number of differing "
                    "traits; class means exact), or model-card text: TF-IDF cosine, normalised Levenshtein")
     s.add_argument("--bootstrap", type=COUNT, default=1000, help="cluster-bootstrap replicates (default 1000)")
-    s.add_argument("--null", type=COUNT, default=200, help="neutral-null replicates (default 200; 0 skips)")
-    s.add_argument("--null-model", choices=("symmetric", "observed"), default="symmetric",
-                   help="null mutation, children independent at the observed change rate: symmetric "
-                   "(default, neutral) or with the observed parent -> child transition matrix (direction kept)")
+    s.add_argument("--null", type=COUNT, default=200,
+                   help="null replicates of the sibling-excess and shared-change tests (default 200; 0 skips)")
+    s.add_argument("--null-model", choices=("ARD", "SYM", "observed", "symmetric"), default="ARD",
+                   help="the null's rates, per relation type with hidden rate classes of parents, children "
+                   "changing independently: ARD (default; also 'observed': direction allowed, sharing not) "
+                   "or SYM (also 'symmetric': each pair of states exchanges at one rate)")
     s.add_argument("--max-pairs", type=POSITIVE, default=100_000,
                    help="classes with more pairs are sampled uniformly, this many pairs (default 100000)")
     s.add_argument("--seed", type=COUNT, default=1, help="random seed (default 1)")
     s.add_argument("--json", action="store_true", help='print {"groups": {group: {"classes": ..., '
-                   '"sib_minus_pc": ..., "null": ...}}} as JSON')
+                   '"sib_minus_pc": ..., "null": ...}}, "claims": [...]} as JSON')
     s.set_defaults(func=cmd_relatives)
 
     s = sub.add_parser("report", help="the full report: anatomy, kinship, transitions, audit, drift, ASR",

@@ -16,12 +16,23 @@ no pair lists at all. Symmetric classes count each unordered pair from both ends
 
 Statistics: class means with 95% CIs from a cluster bootstrap over families (multinomial
 resampling; beyond MAX_UNITS families the smaller ones are pooled into random blocks),
-siblings minus parent/child with its CI and a two-sided bootstrap p, Cohen's d; and a
-neutral null: the group's trait patterns simulated down the observed forest, each child
-drawing independently from the symmetrised empirical parent->child transition matrix
-(no direction, no sibling-shared change, the observed per-state change rates), compared
-to the observed difference on the same pairs (parametric bootstrap, one-sided p for a
-sibling excess).
+siblings minus parent/child with its CI and a two-sided bootstrap p, Cohen's d; and three
+claims per group (:class:`phylohf.claims.Claim`, not yet adjusted):
+
+* ``family_resemblance``: parent/child minus other-family mean similarity, one-sided p
+  from the same cluster bootstrap, (1 + #{replicates <= 0}) / (1 + B);
+* ``sibling_excess`` and ``shared_change`` against the null engine
+  (:mod:`phylohf.phylo.null`): the group's trait set as one categorical character (its
+  PATTERN_LIMIT most frequent sets; a model with a rarer set takes no part in these two
+  tests, in the data and in every replicate), the ARD (or SYM) null fitted per relation
+  type on the same edges as the pairs, with hidden rate classes of parents (so copying
+  and editing parents alone do not pass for siblings changing together) in discrete
+  generations (P = I + s Q: a fast class keeps the observed destinations), re-simulated
+  down the same trees; the statistics (:func:`kin_statistics`) are computed by one
+  function on the data and on the replicates. Shared change: among sibling pairs whose
+  parent is known and who both left its state, the share that moved to one new state.
+  The long-tailed groups of BINARY_GROUPS evolve trait by trait instead (independent
+  binary characters, one rate for all parents: no rate heterogeneity), sibling excess only.
 """
 from __future__ import annotations
 
@@ -30,9 +41,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import scipy.sparse as sp
 
+from .claims import Claim
 from .genome import GROUPS, Genome
 from .lineage import Lineage
 from .phylo.mk import MkData
+from .phylo.null import NullTest
 from .records import RELATIONS
 
 CLASSES = ("parent_child", "siblings", "grandparent", "great_grandparent", "aunt_niece", "cousins",
@@ -48,8 +61,16 @@ HIGHER_IS_SIMILAR = {"jaccard": True, "hamming": False, "tfidf": True, "levensht
 GROUP_CHOICES = (*GROUPS, "all")
 DEFAULT_GROUPS = ("license", "language", "task", "tag", "card", "all")
 ALIASES = {"tags": "tag", "languages": "language", "datasets": "dataset"}
+COUNT_CELLS = 1 << 25        # sibling counts by bincount up to this many (column, parent, state) cells
 MAX_UNITS = 20_000           # bootstrap units at most: the largest families, the rest pooled in blocks
-PATTERN_LIMIT = 256          # trait sets up to this many distinct values evolve as one character
+PATTERN_LIMIT = 256          # the null's categorical character: the most frequent trait sets, at most this many
+BINARY_GROUPS = ("tag", "all")   # long-tailed vocabularies: the null evolves their traits one by one
+NULL_MODELS = {"ARD": "ARD", "SYM": "SYM", "observed": "ARD", "symmetric": "SYM"}
+STATEMENTS = {
+    "family_resemblance": "parent and child are more alike in {group} than models of different families",
+    "sibling_excess": "siblings are closer in {group}, relative to parent/child, than independent changes predict",
+    "shared_change": "siblings that both changed {group} moved to the same new value more often than independent "
+                     "changes predict"}
 
 
 def _up(a: np.ndarray, parent: np.ndarray) -> np.ndarray:
@@ -219,87 +240,137 @@ def clusters(family: np.ndarray, rng: np.random.Generator, max_units: int = MAX_
 
 
 def cluster_bootstrap(parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]], n_units: int, replicates: int,
-                      rng: np.random.Generator, chunk: int = 50) -> tuple[np.ndarray, np.ndarray]:
+                      rng: np.random.Generator, chunk: int = 50, track=()) -> tuple[np.ndarray, ...]:
     """Totals of every part (unit ids in [0, n_units), sums, counts) and their cluster-bootstrap
     replicates: units resampled with replacement (multinomial counts), the same draws for
-    every part. Returns (totals: sums and counts interleaved per part; replicates x that)."""
+    every part. Returns (totals: sums and counts interleaved per part; replicates x that; the
+    rows of the units in ``track`` (their sums and counts); their draws, replicates x track),
+    so that a replicate without a tracked unit is the replicate minus its draws x its row."""
     u = n_units
     S = np.zeros((u, 2 * len(parts)))
     for k, (ids, sums, counts) in enumerate(parts):
         S[:, 2 * k] = np.bincount(ids, weights=sums, minlength=u)
         S[:, 2 * k + 1] = np.bincount(ids, weights=counts, minlength=u)
-    reps = np.empty((replicates, S.shape[1]))
+    track = np.asarray(track, np.int64)
+    reps, drawn = np.empty((replicates, S.shape[1])), np.empty((replicates, len(track)))
     for start in range(0, replicates, chunk):
         b = min(chunk, replicates - start)
         draws = rng.integers(0, u, (b, u)) + np.arange(b)[:, None] * u
         W = np.bincount(draws.ravel(), minlength=b * u).reshape(b, u).astype(float)
         reps[start:start + b] = W @ S
-    return S.sum(axis=0), reps
+        drawn[start:start + b] = W[:, track]
+    return S.sum(axis=0), reps, S[track], drawn
 
 
-# -- neutral null ---------------------------------------------------------------------------
+# -- the null ------------------------------------------------------------------------------
 
-def patterns(X: sp.csr_matrix, eligible: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def patterns(X: sp.csr_matrix, eligible: np.ndarray, limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Each eligible node's trait set as a categorical state (-1 elsewhere) and one node
-    carrying each state. Sets are hashed (random 64-bit keys summed modulo 2^64)."""
+    carrying each state; with ``limit``, only the ``limit`` most frequent sets are states
+    (nodes with a rarer set get -1). Sets are hashed (random 64-bit keys summed modulo 2^64)."""
     X = X.tocsr()
     key = np.random.default_rng(0).integers(-2 ** 62, 2 ** 62, X.shape[1])
     cs = np.concatenate([[0], np.cumsum(key[X.indices])])
     h = cs[X.indptr[1:]] - cs[X.indptr[:-1]]
     nodes = np.flatnonzero(eligible)
-    _, first, inv = np.unique(h[nodes], return_index=True, return_inverse=True)
+    _, first, inv, count = np.unique(h[nodes], return_index=True, return_inverse=True, return_counts=True)
+    if limit is not None and len(first) > limit:
+        top = np.sort(np.argsort(-count, kind="stable")[:limit])
+        code = np.full(len(first), -1)
+        code[top] = np.arange(limit)
+        inv, first = code[inv.ravel()], first[top]
     state = np.full(X.shape[0], -1, np.int64)
-    state[nodes] = inv
+    state[nodes] = inv.ravel()
     return state, nodes[first]
 
 
-def neutral_matrix(parent: np.ndarray, state: np.ndarray, k: int, symmetric: bool = False) -> sp.csr_matrix:
-    """Per-generation transition matrix of the null: parent -> child counts of the edges with
-    both states known (symmetrised if ``symmetric``: no direction), rows normalised; states
-    never leaving a parent on an edge stay put."""
-    c = np.flatnonzero(parent >= 0)
-    c = c[(state[c] >= 0) & (state[parent[c]] >= 0)]
-    x, y = state[parent[c]], state[c]
-    if symmetric:
-        x, y = np.r_[x, y], np.r_[y, x]
-    lone = np.flatnonzero(np.bincount(x, minlength=k) == 0)
-    N = sp.csr_matrix((np.ones(len(x) + len(lone)), (np.r_[x, lone], np.r_[y, lone])), shape=(k, k))
-    N.sum_duplicates()
-    return (sp.diags(1 / np.asarray(N.sum(axis=1)).ravel()) @ N).tocsr()
+def _starts(a: np.ndarray) -> np.ndarray:
+    """Where the runs of equal values of a sorted array start."""
+    return np.flatnonzero(np.r_[True, a[1:] != a[:-1]][:len(a)])
 
 
-def _plan(lineage: Lineage, keep: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
-    """Depth levels of the nodes in ``keep`` (a union of whole families) and each node's row."""
-    row = np.cumsum(keep) - 1
-    return [row[lv[keep[lv]]] for lv in lineage.levels()], row
+def _sibling_sums(code: np.ndarray, R: int, G: int, k: int,
+                  J: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Per column (of R) the sum of J[state, state'] over the pairs of siblings taking part
+    and the number of those pairs, exactly, from one code ``(column * G + parent) * k +
+    state`` per child taking part (in (column, parent) order: the stable sort only merges
+    short runs), via the counts per (column, parent, state), no pair lists. J None: the
+    identity (the pairs of one state). Codes of a small range are counted (bincount), the
+    others sorted."""
+    if R * G * k <= min(4 * len(code), COUNT_CELLS):
+        counts = np.bincount(code, minlength=R * G * k)
+        distinct = np.flatnonzero(counts)
+        cnt = counts[distinct]
+    else:
+        code = np.sort(code, kind="stable")
+        first = _starts(code)
+        distinct, cnt = code[first], np.diff(np.r_[first, len(code)])
+    group, state = np.divmod(distinct, k)
+    start = _starts(group)
+    size = np.diff(np.r_[start, len(group)])
+    gi = np.repeat(np.arange(len(start)), size)
+    n_g = np.bincount(gi, cnt, len(start))
+    pairs = np.bincount(group[start] // G, n_g * (n_g - 1) / 2, R)
+    if J is None:
+        return np.bincount(group // G, cnt * (cnt - 1) / 2, R), pairs
+    ent = np.repeat(np.arange(len(group)), size[gi])
+    partner = _ranges(start[gi], start[gi] + size[gi])
+    quad = np.bincount(group[ent] // G, cnt[ent] * cnt[partner] * J[state[ent], state[partner]], R)
+    self_ = np.bincount(group // G, cnt * J[state, state], R)
+    return (quad - self_) / 2, pairs
 
 
-def simulate_neutral(lineage: Lineage, state: np.ndarray, P: sp.csr_matrix, replicates: int,
-                     rng: np.random.Generator, keep: np.ndarray | None = None) -> np.ndarray:
-    """(nodes in ``keep``, replicates) states drawn down the forest: roots keep their known
-    state (or draw from the state frequencies), every child draws independently from
-    P[parent's state]. ``keep``: whole families to simulate (default all)."""
-    keep = np.ones(lineage.n, bool) if keep is None else keep
-    P = P.tocsr()
-    P.sort_indices()
-    k = P.shape[0]
-    row = np.repeat(np.arange(k), np.diff(P.indptr))
-    cum = np.cumsum(P.data)
-    G = row + cum - np.repeat(np.r_[0, cum[P.indptr[1:-1] - 1]], np.diff(P.indptr))
-    G[P.indptr[1:] - 1] = np.arange(k) + 1.0
-    freq = np.cumsum(np.bincount(state[state >= 0], minlength=k)) / max((state >= 0).sum(), 1)
-    levels, row = _plan(lineage, keep)
-    node = np.flatnonzero(keep)
-    prow = row[lineage.parent[node]]
-    S = np.empty((len(node), replicates), np.int64)
-    roots = levels[0]
-    drawn = np.minimum(np.searchsorted(freq, rng.random((len(roots), replicates)), "right"), k - 1)
-    known = state[node[roots], None]
-    S[roots] = np.where(known >= 0, known, drawn)
-    for nodes in levels[1:]:
-        x = S[prow[nodes]]
-        S[nodes] = P.indices[np.searchsorted(G, x + (1.0 - rng.random(x.shape)))]
-    return S
+def kin_statistics(parent: np.ndarray, declared: np.ndarray, J: np.ndarray, sign: float = 1.0) -> dict:
+    """The kinship null's statistics, each an (n, R) state array (-1 unknown, never outside
+    ``declared``) -> (R,) values, over the primary edges of ``parent``:
+
+    * ``sibling_excess``: ``sign`` x (mean J[state, state'] over the sibling pairs, both
+      known, minus over the parent/child pairs, both known);
+    * ``shared_change``: among the pairs of siblings whose parent is known and who both
+      differ from its state, the share in one state (0 without such pairs).
+    """
+    n, k = len(parent), len(J)
+    ch = np.flatnonzero((parent >= 0) & declared)
+    pc = ch[declared[parent[ch]]]
+    sib = ch[np.bincount(parent[ch], minlength=n)[parent[ch]] >= 2]      # parents of 2+ known children
+    sib = sib[np.argsort(parent[sib], kind="stable")]
+    _, pid = np.unique(parent[sib], return_inverse=True)
+    pid, G = pid.ravel(), int(pid.max()) + 1 if len(sib) else 0
+
+    def sibling_excess(S):
+        a, b = S[parent[pc]], S[pc]
+        ok = (a >= 0) & (b >= 0)
+        pc_mean = np.where(ok, J[a, b], 0.0).sum(axis=0) / np.maximum(ok.sum(axis=0), 1)
+        s = S[sib].T
+        code = (np.arange(len(s), dtype=np.int64)[:, None] * G + pid) * k + s
+        sums, pairs = _sibling_sums(code[s >= 0], len(s), G, k, J)
+        return sign * (sums / np.maximum(pairs, 1) - pc_mean)
+
+    def shared_change(S):
+        s, p = S[sib].T, S[parent[sib]].T
+        r, i = np.nonzero((s >= 0) & (p >= 0) & (s != p))
+        same, pairs = _sibling_sums((r * G + pid[i]) * k + s[r, i], len(s), G, k)
+        return np.where(pairs > 0, same / np.maximum(pairs, 1), 0.0)
+
+    return {"sibling_excess": sibling_excess, "shared_change": shared_change}
+
+
+def pattern_null(lineage: Lineage, X: sp.csr_matrix, declared: np.ndarray, parent: np.ndarray, metric: str,
+                 replicates: int, seed: int, kind: str = "ARD", limit: int = PATTERN_LIMIT) -> tuple[dict, int, int]:
+    """The null engine's tests of one trait group: its trait sets (the ``limit`` most frequent;
+    models with a rarer set leave the test, in the data and in every replicate) as one
+    categorical character over the primary edges of ``parent``, the ``kind`` null fitted to
+    it (per relation type, hidden rate classes of parents, discrete generations), the :func:`kin_statistics`
+    computed on the data and on ``replicates`` replicates. Returns ({statistic: NullTest},
+    states, models left out)."""
+    from .phylo.null import fit_null, null_test
+    state, rep = patterns(X, declared, limit)
+    k = len(rep)
+    J = set_similarity(X, np.repeat(rep, k), np.tile(rep, k), metric).reshape(k, k)
+    model = fit_null(lineage, state, k, kind, parent=parent, seed=seed, discrete=True)
+    statistics = kin_statistics(parent, state >= 0, J, 1.0 if HIGHER_IS_SIMILAR[metric] else -1.0)
+    tests = null_test(lineage, state, model, statistics, replicates, seed, parent=parent)
+    return tests, k, int(declared.sum() - (state >= 0).sum())
 
 
 def binary_rates(parent: np.ndarray, X: sp.csr_matrix, eligible: np.ndarray,
@@ -415,61 +486,16 @@ def _set_means(keys: np.ndarray, rows: int, t: int, replicates: int, a: np.ndarr
                           metric).reshape(replicates, len(a)).mean(axis=1)
 
 
-def _pattern_diffs(S: np.ndarray, ok: np.ndarray, ch: np.ndarray, pr: np.ndarray, J: np.ndarray) -> np.ndarray:
-    """Per column of S (pattern states): mean of J[state, state'] over all eligible sibling
-    pairs minus over all eligible parent/child pairs, exactly: siblings by their counts per
-    (parent, pattern), c'Jc summed over the patterns present, no pair lists."""
-    e = ok[ch] & ok[pr]
-    pc_ = np.where(e, J[S[ch], S[pr]], 0).sum(axis=0) / np.maximum(e.sum(axis=0), 1)
-    k, m = len(J), len(S)
-    i, r = np.nonzero(ok[ch])
-    code, cnt = np.unique((r * m + pr[i]) * k + S[ch[i], r], return_counts=True)
-    group, state = code // k, code % k
-    _, start, size = np.unique(group, return_index=True, return_counts=True)
-    gi = np.repeat(np.arange(len(start)), size)                 # entries are sorted by group
-    ent = np.repeat(np.arange(len(code)), size[gi])
-    partner = _ranges(start[gi], start[gi] + size[gi])
-    quad = np.bincount(group[ent] // m, cnt[ent] * cnt[partner] * J[state[ent], state[partner]], S.shape[1])
-    self_ = np.bincount(group // m, cnt * J[state, state], S.shape[1])
-    n_g = np.bincount(gi, cnt)
-    pairs = np.bincount(group[start] // m, n_g * (n_g - 1) / 2, S.shape[1])
-    return (quad - self_) / 2 / np.maximum(pairs, 1) - pc_
-
-
-def null_model(lineage: Lineage, X: sp.csr_matrix, declared: np.ndarray, scope: np.ndarray, parent: np.ndarray,
-               pairs_pc, pairs_sib, metric: str, replicates: int, rng, symmetric: bool = False,
-               chunk_cells: int = 8_000_000) -> tuple[float, np.ndarray]:
-    """(observed, null replicates) of siblings minus parent/child mean similarity.
-
-    Groups with at most PATTERN_LIMIT distinct trait sets evolve as one categorical character
-    with "undeclared" as a state (:func:`neutral_matrix`), so a replicate's eligible pairs
-    are its declared ones and the difference is exact over all pairs of ``parent``'s forest
-    within ``scope``. Richer groups evolve trait by trait (:func:`binary_rates`), simulated
-    as sparse sets (:func:`_simulate_sets`: the cost grows with the ones, not with traits x
-    nodes), and are compared on the given pairs (declared as observed): only the pairs' nodes
-    and their ancestors are simulated, which leaves their joint distribution as it is."""
-    keep = scope & (np.bincount(lineage.root, minlength=lineage.n)[lineage.root] >= 2)
-    node = np.flatnonzero(keep)
-    row = np.cumsum(keep) - 1
-    out = []
-    state, rep = patterns(X, declared)
-    if len(rep) <= PATTERN_LIMIT:
-        k = len(rep)
-        J = np.zeros((k + 1, k + 1))
-        J[:k, :k] = set_similarity(X, np.repeat(rep, k), np.tile(rep, k), metric).reshape(k, k)
-        state = np.where(state >= 0, state, np.where(lineage.observed, k, -1))
-        P = neutral_matrix(lineage.parent, state, k + 1, symmetric)
-        ch = np.flatnonzero(parent[node] >= 0)
-        pr = row[parent[node[ch]]]
-        inside = (lineage.observed & scope)[node][:, None]
-        known = state[node][:, None]
-        observed = _pattern_diffs(np.maximum(known, 0), inside & (known >= 0) & (known < k), ch, pr, J)[0]
-        chunk = max(1, chunk_cells // len(node))
-        for start in range(0, replicates, chunk):
-            S = simulate_neutral(lineage, state, P, min(chunk, replicates - start), rng, keep)
-            out.append(_pattern_diffs(S, inside & (S < k), ch, pr, J))
-        return float(observed), np.concatenate(out)
-    # a node's simulated set depends on its ancestors only: simulate the pairs' ancestral lines
+def binary_null(lineage: Lineage, X: sp.csr_matrix, declared: np.ndarray, parent: np.ndarray, pairs_pc, pairs_sib,
+                metric: str, replicates: int, rng, symmetric: bool = False,
+                chunk_cells: int = 8_000_000) -> tuple[float, np.ndarray]:
+    """(observed, null replicates) of siblings minus parent/child mean similarity for the
+    long-tailed groups (BINARY_GROUPS): every trait an independent binary character at the
+    gain and loss rates observed on the edges of ``parent`` (:func:`binary_rates`; one rate
+    for all parents: no rate heterogeneity), simulated as sparse sets (:func:`_simulate_sets`:
+    the cost grows with the ones, not with traits x nodes) and compared on the given pairs
+    (declared as observed): only the pairs' nodes and their ancestors are simulated, which
+    leaves their joint distribution as it is."""
     keep = np.zeros(lineage.n, bool)
     keep[np.concatenate([*pairs_pc, *pairs_sib])] = True
     keep = MkData.informative(lineage, keep)
@@ -479,10 +505,11 @@ def null_model(lineage: Lineage, X: sp.csr_matrix, declared: np.ndarray, scope: 
     observed = (set_similarity(X, *pairs_sib, metric).mean() - set_similarity(X, *pairs_pc, metric).mean())
     used = np.flatnonzero(np.diff(X.tocsc().indptr) > 0)
     X = X[:, used].tocsr()
-    up, down, freq = binary_rates(lineage.parent, X, declared, symmetric)
+    up, down, freq = binary_rates(parent, X, declared, symmetric)
     ones = X[node].nnz / max(len(node), 1) + freq.sum()        # a set's expected size, about
     per_replicate = (len(node) + len(sa) + len(pa_)) * (1 + ones)  # cells held per replicate
     chunk = max(1, int(chunk_cells // per_replicate))
+    out = []
     for start in range(0, replicates, chunk):
         r = min(chunk, replicates - start)
         keys = _simulate_sets(lineage, X, declared, up, down, freq, r, rng, keep)
@@ -510,9 +537,9 @@ def _group_matrix(lineage: Lineage, genome: Genome, group: str):
     return genome.group(group).tocsr(), genome.is_declared(group).copy()
 
 
-def _check(groups, relations, metric, classes, bootstrap, null, max_pairs, null_mutation):
-    if null_mutation not in ("symmetric", "observed"):
-        raise ValueError(f"unknown null mutation {null_mutation!r}: choose symmetric or observed")
+def _check(groups, relations, metric, classes, bootstrap, null, max_pairs, null_model):
+    if null_model not in NULL_MODELS:
+        raise ValueError(f"unknown null model {null_model!r}: choose ARD or SYM")
     if metric not in METRICS:
         raise ValueError(f"unknown metric {metric!r}: choose one of {', '.join(METRICS)}")
     bad = [g for g in groups if ALIASES.get(g, g) not in GROUP_CHOICES]
@@ -531,22 +558,26 @@ def _check(groups, relations, metric, classes, bootstrap, null, max_pairs, null_
 def kinship(lineage: Lineage, genome: Genome | None = None, store=None, groups=DEFAULT_GROUPS,
             relations=None, family: str | None = None, metric: str = "jaccard", bootstrap: int = 1000,
             null: int = 200, seed: int = 1, max_pairs: int = 100_000, classes=CLASSES,
-            null_pairs: int = 20_000, null_mutation: str = "symmetric") -> dict:
+            null_pairs: int = 20_000, null_model: str = "ARD") -> dict:
     """Similarity of relatives per trait group and relationship class, with statistics.
 
-    ``relations``: keep only primary edges of these types for the kin classes (families
-    stay whole). ``family``: only the family rooted at this model. Text metrics (tfidf,
-    levenshtein) compare the cleaned model-card text from ``store`` (group ``card``).
-    The null mutates children independently, at the observed parent -> child change rates:
-    ``null_mutation`` "symmetric" (the default: no direction, as in neutral evolution) or
-    "observed" (the observed transition matrix, direction kept); set-valued groups with
-    many distinct sets are compared on at most ``null_pairs`` pairs per class.
+    ``relations``: keep only primary edges of these types for the kin classes and for the
+    null's rates (families stay whole). ``family``: only the family rooted at this model.
+    Text metrics (tfidf, levenshtein) compare the cleaned model-card text from ``store``
+    (group ``card``). The null (``null`` replicates of the null engine) is the ``null_model``
+    kind, "ARD" (the default; also "observed": direction allowed, sharing not) or "SYM"
+    (also "symmetric"), per relation type with hidden rate classes of parents; the groups
+    of BINARY_GROUPS instead evolve trait by trait (no rate classes), compared on at most
+    ``null_pairs`` pairs per class.
     Returns the ``--json`` layout: ``{"groups": {group: {"classes": {class: {"n", "mean",
     "median", "ci", ...}}, "sib_minus_pc": {"diff", "ci", "p", "cohen_d"}, "null": {"diff",
-    "ci", "p"}}}, ...}`` (``null`` is None for text metrics or ``null=0``).
+    "ci", "p", "observed", "shared_change", ...}}}, "claims": [Claim], ...}`` (``null`` is
+    None for text metrics or ``null=0``); the claims are not yet adjusted
+    (:func:`phylohf.claims.adjust`).
     """
     groups = [ALIASES.get(g, g) for g in groups or DEFAULT_GROUPS]
-    _check(groups, relations, metric, classes, bootstrap, null, max_pairs, null_mutation)
+    _check(groups, relations, metric, classes, bootstrap, null, max_pairs, null_model)
+    kind = NULL_MODELS[null_model]
     rng = np.random.default_rng(seed)
     text = metric in TEXT_METRICS
     if text:
@@ -593,8 +624,13 @@ def kinship(lineage: Lineage, genome: Genome | None = None, store=None, groups=D
                         "different_author": {"mean": float(values[~same].mean()) if (~same).any() else None}}
             keep[group, cls] = (a, b, values)
         out[group] = {"classes": res, "eligible": int(eligible.sum())}
-    totals, reps = cluster_bootstrap(parts, len(units), bootstrap, rng)
+    top = {g: _top_family(lineage, keep[g, "parent_child"][0]) for g in groups}
+    totals, reps, top_rows, top_drawn = cluster_bootstrap(parts, len(units), bootstrap, rng,
+                                                          track=[unit[top[g]] for g in groups])
     col = {key: k for k, key in enumerate((g, c) for g in groups for c in classes)}
+    sign = 1.0 if HIGHER_IS_SIMILAR[metric] else -1.0
+    null_parent = np.where(scope, parent, -1)
+    claims = []
     with np.errstate(invalid="ignore", divide="ignore"):
         for group in groups:
             res = out[group]["classes"]
@@ -605,20 +641,81 @@ def kinship(lineage: Lineage, genome: Genome | None = None, store=None, groups=D
                 res[cls]["ci"] = _ci(reps[:, 2 * k] / reps[:, 2 * k + 1]) if c and bootstrap else None
             out[group]["sib_minus_pc"] = _difference(res, reps, col[group, "siblings"], col[group, "parent_child"],
                                                      keep[group, "siblings"][2], keep[group, "parent_child"][2])
+            if bootstrap and "other_family" in classes and res["parent_child"]["mean"] is not None \
+                    and res["other_family"]["mean"] is not None:
+                t = groups.index(group)
+                claims.append(_resemblance(lineage, group, totals, reps, top_rows[t], top_drawn[:, t], top[group],
+                                           [col[group, "parent_child"], col[group, "other_family"]],
+                                           keep[group, "parent_child"][0], sign))
             out[group]["null"] = None
-            if not text and null and out[group]["sib_minus_pc"]["diff"] is not None:
-                X, declared = _group_matrix(lineage, genome, group)
+            if text or not null or out[group]["sib_minus_pc"]["diff"] is None:
+                continue
+            X, declared = _group_matrix(lineage, genome, group)
+            declared &= scope
+            if group in BINARY_GROUPS:
                 sub = [_subsample(keep[group, c][:2], null_pairs, rng) for c in ("parent_child", "siblings")]
-                obs, diffs = null_model(lineage, X, declared, scope, parent, sub[0], sub[1], metric, null, rng,
-                                        null_mutation == "symmetric")
-                extreme = (diffs >= obs) if HIGHER_IS_SIMILAR[metric] else (diffs <= obs)
-                out[group]["null"] = {"diff": float(diffs.mean()), "ci": _ci(diffs), "observed": float(obs),
-                                      "p": float((1 + extreme.sum()) / (len(diffs) + 1))}
+                obs, diffs = binary_null(lineage, X, declared, parent, sub[0], sub[1], metric, null, rng,
+                                         kind == "SYM")
+                T, null_T = sign * obs, sign * diffs
+                tests = {"sibling_excess": NullTest(
+                    T, float((1 + np.sum(null_T >= T - 1e-12)) / (1 + null)), float(null_T.mean()),
+                    tuple(np.quantile(null_T, [0.025, 0.975]).tolist()), null,
+                    f"every trait an independent binary character at the observed {'symmetrised ' * (kind == 'SYM')}"
+                    "gain and loss rates, one rate for all parents (no rate heterogeneity)", None, None)}
+                states = left = None
+            else:
+                tests, states, left = pattern_null(lineage, X, declared, null_parent, metric, null,
+                                                   int(rng.integers(2 ** 31)), kind)
+            out[group]["null"] = _null_json(tests, sign, states, left)
+            claims += [Claim.from_test(f"{name}:{group}", "kinship", STATEMENTS[name].format(group=group), t)
+                       for name, t in tests.items()]
     return {"metric": metric, "higher_is_similar": HIGHER_IS_SIMILAR[metric],
-            "relations": list(relations or RELATIONS), "scope": "all families" if family is None else f"family {family}",
+            "relations": list(relations or RELATIONS),
+            "scope": "all families" if family is None else f"family {family}",
             "bootstrap": bootstrap, "null_replicates": 0 if text else null,
-            "null_model": null_mutation, "seed": seed,
-            "max_pairs": max_pairs, "groups": out}
+            "null_model": kind, "seed": seed, "pattern_limit": PATTERN_LIMIT,
+            "max_pairs": max_pairs, "groups": out, "claims": claims}
+
+
+def to_json(result: dict) -> dict:
+    """The result of :func:`kinship` in plain types (its claims as dicts)."""
+    return {**result, "claims": [c.to_json() for c in result["claims"]]}
+
+
+def _null_json(tests: dict, sign: float, states, left) -> dict:
+    """The ``null`` entry of a group: the sibling excess in difference units, the shared change."""
+    sib, sc = tests["sibling_excess"], tests.get("shared_change")
+    return {"observed": sign * sib.statistic, "diff": sign * sib.null_mean,
+            "ci": [float(v) for v in sorted(sign * np.asarray(sib.null_ci, float))], "p": sib.p, "model": sib.model,
+            "states": states, "left_out": left,
+            "shared_change": None if sc is None else {"share": sc.statistic, "null": sc.null_mean,
+                                                      "ci": list(sc.null_ci), "p": sc.p}}
+
+
+def _top_family(lineage: Lineage, nodes: np.ndarray) -> int:
+    """The family (root) most of ``nodes`` belong to (0 if none)."""
+    return int(np.argmax(np.bincount(lineage.root[nodes], minlength=lineage.n))) if len(nodes) else 0
+
+
+def _resemblance(lineage, group, totals, reps, top_row, top_drawn, top, cols, pc_nodes, sign) -> Claim:
+    """family_resemblance:<group>: parent/child minus other-family mean similarity (``sign``
+    makes it positive for "more alike"), one-sided cluster-bootstrap p; also without the family
+    ``top`` with most parent/child pairs (its unit's pairs and draws taken out of every
+    replicate) and Kish's effective number of families over the parent/child pairs."""
+    def diff(t):
+        return sign * (t[..., 2 * cols[0]] / t[..., 2 * cols[0] + 1] - t[..., 2 * cols[1]] / t[..., 2 * cols[1] + 1])
+    stat = float(diff(totals))
+    w = np.bincount(lineage.root[pc_nodes], minlength=lineage.n).astype(float)
+    loo = {"family": str(lineage.ids[top]), "statistic": float(diff(totals - top_row)),
+           "p": _one_sided(diff(reps - top_drawn[:, None] * top_row))}
+    return Claim(f"family_resemblance:{group}", "kinship", STATEMENTS["family_resemblance"].format(group=group),
+                 stat, _one_sided(diff(reps)), "cluster bootstrap over families", len(reps), stat,
+                 float(w.sum() ** 2 / (w ** 2).sum()) if w.any() else 0.0, loo)
+
+
+def _one_sided(boot: np.ndarray) -> float:
+    """(1 + #{replicates not > 0}) / (1 + replicates): the bootstrap p of a positive effect."""
+    return float((1 + np.sum(~(boot > 0))) / (1 + len(boot)))
 
 
 def _subsample(pair: tuple[np.ndarray, np.ndarray], size: int, rng) -> tuple[np.ndarray, np.ndarray]:

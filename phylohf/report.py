@@ -133,20 +133,28 @@ def _pvalue(p: float, replicates: int) -> str:
 
 
 def relatives_report(result: dict) -> str:
-    """Kinship tests (``relatives.kinship``): per trait group, the classes and the verdict."""
-    from .relatives import LABELS
+    """Kinship tests (``relatives.kinship``): per trait group, the classes and the verdict;
+    then its claims (adjusted beforehand: :func:`phylohf.claims.adjust`)."""
+    from .claims import meaning, table as claim_table
+    from .relatives import BINARY_GROUPS, LABELS
     metric, similar = result["metric"], result["higher_is_similar"]
     fmt = lambda v: "-" if v is None else f"{v:.3f}"                      # noqa: E731
+    reps = result["null_replicates"]
     lines = [f"== Kinship: {metric} {'similarity' if similar else 'distance'} of relatives "
              f"({result['scope']}) ==", "",
              "Conventions: relatives along primary parents (edges: " + ", ".join(result["relations"])
              + "); only models declaring the group, decided before pairing; all pairs of a class up to "
              f"{result['max_pairs']:,}, else a uniform sample of that many"
              + (" (class means exact by aggregation)" if metric == "hamming" else "")
-             + f"; 95% CIs from a cluster bootstrap over families ({result['bootstrap']:,} replicates); "
-             "null: traits re-simulated down the same trees, children mutating independently at the "
-             + ("observed rates, symmetrised" if result["null_model"] == "symmetric" else "observed per-state rates")
-             + f" ({result['null_replicates']:,} replicates).", ""]
+             + f"; 95% CIs from a cluster bootstrap over families ({result['bootstrap']:,} replicates). "
+             f"Null ({reps:,} replicates): the group's trait set as one character (its {result['pattern_limit']} "
+             "most frequent sets; models with a rarer set take no part in the null's tests, in the data and in "
+             f"every replicate) re-simulated down the same trees ({result['null_model']} rates per relation type "
+             "from the same edges as the pairs, hidden rate classes of parents, founders and declared models as "
+             f"observed: children change independently); {', '.join(BINARY_GROUPS)}: every trait an independent "
+             "binary character, one rate for all parents (rate heterogeneity alone can pass as a sibling "
+             "excess there). Shared change: among sibling pairs that both left their parent's state, the share "
+             "that moved to the same new one.", ""]
     for group, g in result["groups"].items():
         rows = []
         for cls, c in g["classes"].items():
@@ -170,12 +178,25 @@ def relatives_report(result: dict) -> str:
             verdict += f" [{d['ci'][0]:+.3f}, {d['ci'][1]:+.3f}], {_pvalue(d['p'], result['bootstrap'])}"
         if d["cohen_d"] is not None:
             verdict += f", d = {d['cohen_d']:+.2f}"
+        lines.append(verdict)
         if null:
-            verdict += (f"; neutral model predicts {null['diff']:+.3f} [{null['ci'][0]:+.3f}, "
-                        f"{null['ci'][1]:+.3f}]; sibling excess over it: "
-                        f"{_pvalue(null['p'], result['null_replicates'])}")
-        lines += [verdict, ""]
+            left = f"; {null['left_out']:,} models with a rarer set left out" if null["left_out"] else ""
+            lines.append(f"null: {null['diff']:+.3f} [{null['ci'][0]:+.3f}, {null['ci'][1]:+.3f}] on the null's "
+                         f"pairs (observed {null['observed']:+.3f}{left}); sibling excess over it: "
+                         f"{_pvalue(null['p'], reps)}")
+            lines.append(f"  null model: {null['model']}")
+            sc = null["shared_change"]
+            if sc:
+                lines.append(f"shared change: {sc['share']:.3f} of sibling pairs that both changed moved to the "
+                             f"same new state; null {sc['null']:.3f} [{sc['ci'][0]:.3f}, {sc['ci'][1]:.3f}]: "
+                             f"{_pvalue(sc['p'], reps)}")
+        lines.append("")
     if any(not c["exact"] for g in result["groups"].values() for c in g["classes"].values()):
         lines.append("* sampled uniformly: median and author split from the sample"
                      + ("; means exact by aggregation" if metric == "hamming" else ", and the mean"))
+    claims = result.get("claims") or []
+    if claims:
+        lines += ["", "Claims (family resemblance: one-sided cluster bootstrap; sibling excess and shared change: "
+                  "the null above; q: Benjamini-Hochberg across the claims):", *claim_table(claims), "",
+                  meaning(claims)]
     return "\n".join(lines)
