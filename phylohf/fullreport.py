@@ -99,13 +99,10 @@ def _anatomy(store, lineage, fams, genome, s):
 
 
 def _kinship(store, lineage, fams, genome, s):
-    from .claims import meaning
-    from .relatives import kinship
+    from .relatives import kinship, to_json
     from .report import relatives_report
     r = kinship(lineage, genome, store, groups=KINSHIP_GROUPS, bootstrap=s.bootstrap, null=s.null, seed=s.seed)
-    claims = r.get("claims", [])
-    return claims, lambda: (relatives_report(r) + "\n\n" + meaning(claims),
-                            {**r, "claims": [c.to_json() for c in claims]})
+    return r["claims"], lambda: (relatives_report(r), to_json(r))
 
 
 def _too_few_licenses(names: list[str], need: int):

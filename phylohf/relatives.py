@@ -26,8 +26,8 @@ claims per group (:class:`phylohf.claims.Claim`, not yet adjusted):
   PATTERN_LIMIT most frequent sets; a model with a rarer set takes no part in these two
   tests, in the data and in every replicate), the ARD (or SYM) null fitted per relation
   type on the same edges as the pairs, with hidden rate classes of parents (so copying
-  and editing parents alone do not pass for siblings changing together) in discrete
-  generations (P = I + s Q: a fast class keeps the observed destinations), re-simulated
+  and editing parents alone do not pass for siblings changing together), one jump per
+  generation (a fast class keeps the observed destinations), re-simulated
   down the same trees; the statistics (:func:`kin_statistics`) are computed by one
   function on the data and on the replicates. Shared change: among sibling pairs whose
   parent is known and who both left its state, the share that moved to one new state.
@@ -360,14 +360,14 @@ def pattern_null(lineage: Lineage, X: sp.csr_matrix, declared: np.ndarray, paren
     """The null engine's tests of one trait group: its trait sets (the ``limit`` most frequent;
     models with a rarer set leave the test, in the data and in every replicate) as one
     categorical character over the primary edges of ``parent``, the ``kind`` null fitted to
-    it (per relation type, hidden rate classes of parents, discrete generations), the :func:`kin_statistics`
+    it (per relation type, hidden rate classes of parents), the :func:`kin_statistics`
     computed on the data and on ``replicates`` replicates. Returns ({statistic: NullTest},
     states, models left out)."""
     from .phylo.null import fit_null, null_test
     state, rep = patterns(X, declared, limit)
     k = len(rep)
     J = set_similarity(X, np.repeat(rep, k), np.tile(rep, k), metric).reshape(k, k)
-    model = fit_null(lineage, state, k, kind, parent=parent, seed=seed, discrete=True)
+    model = fit_null(lineage, state, k, kind, parent=parent, seed=seed)
     statistics = kin_statistics(parent, state >= 0, J, 1.0 if HIGHER_IS_SIMILAR[metric] else -1.0)
     tests = null_test(lineage, state, model, statistics, replicates, seed, parent=parent)
     return tests, k, int(declared.sum() - (state >= 0).sum())

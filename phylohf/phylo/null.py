@@ -12,7 +12,9 @@ The null model, per generation (unit branch lengths):
   (N_ab + N_ba) / (n_a + n_b), the maximum-likelihood rates of the one-step Poisson
   approximation, the second with no direction (each pair exchanges at one rate);
 * hidden rate classes of parents: a parent is in class c with weight w_c and the edges to
-  all its children move by P = expm(s_c Q_g) (a copying parent, an editing parent);
+  all its children move by one generation at scale s_c (a copying parent, an editing
+  parent): state a changes with probability 1 - exp(-s_c q_a), by one jump to b with
+  probability q_ab / q_a (:func:`_step`);
   (s, w) maximise the likelihood of the edges with both states known, each parent's class
   summed over (its children's edges share it).
 
@@ -31,7 +33,6 @@ from scipy import optimize
 
 from ..lineage import Lineage, _jump, levels
 from ..records import RELATIONS
-from .mk import _eigen, transition_matrices
 
 KINDS = ("SYM", "ARD")
 CHUNK_CELLS = 20_000_000      # node x replicate cells held at once
@@ -48,26 +49,28 @@ class NullModel:
     weights: np.ndarray        # (C,)
     founders: np.ndarray       # (k,) state frequencies of the declared roots with children
     edges: int                 # edges with both states known behind the rates
-    discrete: bool = False     # P = I + s Q per generation (the one-step rows kept), else expm(s Q)
 
     def text(self) -> str:
         classes = ", ".join(f"x{s:.3g} ({w:.0%})" for s, w in zip(self.scales, self.weights))
         return (f"{self.kind} per relation ({', '.join(self.relations) or 'none'}), rate classes of parents "
-                f"{classes}{', discrete generations' if self.discrete else ''}, founders as observed, "
-                "declared nodes as observed")
+                f"{classes}, founders as observed, declared nodes as observed")
 
     def transitions(self) -> np.ndarray:
         """(G, C, k, k): P of an edge of group g below a parent of class c."""
-        return np.stack([_step(q, self.scales, self.discrete) for q in self.Q])
+        return np.stack([_step(q, self.scales) for q in self.Q])
 
 
-def _step(q: np.ndarray, scales: np.ndarray, discrete: bool) -> np.ndarray:
-    """(C, k, k): expm(s Q) per scale s, or with discrete generations I + s Q (s at most one
-    over the fastest exit rate), whose rows move to other states in the proportions of Q's."""
-    if not discrete:
-        return transition_matrices(q, scales)
-    cap = 1.0 / max(-np.diag(q).min(initial=0.0), 1e-12)
-    return np.eye(len(q)) + np.minimum(np.asarray(scales, float), cap)[:, None, None] * q
+def _step(q: np.ndarray, scales) -> np.ndarray:
+    """(C, k, k): one generation at each scale s: state a changes with probability
+    1 - exp(-s q_a) (q_a its exit rate), and a change is one jump, to b with probability
+    q_ab / q_a. For small rates this is I + s Q (symmetric when Q is); unlike expm(s Q) a
+    fast class does not spread its changes over several jumps, which would make siblings'
+    independent changes coincide less often than a generation of edits does."""
+    exit_ = -np.diag(q)
+    jump = np.divide(q, exit_[:, None], out=np.zeros_like(q), where=exit_[:, None] > 0)
+    np.fill_diagonal(jump, 0)
+    m = 1 - np.exp(-np.asarray(scales, float)[:, None] * exit_[None, :])
+    return (1 - m)[:, :, None] * np.eye(len(q)) + m[:, :, None] * jump
 
 
 def _relation_groups(lineage: Lineage, parent: np.ndarray) -> tuple[np.ndarray, list[str]]:
@@ -99,12 +102,10 @@ def _known_edges(parent, states, group):
 
 
 def fit_null(lineage: Lineage, states, k: int, kind: str = "SYM", parent=None, classes: int = 2,
-             seed: int = 0, discrete: bool = False) -> NullModel:
+             seed: int = 0) -> NullModel:
     """The null model of ``states`` (-1 unknown, else 0..k-1) over the primary edges of
     ``parent`` (default the lineage's; pass a relation-restricted copy to keep only some
-    edge types): per-relation Q of ``kind`` and ``classes`` hidden rate classes of parents;
-    ``discrete``: P = I + s Q per generation instead of expm(s Q) (a fast class keeps the
-    observed destinations of a change instead of spreading them over several jumps)."""
+    edge types): per-relation Q of ``kind`` and ``classes`` hidden rate classes of parents."""
     if kind not in KINDS:
         raise ValueError(f"unknown null kind {kind!r}: choose one of {', '.join(KINDS)}")
     states = np.asarray(states, np.int64)
@@ -115,16 +116,16 @@ def fit_null(lineage: Lineage, states, k: int, kind: str = "SYM", parent=None, c
     counts = np.zeros((G, k, k))
     np.add.at(counts, (g, a, b), 1)
     Q = np.stack([rates(c, kind) for c in counts])
-    scales, weights = _fit_classes(Q, parent[child], a, b, g, classes, np.random.default_rng(seed), discrete)
+    scales, weights = _fit_classes(Q, parent[child], a, b, g, classes, np.random.default_rng(seed))
     has_children = np.bincount(parent[parent >= 0], minlength=len(parent)) > 0
     roots = (parent < 0) & (states >= 0)
     pick = roots & has_children if (roots & has_children).any() else roots if roots.any() else states >= 0
     founders = np.bincount(states[pick], minlength=k).astype(float)
     founders = founders / founders.sum() if founders.sum() else np.full(k, 1.0 / max(k, 1))
-    return NullModel(kind, Q, names, group, scales, weights, founders, int(len(child)), discrete)
+    return NullModel(kind, Q, names, group, scales, weights, founders, int(len(child)))
 
 
-def _fit_classes(Q, par, a, b, g, C, rng, discrete=False):
+def _fit_classes(Q, par, a, b, g, C, rng):
     """(scales, weights) maximising the likelihood of the known edges, each parent's class
     summed over; edges of at most MAX_FIT_EDGES, whole parents sampled beyond."""
     if C < 2 or not (a != b).any():                 # one class, or nothing ever changes
@@ -137,31 +138,17 @@ def _fit_classes(Q, par, a, b, g, C, rng, discrete=False):
     n_par = int(pidx.max()) + 1
     triple, inv = np.unique(np.stack([g, a, b]), axis=1, return_inverse=True)
     inv = inv.ravel()
-    decs = [None if discrete else _eigen(q) for q in Q]
-
     def logp(scale):
-        out = np.empty(triple.shape[1])
-        for gi, dec in enumerate(decs):
-            m = triple[0] == gi
-            if not m.any():
-                continue
-            ta, tb = triple[1, m], triple[2, m]
-            if dec is None:
-                P = _step(Q[gi], np.array([scale]), discrete)[0]
-                out[m] = P[ta, tb]
-            else:
-                w, v, vi = dec
-                out[m] = np.einsum("ui,i,iu->u", v[ta], np.exp(scale * w), vi[:, tb]).real
-        return np.log(np.clip(out, 1e-300, 1.0))
+        P = np.stack([_step(q, [scale])[0] for q in Q])
+        return np.log(np.clip(P[triple[0], triple[1], triple[2]], 1e-300, 1.0))
 
     def nll(x):
         scales, logw = np.exp(x[:C]), x[C:] - np.logaddexp.reduce(x[C:])
         per = np.stack([np.bincount(pidx, logp(s)[inv], n_par) for s in scales], axis=1)
         return -float(np.logaddexp.reduce(per + logw, axis=1).sum())
 
-    top = 4.0 if not discrete else min(4.0, -np.log(max(-np.diagonal(Q, axis1=1, axis2=2).min(), 1e-12)))
-    x0 = np.r_[np.minimum(np.log(np.geomspace(0.3, 3.0, C)), top - 0.01), np.zeros(C)]
-    res = optimize.minimize(nll, x0, method="L-BFGS-B", bounds=[(-9, top)] * C + [(-12, 12)] * C)
+    x0 = np.r_[np.log(np.geomspace(0.3, 3.0, C)), np.zeros(C)]
+    res = optimize.minimize(nll, x0, method="L-BFGS-B", bounds=[(-9, 4)] * C + [(-12, 12)] * C)
     scales, w = np.exp(res.x[:C]), np.exp(res.x[C:] - np.logaddexp.reduce(res.x[C:]))
     order = np.argsort(scales)
     return scales[order], w[order]
