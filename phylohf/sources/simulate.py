@@ -1134,8 +1134,9 @@ def _cards(rng, g: SimpleNamespace, b: SimpleNamespace) -> tuple[pa.Array, np.nd
     sentences = pa.array(_SENTENCES)
 
     def body(s):
-        k = (2 ** g.cards.length[b.rows[s]] if g.neutral else
-             np.where(root[s], 4 + rng.geometric(0.1, s.size), rng.geometric(0.4, s.size)))
+        if g.neutral:                               # length a function of the length class alone
+            return pc.binary_repeat(_NEUTRAL_SENTENCE, 2 ** g.cards.length[b.rows[s]])
+        k = np.where(root[s], 4 + rng.geometric(0.1, s.size), rng.geometric(0.4, s.size))
         return pc.binary_join(_lists(k, sentences.take(rng.integers(0, len(_SENTENCES), k.sum()))), " ")
 
     def usage(s):
@@ -1148,7 +1149,7 @@ def _cards(rng, g: SimpleNamespace, b: SimpleNamespace) -> tuple[pa.Array, np.nd
         return pc.binary_join(_lists(count, _join("* [", pid, "](https://huggingface.co/", pid, ")")), "\n")
 
     fields = {
-        "name": lambda s: g.names.take(b.rows[s]),
+        "name": lambda s: pa.array(["model"] * s.size, pa.string()) if g.neutral else g.names.take(b.rows[s]),
         "parent": lambda s: g.ids.take(g.topo.parent[b.rows[s]]),
         "data": lambda s: _lookup(["an unknown dataset"] + [f"the {d} dataset" for d, _, _ in DATASETS],
                                   b.dataset[s]),
@@ -1161,7 +1162,8 @@ def _cards(rng, g: SimpleNamespace, b: SimpleNamespace) -> tuple[pa.Array, np.nd
         needed = sorted({f for _, f, _, _ in string.Formatter().parse(template) if f})
         return s, _render(template, {f: fields[f](s) for f in needed})
 
-    return _scatter(m, (render(k, t) for k, t in enumerate(_TEMPLATES.values()))), kind
+    templates = _NEUTRAL_TEMPLATES if g.neutral else tuple(_TEMPLATES.values())
+    return _scatter(m, (render(k, t) for k, t in enumerate(templates))), kind
 
 
 def _batch(rng, g: SimpleNamespace, rows: np.ndarray) -> pa.RecordBatch:
@@ -1196,6 +1198,10 @@ def _batch(rng, g: SimpleNamespace, rows: np.ndarray) -> pa.RecordBatch:
 
 
 CARD_LENGTHS = 7                             # neutral card length classes: 2^0 .. 2^6 sentences
+_NEUTRAL_SENTENCE = "A neutral card sentence of exactly sixty-four characters, fixed."
+# neutral cards by kind (free, Hub template): at most 64 characters beside the body, so that the
+# length class (a power of two) is the chain's L + 7 whatever the kind
+_NEUTRAL_TEMPLATES = ("# {name}\n\n{body}", "# {name}\n\n[More Information Needed] automatically generated\n\n{body}")
 
 
 def _neutral_cards(rng, topo: _Topology, prm: SimParams) -> SimpleNamespace:
@@ -1234,21 +1240,25 @@ def _listing(rng, topo: _Topology, states: dict, dirt: _Dirt, ids: pa.Array, nam
 # ----------------------------------------------------------------------------- truth and API
 
 _INHERITED = ("language", "license", "task")  # kinship groups passed down lineages in every scenario
-# (the directional children's template follows their relation type, not their parent's card: more templates
-# among children, but no direction along edges beyond what symmetric exchange of an unheritable marker makes)
+# Not planted: card_drift:template (a child's template follows its relation type, not its parent's card:
+# more templates among children, but no direction along edges beyond what symmetric exchange of an
+# unheritable marker makes) and license_ordering (the bias acts between classes; among the ids the
+# flows out of the common founders' licenses, which the symmetric null reproduces, dominate).
 _DIRECTIONAL = ("card_drift:dropped", "card_drift:shorter", "language_drift:fewer_languages",
                 "language_drift:multilingual_to_english", "license_drift:restrictive_to_open",
-                "license_ordering", "license_class_ordering", "ard_vs_gtr:license")
+                "license_class_ordering", "ard_vs_gtr:license")
 
 
 def planted(scenario: str) -> list[str]:
     """Ids of the report's claims that are true effects in ``scenario`` (sorted): family resemblance
-    of the inherited groups everywhere (cards are not inherited); in the directional scenario also the
-    sibling excess and shared change of the groups with a shared component, the drifts and orderings,
-    non-reversible license evolution and the card drifts it plants (children's cards are rarer,
-    shorter and more templated; the auto-generated share does not grow)."""
+    of the inherited groups everywhere (cards too in the neutral scenarios, where they are inherited
+    chains); in the directional scenario also the sibling excess and shared change of the groups
+    with a shared component, the drifts, the class ordering, non-reversible license evolution and
+    the card drifts it plants (children's cards are rarer and shorter)."""
     claims = [f"family_resemblance:{g}" for g in _INHERITED]
-    if scenario == "directional":
+    if scenario != "directional":
+        claims.append("family_resemblance:card")
+    else:
         claims += [f"{c}:{g}" for c in ("shared_change", "sibling_excess") for g in _INHERITED] + list(_DIRECTIONAL)
     return sorted(claims)
 
