@@ -84,7 +84,7 @@ def asr_report(fit, marg, names: list[str], trait: str, scope: str, conventions:
     lines = [f"== Ancestral states of {trait} ({scope}) ==", "", f"Conventions: {conventions}", "",
              f"Mk model {fit.model}: log-likelihood {fit.loglik:.2f}, {fit.n_params} rate(s), "
              f"AIC {fit.aic:.1f}" + (f", {fit.at_bound} on a bound of the search" if fit.at_bound else ""),
-             *([f"Stationary frequencies: " + ", ".join(f"{n} {p:.3f}" for n, p in zip(names, fit.pi))]
+             *(["Stationary frequencies: " + ", ".join(f"{n} {p:.3f}" for n, p in zip(names, fit.pi))]
                if fit.pi is not None else []), "", "Q (rates per unit branch length):",
              *_matrix(fit.Q, names, lambda v: f"{v:.3g}"), ""]
     if len(imputed) + len(uninformed):

@@ -195,7 +195,7 @@ def stage_tree1m(work: Path, seed: int) -> dict:
     return times
 
 
-def _random_q(k: int, rng) -> "np.ndarray":
+def _random_q(k: int, rng):
     """A random ARD rate matrix: off-diagonal rates log-uniform in [0.02, 0.2]."""
     import numpy as np
 

@@ -1,6 +1,5 @@
 """Missing not at random: undeclared as a state, non-random masks, expected violations among
 imputed edges, EM rows without data."""
-import itertools
 
 import numpy as np
 import pytest
