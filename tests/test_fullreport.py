@@ -83,7 +83,8 @@ def test_planted_effects_are_recovered(directed):
         assert set(c) >= {"id", "section", "statement", "statistic", "p", "q", "null", "replicates", "supported"}
         assert c["supported"] == (c["q"] < 0.05 and c["effect"] > 0)
     assert {"license_drift:restrictive_to_open", "language_drift:fewer_languages",
-            "card_drift:shorter", "ard_vs_gtr:license"} <= _supported(directed)
+            "card_drift:dropped", "ard_vs_gtr:license", "sibling_excess:license",
+            "shared_change:task"} <= _supported(directed)
     d = directed.data
     near = d["asr"]["mask_check"]["scores"]["with a visible relative"]
     assert near["Mk marginal"]["accuracy"] > near["copy parent"]["accuracy"]

@@ -18,8 +18,9 @@ The null model, per generation (unit branch lengths):
   (s, w) maximise the likelihood of the edges with both states known, each parent's class
   summed over (its children's edges share it).
 
-A replicate keeps what the data fix: roots keep their observed state (the founders), a
-root with no declared state draws from the declared founders' frequencies, every parent
+A replicate keeps what the data fix: the first declared model of every lineage (a
+declared root, or a declared model below undeclared ancestors) keeps its observed state
+(the founders: what came before them is not seen, and their descendants are), every parent
 draws its class, every child its state from its row; a node unknown in the data is
 unknown in the replicate, so exactly the declared nodes are declared. Nodes of
 single-model families are not simulated (nothing descends from them).
@@ -47,7 +48,6 @@ class NullModel:
     group: np.ndarray          # per node: group of the edge above it (-1 roots)
     scales: np.ndarray         # (C,) rate-class multipliers, ascending
     weights: np.ndarray        # (C,)
-    founders: np.ndarray       # (k,) state frequencies of the declared roots with children
     edges: int                 # edges with both states known behind the rates
 
     def text(self) -> str:
@@ -62,10 +62,10 @@ class NullModel:
 
 def _step(q: np.ndarray, scales) -> np.ndarray:
     """(C, k, k): one generation at each scale s: state a changes with probability
-    1 - exp(-s q_a) (q_a its exit rate), and a change is one jump, to b with probability
-    q_ab / q_a. For small rates this is I + s Q (symmetric when Q is); unlike expm(s Q) a
-    fast class does not spread its changes over several jumps, which would make siblings'
-    independent changes coincide less often than a generation of edits does."""
+    1 - exp(-s q_a) (q_a its exit rate), by one jump, to b with probability q_ab / q_a. For
+    small rates this is I + s Q (symmetric when Q is); unlike expm(s Q) a fast class does
+    not spread its changes over several jumps, which would make siblings' independent
+    changes coincide less often than a generation of edits does."""
     exit_ = -np.diag(q)
     jump = np.divide(q, exit_[:, None], out=np.zeros_like(q), where=exit_[:, None] > 0)
     np.fill_diagonal(jump, 0)
@@ -117,12 +117,7 @@ def fit_null(lineage: Lineage, states, k: int, kind: str = "SYM", parent=None, c
     np.add.at(counts, (g, a, b), 1)
     Q = np.stack([rates(c, kind) for c in counts])
     scales, weights = _fit_classes(Q, parent[child], a, b, g, classes, np.random.default_rng(seed))
-    has_children = np.bincount(parent[parent >= 0], minlength=len(parent)) > 0
-    roots = (parent < 0) & (states >= 0)
-    pick = roots & has_children if (roots & has_children).any() else roots if roots.any() else states >= 0
-    founders = np.bincount(states[pick], minlength=k).astype(float)
-    founders = founders / founders.sum() if founders.sum() else np.full(k, 1.0 / max(k, 1))
-    return NullModel(kind, Q, names, group, scales, weights, founders, int(len(child)))
+    return NullModel(kind, Q, names, group, scales, weights, int(len(child)))
 
 
 def _fit_classes(Q, par, a, b, g, C, rng):
@@ -171,12 +166,17 @@ def _table(P: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return (cum + np.arange(M * k)[:, None]).ravel(), order.ravel(), rows[np.arange(M * k), own]
 
 
-def _informative(parent: np.ndarray, known: np.ndarray, levels_: list[np.ndarray]) -> np.ndarray:
-    """Nodes whose subtree (themselves included) holds a known state: only they can matter."""
-    keep = known.copy()
+def _simulated(parent: np.ndarray, known: np.ndarray, levels_: list[np.ndarray]) -> np.ndarray:
+    """Nodes a replicate draws: below a known node (a founder or a drawn one) and above or
+    at a known node (else nothing that is seen depends on them)."""
+    below = np.zeros(len(parent), bool)                      # some proper ancestor is known
+    for nodes in levels_[1:]:
+        p = parent[nodes]
+        below[nodes] = below[p] | known[p]
+    above = known.copy()                                     # the subtree holds a known node
     for nodes in reversed(levels_[1:]):
-        keep[parent[nodes[keep[nodes]]]] = True
-    return keep
+        above[parent[nodes[above[nodes]]]] = True
+    return below & above
 
 
 class Simulator:
@@ -189,27 +189,21 @@ class Simulator:
         G, k = len(model.Q), model.Q.shape[-1]
         self.k, self.C = k, len(model.scales)
         self.flat, self.order, self.stay = _table(model.transitions().reshape(G * self.C, k, k))
-        root = _jump(self.parent)[0]
-        size = np.bincount(root, minlength=len(root))
         lv = levels(_depth(lineage, self.parent))
-        keep = (size[root] >= 2) & _informative(self.parent, self.states >= 0, lv)
-        self.levels = [nodes[keep[nodes]] for nodes in lv]
-        self.parents = np.flatnonzero(np.bincount(self.parent[keep & (self.parent >= 0)], minlength=len(root)) > 0)
-        self.cum_founders = np.cumsum(model.founders)
+        drawn = _simulated(self.parent, self.states >= 0, lv)
+        self.levels = [nodes[drawn[nodes]] for nodes in lv[1:]]
+        self.parents = np.unique(self.parent[drawn])
         self.dtype = np.int16 if k < 2 ** 15 else np.int32
 
     def draw(self, replicates: int, rng: np.random.Generator) -> np.ndarray:
         """(nodes, replicates) states, -1 where the data are unknown."""
         n, r, k = len(self.states), replicates, self.k
-        S = np.repeat(self.states.astype(self.dtype)[:, None], r, axis=1)
-        roots = self.levels[0] if self.levels else np.zeros(0, np.int64)
-        unknown = roots[self.states[roots] < 0]
-        S[unknown] = np.minimum(np.searchsorted(self.cum_founders, rng.random((len(unknown), r)), "right"), k - 1)
+        S = np.repeat(self.states.astype(self.dtype)[:, None], r, axis=1)      # founders as observed
         cls = np.zeros((n, r), np.int8)
         if self.C > 1:
             cls[self.parents] = np.searchsorted(np.cumsum(self.model.weights)[:-1],
                                                 rng.random((len(self.parents), r)), "right")
-        for nodes in self.levels[1:]:
+        for nodes in self.levels:
             p = self.parent[nodes]
             x = S[p]
             row = ((self.model.group[nodes][:, None] * self.C + cls[p]) * k + x).astype(np.int64)
