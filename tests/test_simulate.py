@@ -368,7 +368,7 @@ def test_neutral_scenarios_mutate_symmetrically_and_name_what_they_plant(directi
     assert directional.truth["planted"] == sorted(
         INHERITED + [f"{c}:{g}" for c in ("shared_change", "sibling_excess") for g in ("language", "license", "task")]
         + ["card_drift:dropped", "card_drift:shorter", "language_drift:fewer_languages",
-           "language_drift:multilingual_to_english", "license_drift:restrictive_to_open",
+           "language_drift:multilingual_to_english", "license_drift:restrictive_to_open", "license_ordering",
            "license_class_ordering", "ard_vs_gtr:license"])
     descriptions = {directional.truth["scenario_description"]}
     for scenario, sim in scenarios.items():

@@ -1242,18 +1242,17 @@ def _listing(rng, topo: _Topology, states: dict, dirt: _Dirt, ids: pa.Array, nam
 _INHERITED = ("language", "license", "task")  # kinship groups passed down lineages in every scenario
 # Not planted: card_drift:template (a child's template follows its relation type, not its parent's card:
 # more templates among children, but no direction along edges beyond what symmetric exchange of an
-# unheritable marker makes) and license_ordering (the bias acts between classes; among the ids the
-# flows out of the common founders' licenses, which the symmetric null reproduces, dominate).
+# unheritable marker makes).
 _DIRECTIONAL = ("card_drift:dropped", "card_drift:shorter", "language_drift:fewer_languages",
                 "language_drift:multilingual_to_english", "license_drift:restrictive_to_open",
-                "license_class_ordering", "ard_vs_gtr:license")
+                "license_ordering", "license_class_ordering", "ard_vs_gtr:license")
 
 
 def planted(scenario: str) -> list[str]:
     """Ids of the report's claims that are true effects in ``scenario`` (sorted): family resemblance
     of the inherited groups everywhere (cards too in the neutral scenarios, where they are inherited
     chains); in the directional scenario also the sibling excess and shared change of the groups
-    with a shared component, the drifts, the class ordering, non-reversible license evolution and
+    with a shared component, the drifts, the orderings, non-reversible license evolution and
     the card drifts it plants (children's cards are rarer and shorter)."""
     claims = [f"family_resemblance:{g}" for g in _INHERITED]
     if scenario != "directional":
