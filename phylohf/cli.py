@@ -865,8 +865,8 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("demo", help="simulate an ecosystem and run everything on it (no network)",
                        description="Simulate a Hub-like ecosystem, ingest it into a store, export and draw "
                        "its family trees, and print the full report (as `phylohf report`).")
-    s.add_argument("--models", type=POSITIVE, default=50_000, help="number of models (default 50000: enough "
-                   "for the report to recover every planted effect, in about 15 s)")
+    s.add_argument("--models", type=POSITIVE, default=50_000, help="number of models (default 50000, about "
+                   "20 s; the power of each claim grows with it: scripts/calibrate.py measures it)")
     s.add_argument("--seed", type=COUNT, default=7, help="random seed (default 7)")
     s.add_argument("--scenario", choices=SCENARIOS, default="directional",
                    help="simulated trait evolution, as `phylohf simulate --scenario` (default directional)")
