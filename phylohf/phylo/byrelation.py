@@ -16,11 +16,13 @@ from .mk import MkFit, fit_mk
 DETECTS = "rates that differ by the relation type of the edge"
 
 
-def relation_groups(lineage: Lineage) -> tuple[np.ndarray, list[str]]:
-    """(group of every node's edge, 0..R-1 over the relations present; -1 for roots; names)."""
-    rel = np.asarray(lineage.relation, np.int64)
-    present = np.unique(rel[lineage.parent >= 0])
-    present = present[present >= 0]
+def relation_groups(lineage: Lineage, parent=None) -> tuple[np.ndarray, list[str]]:
+    """(group of every node's edge, 0..R-1 over the relations present; -1 for roots; names),
+    over the primary edges of ``parent`` (default the lineage's; a relation-restricted copy
+    makes the nodes it cuts roots)."""
+    parent = lineage.parent if parent is None else parent
+    rel = np.where(parent >= 0, lineage.relation, -1).astype(np.int64)
+    present = np.unique(rel[rel >= 0])
     code = np.full(len(RELATIONS), -1, np.int64)
     code[present] = np.arange(len(present))
     return np.where(rel >= 0, code[np.maximum(rel, 0)], -1), [RELATIONS[r] for r in present]

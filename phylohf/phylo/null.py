@@ -33,7 +33,7 @@ import numpy as np
 from scipy import optimize
 
 from ..lineage import Lineage, _jump, levels
-from ..records import RELATIONS
+from .byrelation import relation_groups
 
 KINDS = ("SYM", "ARD")
 CHUNK_CELLS = 20_000_000      # node x replicate cells held at once
@@ -73,14 +73,6 @@ def _step(q: np.ndarray, scales) -> np.ndarray:
     return (1 - m)[:, :, None] * np.eye(len(q)) + m[:, :, None] * jump
 
 
-def _relation_groups(lineage: Lineage, parent: np.ndarray) -> tuple[np.ndarray, list[str]]:
-    rel = np.where(parent >= 0, lineage.relation, -1).astype(np.int64)
-    present = np.unique(rel[rel >= 0])
-    code = np.full(len(RELATIONS), -1, np.int64)
-    code[present] = np.arange(len(present))
-    return np.where(rel >= 0, code[np.maximum(rel, 0)], -1), [RELATIONS[r] for r in present]
-
-
 def rates(counts: np.ndarray, kind: str) -> np.ndarray:
     """Q from a (k, k) parent-state x child-state count matrix (see the module docstring)."""
     n = counts.sum(axis=1).astype(float)
@@ -110,7 +102,7 @@ def fit_null(lineage: Lineage, states, k: int, kind: str = "SYM", parent=None, c
         raise ValueError(f"unknown null kind {kind!r}: choose one of {', '.join(KINDS)}")
     states = np.asarray(states, np.int64)
     parent = lineage.parent if parent is None else np.asarray(parent, np.int64)
-    group, names = _relation_groups(lineage, parent)
+    group, names = relation_groups(lineage, parent)
     child, a, b, g = _known_edges(parent, states, group)
     G = max(len(names), 1)
     counts = np.zeros((G, k, k))
