@@ -29,6 +29,7 @@ from .claims import Claim, claim_tests
 from .phylo.null import net_flow, ordinal_flow
 from .phylo.transitions import ordering_statistic, transitions
 from .records import RELATIONS
+from .relatives import PATTERN_LIMIT, patterns
 from .traits import categorical
 
 RESTRICTIVE = ("non-commercial", "community")
@@ -140,25 +141,12 @@ def _edges(lineage: Lineage) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 # -- characters of the claims ------------------------------------------------------------------
-# A claim about a lumped state (a license class, "multilingual", a card length class) is
-# tested on the finest character (license id, language set, card pattern), simulated
-# symmetric among those, and its statistic computed on the lumped states: symmetric change
-# among license ids is no drift, while the classes it induces are not symmetric (a class
-# with more ids draws more changes).
-PATTERNS = 256               # set-valued groups: the most frequent sets are states, other models not tested
-
-
-def pattern_character(X, eligible: np.ndarray, limit: int = PATTERNS) -> tuple[np.ndarray, np.ndarray]:
-    """(state per node, -1 outside ``eligible`` or beyond the ``limit`` most frequent sets;
-    one node carrying each state) of the rows of a sparse set matrix."""
-    from .relatives import patterns
-    state, rep = patterns(X, eligible)
-    order = np.argsort(-np.bincount(state[state >= 0], minlength=len(rep)), kind="stable")[:limit]
-    code = np.full(len(rep) + 1, -1, np.int64)
-    code[order] = np.arange(len(order))
-    return code[state], rep[order]
-
-
+# A claim about a lumped state (a license class, "multilingual", a number of languages) is
+# tested on the finest character (license id, language set: the PATTERN_LIMIT most frequent
+# sets, models with a rarer one left out of the test), simulated symmetric among those, and
+# its statistic computed on the lumped states: symmetric change among license ids is no
+# drift, while the classes it induces are not symmetric (a class with more ids draws more
+# changes). Card features are each a character of their own.
 def license_ids(genome: Genome) -> tuple[np.ndarray, list[str]]:
     """Every declared license id as a state (most frequent first), -1 undeclared."""
     return categorical(genome, "license", top=len(genome.columns("license")))
@@ -226,7 +214,7 @@ def language_drift(lineage: Lineage, genome: Genome, n_boot: int = 1000, null: i
                   ok, fam, n_boot, seed),
              flow("fewer languages (vs more)", count[child] < count[parent], count[child] > count[parent],
                   ok, fam, n_boot, seed)]
-    sets, rep = pattern_character(lang, declared)
+    sets, rep = patterns(lang, declared, PATTERN_LIMIT)
     kind = np.where(multi, 0, np.where(en_only, 1, 2))[rep]       # multilingual, English only, other
     size = np.minimum(np.maximum(count, 1), MAX_LANGUAGES)[rep] - 1
     claims = claim_tests(lineage, sets, len(rep), {
