@@ -48,7 +48,6 @@ class NullModel:
     group: np.ndarray          # per node: group of the edge above it (-1 roots)
     scales: np.ndarray         # (C,) rate-class multipliers, ascending
     weights: np.ndarray        # (C,)
-    edges: int                 # edges with both states known behind the rates
 
     def text(self) -> str:
         classes = ", ".join(f"x{s:.3g} ({w:.0%})" for s, w in zip(self.scales, self.weights))
@@ -109,7 +108,7 @@ def fit_null(lineage: Lineage, states, k: int, kind: str = "SYM", parent=None, c
     np.add.at(counts, (g, a, b), 1)
     Q = np.stack([rates(c, kind) for c in counts])
     scales, weights = _fit_classes(Q, parent[child], a, b, g, classes, np.random.default_rng(seed))
-    return NullModel(kind, Q, names, group, scales, weights, int(len(child)))
+    return NullModel(kind, Q, names, group, scales, weights)
 
 
 def _fit_classes(Q, par, a, b, g, C, rng):
