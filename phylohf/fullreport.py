@@ -127,7 +127,7 @@ def _transitions(store, lineage, fams, genome, s):
     t = tree_transitions(lineage, states, len(names))
     # the claim: license ids simulated, lumped as the declared states here (undeclared is never a state of it)
     ids, all_names = license_ids(genome)
-    k = len(categorical(genome, "license", s.top)[1])
+    k = len(names) - (names[-1] == UNDECLARED)          # the declared states
     order = [names[i] for i in t.ordering.order if names[i] != UNDECLARED]
     claims = claim_tests(lineage, ids, len(all_names), {"license_ordering": (
         "license changes follow one order (" + " < ".join(order[:4]) + " ...), "
