@@ -667,8 +667,9 @@ def kinship(lineage: Lineage, genome: Genome | None = None, store=None, groups=D
                 tests, states, left = pattern_null(lineage, X, declared, null_parent, metric, null,
                                                    int(rng.integers(2 ** 31)), kind)
             out[group]["null"] = _null_json(tests, sign, states, left)
-            claims += [Claim.from_test(f"{name}:{group}", "kinship", STATEMENTS[name].format(group=group), t)
-                       for name, t in tests.items()]
+            if group not in BINARY_GROUPS:     # a null blind to rate heterogeneity is descriptive, no claim
+                claims += [Claim.from_test(f"{name}:{group}", "kinship", STATEMENTS[name].format(group=group), t)
+                           for name, t in tests.items()]
     return {"metric": metric, "higher_is_similar": HIGHER_IS_SIMILAR[metric],
             "relations": list(relations or RELATIONS),
             "scope": "all families" if family is None else f"family {family}",
