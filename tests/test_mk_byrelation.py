@@ -52,10 +52,13 @@ def test_grouped_gradient_matches_finite_differences(model, prior, few_lengths, 
     groups, _ = relation_groups(lin)
     lengths = rng.choice([0.3, 0.8, 1.5], lin.n) if few_lengths else rng.uniform(0.05, 2.0, lin.n)
     lengths = np.where(lin.parent >= 0, lengths, np.nan)
-    data = MkData(lin, rng.integers(-1, 3, lin.n), lengths, k=3, groups=groups)
+    states = rng.integers(-1, 3, lin.n)
+    data = MkData(lin, states, lengths, k=3, groups=groups)
     rm = RateModel(model, 3)
     x = rng.normal(-0.5, 0.6, 2 * rm.m)
-    ll, grad = mk._loglik_and_grad(data, mk._grad_plan(data, lin.parent), rm, x, prior)
+    cut, plan, known = mk._prepared(lin, states, lengths, 3, groups)
+    assert known.counts.sum() > 0
+    ll, grad = mk._loglik_and_grad(cut, plan, rm, x, prior, known)
     f = lambda y: data.loglik(np.stack([rm.q(y[:rm.m]), rm.q(y[rm.m:])]), prior)   # noqa: E731
     h = 1e-5
     fd = np.array([(f(x + h * e) - f(x - h * e)) / (2 * h) for e in np.eye(len(x))])

@@ -56,22 +56,52 @@ def test_gradient_matches_finite_differences(model, prior, few_lengths, monkeypa
     for seed in range(3):
         lin, states, lengths, k, idx, x = small_case(model, seed, few_lengths)
         data = MkData(lin, states, lengths, k=k)
-        plan = mk._grad_plan(data, lin.parent)
+        cut, plan, known = mk._prepared(lin, states, lengths, k)
         assert (plan.classes is None) == (not few_lengths)
-        ll, grad = mk._loglik_and_grad(data, plan, idx, x, prior)
+        ll, grad = mk._loglik_and_grad(cut, plan, idx, x, prior, known)
         assert ll == pytest.approx(data.loglik(q_matrix(idx, np.exp(x), k), prior), abs=1e-10)
         assert grad is not None
         fd = central_differences(data, idx, x, prior)
         assert np.allclose(grad, fd, rtol=1e-5, atol=1e-6 * max(1.0, np.abs(fd).max()))
 
 
+@pytest.mark.parametrize("prior", ["equal", "stationary", "fitzjohn"])
+def test_cut_known_edges_keep_the_likelihood(prior):
+    """Known -> known edges counted apart, their children's subtrees cut off as trees below a
+    known root: the same log-likelihood as the whole forest, on far fewer nodes."""
+    rng = np.random.default_rng(5)
+    n, k = 400, 3
+    parent = random_tree(n, rng)
+    lin = forest(parent)
+    lengths = np.where(parent >= 0, rng.choice([0.4, 1.0], n), np.nan)
+    states = np.where(rng.random(n) < 0.3, -1, rng.integers(0, k, n))
+    Q = q_matrix("ARD", rng.uniform(0.2, 1.5, 6), k)
+    cut, _, known = mk._prepared(lin, states, lengths, k)
+    assert cut.n < n / 2 and known.counts.sum() > n / 3 and known.roots.sum() > 0
+    P = mk.class_transitions(Q, known.keys, known.lu)
+    whole = MkData(lin, states, lengths, k=k).loglik(Q, prior)
+    assert cut.loglik(Q, prior) + known.loglik(P, Q, prior) == pytest.approx(whole, abs=1e-9)
+
+
+def test_a_nested_fit_as_start_can_only_improve():
+    rng = np.random.default_rng(6)
+    n, k = 600, 3
+    parent = random_tree(n, rng)
+    lin = forest(parent)
+    lengths = np.r_[np.nan, np.ones(n - 1)]
+    states = rng.integers(0, k, n)
+    states[rng.random(n) < 0.3] = -1
+    for small, big in (("SYM", "ARD"), ("GTR", "ARD"), ("ER", "SYM")):
+        fs = fit_mk(lin, states, lengths, small, starts=1, k=k)
+        fb = fit_mk(lin, states, lengths, big, starts=1, k=k, start=fs.Q)
+        assert fb.loglik >= fs.loglik - 1e-9
+
+
 def test_gradient_of_uninformative_data_is_zero():
     parent = random_tree(20, np.random.default_rng(0))
     lengths = np.where(parent >= 0, 1.0, np.nan)
-    data = MkData(forest(parent), np.full(20, -1), lengths, k=3)
-    idx = index_matrix("ARD", 3)
-    ll, grad = mk._loglik_and_grad(data, mk._grad_plan(data, parent), idx, np.zeros(6),
-                                   "equal")
+    cut, plan, known = mk._prepared(forest(parent), np.full(20, -1), lengths, 3)
+    ll, grad = mk._loglik_and_grad(cut, plan, index_matrix("ARD", 3), np.zeros(6), "equal", known)
     assert ll == 0.0 and np.array_equal(grad, np.zeros(6))
 
 
@@ -87,8 +117,8 @@ def test_defective_q(few_lengths, monkeypatch):
     lin = forest(parent)
     data = MkData(lin, [0, -1, 1, 2, 1, 2], lengths, k=3)
     assert mk._eigen(q_matrix(idx, [1.0, 1.0], 3)) is None
-    ll, grad = mk._loglik_and_grad(data, mk._grad_plan(data, parent), idx, np.zeros(2),
-                                   "equal")
+    cut, plan, known = mk._prepared(lin, [0, -1, 1, 2, 1, 2], lengths, 3)
+    ll, grad = mk._loglik_and_grad(cut, plan, idx, np.zeros(2), "equal", known)
     assert ll == pytest.approx(data.loglik(q_matrix(idx, [1.0, 1.0], 3)), abs=1e-12)
     if few_lengths:
         assert np.allclose(grad, central_differences(data, idx, np.zeros(2), "equal"),
@@ -106,7 +136,7 @@ def numerical_gradient_fit(lin, states, lengths, model, root_prior):
     m = int(idx.max())
     edge = data.lengths[lin.parent >= 0]
     bounds = [(np.log(1e-6 / edge.mean()), np.log(1e3 / edge.mean()))] * m
-    x0 = RateModel(model, data.k).start(mk._change_rates(data, lin.parent))
+    x0 = RateModel(model, data.k).start(mk._change_rates(data.states, data.lengths, lin.parent, data.k))
 
     def nll(x):
         ll = data.loglik(q_matrix(idx, np.exp(x), data.k), root_prior)

@@ -59,7 +59,8 @@ def test_gradient_matches_finite_differences(model, prior, few_lengths, monkeypa
     data = MkData(lin, states, lengths, k=k)
     rm = RateModel(model, k)
     x = rng.normal(-0.5, 0.6, rm.m)
-    ll, grad = mk._loglik_and_grad(data, mk._grad_plan(data, parent), rm, x, prior)
+    cut, plan, known = mk._prepared(lin, states, lengths, k)
+    ll, grad = mk._loglik_and_grad(cut, plan, rm, x, prior, known)
     f = lambda y: data.loglik(rm.q(y), prior)     # noqa: E731
     h = 1e-5
     fd = np.array([(f(x + h * e) - f(x - h * e)) / (2 * h) for e in np.eye(rm.m)])

@@ -15,6 +15,8 @@ import numpy as np
 from ..lineage import Lineage
 from .mk import MkFit, fit_mk, lrt, simulate_states, stationary
 
+REFIT_TOL = 1e-3     # replicates: an iteration gaining less log-likelihood ends the search
+
 
 def root_prior_vector(Q: np.ndarray, root_prior: str) -> np.ndarray:
     """What unobserved roots draw from in a replicate: uniform for ``equal``, the stationary
@@ -57,13 +59,15 @@ def lrt_text(t: dict) -> str:
 def bootstrap_lrt(lineage: Lineage, states, lengths, small: MkFit, big, replicates: int, seed: int,
                   statistic: float, groups=None) -> tuple[float, np.ndarray]:
     """Parametric-bootstrap p of the LRT of the fit ``small`` against model ``big`` (with
-    ``groups``: one Q of ``big`` per edge group), both refitted with one start."""
+    ``groups``: one Q of ``big`` per edge group), both refitted with one start to within
+    :data:`REFIT_TOL` of log-likelihood per iteration."""
     def simulate(rng):
         return simulate_like(lineage, states, lengths, small.Q, small.root_prior, rng)
 
     def refit(sim):
-        fs = fit_mk(lineage, sim, lengths, small.model, small.root_prior, starts=1, k=small.k)
-        fb = fit_mk(lineage, sim, lengths, big, small.root_prior, starts=1, k=small.k, groups=groups)
+        fs = fit_mk(lineage, sim, lengths, small.model, small.root_prior, starts=1, k=small.k, tol=REFIT_TOL)
+        fb = fit_mk(lineage, sim, lengths, big, small.root_prior, starts=1, k=small.k, groups=groups,
+                    tol=REFIT_TOL)
         return lrt(fs, fb)[0]
 
     return bootstrap_p(statistic, simulate, refit, replicates, seed)

@@ -72,7 +72,8 @@ def fit_by_relation(lineage: Lineage, states, lengths, model, k: int, root_prior
                          f"(found {', '.join(names) or 'none'})")
     if single is None:
         single = fit_mk(lineage, states, lengths, model, root_prior, starts=starts, seed=seed, k=k)
-    fit = fit_mk(lineage, states, lengths, model, root_prior, starts=starts, seed=seed, k=k, groups=groups)
+    fit = fit_mk(lineage, states, lengths, model, root_prior, starts=starts, seed=seed, k=k, groups=groups,
+                 start=single.Q)
     test = lrt_test(single, fit, DETECTS)
     if bootstrap:
         test["bootstrap_p"], _ = bootstrap_lrt(lineage, states, lengths, single, model, bootstrap, seed,

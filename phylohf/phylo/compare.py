@@ -78,9 +78,12 @@ def compare_models(lineage: Lineage, states, lengths, k: int, root_prior: str = 
     states = np.asarray(states, np.int64)
     lengths = np.asarray(lengths, float)
     fits = dict(fits or {})
-    for m in MODELS:
+    for m in MODELS:                    # smallest first: each starts from its best nested fit
         if m not in fits:
-            fits[m] = fit_mk(lineage, states, lengths, m, root_prior, starts=starts, seed=seed, k=k)
+            nested = [fits[s] for s, b, _ in TESTS if b == m and s in fits]
+            start = max(nested, key=lambda f: f.loglik).Q if nested else None
+            fits[m] = fit_mk(lineage, states, lengths, m, root_prior, starts=starts, seed=seed, k=k,
+                             start=start)
     fits = {m: fits[m] for m in MODELS}
     tests, notes = {}, []
     for small, big, detects in TESTS:

@@ -27,6 +27,7 @@ import numpy as np
 from scipy import linalg, optimize, sparse, stats
 
 from ..lineage import Lineage
+from .knownedges import KnownEdges, split_known
 from .ratemodels import MODELS, index_matrix, n_params, q_matrix, rate_model, stationary
 
 __all__ = ["MODELS", "index_matrix", "n_params", "q_matrix", "stationary", "MkData", "MkFit",
@@ -324,17 +325,17 @@ class MkFit:
     at_bound: int = 0              # parameters on a bound of the search (chi-square law breaks)
 
 
-def _change_rates(data: MkData, parent: np.ndarray, edges=True) -> np.ndarray:
+def _change_rates(states: np.ndarray, lengths: np.ndarray, parent: np.ndarray, k: int,
+                  edges=True) -> np.ndarray:
     """Raw (k, k) rates from parent->child changes on edges (those above the nodes ``edges``)
     with both ends known (+ pseudocounts): changes i -> j over the time spent in i; the fits
     start from them."""
-    k = data.k
-    child = np.flatnonzero((parent >= 0) & (data.states >= 0) & edges)
-    child = child[data.states[parent[child]] >= 0]
-    a, b = data.states[parent[child]], data.states[child]
+    child = np.flatnonzero((parent >= 0) & (states >= 0) & edges)
+    child = child[states[parent[child]] >= 0]
+    a, b = states[parent[child]], states[child]
     counts = np.zeros((k, k))
     np.add.at(counts, (a, b), 1.0)
-    exposure = np.bincount(a, weights=data.lengths[child], minlength=k)
+    exposure = np.bincount(a, weights=lengths[child], minlength=k)
     raw = (counts + 0.5) / (exposure[:, None] + 1.0)
     np.fill_diagonal(raw, 0.0)
     return raw
@@ -458,26 +459,11 @@ def _edge_gradient(data: MkData, plan: _GradPlan, Q, dec, acc, logu, group=None)
         lin = np.exp(a - s)                         # L_v / its max
         out = np.exp(logu + s)                      # U_v times that max
     if classes is not None:
-        # few lengths: sum U_v L_v^T per length class (real), then F o (V^T S_c V^-T)
-        t = data.unique_lengths
-        s = np.zeros((len(t), data.k, data.k))
+        # few lengths: sum U_v L_v^T per length class, then the gradient of <P(t_c), S_c>
+        s = np.zeros((len(data.unique_lengths), data.k, data.k))
         for c, r in classes:
             s[c] = out[r].T @ lin[r]
-        if dec is None:
-            return sum((t[c] * linalg.expm_frechet(t[c] * Q.T, s[c], compute_expm=False)
-                        for c, _ in classes), np.zeros((data.k, data.k)))
-        w, v, vi = dec
-        tt = t[:, None, None]
-        d = (w[:, None] - w[None, :]) * tt / 2
-        small = np.abs(d) < 1e-3
-        e = np.exp(np.outer(t, w))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            f = (e[:, :, None] - e[:, None, :]) / (w[:, None] - w[None, :])
-        # (nearly) equal eigenvalues: t e^{(w_i + w_j) t / 2} sinh(d) / d, d = (w_i - w_j) t / 2
-        f = np.where(small, tt * np.exp((w[:, None] + w[None, :]) * tt / 2)
-                     * (1 + d * d / 6 + d ** 4 / 120), f)
-        h = np.einsum("cij,cij->ij", f, v.T @ s @ vi.T)
-        return (vi.T @ h @ v.T).real
+        return class_gradient(Q, dec, data.unique_lengths, s)
     w, v, vi = dec
     ut, lt = out @ v, lin @ vi.T                    # V^T U_v and V^-1 L_v, as rows
     e = np.exp(np.outer(t, w))
@@ -497,6 +483,26 @@ def _edge_gradient(data: MkData, plan: _GradPlan, Q, dec, acc, logu, group=None)
     return (vi.T @ h @ v.T).real
 
 
+def class_gradient(Q, dec, t: np.ndarray, s: np.ndarray) -> np.ndarray:
+    """G with sum_c <dP(t_c), S_c> = <dQ, G> for any dQ, P(t) = expm(Q t), from the (C, k, k)
+    weights ``s`` of the C lengths ``t`` (``dec`` = _eigen(Q), or None: Frechet derivatives)."""
+    if dec is None:
+        return sum((tc * linalg.expm_frechet(tc * Q.T, sc, compute_expm=False)
+                    for tc, sc in zip(t, s) if sc.any()), np.zeros(Q.shape))
+    w, v, vi = dec
+    tt = t[:, None, None]
+    d = (w[:, None] - w[None, :]) * tt / 2
+    small = np.abs(d) < 1e-3
+    e = np.exp(np.outer(t, w))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        f = (e[:, :, None] - e[:, None, :]) / (w[:, None] - w[None, :])
+    # (nearly) equal eigenvalues: t e^{(w_i + w_j) t / 2} sinh(d) / d, d = (w_i - w_j) t / 2
+    f = np.where(small, tt * np.exp((w[:, None] + w[None, :]) * tt / 2)
+                 * (1 + d * d / 6 + d ** 4 / 120), f)
+    h = np.einsum("cij,cij->ij", f, v.T @ s @ vi.T)
+    return (vi.T @ h @ v.T).real
+
+
 def _stationary_grad(Q: np.ndarray, dq: np.ndarray) -> np.ndarray | None:
     """d pi / d theta (m, k) from pi Q = 0, sum pi = 1, or None when pi is not unique."""
     k = len(Q)
@@ -508,17 +514,22 @@ def _stationary_grad(Q: np.ndarray, dq: np.ndarray) -> np.ndarray | None:
     return np.linalg.lstsq(a, rhs, rcond=None)[0].T
 
 
-def _loglik_and_grad(data: MkData, plan: _GradPlan, model, x: np.ndarray, root_prior: str):
+def _loglik_and_grad(data: MkData, plan: _GradPlan, model, x: np.ndarray, root_prior: str,
+                     known: KnownEdges):
     """(log-likelihood, d ll / d x) for ``model`` (an index matrix, name or RateModel) at the
-    optimiser's x (log-rates, and log frequency ratios; one block of them per edge group of
-    ``data``), or (ll, None) when the exact gradient is not safe (ill-conditioned
-    eigenvectors, a non-unique stationary distribution, non-finite values)."""
-    k, G = data.k, data.n_groups
+    optimiser's x (log-rates, and log frequency ratios; one block of them per edge group),
+    on ``data`` plus the ``known`` edges cut from it, or (ll, None) when the exact gradient is
+    not safe (ill-conditioned eigenvectors, a non-unique stationary distribution, non-finite
+    values)."""
+    k = data.k
     model = rate_model(model, k)
-    xs = np.asarray(x, float).reshape(G, model.m)
+    xs = np.asarray(x, float).reshape(-1, model.m)
+    G = len(xs)
     Qs = np.array([model.q(xg) for xg in xs])
     decs = [_eigen(Q) for Q in Qs]
     P = data.transitions(Qs)
+    Pk = class_transitions(Qs, known.keys, known.lu)
+    kll = known.loglik(Pk, Qs[0], root_prior)
     acc, logmsg = _down(data, plan, P)
     root = acc[:plan.nroot]
     if root_prior == "equal":
@@ -532,9 +543,12 @@ def _loglik_and_grad(data: MkData, plan: _GradPlan, model, x: np.ndarray, root_p
         raise ValueError(f"root_prior must be one of {ROOT_PRIORS} (not stationary with one Q "
                          f"per edge group), not {root_prior!r}")
     llr = _logsumexp(logw + root)
-    ll = float(llr.sum())
-    if (any(d is None for d in decs) and plan.classes is None) or not np.isfinite(ll):
+    ll = float(llr.sum()) + kll
+    if (any(d is None for d in decs) and (plan.classes is None or len(known.keys) > _FEW_LENGTHS)) \
+            or not np.isfinite(ll):
         return ll, None
+    kw = known.weights(Pk)
+    kgroup = known.keys // max(len(known.lu), 1)
     if root_prior == "fitzjohn":
         # d ll_r / d L_a = 2 L_a / sum L^2 - 1 / sum L: two up passes, subtracted
         lp = np.log(2.0) + root - _logsumexp(2 * root)[:, None]
@@ -546,6 +560,9 @@ def _loglik_and_grad(data: MkData, plan: _GradPlan, model, x: np.ndarray, root_p
     for g, (Q, dec, xg) in enumerate(zip(Qs, decs, xs)):
         grp = None if G == 1 else g
         gq = sum(sign * _edge_gradient(data, plan, Q, dec, acc, logu, grp) for logu, sign in ups)
+        mine = kgroup == g
+        gq = gq + class_gradient(Q, dec, known.lu[known.keys[mine] % len(known.lu)], kw[mine]) \
+            if mine.any() else gq
         dq = model.dq(xg)
         grad = np.einsum("mij,ij->m", dq, gq)
         if root_prior == "stationary":
@@ -553,17 +570,19 @@ def _loglik_and_grad(data: MkData, plan: _GradPlan, model, x: np.ndarray, root_p
             if dpi is None:
                 return ll, None
             post = np.exp(root - llr[:, None]).sum(axis=0)     # sum_r L_r / lik_r
+            with np.errstate(divide="ignore", invalid="ignore"):   # the cut roots' prior taken out
+                post = post - np.where(known.roots > 0, known.roots / stationary(Q), 0.0)
             grad = grad + dpi @ post
         grads.append(grad)
     grad = np.concatenate(grads)
     return ll, (grad if np.isfinite(grad).all() else None)
 
 
-def _impossible_message(data: MkData, parent: np.ndarray) -> str:
+def _impossible_message(states: np.ndarray, lengths: np.ndarray, parent: np.ndarray) -> str:
     """Why no rate gives the data a positive likelihood, and what to do."""
-    child = np.flatnonzero((parent >= 0) & (data.states >= 0))
-    child = child[(data.states[parent[child]] >= 0) & (data.lengths[child] == 0)]
-    changed = int((data.states[child] != data.states[parent[child]]).sum())
+    child = np.flatnonzero((parent >= 0) & (states >= 0))
+    child = child[(states[parent[child]] >= 0) & (lengths[child] == 0)]
+    changed = int((states[child] != states[parent[child]]).sum())
     return ("the Mk likelihood is zero at every rate tried (log-likelihood -inf), so there is no "
             "fit to report: zero-length branches carry changes"
             + (f" ({changed:,} parent -> child edge(s) of length 0 join different known states)"
@@ -571,8 +590,19 @@ def _impossible_message(data: MkData, parent: np.ndarray) -> str:
             + "; give every branch a positive length (e.g. unit branch lengths)")
 
 
+def _prepared(lineage: Lineage, states, lengths, k: int, groups=None) -> tuple[MkData, _GradPlan, KnownEdges]:
+    """What the fits evaluate: the data without its known -> known edges, its gradient plan,
+    and those edges counted (:mod:`knownedges`)."""
+    states, lengths = _check(lineage, states, lengths)
+    key, lu = edge_keys(lineage.parent, lengths, groups)
+    r = split_known(lineage, states, lengths, groups, key, lu, k, MkData.informative(lineage, states >= 0))
+    data = MkData(r.lineage, r.states, r.lengths, k=k, groups=r.groups)
+    return data, _grad_plan(data, r.lineage.parent), r.known
+
+
 def fit_mk(lineage: Lineage, states, lengths, model="ARD", root_prior: str = "equal",
-           starts: int = 3, seed: int = 0, k: int | None = None, groups=None) -> MkFit:
+           starts: int = 3, seed: int = 0, k: int | None = None, groups=None, start=None,
+           tol: float | None = None) -> MkFit:
     """Maximum-likelihood parameters of ``model`` (L-BFGS-B over bounded log-rates and, for
     GTR and F81, log frequency ratios pi_j / pi_0 within +-12).
 
@@ -591,39 +621,50 @@ def fit_mk(lineage: Lineage, states, lengths, model="ARD", root_prior: str = "eq
     ``groups`` (an int per node, 0..G-1, read on non-roots) gives every edge group its own Q
     of ``model`` (e.g. one per relation type), all sharing the root prior; then ``Q`` is
     (G, k, k) and ``rates`` (G, m).
+
+    ``start`` (a Q, or one per group) replaces the first start, without its rescaling: a
+    nested smaller model's fit (the optimum can then only improve on it) or the truth of a
+    simulated replicate. ``tol`` stops the search once an iteration gains less than that
+    much log-likelihood (default: L-BFGS-B's relative 2.2e-9 of it).
     """
-    data = MkData(lineage, states, lengths, k=len(model) if not isinstance(model, str) else k,
-                  groups=groups)
+    states, lengths = _check(lineage, states, lengths)
+    k = int(len(model) if not isinstance(model, str) else k if k is not None else states.max(initial=0) + 1)
+    data, plan, known = _prepared(lineage, states, lengths, k, groups)
     rm = rate_model(model, data.k)
     if rm.n_rates == 0:
         raise ValueError("the model has no free rates" + (f" ({data.k} state: a character needs two or "
                                                           "more observed states to change)" if data.k < 2 else ""))
-    G = data.n_groups
+    G = 1 if groups is None else int(np.max(np.asarray(groups)[lineage.parent >= 0], initial=0)) + 1
     if G > 1 and root_prior == "stationary":
         raise ValueError("one Q per edge group has no single stationary root prior: use the equal "
                          "or fitzjohn root prior")
     m = rm.m * G
-    edge = data.lengths[lineage.parent >= 0]
+    edge = lengths[lineage.parent >= 0]
     mean_len = float(edge.mean()) if len(edge) and edge.mean() > 0 else 1.0
     bounds = rm.bounds(mean_len) * G
     lo, hi = np.array(bounds).T
     scale = np.tile(rm.scale, G)
     rng = np.random.default_rng(seed)
     group = np.zeros(lineage.n, np.int64) if groups is None else np.asarray(groups, np.int64)
-    x0 = np.concatenate([rm.start(_change_rates(data, lineage.parent, group == g)) for g in range(G)])
+    if start is None:
+        x0 = np.concatenate([rm.start(_change_rates(states, lengths, lineage.parent, k, group == g))
+                             for g in range(G)])
+    else:
+        start = np.broadcast_to(np.asarray(start, float), (G, data.k, data.k))
+        with np.errstate(divide="ignore"):
+            x0 = np.concatenate([rm.start(np.maximum(q - np.diag(np.diag(q)), 0.0)) for q in start])
     inits = [x0] + [x0 + rng.uniform(-2, 2, m) for _ in range(starts - 1)]
-
-    plan = _grad_plan(data, lineage.parent)
 
     def q_of(x):
         return np.array([rm.q(xg) for xg in x.reshape(G, rm.m)]) if G > 1 else rm.q(x)
 
     def nll(x):
-        ll = data.loglik(q_of(x), root_prior)
+        Q = q_of(x)
+        ll = data.loglik(Q, root_prior) + known.loglik(class_transitions(Q, known.keys, known.lu), Q, root_prior)
         return -ll if np.isfinite(ll) else IMPOSSIBLE
 
     def nll_and_grad(x):
-        ll, grad = _loglik_and_grad(data, plan, rm, x, root_prior)
+        ll, grad = _loglik_and_grad(data, plan, rm, x, root_prior, known)
         if not np.isfinite(ll):
             return IMPOSSIBLE, np.zeros(m)
         if grad is None:                    # exact gradient unsafe here: finite differences
@@ -631,15 +672,18 @@ def fit_mk(lineage: Lineage, states, lengths, model="ARD", root_prior: str = "eq
         return -ll, -grad
 
     best = None
-    for x in inits:
-        x = x + scale * optimize.minimize_scalar(lambda c: nll(x + c * scale), bounds=(-4, 4),
-                                                 method="bounded", options={"xatol": 1e-2}).x
-        res = optimize.minimize(nll_and_grad, np.clip(x, lo, hi), jac=True,
-                                method="L-BFGS-B", bounds=bounds)
+    for i, x in enumerate(inits):
+        if i or start is None:
+            x = x + scale * optimize.minimize_scalar(lambda c: nll(x + c * scale), bounds=(-4, 4),
+                                                     method="bounded", options={"xatol": 1e-2}).x
+        x = np.clip(x, lo, hi)
+        options = {} if tol is None else {"ftol": tol / max(abs(nll(x)), 1.0)}
+        res = optimize.minimize(nll_and_grad, x, jac=True, method="L-BFGS-B", bounds=bounds,
+                                options=options)
         if best is None or res.fun < best.fun:
             best = res
     if not best.fun < IMPOSSIBLE:
-        raise ValueError(_impossible_message(data, lineage.parent))
+        raise ValueError(_impossible_message(states, lengths, lineage.parent))
     parts = [rm.split(xg) for xg in best.x.reshape(G, rm.m)]
     rates = parts[0][0] if G == 1 else np.array([r for r, _ in parts])
     pi = parts[0][1] if G == 1 or parts[0][1] is None else np.array([p for _, p in parts])

@@ -1,0 +1,90 @@
+"""Edges with both ends known factor out of the Mk likelihood.
+
+A node of known state separates its subtree from the rest of its tree, so an edge from a
+known parent (state a) to a known child (state b) contributes log P(t)[a, b] alone, and the
+child's subtree is a tree of its own below a known root. :func:`split_known` cuts those
+edges: the pruning passes then run only over the edges that touch an unknown node, and the
+cut edges are counted per edge class (group, length), their term sum N_c[a, b] log P_c[a, b].
+The cut children become roots of known state, which a root prior would weigh:
+:meth:`KnownEdges.loglik` takes that weight back out.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+
+from ..lineage import Lineage
+from .ratemodels import stationary
+
+
+@dataclass
+class KnownEdges:
+    """The cut known -> known edges, counted by edge class."""
+
+    keys: np.ndarray        # (C,) edge class keys (group * L + length rank) with counts
+    lu: np.ndarray          # the L distinct lengths the keys index
+    counts: np.ndarray      # (C, k, k): cut edges of class c from state a to state b
+    roots: np.ndarray       # (k,) cut children (now roots) per state
+
+    def loglik(self, P: np.ndarray, Q, root_prior: str) -> float:
+        """The cut edges' log-likelihood under P (per class key), less
+        the root prior the pruning gives the cut children."""
+        used = self.counts > 0
+        with np.errstate(divide="ignore"):
+            ll = float(np.sum(self.counts[used] * np.log(P[used])))
+            if root_prior == "equal":
+                return ll + self.roots.sum() * np.log(len(self.roots))
+            if root_prior == "stationary":
+                return ll - float(np.sum(self.roots[self.roots > 0] * np.log(stationary(Q)[self.roots > 0])))
+        return ll                                   # fitzjohn: a known root weighs 1
+
+    def weights(self, P: np.ndarray) -> np.ndarray:
+        """d ll / d P per class (C, k, k): N / P."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(self.counts > 0, self.counts / P, 0.0)
+
+
+class Reduced(NamedTuple):
+    """The nodes the pruning still needs, renumbered 0..m-1, and the cut edges."""
+
+    lineage: Lineage
+    states: np.ndarray
+    lengths: np.ndarray
+    groups: np.ndarray | None
+    known: KnownEdges
+
+
+def split_known(lineage: Lineage, states: np.ndarray, lengths: np.ndarray, groups, key: np.ndarray,
+                lu: np.ndarray, k: int, informative: np.ndarray) -> Reduced:
+    """Cut the known -> known edges (``key`` and ``lu`` are :func:`mk.edge_keys` of the whole
+    lineage, ``informative`` the nodes whose subtree holds a known state) and keep only the
+    informative nodes the cut leaves attached: a cut child none of whose children is unknown
+    is wholly in the counts."""
+    parent = lineage.parent
+    cut = np.flatnonzero((parent >= 0) & (states >= 0))
+    cut = cut[states[parent[cut]] >= 0]
+    ukey, inv = np.unique(key[cut].astype(np.int64), return_inverse=True)
+    counts = np.zeros((len(ukey), k, k))
+    np.add.at(counts, (inv, states[parent[cut]], states[cut]), 1.0)
+    par = parent.copy()
+    par[cut] = -1
+    # an unknown informative node keeps its edge (its first known descendant is reached from
+    # an unknown parent), so it is what keeps a cut child attached
+    attached = np.zeros(len(parent), bool)
+    below = informative & (states < 0) & (par >= 0)
+    attached[par[below]] = True
+    keep = informative.copy()
+    keep[cut[~attached[cut]]] = False
+    nodes = np.flatnonzero(keep)
+    new = np.full(len(parent), -1, np.int64)
+    new[nodes] = np.arange(len(nodes))
+    p = np.where(par[nodes] >= 0, new[np.maximum(par[nodes], 0)], -1)
+    child = np.flatnonzero(p >= 0)
+    rest = Lineage.from_edges(lineage.ids[nodes], lineage.observed[nodes], lineage.created[nodes], child,
+                              p[child], np.ones(len(child), np.int64), np.zeros(len(child), np.int8))
+    roots = cut[attached[cut]]
+    known = KnownEdges(ukey, lu, counts, np.bincount(states[roots], minlength=k).astype(float))
+    return Reduced(rest, states[nodes], lengths[nodes], None if groups is None else np.asarray(groups)[nodes],
+                   known)
