@@ -5,10 +5,11 @@ import itertools
 import numpy as np
 import pytest
 from forests import forest, random_tree
-from scipy import stats
+from scipy import optimize, stats
 
 from phylohf.phylo.mk import MkData, q_matrix, simulate_states
-from phylohf.phylo.rateclasses import RateClassData, fit_rate_classes
+from phylohf.phylo.ratemodels import rate_model
+from phylohf.phylo.rateclasses import RateClassData, _gradient, _unpack, fit_rate_classes
 
 Q = q_matrix("ER", [0.4], 3)
 
@@ -42,12 +43,32 @@ def test_brute_force_over_parent_classes():
         total += np.prod(w[list(assign)]) * np.exp(ll)
         edit += np.array(assign) * np.prod(w[list(assign)]) * np.exp(ll)
     data = RateClassData(lin, states, lengths, 3)
-    ll, joint = data.passes(Q, scales, w, up=True)
+    ll, joint, _ = data.passes(Q, scales, w, up=True)
     assert ll == pytest.approx(np.log(total), abs=1e-10)
-    # the class posteriors' normaliser is the family's likelihood at every parent
-    fam = np.logaddexp.reduce(joint[parents], axis=1)
-    assert np.allclose(fam[:3], fam[0]) and fam[0] + fam[3] == pytest.approx(ll, abs=1e-10)
-    assert np.allclose(np.exp(joint[parents, 1] - fam), edit / total)
+    # outside messages are divided by the family's likelihood: the joint is the posterior
+    assert np.allclose(np.exp(joint[parents]).sum(axis=1), 1.0)
+    assert np.allclose(np.exp(joint[parents, 1]), edit / total)
+
+
+@pytest.mark.parametrize("model", ["SYM", "GTR"])
+def test_exact_gradient_matches_finite_differences(model):
+    rng = np.random.default_rng(3)
+    n = 120
+    parent = random_tree(n, rng)
+    lin = forest(parent)
+    lengths = np.where(parent >= 0, rng.choice([0.5, 1.0, 2.0], n), np.nan)
+    states = rng.integers(-1, 3, n)
+    data = RateClassData(lin, states, lengths, 3)
+    rm = rate_model(model, 3)
+    x = np.r_[rng.normal(-1, 0.5, rm.m), np.log(3.0), 0.4]          # Q, log scale_1, logit_1
+
+    def ll(x):
+        return data.passes(*_unpack(rm, x, 2))[0]
+
+    _, joint, grad = data.passes(*_unpack(rm, x, 2), up=True)
+    exact = _gradient(rm, x, 2, data, joint, grad)
+    numeric = optimize.approx_fprime(x, ll, 1e-6)
+    assert np.allclose(exact, numeric, rtol=1e-4, atol=1e-4), (exact, numeric)
 
 
 def test_planted_copy_and_edit_parents_are_recovered():

@@ -7,7 +7,9 @@ children's edges share: at a parent with state a the children's messages combine
 sum_r w_r prod_c (P_r(t_c) L_c)[a]. A down pass gives the likelihood, an up pass the
 outside messages, and with them each parent's posterior class probabilities ("which
 parents edit?"). Transition probabilities are floored at 1e-300 so that logs stay finite.
-The fit is by L-BFGS-B with finite-difference gradients, from the one-class fit.
+The fit is by L-BFGS-B from the one-class fit, with the exact gradient (the up pass's
+outside messages weight the derivative of every P_r; Fisher's identity for the class
+weights) under the equal root prior and few distinct lengths, finite differences otherwise.
 """
 from __future__ import annotations
 
@@ -19,7 +21,8 @@ from scipy import optimize
 from ..lineage import Lineage
 from .asr import _clamp, _log_apply, _log_root_prior, _plan, _to_parents
 from .bootstrap import bootstrap_p, lrt_test, simulate_like, lrt_text
-from .mk import IMPOSSIBLE, MkFit, _check, _logsumexp, class_transitions, edge_keys, fit_mk, lrt
+from .mk import (IMPOSSIBLE, MkFit, _check, _class_rows, _eigen, _logsumexp, class_gradient,
+                 class_transitions, edge_keys, fit_mk, lrt)
 from .ratemodels import rate_model
 
 _FLOOR = 1e-300
@@ -38,12 +41,21 @@ class RateClassData:
         self.parents = np.unique(lineage.parent[lineage.parent >= 0])
         with np.errstate(divide="ignore"):
             self.clamp = _clamp(states, k, -np.inf)
+        # per level, the rows of each length class (None: too many lengths for the gradient)
+        self.class_rows = [_class_rows(s.cls, len(self.lu)) for s in self.steps]
 
     def _transitions(self, Q, scales) -> list[np.ndarray]:
         return [np.maximum(class_transitions(s * Q, self.keys, self.lu), _FLOOR) for s in scales]
 
+    @property
+    def exact_gradient(self) -> bool:
+        """Whether :meth:`passes` can give the gradient weights (few distinct lengths)."""
+        return all(rows is not None for rows in self.class_rows)
+
     def passes(self, Q, scales, weights, root_prior: str = "equal", up: bool = False):
-        """(log-likelihood, per-parent log joint of (data, class) (n, R) or None)."""
+        """(log-likelihood, per-parent log posterior of its class (n, R) or None, and with
+        ``up`` the weights S (R, lengths, k, k) of the gradient: d ll / d P_r(t_c)[a, b] summed
+        over the edges of length class c below parents of class r)."""
         Ps = self._transitions(Q, scales)
         R, logw = len(scales), np.log(weights)
         D = self.clamp.copy()
@@ -58,18 +70,30 @@ class RateClassData:
                 D[s.targets] += mix
             A = np.zeros_like(D)
             A[self.roots] = _log_root_prior(D[self.roots], Q, root_prior)
-            ll = float(_logsumexp(A[self.roots] + D[self.roots]).sum())
+            llr = _logsumexp(A[self.roots] + D[self.roots])
+            ll = float(llr.sum())
             if not up:
-                return ll, None
+                return ll, None, None
+            A[self.roots] -= llr[:, None]               # outside messages are d ll / d partial
             joint = np.full((self.n, R), -np.inf)
+            grad = np.zeros((R, len(self.lu), self.k, self.k))
             for i in reversed(range(len(self.steps))):
-                s = self.steps[i]
+                s, rows = self.steps[i], self.class_rows[i]
                 base = [logw[r] + A[s.targets] + self.clamp[s.targets] + S[r, s.targets] for r in range(R)]
                 joint[s.targets] = np.stack([_logsumexp(b) for b in base], axis=1)
                 pos = np.searchsorted(s.targets, s.parents)
+                out = [base[r][pos] - M[r][i] for r in range(R)]     # log d ll / d message, per class
+                if rows is not None:                    # sum of U L^T per class and length
+                    dmax = D[s.nodes].max(axis=1)
+                    dmax = np.where(np.isfinite(dmax), dmax, 0.0)[:, None]
+                    lin = np.exp(D[s.nodes] - dmax)
+                    for r in range(R):
+                        u = np.nan_to_num(np.exp(out[r] + dmax))
+                        for c, rr in rows:
+                            grad[r, c] += u[rr].T @ lin[rr]
                 A[s.nodes] = np.logaddexp.reduce(
-                    [_log_apply(Ps[r], s.cls, base[r][pos] - M[r][i], up=True) for r in range(R)], axis=0)
-        return ll, joint
+                    [_log_apply(Ps[r], s.cls, out[r], up=True) for r in range(R)], axis=0)
+        return ll, joint, grad
 
 
 @dataclass
@@ -149,23 +173,52 @@ def _fit(lineage, states, lengths, model, k, R, root_prior, starts, single) -> R
         ll = data.passes(*_unpack(rm, x, R), root_prior)[0]
         return -ll if np.isfinite(ll) else IMPOSSIBLE
 
+    def nll_and_grad(x):
+        ll, joint, grad = data.passes(*_unpack(rm, x, R), root_prior, up=True)
+        g = None if not np.isfinite(ll) else _gradient(rm, x, R, data, joint, grad)
+        if g is None:
+            return (-ll if np.isfinite(ll) else IMPOSSIBLE), optimize.approx_fprime(x, nll, 1e-8)
+        return -ll, -g
+
+    exact = root_prior == "equal" and data.exact_gradient
+
     best = None
     # starts: the extra classes faster, then slower, than the one-class rate
     for sign in ([1, -1] * starts)[:max(starts, 1)]:
         x = np.r_[x1, sign * np.log(4.0) * np.arange(1, R), np.zeros(R - 1)]
         if sign > 0:                                # class 0 slow: start it below the mean rate
             x[:rm.m] -= rm.scale * np.log(2.0)
-        res = optimize.minimize(nll, np.clip(x, lo, hi), method="L-BFGS-B", bounds=bounds)
+        res = optimize.minimize(nll_and_grad if exact else nll, np.clip(x, lo, hi), jac=exact,
+                                method="L-BFGS-B", bounds=bounds)
         if best is None or res.fun < best.fun:
             best = res
     Q, scales, w = _unpack(rm, best.x, R)
     order = np.argsort(scales)
-    ll, joint = data.passes(Q, scales, w, root_prior, up=True)
+    joint = data.passes(Q, scales, w, root_prior, up=True)[1]
     post = joint[data.parents] - _logsumexp(joint[data.parents])[:, None]
     m = len(best.x)
     return RateClassFit(Q=scales[order[0]] * Q, scales=scales[order] / scales[order[0]], weights=w[order],
                         loglik=-float(best.fun), n_params=m, aic=2 * m + 2 * float(best.fun),
                         single=single, test={}, parents=data.parents, posterior=np.exp(post)[:, order])
+
+
+def _gradient(rm, x, R, data: RateClassData, joint, grad) -> np.ndarray | None:
+    """d ll / d x under the equal root prior from the passes' class posteriors and gradient
+    weights (Q_r = scale_r Q: d ll / d Q = sum_r scale_r G_r, d ll / d log scale_r =
+    <G_r, Q_r>, d ll / d logit_r = expected parents of class r - w_r x parents), or None
+    where Q is not safely diagonalisable."""
+    Q, scales, w = _unpack(rm, x, R)
+    dec = _eigen(Q)
+    if dec is None:
+        return None
+    ev, v, vi = dec
+    G = [class_gradient(sr * Q, (sr * ev, v, vi), data.lu, grad[r]) for r, sr in enumerate(scales)]
+    post = np.exp(joint[data.parents])
+    post /= post.sum(axis=1, keepdims=True)
+    g = np.r_[np.einsum("mij,ij->m", rm.dq(x[:rm.m]), sum(sr * Gr for sr, Gr in zip(scales, G))),
+              [np.sum(G[r] * scales[r] * Q) for r in range(1, R)],
+              post.sum(axis=0)[1:] - w[1:] * len(data.parents)]
+    return g if np.isfinite(g).all() else None
 
 
 def _start_x(rm, single: MkFit) -> np.ndarray:
