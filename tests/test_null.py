@@ -6,7 +6,11 @@ import pytest
 
 from forests import forest
 from phylohf.lineage import Lineage
-from phylohf.phylo.null import Simulator, fit_null, net_flow, null_test, pair_counts, rates
+from scipy import optimize
+
+from phylohf.phylo.null import (Simulator, fit_null, irreversibility, net_flow, null_test, pair_counts, rates,
+                                reversible)
+from phylohf.phylo.ratemodels import stationary
 
 
 def test_rates_by_hand():
@@ -18,6 +22,38 @@ def test_rates_by_hand():
     assert sym[0, 1] == sym[1, 0] == pytest.approx(4 / 20)            # (N01 + N10) / (n0 + n1)
     assert sym[0, 2] == sym[2, 0] == pytest.approx(1 / 10)
     assert np.allclose(sym.sum(axis=1), 0) and np.allclose(sym, sym.T)
+
+
+def test_reversible_rates_are_the_constrained_maximum():
+    rng = np.random.default_rng(0)
+    counts = rng.integers(0, 40, (5, 5)) + np.diag(rng.integers(200, 600, 5))
+    Q = rates(counts, "GTR")
+    flux = stationary(Q)[:, None] * Q
+    assert np.allclose(flux, flux.T, atol=1e-12)                      # detailed balance
+    N, n = counts * (1 - np.eye(5)), counts.sum(axis=1)
+
+    def loglik(q):
+        return float(np.sum(np.where(N > 0, N * np.log(np.where(q > 0, q, 1)), 0)) - np.sum(n[:, None] * q))
+
+    def profile(y):                                                  # s_ab given pi, as the docstring
+        pi = np.exp(np.r_[0.0, y])
+        D = n[:, None] * pi[None, :] + n[None, :] * pi[:, None]
+        return -loglik((N + N.T) / D * pi[None, :] * (1 - np.eye(5)))
+
+    best = optimize.minimize(profile, np.zeros(4), method="BFGS")
+    assert loglik(reversible(counts)) == pytest.approx(-best.fun, abs=1e-6)
+
+
+def test_irreversibility_by_hand():
+    #   0 -> 1 -> 2 -> 0 (a cycle, one way): ARD fits it exactly, GTR cannot
+    parent = np.array([-1, 0, 1, 2, -1, 4])
+    cyc = np.array([0, 1, 2, 0, 1, 1])[:, None]
+    stat = irreversibility(parent, 3)(cyc)[0]
+    assert stat > 0
+    back = np.array([0, 1, 0, 1, 1, 1])[:, None]                    # 0 <-> 1 only: reversible
+    assert irreversibility(parent, 3)(back)[0] == pytest.approx(0, abs=1e-9)
+    two = np.array([0, 1, 1, 0, 1, 0])[:, None]                     # two states: always reversible
+    assert irreversibility(parent, 2)(two)[0] == pytest.approx(0, abs=1e-9)
 
 
 def test_pair_counts_by_hand():
@@ -108,3 +144,35 @@ def test_net_flow_is_calibrated_on_a_hard_neutral_forest():
         ps.append(null_test(lineage, states, m, net_flow(lineage.parent, 4, [0], [1, 2, 3]), 39, seed).p)
     assert np.mean(np.array(ps) <= 0.05) <= 1 / 12, ps
     assert np.median(ps) > 0.2
+
+
+def _f81(seed: int, pi, cycle: bool = False, n: int = 20_000):
+    """F81 change (to b with probability pi_b, a reversible process with unequal frequencies)
+    from founders all in state 0, copying (0.02) and editing (0.5) parents, 30% undeclared; or,
+    with ``cycle``, every change one step along 0 -> 1 -> 2 -> 3 -> 0 (not reversible)."""
+    rng = np.random.default_rng(seed)
+    parent = np.where(rng.random(n) < 0.3, -1, rng.integers(np.maximum(np.arange(n) - 500, 0), np.maximum(np.arange(n), 1)))
+    parent[0] = -1
+    lineage = forest(parent)
+    edit = rng.random(n) < 0.4
+    state = np.zeros(n, np.int64)
+    for nodes in lineage.levels()[1:]:
+        p = lineage.parent[nodes]
+        change = rng.random(len(nodes)) < np.where(edit[p], 0.5, 0.02)
+        new = (state[p] + 1) % 4 if cycle else rng.choice(4, len(nodes), p=pi)
+        state[nodes] = np.where(change, new, state[p])
+    return lineage, np.where(rng.random(n) < 0.3, -1, state)
+
+
+def test_irreversibility_is_calibrated_on_a_reversible_forest_far_from_equilibrium():
+    pi = np.array([0.1, 0.2, 0.3, 0.4])
+    ps = []
+    for seed in range(10):
+        lineage, states = _f81(40 + seed, pi)
+        m = fit_null(lineage, states, 4, "GTR", seed=seed)
+        ps.append(null_test(lineage, states, m, irreversibility(lineage.parent, 4), 39, seed).p)
+    assert np.mean(np.array(ps) <= 0.05) <= 1 / 10, ps
+    assert np.median(ps) > 0.2
+    lineage, states = _f81(60, pi, cycle=True)
+    m = fit_null(lineage, states, 4, "GTR")
+    assert null_test(lineage, states, m, irreversibility(lineage.parent, 4), 39, 0).p == pytest.approx(1 / 40)

@@ -10,7 +10,9 @@ The null model, per generation (unit branch lengths):
   primary edges with both states known: with n_a edges leaving state a, N_ab of them
   ending in b, ``ARD`` takes q_ab = N_ab / n_a and ``SYM`` q_ab = q_ba =
   (N_ab + N_ba) / (n_a + n_b), the maximum-likelihood rates of the one-step Poisson
-  approximation, the second with no direction (each pair exchanges at one rate);
+  approximation, the second with no direction (each pair exchanges at one rate); ``GTR``
+  the reversible rates q_ab = s_ab pi_b (s symmetric) maximising that likelihood
+  (:func:`reversible`), a process with no net flow at equilibrium whatever its frequencies;
 * hidden rate classes of parents: a parent is in class c with weight w_c and the edges to
   all its children move by one generation at scale s_c (a copying parent, an editing
   parent): state a changes with probability 1 - exp(-s_c q_a), by one jump to b with
@@ -35,14 +37,14 @@ from scipy import optimize
 from ..lineage import Lineage, _jump, levels
 from .byrelation import relation_groups
 
-KINDS = ("SYM", "ARD")
+KINDS = ("SYM", "GTR", "ARD")
 CHUNK_CELLS = 20_000_000      # node x replicate cells held at once
 MAX_FIT_EDGES = 400_000       # edges the rate classes are fitted on (parents sampled beyond)
 
 
 @dataclass
 class NullModel:
-    kind: str                  # "SYM" (no direction) or "ARD"
+    kind: str                  # "SYM" (no direction), "GTR" (reversible) or "ARD"
     Q: np.ndarray              # (G, k, k) per relation group, per generation
     relations: list[str]       # name of every group
     group: np.ndarray          # per node: group of the edge above it (-1 roots)
@@ -72,11 +74,53 @@ def _step(q: np.ndarray, scales) -> np.ndarray:
     return (1 - m)[:, :, None] * np.eye(len(q)) + m[:, :, None] * jump
 
 
+def reversible(counts: np.ndarray, iterations: int = 2000, tol: float = 1e-10) -> np.ndarray:
+    """The reversible off-diagonal rates q_ab = s_ab pi_b (s symmetric) maximising the one-step
+    Poisson likelihood sum_ab N_ab log q_ab - n_a q_ab of (..., k, k) count matrices (n_a the
+    edges leaving a). For given pi, s_ab = M_ab / D_ab with M_ab = N_ab + N_ba and D_ab =
+    n_a pi_b + n_b pi_a; pi then solves C_j = pi_j sum_b M_jb n_b / D_jb (C_j the changes into
+    j), by that fixed point (the MM iteration of a Bradley-Terry model; the profile likelihood
+    is concave in log pi)."""
+    c = np.asarray(counts, float)
+    k = c.shape[-1]
+    N = c * (1 - np.eye(k))
+    n, M, C = c.sum(axis=-1), N + np.swapaxes(N, -1, -2), N.sum(axis=-2)
+    pi = np.ones(n.shape)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for _ in range(iterations):
+            D = n[..., :, None] * pi[..., None, :] + n[..., None, :] * pi[..., :, None]
+            denom = np.where(M > 0, M * n[..., None, :] / D, 0.0).sum(axis=-1)
+            new = np.where(denom > 0, C / denom, pi)
+            new /= new.sum(axis=-1, keepdims=True)
+            done = np.abs(new - pi).max() < tol
+            pi = new
+            if done:
+                break
+        D = n[..., :, None] * pi[..., None, :] + n[..., None, :] * pi[..., :, None]
+        return np.where(M > 0, M / D, 0.0) * pi[..., None, :]
+
+
+def irreversibility(parent: np.ndarray, k: int, lut=None):
+    """Statistic: the likelihood ratio of ARD against GTR one-step rates (:func:`reversible`)
+    on the primary edges with both states known, 2 sum_ab N_ab log(q^ARD_ab / q^GTR_ab); 0 for
+    two states (every two-state chain is reversible)."""
+    def statistic(S):
+        c = pair_counts(parent, S, k, lut).astype(float)
+        N = c * (1 - np.eye(k))
+        ard = N / np.maximum(c.sum(axis=-1, keepdims=True), 1)
+        gtr = reversible(c)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return 2 * np.where(N > 0, N * np.log(ard / gtr), 0.0).sum(axis=(1, 2))
+    return statistic
+
+
 def rates(counts: np.ndarray, kind: str) -> np.ndarray:
     """Q from a (k, k) parent-state x child-state count matrix (see the module docstring)."""
     n = counts.sum(axis=1).astype(float)
     if kind == "ARD":
         q = np.divide(counts, n[:, None], out=np.zeros(counts.shape), where=n[:, None] > 0)
+    elif kind == "GTR":
+        q = reversible(counts)
     else:
         pair = n[:, None] + n[None, :]
         q = np.divide(counts + counts.T, pair, out=np.zeros(counts.shape), where=pair > 0)
