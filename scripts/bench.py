@@ -332,7 +332,7 @@ def stage_asr(work: Path, seed: int, pastml: str | None = None) -> dict:
 
 def stage_rates(work: Path, seed: int) -> dict:
     """The rate models on a random 100,000-node family, k = 10 (two relation types), and the
-    slow ones (hidden rate classes, bootstrap LRT) on 10,000 nodes."""
+    bootstrap LRT on 10,000 nodes."""
     import numpy as np
 
     from phylohf.phylo.asr import marginal
@@ -358,23 +358,24 @@ def stage_rates(work: Path, seed: int) -> dict:
         states[rng.random(n) < 0.3] = -1
         size = f"{n // 1000}k"
         if n == 100_000:
-            gtr = timed(f"{size}: GTR fit", lambda: fit_mk(lin, states, lengths, "GTR", starts=1, k=k))
+            gtr = timed(f"{size}: GTR fit (goal: + marginals < 3 s)", lambda: fit_mk(lin, states, lengths, "GTR", starts=1, k=k))
             timed(f"{size}: GTR marginals", lambda: marginal(lin, states, gtr.Q, lengths))
-            timed(f"{size}: changes (pairs, jumps, 200 family-bootstrap CIs; Q given)",
+            timed(f"{size}: changes (pairs, jumps, 200 family-bootstrap CIs; Q given; goal < 3 s)",
                   lambda: summarise(lin, edge_changes(lin, states, gtr.Q, lengths)))
             ard = timed(f"{size}: ARD fit", lambda: fit_mk(lin, states, lengths, "ARD", starts=1, k=k))
-            timed(f"{size}: --by-relation ARD (2 relations; one-Q fit given)",
+            timed(f"{size}: --by-relation ARD (2 relations; one-Q fit given; goal < 10 s)",
                   lambda: fit_by_relation(lin, states, lengths, "ARD", k, starts=1, single=ard))
             a, b = (states % 2).astype(np.int64), (states // 5).astype(np.int64)
             a[states < 0], b[states < 0] = -1, -1
-            timed(f"{size}: correlate (independent and dependent fits)",
+            timed(f"{size}: correlate (independent and dependent fits; goal < 5 s)",
                   lambda: correlate(lin, a, b, lengths, starts=1))
+            sym = fit_mk(lin, states, lengths, "SYM", starts=1, k=k)
+            timed(f"{size}: --rate-classes 2, SYM (one-class fit given; goal < 20 s)",
+                  lambda: fit_rate_classes(lin, states, lengths, "SYM", k, 2, starts=1, single=sym))
         else:
             sym = fit_mk(lin, states, lengths, "SYM", starts=1, k=k)
-            timed(f"{size}: --rate-classes 2, SYM (one-class fit given)",
-                  lambda: fit_rate_classes(lin, states, lengths, "SYM", k, 2, starts=1, single=sym))
             stat = lrt(sym, fit_mk(lin, states, lengths, "ARD", starts=1, k=k))[0]
-            timed(f"{size}: --bootstrap-lrt 100, ARD vs SYM",
+            timed(f"{size}: --bootstrap-lrt 100, ARD vs SYM (goal < 60 s)",
                   lambda: bootstrap_lrt(lin, states, lengths, sym, "ARD", 100, seed, stat))
     return times
 
