@@ -914,12 +914,24 @@ def _failure(e: Exception) -> str:
     return str(e).splitlines()[0] if str(e) else type(e).__name__
 
 
+def _one_blas_thread() -> None:
+    """The passes multiply many (n x k) by (k x k) matrices, where BLAS threads only add
+    overhead (2-3x slower fits on 2 cores): one thread, unless the user set one."""
+    from threadpoolctl import threadpool_limits
+    if "OPENBLAS_NUM_THREADS" in os.environ:
+        return
+    for var in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(var, "1")             # BLAS libraries loaded later
+    threadpool_limits(1, user_api="blas")           # those loaded already
+
+
 def main(argv: list[str] | None = None) -> int:
     command = "phylohf"
     with _interrupts() as interrupted:
         try:
             args = parser().parse_args(argv)
             command = f"phylohf {args.command}"
+            _one_blas_thread()
             return args.func(args)
         except KeyboardInterrupt:
             pass

@@ -569,6 +569,8 @@ def main() -> None:
     if unknown := [s for s in only if s not in STAGES]:
         p.error(f"unknown stage(s) {', '.join(unknown)}: choose from {', '.join(STAGES)}")
     if args.stage:
+        from phylohf.cli import _one_blas_thread
+        _one_blas_thread()                          # as the commands run
         kwargs = ({"models": args.models, "seed": args.seed} if args.stage == "simulate"
                   else {"seed": args.seed} if args.stage in ("tree1m", "draw", "rates")
                   else {"seed": args.seed, "pastml": args.pastml} if args.stage == "asr"

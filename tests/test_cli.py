@@ -1,5 +1,6 @@
 """The command line end to end: demo, simulate -> ingest -> families, exit codes, messages."""
 import json
+import os
 import subprocess
 import sys
 
@@ -196,3 +197,15 @@ def test_asr_compare_models(eco, capsys):
     assert data["lrt"]["ARD vs SYM"]["df"] == 6 and data["lrt"]["SYM vs ER"]["df"] == 5
     assert data["lrt"]["ARD vs GTR"]["df"] == 3 and data["lrt"]["GTR vs F81"]["df"] == 5
     assert 0 <= data["lrt"]["ARD vs SYM"]["p"] <= 1
+
+
+@pytest.mark.parametrize("user", [None, "2"])
+def test_commands_run_on_one_blas_thread_unless_the_user_says(user):
+    code = ("import os, numpy, scipy.linalg; from phylohf import cli; cli._one_blas_thread(); "
+            "from threadpoolctl import threadpool_info; "
+            "print(sorted({i['num_threads'] for i in threadpool_info() if i['user_api'] == 'blas'}))")
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
+    if user:
+        env["OPENBLAS_NUM_THREADS"] = user
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+    assert out.strip() == ("[1]" if user is None else f"[{user}]")
