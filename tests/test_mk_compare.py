@@ -41,10 +41,20 @@ def test_two_states_say_every_chain_is_reversible():
     assert c.fits["F81"].loglik == pytest.approx(c.fits["ARD"].loglik, abs=1e-3)
 
 
-def test_bootstrap_p_formula():
-    values = iter([0.5, 3.0, 1.0, 2.0, 5.0])
-    p, null = bootstrap_p(2.0, lambda rng: None, lambda _: next(values), 5, seed=0)
+@pytest.mark.parametrize("workers", [1, 2])
+def test_bootstrap_p_formula(workers):
+    values = iter([0.5, 3.0, 1.0, 2.0, 5.0])        # drawn in order, refitted on any worker
+    p, null = bootstrap_p(2.0, lambda rng: next(values), lambda v: v, 5, seed=0, workers=workers)
     assert p == pytest.approx((1 + 3) / (1 + 5)) and null.tolist() == [0.5, 3.0, 1.0, 2.0, 5.0]
+
+
+def test_bootstrap_refits_do_not_depend_on_the_workers():
+    lin, states, lengths = mk_data(q_matrix("SYM", [0.4, 0.2, 0.7], 3), 80, 0.2, np.random.default_rng(3))
+    small = fit_mk(lin, states, lengths, "SYM", starts=1, k=3)
+    runs = [bootstrap_p(1.0, lambda rng: simulate_like(lin, states, lengths, small.Q, "equal", rng),
+                        lambda sim: fit_mk(lin, sim, lengths, "ARD", starts=1, k=3).loglik, 6, seed=4,
+                        workers=w)[1] for w in (1, 2)]
+    assert np.array_equal(runs[0], runs[1]) and len(np.unique(runs[0])) == 6
 
 
 def test_replicates_keep_observed_roots_and_missingness():

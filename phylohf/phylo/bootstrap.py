@@ -8,6 +8,8 @@ both models are refitted. p = (1 + #{LR* >= LR}) / (1 + N).
 """
 from __future__ import annotations
 
+import multiprocessing
+import os
 from typing import Callable
 
 import numpy as np
@@ -34,12 +36,34 @@ def simulate_like(lineage: Lineage, states: np.ndarray, lengths: np.ndarray, Q: 
     return np.where(states >= 0, sim, -1)
 
 
+_JOB: tuple = ()            # (refit, datasets) for the forked workers of bootstrap_p
+
+
+def _refit_one(i: int) -> float:
+    refit, datasets = _JOB
+    return refit(datasets[i])
+
+
 def bootstrap_p(statistic: float, simulate: Callable[[np.random.Generator], object],
-                refit: Callable[[object], float], replicates: int, seed: int) -> tuple[float, np.ndarray]:
+                refit: Callable[[object], float], replicates: int, seed: int,
+                workers: int | None = None) -> tuple[float, np.ndarray]:
     """(p, the replicate statistics): ``simulate(rng)`` draws a dataset under the null fit,
-    ``refit(data)`` returns its LR statistic (both models refitted)."""
+    ``refit(data)`` returns its LR statistic (both models refitted). The datasets are drawn
+    in order, then refitted on ``workers`` forked processes (default: one per core), so the
+    result does not depend on how many."""
+    global _JOB
     rng = np.random.default_rng(seed)
-    null = np.array([refit(simulate(rng)) for _ in range(replicates)])
+    datasets = [simulate(rng) for _ in range(replicates)]
+    workers = min(workers or len(os.sched_getaffinity(0)), replicates)
+    if workers < 2:
+        null = np.array([refit(d) for d in datasets])
+    else:
+        _JOB = (refit, datasets)
+        try:
+            with multiprocessing.get_context("fork").Pool(workers) as pool:
+                null = np.array(pool.map(_refit_one, range(replicates), chunksize=1))
+        finally:
+            _JOB = ()
     return float((1 + np.sum(null >= statistic - 1e-9)) / (1 + replicates)), null
 
 
