@@ -168,17 +168,28 @@ def _fit_classes(Q, par, a, b, g, C, rng):
     n_par = int(pidx.max()) + 1
     triple, inv = np.unique(np.stack([g, a, b]), axis=1, return_inverse=True)
     inv = inv.ravel()
+    exit_ = -np.stack([np.diag(q) for q in Q])[triple[0], triple[1]]      # q_a of every triple
+    stay = triple[1] == triple[2]
+
     def logp(scale):
+        """log P of every triple at ``scale`` and its derivative by log scale (:func:`_step`)."""
         P = np.stack([_step(q, [scale])[0] for q in Q])
-        return np.log(np.clip(P[triple[0], triple[1], triple[2]], 1e-300, 1.0))
+        sq = scale * exit_
+        with np.errstate(divide="ignore", invalid="ignore"):
+            d = np.where(stay, -sq, sq / np.expm1(sq))
+        return np.log(np.clip(P[triple[0], triple[1], triple[2]], 1e-300, 1.0)), np.nan_to_num(d)
 
     def nll(x):
         scales, logw = np.exp(x[:C]), x[C:] - np.logaddexp.reduce(x[C:])
-        per = np.stack([np.bincount(pidx, logp(s)[inv], n_par) for s in scales], axis=1)
-        return -float(np.logaddexp.reduce(per + logw, axis=1).sum())
+        lp = [logp(s) for s in scales]
+        per = np.stack([np.bincount(pidx, v[inv], n_par) for v, _ in lp], axis=1) + logw
+        ll = np.logaddexp.reduce(per, axis=1)
+        post = np.exp(per - ll[:, None])                            # each parent's class posterior
+        dscale = [post[:, c] @ np.bincount(pidx, d[inv], n_par) for c, (_, d) in enumerate(lp)]
+        return -float(ll.sum()), -np.r_[dscale, post.sum(axis=0) - n_par * np.exp(logw)]
 
     x0 = np.r_[np.log(np.geomspace(0.3, 3.0, C)), np.zeros(C)]
-    res = optimize.minimize(nll, x0, method="L-BFGS-B", bounds=[(-9, 4)] * C + [(-12, 12)] * C)
+    res = optimize.minimize(nll, x0, jac=True, method="L-BFGS-B", bounds=[(-9, 4)] * C + [(-12, 12)] * C)
     scales, w = np.exp(res.x[:C]), np.exp(res.x[C:] - np.logaddexp.reduce(res.x[C:]))
     order = np.argsort(scales)
     return scales[order], w[order]
