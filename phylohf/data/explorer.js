@@ -1,0 +1,253 @@
+// phylohf family explorer: draws the family of the page's JSON with d3 (SVG, zoomable).
+// Ids are data: they reach the document only through textContent and attribute values.
+(function () {
+  "use strict";
+  const D = JSON.parse(document.getElementById("phylohf-data").textContent);
+  const n = D.ids.length, parent = Int32Array.from(D.parent);
+  const DASH = {solid: null, dashed: "6,3", dotted: "1.5,3"};
+  const GEN = 150, ROW = 14, RING = 60;                 // px per generation, per leaf row, radial offset
+  const LABELS = 2500;                                   // visible nodes up to which every node is labelled
+
+  // subtree sizes and depths (pre-order: parents come before their children)
+  const size = new Int32Array(n).fill(1), depth = new Int32Array(n), nkids = new Int32Array(n);
+  for (let i = 1; i < n; i++) { depth[i] = depth[parent[i]] + 1; nkids[parent[i]]++; }
+  for (let i = n - 1; i > 0; i--) size[parent[i]] += size[i];
+  const lower = D.ids.map(s => s.toLowerCase());
+  const merges = new Map(D.merges);
+  const collapsed = new Uint8Array(n);
+  const state = {colorBy: D.color_by, layout: "rectangular", hit: -1, pinned: -1};
+
+  function resetCollapse() { collapsed.fill(0); for (const i of D.collapsed) collapsed[i] = 1; }
+  resetCollapse();
+
+  function colorOf(i) { const a = D.attributes[state.colorBy]; return a.color[a.code[i]]; }
+  function valueOf(name, i) { const a = D.attributes[name]; return a.values[a.code[i]]; }
+  function relation(i) { return parent[i] < 0 ? null : valueOf("relation", i); }
+
+  // -- layout of the visible tree: x generation, y leaf row (internal: middle of its children)
+  function layout() {
+    const shown = new Uint8Array(n), y = new Float64Array(n), lo = new Float64Array(n), hi = new Float64Array(n);
+    const vis = [];
+    shown[0] = 1;
+    for (let i = 0; i < n; i++) {
+      if (i > 0) shown[i] = shown[parent[i]] && !collapsed[parent[i]] ? 1 : 0;
+      if (shown[i]) vis.push(i);
+    }
+    let rows = 0;
+    const leaf = new Uint8Array(n);
+    for (const i of vis) { if (collapsed[i] || nkids[i] === 0) { leaf[i] = 1; y[i] = rows++; } lo[i] = Infinity; hi[i] = -Infinity; }
+    for (let k = vis.length - 1; k >= 0; k--) {
+      const i = vis[k];
+      if (!leaf[i]) y[i] = (lo[i] + hi[i]) / 2;
+      const p = parent[i];
+      if (p >= 0) { lo[p] = Math.min(lo[p], y[i]); hi[p] = Math.max(hi[p], y[i]); }
+    }
+    return {vis, y, rows: Math.max(rows, 1)};
+  }
+
+  function point(L, i) {
+    if (state.layout === "rectangular") return [depth[i] * GEN, L.y[i] * ROW];
+    const a = 2 * Math.PI * L.y[i] / L.rows, r = depth[i] * GEN * 0.6 + (i === 0 ? 0 : RING);
+    return [r * Math.cos(a), r * Math.sin(a)];
+  }
+
+  function branchPath(L, i) {
+    const p = parent[i], [cx, cy] = point(L, i), [px, py] = point(L, p);
+    if (state.layout === "rectangular") return `M${px},${py}V${cy}H${cx}`;
+    const rp = Math.hypot(px, py), a = 2 * Math.PI * L.y[i] / L.rows;
+    if (rp === 0) return `M0,0L${cx},${cy}`;
+    const pa = Math.atan2(py, px), sx = rp * Math.cos(a), sy = rp * Math.sin(a);
+    let da = a - pa; while (da > Math.PI) da -= 2 * Math.PI; while (da < -Math.PI) da += 2 * Math.PI;
+    return `M${px},${py}A${rp},${rp} 0 0 ${da > 0 ? 1 : 0} ${sx},${sy}L${cx},${cy}`;
+  }
+
+  function marker(i) {
+    if (collapsed[i]) { const w = 10 + 6 * Math.log10(size[i]), h = 4 + 2 * Math.log10(size[i]); return `M0,0L${w},${-h}L${w},${h}Z`; }
+    return d3.symbol(relation(i) === "merge" ? d3.symbolSquare : d3.symbolCircle, relation(i) === "merge" ? 50 : 40)();
+  }
+
+  const svg = d3.select("#tree"), gB = d3.select("#branches"), gN = d3.select("#nodes"), gL = d3.select("#labels");
+  const zoom = d3.zoom().scaleExtent([0.005, 40]).on("zoom", e => d3.select("#viewport").attr("transform", e.transform));
+  svg.call(zoom).on("dblclick.zoom", null);
+  let L = null;
+
+  function render(fit) {
+    L = layout();
+    const groups = new Map();                          // one path per colour and line style
+    for (const i of L.vis) {
+      if (i === 0) continue;
+      const k = colorOf(i) + "|" + (D.relation_line[relation(i)] || "solid");
+      if (!groups.has(k)) groups.set(k, []);
+      groups.get(k).push(branchPath(L, i));
+    }
+    gB.selectAll("path").data([...groups], d => d[0]).join("path").attr("class", "branch")
+      .attr("stroke", d => d[0].split("|")[0]).attr("stroke-dasharray", d => DASH[d[0].split("|")[1]])
+      .attr("d", d => d[1].join(""));
+    gN.selectAll("path").data(L.vis, i => i).join("path")
+      .attr("class", i => "node" + (D.observed[i] ? "" : " placeholder") + (collapsed[i] ? " collapsed" : "")
+                          + (relation(i) === "merge" ? " merge" : "") + (i === state.hit ? " hit" : ""))
+      .attr("data-i", i => i).attr("d", marker).attr("transform", i => `translate(${point(L, i)})`)
+      .attr("fill", colorOf).attr("stroke", i => D.observed[i] ? null : colorOf(i));
+    const labelled = L.vis.length <= LABELS ? L.vis : L.vis.filter(i => collapsed[i] || i === state.hit);
+    gL.selectAll("text").data(labelled, i => i).join("text")
+      .attr("class", i => "label" + (i === state.hit ? " hit" : ""))
+      .attr("transform", labelTransform).attr("text-anchor", i => labelFlip(i) ? "end" : "start")
+      .attr("dy", "0.32em").text(labelText);
+    d3.select("#legend").call(drawLegend);
+    if (fit) fitView();
+    document.body.dataset.drawn = String(L.vis.length);
+  }
+
+  function labelText(i) {
+    let t = D.ids[i];
+    if (collapsed[i]) t += ` [${size[i].toLocaleString("en")} models]`;
+    if (merges.has(i)) t += "  + merge of " + merges.get(i).join(", ");
+    return t;
+  }
+  function labelFlip(i) { if (state.layout === "rectangular") return false; const a = (360 * L.y[i] / L.rows) % 360; return a > 90 && a < 270; }
+  function labelTransform(i) {
+    const [x, y] = point(L, i), off = collapsed[i] ? 14 + 6 * Math.log10(size[i]) : 6;
+    if (state.layout === "rectangular") return nkids[i] && !collapsed[i] ? `translate(${x - 4},${y - 8})` : `translate(${x + off},${y})`;
+    const deg = 360 * L.y[i] / L.rows, f = labelFlip(i);
+    return `rotate(${deg}) translate(${Math.hypot(x, y) + off},0)` + (f ? " rotate(180)" : "");
+  }
+
+  function fitView() {
+    const box = document.getElementById("viewport").getBBox(), W = svg.node().clientWidth, H = svg.node().clientHeight;
+    const s = Math.min(W / (box.width + 40), H / (box.height + 40), 2);
+    svg.call(zoom.transform, d3.zoomIdentity.translate(W / 2 - s * (box.x + box.width / 2), H / 2 - s * (box.y + box.height / 2)).scale(s));
+  }
+
+  function centreOn(i) {
+    const [x, y] = point(L, i), W = svg.node().clientWidth, H = svg.node().clientHeight, s = Math.max(d3.zoomTransform(svg.node()).k, 1);
+    svg.call(zoom.transform, d3.zoomIdentity.translate(W / 2 - s * x, H / 2 - s * y).scale(s));
+  }
+
+  // -- legend and metadata (text nodes only)
+  function el(tag, attrs, text) {
+    const e = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, v);
+    if (text !== undefined) e.textContent = text;
+    return e;
+  }
+
+  function lineSample(dash) {
+    const s = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+    s.setAttribute("width", "28"); s.setAttribute("height", "10");
+    const l = document.createElementNS("http://www.w3.org/2000/svg", "line");
+    for (const [k, v] of [["x1", 0], ["y1", 5], ["x2", 28], ["y2", 5], ["stroke", "#333"], ["stroke-width", 2]]) l.setAttribute(k, v);
+    if (dash) l.setAttribute("stroke-dasharray", dash);
+    s.appendChild(l);
+    return s;
+  }
+
+  function drawLegend(sel) {
+    const box = sel.node();
+    box.replaceChildren(el("h2", {}, `${state.colorBy} (models)`));
+    for (const [value, color, count] of D.attributes[state.colorBy].legend) {
+      const row = el("div", {class: "row"});
+      const sw = el("span", {class: "swatch"}); sw.style.background = color;
+      row.append(sw, el("span", {}, `${value} (${count.toLocaleString("en")})`));
+      box.appendChild(row);
+    }
+    box.appendChild(el("h2", {}, "relations and markers"));
+    for (const r of ["finetune", "adapter", "quantized"]) {
+      const row = el("div", {class: "row"}); row.append(lineSample(DASH[D.relation_line[r]]), el("span", {}, r)); box.appendChild(row);
+    }
+    for (const t of ["merge: square node, labelled with its further parents", "placeholder (absent parent): hollow",
+                     "collapsed clade: triangle [models]; click to expand"]) box.appendChild(el("div", {class: "row"}, t));
+  }
+
+  function hubLink(id) { return D.hub + id.split("/").map(encodeURIComponent).join("/"); }
+
+  function fields(i) {
+    const day = D.created[i];
+    const rows = [["license", valueOf("license", i)], ["languages", valueOf("languages", i)], ["task", valueOf("task", i)],
+                  ["library", valueOf("library", i)], ["relation", relation(i) || "(root)"],
+                  ["created", day === null ? "?" : new Date(day * 86400000).toISOString().slice(0, 10)],
+                  ["downloads", D.downloads[i] === null ? "?" : D.downloads[i].toLocaleString("en")],
+                  ["subtree", `${size[i].toLocaleString("en")} models`]];
+    if (parent[i] >= 0) rows.push(["parent", D.ids[parent[i]]]);
+    if (merges.has(i)) rows.push(["merge of", merges.get(i).join(", ")]);
+    if (!D.observed[i]) rows.push(["placeholder", "absent parent: no metadata"]);
+    return rows;
+  }
+
+  function asrBar(i) {
+    const A = D.asr, k = A.states.length, box = el("div", {class: "asr"});
+    box.appendChild(el("h2", {}, `${A.trait}: posterior (${A.known[i] ? "declared" : "reconstructed"})`));
+    const bar = el("div", {class: "bar", title: A.model});
+    const probs = A.states.map((s, j) => [s, A.posterior[i * k + j] / 1000]);
+    probs.forEach(([s, p], j) => { const sp = el("span", {title: `${s}: ${(100 * p).toFixed(1)}%`}); sp.style.width = `${100 * p}%`; sp.style.background = d3.schemeTableau10[j % 10]; bar.appendChild(sp); });
+    box.appendChild(bar);
+    const list = el("div", {class: "probs"});
+    probs.map((sp, j) => [...sp, j]).filter(([, p]) => p >= 0.005).sort((a, b) => b[1] - a[1]).forEach(([s, p, j]) => {
+      const row = el("div", {class: "row"}), sw = el("span", {class: "swatch"}); sw.style.background = d3.schemeTableau10[j % 10];
+      row.append(sw, el("span", {}, `${s} ${(100 * p).toFixed(1)}%`)); list.appendChild(row);
+    });
+    box.appendChild(list);
+    return box;
+  }
+
+  function showInfo(box, i, full) {
+    const items = [el("div", {class: "id"}, D.ids[i])];
+    const dl = el("dl");
+    for (const [k, v] of fields(i)) dl.append(el("dt", {}, k), el("dd", {}, v));
+    items.push(dl);
+    if (D.asr) items.push(asrBar(i));
+    if (full) {
+      if (D.observed[i]) { const a = el("a", {href: hubLink(D.ids[i]), target: "_blank", rel: "noopener noreferrer", id: "hub-link"}, "open on the Hugging Face Hub"); items.push(el("p"), a); }
+      if (nkids[i]) { const b = el("button", {type: "button", id: "toggle"}, collapsed[i] ? "expand" : "collapse"); b.onclick = () => { toggle(i); showInfo(box, i, true); }; items.push(el("p"), b); }
+    }
+    box.replaceChildren(...items);
+  }
+
+  function toggle(i) {
+    if (collapsed[i]) {
+      collapsed[i] = 0;
+      if (size[i] > D.max_nodes) for (let c = i + 1; c < i + size[i]; c++) if (parent[c] === i && nkids[c]) collapsed[c] = 1;
+    } else collapsed[i] = 1;
+    render(false);
+  }
+
+  const tip = document.getElementById("tooltip");
+  gN.on("mouseover", e => { const i = +e.target.getAttribute("data-i"); if (isNaN(i)) return; showInfo(tip, i, false); tip.hidden = false; })
+    .on("mousemove", e => { tip.style.left = `${e.clientX + 14}px`; tip.style.top = `${e.clientY + 10}px`; })
+    .on("mouseout", () => { tip.hidden = true; })
+    .on("click", e => {
+      const i = +e.target.getAttribute("data-i"); if (isNaN(i)) return;
+      state.pinned = i;
+      if (collapsed[i]) toggle(i);
+      showInfo(document.getElementById("info"), i, true);
+    });
+
+  function find(query) {
+    const q = query.trim().toLowerCase(), status = document.getElementById("status");
+    if (!q) return;
+    let i = lower.indexOf(q);
+    if (i < 0) i = lower.findIndex(s => s.includes(q));
+    if (i < 0) { status.textContent = `no model matches “${query.trim()}”`; return; }
+    status.textContent = "";
+    for (let a = parent[i]; a >= 0; a = parent[a]) collapsed[a] = 0;
+    state.hit = i;
+    render(false);
+    centreOn(i);
+    showInfo(document.getElementById("info"), i, true);
+  }
+
+  const sel = document.getElementById("color-by");
+  for (const name of Object.keys(D.attributes)) sel.appendChild(el("option", {value: name}, name));
+  sel.value = state.colorBy;
+  sel.onchange = () => { state.colorBy = sel.value; render(false); };
+  const lay = document.getElementById("layout");
+  lay.onchange = () => { state.layout = lay.value; render(true); };
+  const search = document.getElementById("search");
+  search.onkeydown = e => { if (e.key === "Enter") find(search.value); };
+  document.getElementById("find").onclick = () => find(search.value);
+  document.getElementById("expand-all").onclick = () => { collapsed.fill(0); render(true); };
+  document.getElementById("reset").onclick = () => { resetCollapse(); state.hit = -1; render(true); };
+  document.getElementById("title").textContent =
+    `${D.root}: ${n.toLocaleString("en")} models` + (D.collapsed.length ? `, ${D.collapsed.length.toLocaleString("en")} uniform clades collapsed` : "");
+  render(true);
+  document.body.dataset.ready = String(performance.now());
+})();
