@@ -111,8 +111,10 @@ def family_data(lineage: Lineage, genome, root: int, store=None, color_by: str =
         d = drawing(lineage, genome, root, color_by, collapse_by=color_by, max_nodes=max_nodes)
         order = np.argsort(node)
         pos = order[np.searchsorted(node[order], d.node)]
-        clade = d.triangle & (d.members == size[pos])                 # whole clades, not grouped siblings
-        collapsed = np.sort(pos[clade]).tolist()
+        drawn, tri = np.zeros(len(node), bool), np.zeros(len(node), bool)
+        drawn[pos], tri[pos[d.triangle]] = True, True
+        below = np.r_[False, drawn[par[1:]] & ~tri[par[1:]] & ~drawn[1:]]   # grouped with a sibling
+        collapsed = np.flatnonzero((size > 1) & (tri | below)).tolist()   # every clade drawn as a triangle
     created = lineage.created[node]
     merges = attrs["merge_parents"][node]
     data = {
