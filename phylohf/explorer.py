@@ -24,8 +24,9 @@ from importlib import resources
 
 import numpy as np
 
-from .draw import ATTRIBUTES, RELATION_LINE, _text, drawing, legend, preorder
+from .draw import ATTRIBUTES, LABEL_WIDTH, PALETTE, RELATION_LINE, _text, drawing, legend, preorder
 from .export.trees import node_attributes
+from .genome import Genome
 from .lineage import NO_DATE, Lineage
 
 HUB = "https://huggingface.co/"
@@ -66,24 +67,37 @@ def _attribute(values: np.ndarray) -> dict:
             "legend": [[v, c, counts[v]] for v, c in colors.items()]}
 
 
-def _posterior(lineage: Lineage, genome, node: np.ndarray, trait: str, seed: int) -> dict:
-    """Marginal posteriors of ``trait`` at the family's nodes (the ``phylohf asr`` defaults:
-    Mk ER, unit branch lengths, equal root prior), in thousandths."""
+def _family_genome(genome: Genome, node: np.ndarray) -> Genome:
+    """The genomes of ``node`` alone, each group's traits most frequent in them first (so the
+    states of a reconstruction are the family's own most frequent values)."""
+    m = genome.matrix[node].tocsc()
+    counts = np.diff(m.indptr)
+    order = np.lexsort((np.arange(len(counts)), -counts))
+    order = order[counts[order] > 0]
+    return Genome(m[:, order].tocsr(), genome.trait_group[order], genome.traits[order], counts[order],
+                  genome.declared[node])
+
+
+def _posterior(lineage: Lineage, genome: Genome, node: np.ndarray, trait: str, seed: int) -> dict:
+    """Marginal posteriors of ``trait`` at the family's nodes (the ``phylohf asr`` defaults: Mk ER,
+    unit branch lengths, equal root prior; the family's 10 most frequent values as states), in
+    thousandths."""
     from .branch_lengths import branch_lengths
     from .phylo.reconstruct import reconstruct
     from .traits import character
-    truth, names = character(genome, trait, 10, "unknown", lineage.observed)
-    scope = np.zeros(lineage.n, bool)
-    scope[node] = True
-    truth = np.where(scope, truth, -1)
-    if not (truth >= 0).any():
+    states, names = character(_family_genome(genome, node), trait, 10, "unknown", lineage.observed[node])
+    if not (states >= 0).any():
         raise ValueError(f"no model of this family declares {trait}: nothing to reconstruct "
                          "(pick another --asr trait)")
+    truth = np.full(lineage.n, -1, np.int64)
+    truth[node] = states
+    scope = np.zeros(lineage.n, bool)
+    scope[node] = True
     lengths = branch_lengths(lineage, "unit", genome).length
     r = reconstruct(lineage, truth, len(names), lengths, "ER", seed=seed, scope=scope)
     post = np.rint(r.marginals.posterior[node] * 1000).astype(np.int64)
-    return {"trait": trait, "states": names, "model": f"Mk {r.fit.model}, {r.conventions}",
-            "known": (truth[node] >= 0).astype(int).tolist(), "posterior": post.ravel().tolist()}
+    return {"trait": trait, "states": names, "model": f"{r.conventions}; branch lengths one per generation",
+            "known": (states >= 0).astype(int).tolist(), "posterior": post.ravel().tolist()}
 
 
 def family_root(lineage: Lineage, model_id: str | None, fams) -> int:
@@ -125,7 +139,8 @@ def family_data(lineage: Lineage, genome, root: int, store=None, color_by: str =
         "downloads": _downloads(store, node) if store is not None else [None] * len(node),
         "attributes": {name: _attribute(values[node]) for name, values in attrs.items()},   # every NHX one
         "merges": [[i, merges[i]] for i in np.flatnonzero([m is not None for m in merges.tolist()]).tolist()],
-        "collapsed": collapsed, "relation_line": RELATION_LINE,
+        "collapsed": collapsed, "relation_line": RELATION_LINE, "palette": PALETTE,
+        "label_width": LABEL_WIDTH,                                    # labels above a branch are cut beyond it
     }
     if asr is not None:
         data["asr"] = _posterior(lineage, genome, node, asr, seed)

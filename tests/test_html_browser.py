@@ -9,6 +9,7 @@ from browser import chrome, chromium_missing, errors, open_page
 from forests import random_tree
 from test_draw import inherited, license_genome
 from test_html import HOSTILE
+from phylohf.draw import LABEL_WIDTH, shorten
 from phylohf.explorer import write_page
 from phylohf.lineage import NO_DATE, Lineage
 
@@ -105,8 +106,11 @@ def test_hostile_ids_stay_text(driver, tmp_path):
     data = opened(driver, tmp_path, lin, g, asr="license")
     assert driver.execute_script("return window.pwned === undefined && document.scripts.length === 3 "
                                  "&& document.images.length === 0")
-    labels = driver.execute_script("return [...document.querySelectorAll('#labels .label')].map(e => e.textContent)")
-    assert sorted(t.split("  + merge")[0] for t in labels) == sorted(data["ids"])
+    labels = driver.execute_script("return [...document.querySelectorAll('#labels .label')].map("
+                                   "e => [+e.__data__, e.textContent])")
+    inner = set(data["parent"][1:])                      # labelled above their branch: cut as draw cuts
+    assert sorted(labels) == [[i, shorten([m])[0] if i in inner else m] for i, m in enumerate(data["ids"])]
+    assert any(len(m) > LABEL_WIDTH for m in data["ids"])
     assert driver.title.startswith(data["ids"][0])
     for i, model in enumerate(data["ids"]):
         if not data["observed"][i]:
@@ -133,3 +137,16 @@ def test_50000_nodes_open(driver, tmp_path):
     assert time.perf_counter() - t < 15 and ready < 15_000           # the 3 s goal: scripts/bench.py --only html
     assert 0 < int(driver.execute_script("return document.body.dataset.drawn")) < 50_000
     assert len(data["collapsed"]) > 0 and errors(driver) == []
+
+
+def test_merges_placeholders_and_relations_are_marked(driver, tmp_path):
+    from test_draw import small_family
+    lin, g = small_family()
+    opened(driver, tmp_path, lin, g)
+    merged = driver.find_element("css selector", '#labels .label:last-child').get_attribute("textContent")
+    assert merged == "org/merged  + merge of other/x"
+    classes = dict((i, c) for i, _, c in nodes(driver))
+    assert "merge" in classes[5] and "placeholder" in classes[4] and "placeholder" not in classes[0]
+    dashes = driver.execute_script("return [...document.querySelectorAll('#branches path')].map("
+                                   "e => e.getAttribute('stroke-dasharray'))")
+    assert set(map(str, dashes)) == {"1.5,3", "None"} and errors(driver) == []   # quantized dotted, the rest solid

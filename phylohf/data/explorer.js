@@ -5,8 +5,9 @@
   const D = JSON.parse(document.getElementById("phylohf-data").textContent);
   const n = D.ids.length, parent = Int32Array.from(D.parent);
   const DASH = {solid: null, dashed: "6,3", dotted: "1.5,3"};
-  const GEN = 150, ROW = 14, RING = 60;                 // px per generation, per leaf row, radial offset
+  const GEN = 240, ROW = 15, RING = 60;                 // px per generation, per leaf row, radial offset
   const LABELS = 2500;                                   // visible nodes up to which every node is labelled
+  const MIN_SCALE = 0.6;                                 // a taller tree opens at its top, at this zoom
 
   // subtree sizes and depths (pre-order: parents come before their children)
   const size = new Int32Array(n).fill(1), depth = new Int32Array(n), nkids = new Int32Array(n);
@@ -15,7 +16,7 @@
   const lower = D.ids.map(s => s.toLowerCase());
   const merges = new Map(D.merges);
   const collapsed = new Uint8Array(n);
-  const state = {colorBy: D.color_by, layout: "rectangular", hit: -1, pinned: -1};
+  const state = {colorBy: D.color_by, layout: "rectangular", hit: -1};     // hit: the model found or clicked
 
   function resetCollapse() { collapsed.fill(0); for (const i of D.collapsed) collapsed[i] = 1; }
   resetCollapse();
@@ -42,12 +43,15 @@
       const p = parent[i];
       if (p >= 0) { lo[p] = Math.min(lo[p], y[i]); hi[p] = Math.max(hi[p], y[i]); }
     }
-    return {vis, y, rows: Math.max(rows, 1)};
+    let deepest = 1;
+    for (const i of vis) deepest = Math.max(deepest, depth[i]);
+    rows = Math.max(rows, 1);                         // radial: rings far enough apart for the rows to fit
+    return {vis, y, rows, ring: Math.max(GEN * 0.6, rows * ROW / (2 * Math.PI * deepest))};
   }
 
   function point(L, i) {
     if (state.layout === "rectangular") return [depth[i] * GEN, L.y[i] * ROW];
-    const a = 2 * Math.PI * L.y[i] / L.rows, r = depth[i] * GEN * 0.6 + (i === 0 ? 0 : RING);
+    const a = 2 * Math.PI * L.y[i] / L.rows, r = depth[i] * L.ring + (i === 0 ? 0 : RING);
     return [r * Math.cos(a), r * Math.sin(a)];
   }
 
@@ -88,38 +92,50 @@
                           + (relation(i) === "merge" ? " merge" : "") + (i === state.hit ? " hit" : ""))
       .attr("data-i", i => i).attr("d", marker).attr("transform", i => `translate(${point(L, i)})`)
       .attr("fill", colorOf).attr("stroke", i => D.observed[i] ? null : colorOf(i));
-    const labelled = L.vis.length <= LABELS ? L.vis : L.vis.filter(i => collapsed[i] || i === state.hit);
+    const few = L.vis.length <= LABELS, radial = state.layout === "radial";   // radial: inner nodes on hover only
+    const labelled = L.vis.filter(i => i === state.hit || collapsed[i] || few && !(radial && inner(i)));
     gL.selectAll("text").data(labelled, i => i).join("text")
       .attr("class", i => "label" + (i === state.hit ? " hit" : ""))
-      .attr("transform", labelTransform).attr("text-anchor", i => labelFlip(i) ? "end" : "start")
+      .attr("transform", labelTransform).attr("text-anchor", i => labelFlip(i) || (state.layout === "rectangular" && inner(i)) ? "end" : "start")
       .attr("dy", "0.32em").text(labelText);
     d3.select("#legend").call(drawLegend);
     if (fit) fitView();
     document.body.dataset.drawn = String(L.vis.length);
   }
 
+  function shorten(t) {                              // as phylohf.draw.shorten: cut in the middle
+    const w = D.label_width, head = Math.floor((w - 1) / 2);
+    return t.length <= w ? t : t.slice(0, head) + "…" + t.slice(t.length - (w - 1 - head));
+  }
   function labelText(i) {
-    let t = D.ids[i];
-    if (collapsed[i]) t += ` [${size[i].toLocaleString("en")} models]`;
+    let t = state.layout === "rectangular" && inner(i) ? shorten(D.ids[i]) : D.ids[i];   // inner: the branch's length
+    if (collapsed[i]) t += ` [${models(size[i])}]`;
     if (merges.has(i)) t += "  + merge of " + merges.get(i).join(", ");
     return t;
   }
+  function inner(i) { return nkids[i] > 0 && !collapsed[i]; }       // labelled above its branch, ending at it
   function labelFlip(i) { if (state.layout === "rectangular") return false; const a = (360 * L.y[i] / L.rows) % 360; return a > 90 && a < 270; }
   function labelTransform(i) {
     const [x, y] = point(L, i), off = collapsed[i] ? 14 + 6 * Math.log10(size[i]) : 6;
-    if (state.layout === "rectangular") return nkids[i] && !collapsed[i] ? `translate(${x - 4},${y - 8})` : `translate(${x + off},${y})`;
+    if (state.layout === "rectangular") return inner(i) ? `translate(${x - 5},${y - 7})` : `translate(${x + off},${y})`;
     const deg = 360 * L.y[i] / L.rows, f = labelFlip(i);
     return `rotate(${deg}) translate(${Math.hypot(x, y) + off},0)` + (f ? " rotate(180)" : "");
   }
 
-  function fitView() {
+  function fitView() {                               // the whole tree, unless its rows would be unreadable:
     const box = document.getElementById("viewport").getBBox(), W = svg.node().clientWidth, H = svg.node().clientHeight;
-    const s = Math.min(W / (box.width + 40), H / (box.height + 40), 2);
-    svg.call(zoom.transform, d3.zoomIdentity.translate(W / 2 - s * (box.x + box.width / 2), H / 2 - s * (box.y + box.height / 2)).scale(s));
+    const fitW = W / (box.width + 40), fitH = H / (box.height + 40);
+    const s = Math.min(fitW, state.layout === "rectangular" ? Math.max(fitH, MIN_SCALE) : fitH, 2);
+    const top = s * (box.height + 40) > H;             // then the top of the tree, full width
+    svg.call(zoom.transform, d3.zoomIdentity.translate(W / 2 - s * (box.x + box.width / 2),
+      top ? 20 - s * box.y : H / 2 - s * (box.y + box.height / 2)).scale(s));
   }
 
-  function centreOn(i) {
-    const [x, y] = point(L, i), W = svg.node().clientWidth, H = svg.node().clientHeight, s = Math.max(d3.zoomTransform(svg.node()).k, 1);
+  function centreOn(i) {                             // only when it is out of view
+    const [x, y] = point(L, i), W = svg.node().clientWidth, H = svg.node().clientHeight, t = d3.zoomTransform(svg.node());
+    const [sx, sy] = t.apply([x, y]);
+    if (sx > 40 && sx < W - 200 && sy > 40 && sy < H - 40) return;
+    const s = Math.max(t.k, 1);
     svg.call(zoom.transform, d3.zoomIdentity.translate(W / 2 - s * x, H / 2 - s * y).scale(s));
   }
 
@@ -160,32 +176,42 @@
 
   function hubLink(id) { return D.hub + id.split("/").map(encodeURIComponent).join("/"); }
 
+  function models(k) { return `${k.toLocaleString("en")} model${k === 1 ? "" : "s"}`; }
   function fields(i) {
     const day = D.created[i];
     const rows = [["license", valueOf("license", i)], ["languages", valueOf("languages", i)], ["task", valueOf("task", i)],
                   ["library", valueOf("library", i)], ["relation", relation(i) || "(root)"],
                   ["created", day === null ? "?" : new Date(day * 86400000).toISOString().slice(0, 10)],
                   ["downloads", D.downloads[i] === null ? "?" : D.downloads[i].toLocaleString("en")],
-                  ["subtree", `${size[i].toLocaleString("en")} models`]];
+                  ["subtree", models(size[i])]];
     if (parent[i] >= 0) rows.push(["parent", D.ids[parent[i]]]);
     if (merges.has(i)) rows.push(["merge of", merges.get(i).join(", ")]);
     if (!D.observed[i]) rows.push(["placeholder", "absent parent: no metadata"]);
     return rows;
   }
 
+  function stateColors() {                             // a state's colour in the trait's legend, if it has one
+    const A = D.asr, legend = new Map(((D.attributes[A.trait] || {}).legend || []).map(([v, c]) => [v, c]));
+    return A.states.map((s, j) => legend.get(s) || D.palette[j % D.palette.length]);
+  }
+
   function asrBar(i) {
-    const A = D.asr, k = A.states.length, box = el("div", {class: "asr"});
+    const A = D.asr, k = A.states.length, box = el("div", {class: "asr"}), colors = stateColors();
     box.appendChild(el("h2", {}, `${A.trait}: posterior (${A.known[i] ? "declared" : "reconstructed"})`));
     const bar = el("div", {class: "bar", title: A.model});
-    const probs = A.states.map((s, j) => [s, A.posterior[i * k + j] / 1000]);
-    probs.forEach(([s, p], j) => { const sp = el("span", {title: `${s}: ${(100 * p).toFixed(1)}%`}); sp.style.width = `${100 * p}%`; sp.style.background = d3.schemeTableau10[j % 10]; bar.appendChild(sp); });
+    const probs = A.states.map((s, j) => [s, A.posterior[i * k + j] / 1000, j]);
+    for (const [s, p, j] of probs) {
+      const sp = el("span", {title: `${s}: ${(100 * p).toFixed(1)}%`});
+      sp.style.width = `${100 * p}%`; sp.style.background = colors[j]; bar.appendChild(sp);
+    }
     box.appendChild(bar);
     const list = el("div", {class: "probs"});
-    probs.map((sp, j) => [...sp, j]).filter(([, p]) => p >= 0.005).sort((a, b) => b[1] - a[1]).forEach(([s, p, j]) => {
-      const row = el("div", {class: "row"}), sw = el("span", {class: "swatch"}); sw.style.background = d3.schemeTableau10[j % 10];
+    for (const [s, p, j] of probs.filter(([, p]) => p >= 0.005).sort((a, b) => b[1] - a[1])) {
+      const row = el("div", {class: "row"}), sw = el("span", {class: "swatch"});
+      sw.style.background = colors[j];
       row.append(sw, el("span", {}, `${s} ${(100 * p).toFixed(1)}%`)); list.appendChild(row);
-    });
-    box.appendChild(list);
+    }
+    box.append(list, el("p", {class: "hint"}, A.model));
     return box;
   }
 
@@ -216,8 +242,8 @@
     .on("mouseout", () => { tip.hidden = true; })
     .on("click", e => {
       const i = +e.target.getAttribute("data-i"); if (isNaN(i)) return;
-      state.pinned = i;
-      if (collapsed[i]) toggle(i);
+      state.hit = i;
+      if (collapsed[i]) toggle(i); else render(false);
       showInfo(document.getElementById("info"), i, true);
     });
 
