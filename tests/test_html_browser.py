@@ -150,3 +150,17 @@ def test_merges_placeholders_and_relations_are_marked(driver, tmp_path):
     dashes = driver.execute_script("return [...document.querySelectorAll('#branches path')].map("
                                    "e => e.getAttribute('stroke-dasharray'))")
     assert set(map(str, dashes)) == {"1.5,3", "None"} and errors(driver) == []   # quantized dotted, the rest solid
+
+
+def test_hover_shows_metadata_and_a_lone_model_draws(driver, tmp_path):
+    from selenium.webdriver.common.action_chains import ActionChains
+    lin, g = family([f"org/m{i}" for i in range(30)], seed=5)
+    data = opened(driver, tmp_path, lin, g)
+    tip = driver.find_element("id", "tooltip")
+    assert not tip.is_displayed()
+    ActionChains(driver).move_to_element(driver.find_element("css selector", '#nodes .node[data-i="3"]')).perform()
+    assert tip.is_displayed() and tip.find_element("css selector", ".id").text == data["ids"][3]
+    assert "license" in tip.text and "downloads" in tip.text and "relation" in tip.text
+    lone, lg = family(["solo/model"])
+    opened(driver, tmp_path, lone, lg)
+    assert len(nodes(driver)) == 1 and errors(driver) == []
