@@ -7,8 +7,9 @@ and, optionally, the posterior probabilities of an ancestral reconstruction), d3
 from its npm package, ISC licence) and a small renderer of our own (``data/explorer.js``);
 nothing is fetched when the page is viewed.
 
-Families above ``max_nodes`` open with the uniform clades collapsed as
-``phylohf draw --collapse-by`` chooses them (:func:`phylohf.draw.drawing`), and every
+Families above ``max_nodes`` open as ``phylohf draw --collapse-by`` draws them
+(:func:`phylohf.draw.drawing`): uniform clades collapsed, then the smallest clades, then the
+leaves and triangles under one parent that share a colour grouped into one triangle; every
 triangle expands on click.
 
 Model ids are data: the JSON is embedded with ``<``, ``>``, ``&`` and U+2028/9 written as
@@ -121,6 +122,7 @@ def family_data(lineage: Lineage, genome, root: int, store=None, color_by: str =
     node, par, size = preorder(lineage, root)
     attrs = node_attributes(lineage, genome, node)
     collapsed: list[int] = []
+    folded: list[int] = []
     if len(node) > max_nodes:
         d = drawing(lineage, genome, root, color_by, collapse_by=color_by, max_nodes=max_nodes)
         order = np.argsort(node)
@@ -129,6 +131,7 @@ def family_data(lineage: Lineage, genome, root: int, store=None, color_by: str =
         drawn[pos], tri[pos[d.triangle]] = True, True
         below = np.r_[False, drawn[par[1:]] & ~tri[par[1:]] & ~drawn[1:]]   # grouped with a sibling
         collapsed = np.flatnonzero((size > 1) & (tri | below)).tolist()   # every clade drawn as a triangle
+        folded = np.unique(par[below]).tolist()                            # parents whose siblings are grouped
     created = lineage.created[node]
     merges = attrs["merge_parents"][node]
     data = {
@@ -139,7 +142,7 @@ def family_data(lineage: Lineage, genome, root: int, store=None, color_by: str =
         "downloads": _downloads(store, node) if store is not None else [None] * len(node),
         "attributes": {name: _attribute(values[node]) for name, values in attrs.items()},   # every NHX one
         "merges": [[i, merges[i]] for i in np.flatnonzero([m is not None for m in merges.tolist()]).tolist()],
-        "collapsed": collapsed, "relation_line": RELATION_LINE, "palette": PALETTE,
+        "collapsed": collapsed, "folded": folded, "relation_line": RELATION_LINE, "palette": PALETTE,
         "label_width": LABEL_WIDTH,                                    # labels above a branch are cut beyond it
     }
     if asr is not None:

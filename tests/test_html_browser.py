@@ -89,14 +89,20 @@ def test_search_opens_the_path_and_highlights(driver, tmp_path):
     assert errors(driver) == []
 
 
-def test_click_expands_a_collapsed_clade(driver, tmp_path):
+def test_big_family_opens_as_draw_draws_it_and_expands_on_click(driver, tmp_path):
+    from phylohf.draw import drawing
     lin, g = family([f"org/m{i:05d}" for i in range(3000)], seed=2, p=0.01)
     data = opened(driver, tmp_path, lin, g, max_nodes=300)
     before = len(nodes(driver))
-    tri = driver.find_elements("css selector", "#nodes .node.collapsed")
-    assert len(tri) == len(data["collapsed"])
-    driver.execute_script("arguments[0].dispatchEvent(new MouseEvent('click', {bubbles: true}))", tri[0])
-    assert len(nodes(driver)) > before
+    assert before == len(drawing(lin, g, 0, "license", collapse_by="license", max_nodes=300))
+
+    def click(selector):
+        el = driver.find_elements("css selector", selector)[0]
+        driver.execute_script("arguments[0].dispatchEvent(new MouseEvent('click', {bubbles: true}))", el)
+        return len(nodes(driver))
+
+    assert data["folded"] and (shown := click("#nodes .node.group")) > before    # siblings of one colour
+    assert click("#nodes .node.collapsed") > shown                                  # a clade
     assert errors(driver) == []
 
 

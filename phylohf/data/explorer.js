@@ -15,12 +15,20 @@
   for (let i = n - 1; i > 0; i--) size[parent[i]] += size[i];
   const lower = D.ids.map(s => s.toLowerCase());
   const merges = new Map(D.merges);
-  const collapsed = new Uint8Array(n);
+  const collapsed = new Uint8Array(n);                  // clades drawn as a triangle
+  const folded = new Uint8Array(n);                     // parents whose leaves (and triangles) of one colour form a group
   const state = {colorBy: D.color_by, layout: "rectangular", hit: -1};     // hit: the model found or clicked
 
-  function resetCollapse() { collapsed.fill(0); for (const i of D.collapsed) collapsed[i] = 1; }
+  function resetCollapse() {
+    collapsed.fill(0); folded.fill(0);
+    for (const i of D.collapsed) collapsed[i] = 1;
+    for (const i of D.folded) folded[i] = 1;
+  }
   resetCollapse();
 
+  function grouped(i) { return L.members[i] > 1; }                  // stands for siblings of its colour
+  function triangle(i) { return collapsed[i] || grouped(i); }
+  function weight(i) { return grouped(i) ? L.mass[i] : size[i]; }  // models a triangle stands for
   function colorOf(i) { const a = D.attributes[state.colorBy]; return a.color[a.code[i]]; }
   function valueOf(name, i) { const a = D.attributes[name]; return a.values[a.code[i]]; }
   function relation(i) { return parent[i] < 0 ? null : valueOf("relation", i); }
@@ -28,10 +36,16 @@
   // -- layout of the visible tree: x generation, y leaf row (internal: middle of its children)
   function layout() {
     const shown = new Uint8Array(n), y = new Float64Array(n), lo = new Float64Array(n), hi = new Float64Array(n);
-    const vis = [];
+    const vis = [], members = new Int32Array(n), mass = new Int32Array(n), first = new Map();
     shown[0] = 1;
     for (let i = 0; i < n; i++) {
-      if (i > 0) shown[i] = shown[parent[i]] && !collapsed[parent[i]] ? 1 : 0;
+      const p = parent[i];
+      if (i > 0) shown[i] = shown[p] && !collapsed[p] ? 1 : 0;
+      if (shown[i] && p >= 0 && folded[p] && (nkids[i] === 0 || collapsed[i])) {   // a loose sibling
+        const key = p + "|" + colorOf(i), r = first.get(key), m = collapsed[i] ? size[i] : 1;
+        if (r === undefined) { first.set(key, i); members[i] = 1; mass[i] = m; }
+        else { shown[i] = 0; members[r]++; mass[r] += m; }                            // the first stands for it
+      }
       if (shown[i]) vis.push(i);
     }
     let rows = 0;
@@ -46,7 +60,7 @@
     let deepest = 1;
     for (const i of vis) deepest = Math.max(deepest, depth[i]);
     rows = Math.max(rows, 1);                         // radial: rings far enough apart for the rows to fit
-    return {vis, y, rows, ring: Math.max(GEN * 0.6, rows * ROW / (2 * Math.PI * deepest))};
+    return {vis, y, rows, members, mass, ring: Math.max(GEN * 0.6, rows * ROW / (2 * Math.PI * deepest))};
   }
 
   function point(L, i) {
@@ -66,7 +80,7 @@
   }
 
   function marker(i) {
-    if (collapsed[i]) { const w = 10 + 6 * Math.log10(size[i]), h = 4 + 2 * Math.log10(size[i]); return `M0,0L${w},${-h}L${w},${h}Z`; }
+    if (triangle(i)) { const w = 10 + 6 * Math.log10(weight(i)), h = 4 + 2 * Math.log10(weight(i)); return `M0,0L${w},${-h}L${w},${h}Z`; }
     return d3.symbol(relation(i) === "merge" ? d3.symbolSquare : d3.symbolCircle, relation(i) === "merge" ? 50 : 40)();
   }
 
@@ -88,12 +102,12 @@
       .attr("stroke", d => d[0].split("|")[0]).attr("stroke-dasharray", d => DASH[d[0].split("|")[1]])
       .attr("d", d => d[1].join(""));
     gN.selectAll("path").data(L.vis, i => i).join("path")
-      .attr("class", i => "node" + (D.observed[i] ? "" : " placeholder") + (collapsed[i] ? " collapsed" : "")
+      .attr("class", i => "node" + (D.observed[i] ? "" : " placeholder") + (grouped(i) ? " group" : collapsed[i] ? " collapsed" : "")
                           + (relation(i) === "merge" ? " merge" : "") + (i === state.hit ? " hit" : ""))
       .attr("data-i", i => i).attr("d", marker).attr("transform", i => `translate(${point(L, i)})`)
       .attr("fill", colorOf).attr("stroke", i => D.observed[i] ? null : colorOf(i));
     const few = L.vis.length <= LABELS, radial = state.layout === "radial";   // radial: inner nodes on hover only
-    const labelled = L.vis.filter(i => i === state.hit || collapsed[i] || few && !(radial && inner(i)));
+    const labelled = L.vis.filter(i => i === state.hit || triangle(i) || few && !(radial && inner(i)));
     gL.selectAll("text").data(labelled, i => i).join("text")
       .attr("class", i => "label" + (i === state.hit ? " hit" : ""))
       .attr("transform", labelTransform).attr("text-anchor", i => labelFlip(i) || (state.layout === "rectangular" && inner(i)) ? "end" : "start")
@@ -109,14 +123,15 @@
   }
   function labelText(i) {
     let t = state.layout === "rectangular" && inner(i) ? shorten(D.ids[i]) : D.ids[i];   // inner: the branch's length
-    if (collapsed[i]) t += ` [${models(size[i])}]`;
+    if (grouped(i)) t += ` and ${L.members[i] - 1} more of its colour [${models(weight(i))}]`;
+    else if (collapsed[i]) t += ` [${models(size[i])}]`;
     if (merges.has(i)) t += "  + merge of " + merges.get(i).join(", ");
     return t;
   }
-  function inner(i) { return nkids[i] > 0 && !collapsed[i]; }       // labelled above its branch, ending at it
+  function inner(i) { return nkids[i] > 0 && !triangle(i); }       // labelled above its branch, ending at it
   function labelFlip(i) { if (state.layout === "rectangular") return false; const a = (360 * L.y[i] / L.rows) % 360; return a > 90 && a < 270; }
   function labelTransform(i) {
-    const [x, y] = point(L, i), off = collapsed[i] ? 14 + 6 * Math.log10(size[i]) : 6;
+    const [x, y] = point(L, i), off = triangle(i) ? 14 + 6 * Math.log10(weight(i)) : 6;
     if (state.layout === "rectangular") return inner(i) ? `translate(${x - 5},${y - 7})` : `translate(${x + off},${y})`;
     const deg = 360 * L.y[i] / L.rows, f = labelFlip(i);
     return `rotate(${deg}) translate(${Math.hypot(x, y) + off},0)` + (f ? " rotate(180)" : "");
@@ -171,7 +186,8 @@
       const row = el("div", {class: "row"}); row.append(lineSample(DASH[D.relation_line[r]]), el("span", {}, r)); box.appendChild(row);
     }
     for (const t of ["merge: square node, labelled with its further parents", "placeholder (absent parent): hollow",
-                     "collapsed clade: triangle [models]; click to expand"]) box.appendChild(el("div", {class: "row"}, t));
+                     "collapsed clade: triangle [models]; click to expand",
+                     "siblings of one colour: triangle [models]; click to show them"]) box.appendChild(el("div", {class: "row"}, t));
   }
 
   function hubLink(id) { return D.hub + id.split("/").map(encodeURIComponent).join("/"); }
@@ -187,6 +203,7 @@
     if (parent[i] >= 0) rows.push(["parent", D.ids[parent[i]]]);
     if (merges.has(i)) rows.push(["merge of", merges.get(i).join(", ")]);
     if (!D.observed[i]) rows.push(["placeholder", "absent parent: no metadata"]);
+    if (grouped(i)) rows.push(["group", `with ${L.members[i] - 1} more siblings of its colour (${models(weight(i))}); click to show them`]);
     return rows;
   }
 
@@ -231,7 +248,10 @@
   function toggle(i) {
     if (collapsed[i]) {
       collapsed[i] = 0;
-      if (size[i] > D.max_nodes) for (let c = i + 1; c < i + size[i]; c++) if (parent[c] === i && nkids[c]) collapsed[c] = 1;
+      if (size[i] > D.max_nodes) {                    // one level at a time: its clades closed, its leaves grouped
+        folded[i] = 1;
+        for (let c = i + 1; c < i + size[i]; c++) if (parent[c] === i && nkids[c]) collapsed[c] = 1;
+      }
     } else collapsed[i] = 1;
     render(false);
   }
@@ -243,7 +263,8 @@
     .on("click", e => {
       const i = +e.target.getAttribute("data-i"); if (isNaN(i)) return;
       state.hit = i;
-      if (collapsed[i]) toggle(i); else render(false);
+      if (grouped(i)) { folded[parent[i]] = 0; render(false); }
+      else if (collapsed[i]) toggle(i); else render(false);
       showInfo(document.getElementById("info"), i, true);
     });
 
@@ -254,7 +275,7 @@
     if (i < 0) i = lower.findIndex(s => s.includes(q));
     if (i < 0) { status.textContent = `no model matches “${query.trim()}”`; return; }
     status.textContent = "";
-    for (let a = parent[i]; a >= 0; a = parent[a]) collapsed[a] = 0;
+    for (let a = parent[i]; a >= 0; a = parent[a]) { collapsed[a] = 0; folded[a] = 0; }
     state.hit = i;
     render(false);
     centreOn(i);
@@ -270,10 +291,11 @@
   const search = document.getElementById("search");
   search.onkeydown = e => { if (e.key === "Enter") find(search.value); };
   document.getElementById("find").onclick = () => find(search.value);
-  document.getElementById("expand-all").onclick = () => { collapsed.fill(0); render(true); };
+  document.getElementById("expand-all").onclick = () => { collapsed.fill(0); folded.fill(0); render(true); };
   document.getElementById("reset").onclick = () => { resetCollapse(); state.hit = -1; render(true); };
   document.getElementById("title").textContent =
-    `${D.root}: ${n.toLocaleString("en")} models` + (D.collapsed.length ? `, ${D.collapsed.length.toLocaleString("en")} uniform clades collapsed` : "");
+    `${D.root}: ${n.toLocaleString("en")} models` + (D.collapsed.length ? `, ${D.collapsed.length.toLocaleString("en")} clades collapsed` : "")
+    + (D.folded.length ? `, the leaves of ${D.folded.length.toLocaleString("en")} parents grouped by colour` : "");
   render(true);
   document.body.dataset.ready = String(performance.now());
 })();
