@@ -508,7 +508,8 @@ def cmd_html(args) -> int:
         data, size = write_page(lineage, genome, family_root(lineage, args.family, fams), args.out, store,
                                 color_by=args.color_by, asr=args.asr, max_nodes=args.max_nodes)
     print(f"wrote {args.out}: {len(data['ids']):,} models of {data['root']}, {len(data['collapsed']):,} clades "
-          f"collapsed, {size / 1e6:.1f} MB; open it in a browser (no network needed)")
+          f"collapsed, the leaves of {len(data['folded']):,} parents grouped, {size / 1e6:.1f} MB; open it in a "
+          "browser (no network needed)")
     return 0
 
 
@@ -816,17 +817,18 @@ def parser() -> argparse.ArgumentParser:
                        "rectangular or radial tree, branches coloured by any NHX attribute (a selector on the "
                        "page), relation line styles and markers as `phylohf draw`, a search box, each model's "
                        "metadata and Hub link on hover or click, and with --asr its posterior probabilities. "
-                       "Families above --max-nodes open with their uniform clades collapsed; click to expand.")
+                       "Families above --max-nodes open as `phylohf draw --collapse-by COLOUR --max-nodes N` draws them (uniform "
+                       "clades, then the smallest, as triangles; sibling leaves of one colour grouped); click to expand.")
     _store_arg(s)
     s.add_argument("--family", metavar="ROOT_ID", help="root model id of the family (default: the largest; "
                    "`phylohf families` lists them)")
     s.add_argument("--out", required=True, metavar="FILE", help="the page to write (.html)")
     s.add_argument("--color-by", default="license", choices=ATTRIBUTES, help="attribute coloured when the page "
-                   "opens, and whose uniform clades start collapsed (default: license)")
+                   "opens, whose uniform clades start collapsed (default: license)")
     s.add_argument("--asr", metavar="TRAIT", type=_trait_name(), help="also show the posterior probabilities of "
                    "this trait at every model (Mk ER marginal reconstruction, as `phylohf asr --trait`)")
-    s.add_argument("--max-nodes", type=at_least(2), default=5000, help="above this many models, uniform clades "
-                   "start collapsed (default 5000)")
+    s.add_argument("--max-nodes", type=at_least(2), default=5000, help="above this many models, the page opens "
+                   "collapsed to about this many nodes (default 5000)")
     s.set_defaults(func=cmd_html)
 
     s = sub.add_parser("audit-licenses", help="edges whose child license cannot follow from the parent's",
