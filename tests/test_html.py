@@ -80,10 +80,10 @@ def test_big_family_starts_with_its_uniform_clades_collapsed():
         below[par[i]] += below[i]
     inside = np.r_[False, uni[par[1:]] & (par[1:] > 0)]
     tops = np.flatnonzero(uni & (below > 1) & ~inside & (par >= 0))
-    assert d["collapsed"] == tops.tolist() and len(tops)
+    assert d["collapsed"] == tops.tolist() and len(tops) and d["folded"] == []
     assert visible(d["parent"], d["collapsed"]).sum() <= 399
     small = family_data(lin, g, 0, max_nodes=60)        # then small clades, then grouped siblings
-    assert all(below[i] > 1 for i in small["collapsed"])
+    assert all(below[i] > 1 for i in small["collapsed"]) and small["folded"]     # siblings grouped too
     assert visible(small["parent"], small["collapsed"]).sum() < visible(d["parent"], d["collapsed"]).sum()
 
 
