@@ -500,6 +500,19 @@ def _draw_args(s: argparse.ArgumentParser) -> None:
                    help="tree layout (default: rectangular)")
 
 
+def cmd_html(args) -> int:
+    from .explorer import family_root, write_page
+    _writable(out=args.out)
+    with Store(args.store, read_only=True) as store:
+        lineage, fams, genome = load(store, with_genome=True)
+        data, size = write_page(lineage, genome, family_root(lineage, args.family, fams), args.out, store,
+                                color_by=args.color_by, asr=args.asr, max_nodes=args.max_nodes)
+    print(f"wrote {args.out}: {len(data['ids']):,} models of {data['root']}, {len(data['collapsed']):,} clades "
+          f"collapsed, the leaves of {len(data['folded']):,} parents grouped, {size / 1e6:.1f} MB; open it in a "
+          "browser (no network needed)")
+    return 0
+
+
 def cmd_audit_licenses(args) -> int:
     from .licenses import audit_genomes, audit_report
     with Store(args.store, read_only=True) as store:
@@ -537,16 +550,19 @@ def cmd_relatives(args) -> int:
 
 def cmd_report(args) -> int:
     from .fullreport import Settings, build
-    if args.figures:                    # before the analyses, not after them
+    if args.figures or args.html:       # before the analyses, not after them
         from .draw import require_matplotlib
-        require_matplotlib("report --figures")
-    _writable(out=args.out, json=args.json, figures_dir=args.figures)
+        require_matplotlib("report --figures" if args.figures else "report --html")
+    _writable(out=args.out, json=args.json, figures_dir=args.figures, html=args.html)
     t0 = time.perf_counter()
     with Store(args.store, read_only=True) as store:
         lineage, fams, genome = load(store, with_genome=True)
         report = build(store, lineage, fams, genome, Settings(seed=args.seed, bootstrap=args.bootstrap,
                                                               null=args.null, missing=args.missing),
                        progress=_progress(args))
+        if args.html:
+            from .reportpage import write_report_page
+            write_report_page(report, lineage, genome, fams, args.html, store)
     text = report.text()
     if args.out:
         _save(args.out, lambda f: f.write(text))
@@ -557,7 +573,7 @@ def cmd_report(args) -> int:
     if args.figures:
         from .figures import write_figures
         written = write_figures(report, lineage, genome, fams, args.figures)
-    wrote = [*([args.out] if args.out else []), *([args.json] if args.json else []),
+    wrote = [*([args.out] if args.out else []), *([args.json] if args.json else []), *([args.html] if args.html else []),
              *([f"{len(written)} figures in {args.figures}/"] if args.figures else [])]
     print(f"report: {len(report.sections)} sections in {time.perf_counter() - t0:.1f} s"
           + (f"; wrote {', '.join(map(str, wrote))}" if wrote else ""), file=sys.stderr)
@@ -795,6 +811,26 @@ def parser() -> argparse.ArgumentParser:
     _draw_args(s)
     s.set_defaults(func=cmd_view)
 
+    from .draw import ATTRIBUTES
+    s = sub.add_parser("html", help="write one family as an interactive, self-contained HTML page",
+                       description="Write one family as a single HTML file that opens offline in any browser: "
+                       "rectangular or radial tree, branches coloured by any NHX attribute (a selector on the "
+                       "page), relation line styles and markers as `phylohf draw`, a search box, each model's "
+                       "metadata and Hub link on hover or click, and with --asr its posterior probabilities. "
+                       "Families above --max-nodes open as `phylohf draw --collapse-by COLOUR --max-nodes N` draws them (uniform "
+                       "clades, then the smallest, as triangles; sibling leaves of one colour grouped); click to expand.")
+    _store_arg(s)
+    s.add_argument("--family", metavar="ROOT_ID", help="root model id of the family (default: the largest; "
+                   "`phylohf families` lists them)")
+    s.add_argument("--out", required=True, metavar="FILE", help="the page to write (.html)")
+    s.add_argument("--color-by", default="license", choices=ATTRIBUTES, help="attribute coloured when the page "
+                   "opens, whose uniform clades start collapsed (default: license)")
+    s.add_argument("--asr", metavar="TRAIT", type=_trait_name(), help="also show the posterior probabilities of "
+                   "this trait at every model (Mk ER marginal reconstruction, as `phylohf asr --trait`)")
+    s.add_argument("--max-nodes", type=at_least(2), default=5000, help="above this many models, the page opens "
+                   "collapsed to about this many nodes (default 5000)")
+    s.set_defaults(func=cmd_html)
+
     s = sub.add_parser("audit-licenses", help="edges whose child license cannot follow from the parent's",
                        description="Map license ids to classes (permissive, public-domain, copyleft, "
                        "non-commercial, community, other) and list every parent -> child edge (merge parents "
@@ -854,6 +890,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--json", metavar="FILE", help="also write every number as JSON")
     s.add_argument("--figures", metavar="DIR", help="also write PNG figures (needs matplotlib: "
                    "pip install 'phylohf[view]')")
+    s.add_argument("--html", metavar="FILE", help="also write the report as one self-contained page: its "
+                   "sections, the figures inlined, the largest family's explorer (as `phylohf html`)")
     s.add_argument("--bootstrap", type=COUNT, default=1000, help="cluster-bootstrap replicates (default 1000)")
     s.add_argument("--null", type=COUNT, default=200, help="null-engine replicates of every claim: the "
                    "statistic recomputed on traits re-simulated down the same trees (default 200; 0 leaves "

@@ -125,6 +125,33 @@ def shorten(ids: list[str], width: int = LABEL_WIDTH) -> list[str]:
     return out.tolist()
 
 
+def preorder(lineage: Lineage, root: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The family rooted at ``root`` in pre-order: (lineage index, position of the parent
+    or -1, subtree size) of every member."""
+    lay = _layout(lineage, np.array([root]))
+    pre = lay.events[lay.events % 2 == 0] // 2                      # local indices in pre-order
+    node, size = lay.nodes[pre], lay.size[pre]
+    rank = np.empty(len(node), np.int64)
+    rank[pre] = np.arange(len(node))
+    par = np.full(len(node), -1, np.int64)
+    par[1:] = rank[np.searchsorted(lay.nodes, lineage.parent[node[1:]])]
+    return node, par, size
+
+
+def legend(raw: np.ndarray, top: int = 9) -> tuple[np.ndarray, dict[str, str], dict[str, int]]:
+    """Colour keys of legend texts ``raw`` (as :func:`_text` gives): the ``top`` most frequent
+    values keep theirs, the rest become ``(rare)``; (key per node, value -> colour, value ->
+    models), most frequent first."""
+    values, counts = np.unique(raw, return_counts=True)
+    order = np.lexsort((values, -counts))
+    named = [v for v in values[order].tolist() if v != MISSING][:top]
+    key = np.where(np.isin(raw, named) | (raw == MISSING), raw, RARE)
+    shown = named + [v for v in (RARE, MISSING) if (key == v).any()]
+    counted = dict(zip(*np.unique(key, return_counts=True)))
+    return key, {v: GREY.get(v, PALETTE[i % len(PALETTE)]) for i, v in enumerate(shown)}, \
+        {v: int(counted[v]) for v in shown}
+
+
 def drawing(lineage: Lineage, genome, root: int, color_by: str = "license", collapse_by: str | None = None,
             max_nodes: int = 2000, top: int = 9) -> Drawing:
     """The drawing of the family rooted at node ``root`` (see the module docstring)."""
@@ -136,23 +163,10 @@ def drawing(lineage: Lineage, genome, root: int, color_by: str = "license", coll
     if lineage.parent[root] >= 0:
         raise ValueError(f"{lineage.ids[root]!r} is not a family root; its family is "
                          f"{lineage.ids[lineage.root[root]]!r}")
-    lay = _layout(lineage, np.array([root]))
-    pre = lay.events[lay.events % 2 == 0] // 2                      # local indices in pre-order
-    node, size = lay.nodes[pre], lay.size[pre]
+    node, par, size = preorder(lineage, root)
     m = len(node)
-    rank = np.empty(m, np.int64)
-    rank[pre] = np.arange(m)
-    par = np.full(m, -1, np.int64)
-    par[1:] = rank[np.searchsorted(lay.nodes, lineage.parent[node[1:]])]
     attrs = node_attributes(lineage, genome, node)
-    raw = _text(attrs[color_by][node])
-    values, counts = np.unique(raw, return_counts=True)
-    order = np.lexsort((values, -counts))
-    named = [v for v in values[order].tolist() if v != MISSING][:top]
-    key = np.where(np.isin(raw, named) | (raw == MISSING), raw, RARE)
-    legend = named + [v for v in (RARE, MISSING) if (key == v).any()]
-    colors = {v: GREY.get(v, PALETTE[i % len(PALETTE)]) for i, v in enumerate(legend)}
-    counted = dict(zip(*np.unique(key, return_counts=True)))
+    key, colors, counts = legend(_text(attrs[color_by][node]), top)
     notes: list[str] = []
 
     depth = lineage.depth[node] - lineage.depth[root]
@@ -193,7 +207,7 @@ def drawing(lineage: Lineage, genome, root: int, color_by: str = "license", coll
     return Drawing(root_id=str(lineage.ids[root]), color_by=color_by, family_size=m,
                    family_observed=int(lineage.observed[node].sum()), family_depth=fam_depth,
                    label=label, relation=attrs["relation"][d["node"]], observed=lineage.observed[d["node"]],
-                   merge_parents=merges, colors=colors, counts={v: int(counted[v]) for v in legend},
+                   merge_parents=merges, colors=colors, counts=counts,
                    notes=notes, **d)
 
 

@@ -31,6 +31,9 @@ Stages run in child processes so each peak RSS is its own (``os.wait4``):
 
 8. ``draw``: ``phylohf draw`` of a random 2,000-node family, and of a 50,000-node family
    collapsed by license to at most 2,000 nodes (ete3 with PyQt5, else matplotlib).
+8b. ``html``: ``phylohf html`` of two 50,000-node families (random; wide, 40,000 children of
+   the root) with license posteriors, opened from disk in headless Chromium (``chromium`` and ``chromedriver``; skipped without them): time
+   until drawn, file size.
 9. ``crawl``: ``ingest hub:all`` of a 100,000-model listing (pages of 1,000, card data and
    config expanded) from the local Hub-like server of the tests (``tests/hubserver.py``),
    through huggingface_hub over real HTTP, unpaced: records per second.
@@ -49,7 +52,7 @@ Stages run in child processes so each peak RSS is its own (``os.wait4``):
 Needs ``pip install -e ".[bench]"`` (networkx, TreeSwift). Targets (2 cores): simulate 2M
 < 60 s; stage 2 < 15 s and < 3 GB; load < 2 s; all families < 30 s; 1M-node tree
 written < 2 s and read at least as fast as TreeSwift; asr (a) fit + marginal < 5 s
-(unit lengths), (b) < 60 s; draw of a collapsed 50,000-node family < 30 s; relatives
+(unit lengths), (b) < 60 s; draw of a collapsed 50,000-node family < 30 s; its HTML page opens in < 3 s and is < 20 MB; relatives
 < 60 s; report < 3 min and < 4 GB.
 """
 from __future__ import annotations
@@ -150,15 +153,18 @@ def stage_trees(work: Path) -> dict:
             "info": f"{report.families:,} families, {report.files:,} files"}
 
 
-def _big_tree(n: int, seed: int, relations: int = 1):
-    """A random family of n nodes: each node's parent drawn uniformly among earlier nodes, the
-    edge's relation uniformly among the first ``relations`` relation types."""
+def _big_tree(n: int, seed: int, relations: int = 1, wide: float = 0.0):
+    """A random family of n nodes: each node's parent drawn uniformly among earlier nodes (with
+    probability ``wide`` the root instead), the edge's relation uniformly among the first
+    ``relations`` relation types."""
     import numpy as np
 
     from phylohf.lineage import Lineage
     rng = np.random.default_rng(seed)
     child = np.arange(1, n)
     parent = (rng.random(n - 1) * child).astype(np.int64)
+    if wide:
+        parent[rng.random(n - 1) < wide] = 0
     ids = np.array([f"org{i % 997}/model-{i}" for i in range(n)], object)
     return Lineage.from_edges(ids, np.ones(n, bool), np.zeros(n, np.int64), child, parent,
                               np.ones(n - 1, np.int64), rng.integers(0, relations, n - 1).astype(np.int8))
@@ -380,30 +386,69 @@ def stage_rates(work: Path, seed: int) -> dict:
     return times
 
 
-def stage_draw(work: Path, seed: int) -> dict:
-    """Draw a 2,000-node family and a 50,000-node one collapsed by license (target: < 30 s)."""
+def _licensed_family(n: int, seed: int, wide: float = 0.0):
+    """(lineage, genome) of a random n-node family (``wide``: as :func:`_big_tree`) whose licenses
+    (6 ids) are inherited and change with p = 0.02 per edge."""
     import numpy as np
     import scipy.sparse as sp
 
-    from phylohf.draw import draw_family
     from phylohf.genome import GROUPS, Genome
+    lin = _big_tree(n, seed, wide=wide)
+    rng = np.random.default_rng(seed)
+    lic = np.zeros(n, np.int64)
+    for nodes in lin.levels()[1:]:
+        lic[nodes] = np.where(rng.random(len(nodes)) < 0.02, rng.integers(0, 6, len(nodes)),
+                              lic[lin.parent[nodes]])
+    declared = np.zeros((n, len(GROUPS)), bool)
+    declared[:, 0] = True
+    return lin, Genome(sp.csr_matrix((np.ones(n, bool), (np.arange(n), lic)), shape=(n, 6)),
+                       np.zeros(6, np.int64), np.array(["apache-2.0", "mit", "llama3", "gemma", "other",
+                                                        "cc-by-nc-4.0"], object), np.ones(6, np.int64), declared)
+
+
+def stage_draw(work: Path, seed: int) -> dict:
+    """Draw a 2,000-node family and a 50,000-node one collapsed by license (target: < 30 s)."""
+    from phylohf.draw import draw_family
     times, info = {}, []
     for n, collapse in ((2_000, None), (50_000, "license")):
-        lin = _big_tree(n, seed)
-        rng = np.random.default_rng(seed)
-        lic = np.zeros(n, np.int64)                     # licenses inherited, changed with p = 0.02
-        for nodes in lin.levels()[1:]:
-            lic[nodes] = np.where(rng.random(len(nodes)) < 0.02, rng.integers(0, 6, len(nodes)),
-                                  lic[lin.parent[nodes]])
-        declared = np.zeros((n, len(GROUPS)), bool)
-        declared[:, 0] = True
-        genome = Genome(sp.csr_matrix((np.ones(n, bool), (np.arange(n), lic)), shape=(n, 6)),
-                        np.zeros(6, np.int64), np.array(["apache-2.0", "mit", "llama3", "gemma", "other",
-                                                         "cc-by-nc-4.0"], object), np.ones(6, np.int64), declared)
+        lin, genome = _licensed_family(n, seed)
         t = time.perf_counter()
         d, engine = draw_family(lin, genome, 0, work / f"draw-{n}.png", collapse_by=collapse)
         times[f"{n:,}-node family{', collapsed' if collapse else ''} ({engine})"] = time.perf_counter() - t
         info.append(f"{n:,} nodes -> {len(d):,} drawn")
+    return {**times, "info": "; ".join(info)}
+
+
+def stage_html(work: Path, seed: int) -> dict:
+    """``phylohf html`` of two 50,000-node families with license posteriors, a random one and a
+    wide one (80% of the models children of the root), opened from disk in headless Chromium
+    (targets: drawn in < 3 s, file < 20 MB)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    from browser import chrome, chromium_missing, errors, open_page
+
+    from phylohf.explorer import write_page
+    times, info, pages = {}, [], []
+    for name, wide in (("random", 0.0), ("wide", 0.8)):
+        lin, genome = _licensed_family(50_000, seed, wide)
+        out = work / f"family-50k-{name}.html"
+        t = time.perf_counter()
+        data, size = write_page(lin, genome, 0, out, asr="license")
+        times[f"write the {name} page (--asr license)"] = time.perf_counter() - t
+        pages.append((name, out, size, data))
+    if why := chromium_missing():
+        return {**times, "info": "; ".join(f"{name} {size / 1e6:.1f} MB" for name, _, size, _ in pages)
+                + f" (goal < 20 MB); not opened: {why}"}
+    driver = chrome()
+    try:
+        for name, out, size, data in pages:
+            t = time.perf_counter()
+            ready = open_page(driver, out)
+            times[f"open the {name} page (until drawn)"] = time.perf_counter() - t
+            drawn, bad = driver.execute_script("return document.body.dataset.drawn"), errors(driver)
+            info.append(f"{name}: {size / 1e6:.1f} MB (goal < 20 MB), drawn after {ready / 1000:.2f} s from "
+                        f"navigation (goal < 3 s), {int(drawn):,} nodes drawn, {len(bad)} console errors")
+    finally:
+        driver.quit()
     return {**times, "info": "; ".join(info)}
 
 
@@ -530,7 +575,7 @@ def stage_realdata(work: Path, realdata: Path) -> dict:
 
 STAGES = {"simulate": stage_simulate, "phylohf": stage_phylohf, "load": stage_load, "trees": stage_trees,
           "tree1m": stage_tree1m, "naive": stage_naive, "asr": stage_asr, "rates": stage_rates, "draw": stage_draw,
-          "crawl": stage_crawl, "relatives": stage_relatives, "report": stage_report, "realdata": stage_realdata}
+          "html": stage_html, "crawl": stage_crawl, "relatives": stage_relatives, "report": stage_report, "realdata": stage_realdata}
 
 
 def run_stage(name: str, args) -> tuple[dict, float]:
@@ -572,7 +617,7 @@ def main() -> None:
         from phylohf.cli import _one_blas_thread
         _one_blas_thread()                          # as the commands run
         kwargs = ({"models": args.models, "seed": args.seed} if args.stage == "simulate"
-                  else {"seed": args.seed} if args.stage in ("tree1m", "draw", "rates")
+                  else {"seed": args.seed} if args.stage in ("tree1m", "draw", "html", "rates")
                   else {"seed": args.seed, "pastml": args.pastml} if args.stage == "asr"
                   else {"realdata": args.realdata} if args.stage == "realdata" else {})
         print(json.dumps(STAGES[args.stage](work=args.workdir, **kwargs)))
