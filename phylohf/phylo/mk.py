@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
-from scipy import linalg, optimize, sparse, stats
+from scipy import linalg, optimize, sparse
 
 from ..lineage import Lineage
 from .ratemodels import MODELS, index_matrix, n_params, q_matrix, rate_model, stationary
@@ -660,4 +660,5 @@ def lrt(fit_small: MkFit, fit_big: MkFit) -> tuple[float, int, float]:
     df = fit_big.n_params - fit_small.n_params
     if df <= 0:
         raise ValueError("fit_big must have more parameters than fit_small")
+    from scipy import stats           # scipy.stats takes a second to import
     return stat, df, float(stats.chi2.sf(stat, df))
