@@ -156,22 +156,32 @@ def _annotated_trees(lineage: Lineage, genome: Genome, roots, lengths, ancestors
 
 def _documents(lineage: Lineage, genome: Genome, trees: Iterator[tuple[int, str]], ancestors: str,
                figtree: str) -> Iterator[tuple[int, str]]:
-    """The documents of :func:`nexus_forest`, one per written tree."""
-    order = np.argsort(lineage.root, kind="stable")
+    """The documents of :func:`nexus_forest`, one per written tree; what each needs is sliced
+    from arrays over every family (taxa, their labels, the traits they carry, by family)."""
+    order = np.argsort(lineage.root, kind="stable")                  # families, each in node order
     bounds = np.searchsorted(lineage.root[order], np.arange(lineage.n + 1))
+    tip = np.zeros(lineage.n, bool)
+    tip[_tips(lineage, order, ancestors)] = True
+    taxa_at = np.r_[0, np.cumsum(tip[order])]                        # taxa of a family: taxa[taxa_at[a]:...]
+    taxa = order[tip[order]]
+    rank = np.zeros(lineage.n, np.int64)                             # of a taxon among its family's
+    rank[taxa] = np.arange(len(taxa)) - taxa_at[bounds[lineage.root[taxa]]]
+    labels = _quote_all(lineage.ids[taxa].tolist(), "nexus").tolist()
     pairs, at = _pairs(genome, order)
+    width = max(genome.matrix.shape[1], 1)
+    used = np.unique(lineage.root[pairs[:, 0]] * width + pairs[:, 1])   # (family, trait) pairs, sorted
+    used_at = np.searchsorted(used // width, np.arange(lineage.n + 1))
+    used = used % width
     char_labels = np.array([quote_label(n, "nexus") for n in genome.names], object)
     for root, tree in trees:
         a, b = bounds[root], bounds[root + 1]
-        family = order[a:b]
-        taxa = _tips(lineage, family, ancestors)
+        t0, t1 = taxa_at[a], taxa_at[b]
         fam_pairs = pairs[at[a]:at[b]]
-        cols = np.unique(fam_pairs[:, 1])
-        rank = np.searchsorted(taxa, fam_pairs[:, 0])
-        is_taxon = taxa[np.minimum(rank, len(taxa) - 1)] == fam_pairs[:, 0]
-        carried = np.column_stack([rank[is_taxon], fam_pairs[is_taxon, 1]])
-        labels = [quote_label(t, "nexus") for t in lineage.ids[taxa].tolist()]
-        blocks = [_taxa_block(labels), _characters_block(genome, cols, carried, taxa, labels, char_labels),
+        fam_pairs = fam_pairs[tip[fam_pairs[:, 0]]]
+        carried = np.column_stack([rank[fam_pairs[:, 0]], fam_pairs[:, 1]])
+        blocks = [_taxa_block(labels[t0:t1]),
+                  _characters_block(genome, used[used_at[root]:used_at[root + 1]], carried, taxa[t0:t1],
+                                    labels[t0:t1], char_labels),
                   f"BEGIN TREES;\n\tTREE {quote_label(str(lineage.ids[root]), 'nexus')} = [&R] {tree}\nEND;\n",
                   figtree]
         yield root, "#NEXUS\n\n" + "\n".join(b for b in blocks if b)

@@ -185,12 +185,13 @@ def export_trees(lineage: Lineage, fams: Families, genome: Genome, out: str | Pa
         names = file_names(lineage.ids[roots].tolist())
         report.files = _family_files(out, names, formats, lineage, genome, roots, bl, ancestors, attributes,
                                      color_by, progress)
+    head = ["root", *formats, *(["tree"] if forest else []), "size", "observed", "depth"]
+    columns = [map(tsv_field, lineage.ids[roots].tolist()),        # file names never need escapes
+               *([name + WRITERS[fmt][0] for name in names] for fmt in formats),
+               *([range(1, len(roots) + 1)] if forest else []),
+               *(a[keep].tolist() for a in (fams.size, fams.observed, fams.depth))]
     with open(out / "index.tsv", "w", encoding="utf-8", newline="") as f:
-        f.write("\t".join(["root", *formats, *(["tree"] if forest else []), "size", "observed", "depth"]) + "\n")
-        for tree, (k, name) in enumerate(zip(np.flatnonzero(keep).tolist(), names), 1):
-            fields = [lineage.ids[fams.root[k]], *(name + WRITERS[fmt][0] for fmt in formats),
-                      *([tree] if forest else []), fams.size[k], fams.observed[k], fams.depth[k]]
-            f.write("\t".join(map(tsv_field, fields)) + "\n")
+        f.write("".join("\t".join(map(str, row)) + "\n" for row in [head, *zip(*columns)]))
     return report
 
 
@@ -225,9 +226,13 @@ _UNESCAPE = {v[1]: k for k, v in _ESCAPE.items()}
 _ESCAPES = str.maketrans(_ESCAPE)
 
 
+_SPECIAL = re.compile(r"[\\\t\n\r\0]")
+
+
 def tsv_field(value) -> str:
     """``value`` as one index.tsv field (see above)."""
-    return str(value).translate(_ESCAPES)
+    text = str(value)
+    return text.translate(_ESCAPES) if _SPECIAL.search(text) else text
 
 
 def read_index(path: str | Path) -> list[dict[str, str]]:
