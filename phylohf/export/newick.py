@@ -320,7 +320,8 @@ def _forest(lineage: Lineage, roots, lengths, ancestors: str, attributes, dialec
         return None
     if (lineage.parent[roots] >= 0).any():
         raise ValueError("a forest is written from family roots; use write_newick for a subtree")
-    if len(np.unique(roots)) != len(roots):
+    ordered = np.sort(roots)
+    if (ordered[1:] == ordered[:-1]).any():
         raise ValueError("roots must be distinct")
     lay = _layout(lineage, roots)
     t = np.searchsorted(lay.nodes, roots)

@@ -169,7 +169,8 @@ def _documents(lineage: Lineage, genome: Genome, trees: Iterator[tuple[int, str]
     labels = _quote_all(lineage.ids[taxa].tolist(), "nexus").tolist()
     pairs, at = _pairs(genome, order)
     width = max(genome.matrix.shape[1], 1)
-    used = np.unique(lineage.root[pairs[:, 0]] * width + pairs[:, 1])   # (family, trait) pairs, sorted
+    used = np.sort(lineage.root[pairs[:, 0]] * width + pairs[:, 1])    # (family, trait) pairs, sorted
+    used = used[np.r_[True, used[1:] != used[:-1]]] if len(used) else used   # (np.unique: hash collisions)
     used_at = np.searchsorted(used // width, np.arange(lineage.n + 1))
     used = used % width
     char_labels = np.array([quote_label(n, "nexus") for n in genome.names], object)
