@@ -24,10 +24,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import yaml
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:                  # both imported where records are read, not by readers of a store
     import pyarrow as pa
+    import yaml
 
 _FENCE = re.compile(r"^\s*---\s*$", re.MULTILINE)
 
@@ -229,6 +229,7 @@ def _card_parents(card: Any, fixes: list[str]) -> Any:
 def _expanded_size(root: yaml.Node, limit: int, what: str) -> None:
     """Raise unless the composed YAML document, every alias expanded, stays within ``limit``
     nodes plus scalar characters (computed once per node, without expanding anything)."""
+    import yaml
     size: dict[int, int] = {}
     open_: set[int] = set()
     stack: list[tuple[yaml.Node, bool]] = [(root, False)]
@@ -273,6 +274,7 @@ def _yaml(text: str, what: str) -> Any:
         raise MalformedRecord(f"{what} refused: YAML too long ({len(text):,} characters, at most {MAX_YAML_CHARS:,})")
     if _bracket_depth(text) > MAX_YAML_DEPTH:         # the parser would take seconds to find out
         raise MalformedRecord(f"{what} is nested too deeply to read")
+    import yaml
     loader = yaml.SafeLoader(_FENCE.sub("", text))
     try:
         node = loader.get_single_node()
@@ -297,6 +299,7 @@ def _parsed(v: Any, what: str) -> Any:
         raise MalformedRecord(f"{what} is nested too deeply to read") from None
     except ValueError:
         pass
+    import yaml
     try:
         return _yaml(v, what)
     except MalformedRecord:
