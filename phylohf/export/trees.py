@@ -1,4 +1,5 @@
-"""Export every family as files: one per family and format, plus ``index.tsv``.
+"""Export every family as files: one per family and format (or, as a *forest*, one per format
+holding every family: :func:`forest_text`), plus ``index.tsv``.
 
 File names are the root model id percent-encoded (every byte outside ``A-Z a-z 0-9 . _ -``
 becomes ``%XX``; ``/`` is ``%2F``), which is reversible, so two families can never share a
@@ -6,9 +7,9 @@ name; a name is never hidden (a leading ``.`` is encoded too). On a case-insensi
 file system two ids that differ only in case would meet, so such ids also get a short
 hash of the exact id.
 
-``index.tsv`` lists the families (root id, file per format, size, observed, depth), one per
-line; fields never hold a raw tab, line break or NUL (see :func:`tsv_field`), and
-:func:`read_index` reads it back.
+``index.tsv`` lists the families (root id, file per format, size, observed, depth; for a
+forest also ``tree``, the family's position in each file, from 1), one per line; fields never
+hold a raw tab, line break or NUL (see :func:`tsv_field`), and :func:`read_index` reads it back.
 """
 from __future__ import annotations
 
