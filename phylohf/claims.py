@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from scipy import stats
 
 LEVEL = 0.05
 
@@ -61,6 +60,7 @@ def adjust(claims: list[Claim]) -> list[Claim]:
     ok = np.isfinite(p)
     q = np.full(len(p), np.nan)
     if ok.any():
+        from scipy import stats
         q[ok] = stats.false_discovery_control(p[ok])
     for c, qi in zip(claims, q):
         c.q = float(qi) if np.isfinite(qi) else None

@@ -19,7 +19,6 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-import duckdb
 import numpy as np
 
 from . import __version__
@@ -91,6 +90,11 @@ def _save(path, write) -> None:
         raise
 
 
+def _print_json(obj, indent: int | None = None) -> None:
+    """``obj`` as JSON on standard output, encoded whole and written in one call."""
+    sys.stdout.write(json.dumps(obj, indent=indent) + "\n")
+
+
 def _progress(args) -> bool:
     return not args.quiet and sys.stderr.isatty()
 
@@ -110,11 +114,13 @@ def cmd_simulate(args) -> int:
 
 def cmd_ingest(args) -> int:
     from .ingest import ingest_source
-    from .sources.hub import HubSettings
-    hub = HubSettings(cards=args.cards, api_quota=args.rate_limit, workers=args.workers)
+    hub = None
     skipped, stopped = 0, None
     for source in args.files:          # before the store is created
-        if not source.startswith(("hub:", "hf-dataset:")) and not Path(source).is_file():
+        if source.startswith(("hub:", "hf-dataset:")):
+            from .sources.hub import HubSettings        # huggingface_hub only for the Hub's sources
+            hub = HubSettings(cards=args.cards, api_quota=args.rate_limit, workers=args.workers)
+        elif not Path(source).is_file():
             raise FileNotFoundError(f"no such file: {source} (nothing was ingested)")
     with Store(args.store) as store:
         for source in args.files:
@@ -149,8 +155,7 @@ def cmd_families(args) -> int:
     eligible = int((fams.size >= args.min_size).sum())     # families are sorted by size
     top = min(args.top or eligible, eligible)
     if args.json:
-        json.dump({"families": fams.rows(lineage, top)}, sys.stdout, indent=1)
-        print()
+        _print_json({"families": fams.rows(lineage, top)}, indent=1)
     else:
         print(f"{len(fams):,} families, {eligible:,} with at least {args.min_size} node(s)")
         print("\n".join(families_table(lineage, fams, top)))
@@ -165,7 +170,7 @@ def cmd_trees(args) -> int:
     report = export_trees(lineage, fams, genome, args.out, formats=args.format.split(","),
                           lengths=args.branch_lengths, ancestors=args.ancestors,
                           min_size=args.min_size, family=args.family, color_by=args.color_by,
-                          progress=_progress(args))
+                          progress=_progress(args), forest=args.forest)
     print(f"wrote {report.files:,} files for {report.families:,} families into {report.out}/ "
           f"(index: {report.out / 'index.tsv'})")
     for note in report.notes:
@@ -245,14 +250,13 @@ def cmd_asr(args) -> int:
     extra, lines = _other_methods(args.method, lineage, states, fit.Q, lengths.length, args.root_prior,
                                   names, nodes, r.imputed)
     if args.json:
-        json.dump({"trait": args.trait, "scope": scope, "model": fit.model, "states": names,
-                   "loglik": fit.loglik, "aic": fit.aic, "Q": fit.Q.tolist(), "root_prior": args.root_prior,
-                   "at_bound": fit.at_bound, **({"pi": fit.pi.tolist()} if fit.pi is not None else {}),
-                   "branch_lengths": lengths.kind, "mask_check": r.checks,
-                   "nodes": {str(lineage.ids[v]): {"observed": bool(truth[v] >= 0),
-                                                   **dict(zip(names, marg.posterior[v].round(6).tolist()))}
-                             for v in nodes.tolist()}, **extra, **json_cmp}, sys.stdout)
-        print()
+        _print_json({"trait": args.trait, "scope": scope, "model": fit.model, "states": names,
+                     "loglik": fit.loglik, "aic": fit.aic, "Q": fit.Q.tolist(), "root_prior": args.root_prior,
+                     "at_bound": fit.at_bound, **({"pi": fit.pi.tolist()} if fit.pi is not None else {}),
+                     "branch_lengths": lengths.kind, "mask_check": r.checks,
+                     "nodes": {str(i): {"observed": o, **dict(zip(names, p))} for i, o, p in zip(
+                         lineage.ids[nodes].tolist(), (truth[nodes] >= 0).tolist(),
+                         marg.posterior[nodes].round(6).tolist())}, **extra, **json_cmp})
     else:
         print(asr_report(fit, marg, names, args.trait, scope, conventions, r.imputed, r.uninformed, r.checks))
         if lines_cmp + lines:
@@ -305,10 +309,9 @@ def cmd_changes(args) -> int:
                    else "") + f", root prior {args.root_prior}, branch lengths {lengths.describe()}; known states "
                    "clamp their node, unknown ones are summed over; expectations given all the data")
     if args.json:
-        json.dump({"trait": args.trait, "scope": scope, "states": names, "model": args.model,
-                   "by_relation": bool(args.by_relation), "loglik": fit.loglik, "Q": np.asarray(fit.Q).tolist(),
-                   "changes": summary}, sys.stdout)
-        print()
+        _print_json({"trait": args.trait, "scope": scope, "states": names, "model": args.model,
+                     "by_relation": bool(args.by_relation), "loglik": fit.loglik, "Q": np.asarray(fit.Q).tolist(),
+                     "changes": summary})
     else:
         print(changes_report(summary, names, args.trait, scope, conventions))
     return 0
@@ -336,9 +339,8 @@ def cmd_correlate(args) -> int:
     c = correlate(lineage, a, b, lengths.length, args.root_prior, starts=args.starts, seed=args.seed,
                   bootstrap=args.bootstrap_lrt)
     if args.json:
-        json.dump({"A": names[0], "B": names[1], "scope": scope, "root_prior": args.root_prior,
-                   "branch_lengths": lengths.kind, "correlate": c.to_json()}, sys.stdout)
-        print()
+        _print_json({"A": names[0], "B": names[1], "scope": scope, "root_prior": args.root_prior,
+                     "branch_lengths": lengths.kind, "correlate": c.to_json()})
     else:
         print(correlate_report(c, names, scope, f"Pagel (1994) on pairs (A, B) known where both are; root "
                                f"prior {args.root_prior}; branch lengths {lengths.describe()}; both models "
@@ -410,12 +412,11 @@ def _set_transitions(args, lineage, genome, parent, scope_mask, scope) -> int:
     p, q = flow_tests(gains, losses)
     elements = genome.traits[genome.columns(args.trait)].tolist()
     if args.json:
-        json.dump({"trait": args.trait, "scope": scope, "elements": [
+        _print_json({"trait": args.trait, "scope": scope, "elements": [
             {"element": e, "gains": int(g), "losses": int(l), "p": None if np.isnan(pi) else pi,
              "q": None if np.isnan(qi) else qi}
             for e, g, l, pi, qi in zip(elements, gains.tolist(), losses.tolist(), p.tolist(), q.tolist())]},
-            sys.stdout, indent=1)
-        print()
+            indent=1)
     else:
         print(gains_report(elements, gains, losses, p, q, args.trait, scope))
     return 0
@@ -448,9 +449,8 @@ def cmd_transitions(args) -> int:
         f"{args.trait} changes follow one order, more than symmetric change produces",
         ordering_statistic(parent, len(names)))}, args.null, args.seed, "transitions", parent=parent))
     if args.json:
-        json.dump({"trait": args.trait, "scope": scope, **transitions_json(t, names),
-                   "claims": [c.to_json() for c in claims]}, sys.stdout, indent=1)
-        print()
+        _print_json({"trait": args.trait, "scope": scope, **transitions_json(t, names),
+                     "claims": [c.to_json() for c in claims]}, indent=1)
     else:
         print(transitions_report(t, names, args.trait, scope)
               + (f" (null-engine p = {claims[0].p:.3g}, {args.null} replicates of the symmetric model)"
@@ -521,8 +521,7 @@ def cmd_audit_licenses(args) -> int:
     result = audit_genomes(lineage, genome, None if args.family is None else scope_mask, scope,
                            None if args.no_impute else args.impute_top, args.seed)
     if args.json:
-        json.dump(result.to_json(), sys.stdout, indent=1)
-        print()
+        _print_json(result.to_json(), indent=1)
     else:
         print(audit_report(result, top=args.top, examples=args.examples))
     return 0
@@ -541,8 +540,7 @@ def cmd_relatives(args) -> int:
                          seed=args.seed, max_pairs=args.max_pairs, null_model=args.null_model)
     adjust(result["claims"])
     if args.json:
-        json.dump(to_json(result), sys.stdout, indent=1)
-        print()
+        _print_json(to_json(result), indent=1)
     else:
         print(relatives_report(result))
     return 0
@@ -620,7 +618,7 @@ def cmd_demo(args) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
-    from .sources.simulate import SCENARIOS
+    from .sources.scenarios import SCENARIOS
     p = argparse.ArgumentParser(
         prog="phylohf", description="Phylogenetics of the Hugging Face model ecosystem: "
         "gather model metadata, build family trees and trait genomes, analyse them.")
@@ -674,7 +672,8 @@ def parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("trees", help="export family trees (Newick, NHX, ...) with an index",
                        description="Write one file per family and format, named from the root "
-                       "model id, plus index.tsv (root, files, size, observed, depth).")
+                       "model id (or with --forest one file per format holding every family), plus "
+                       "index.tsv (root, files, size, observed, depth).")
     _store_arg(s)
     s.add_argument("--out", default="trees", metavar="DIR", help="output directory (default: trees)")
     s.add_argument("--format", default="newick,nhx,nexus,enewick", metavar="F[,F]",
@@ -689,6 +688,10 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--color-by", default="license", metavar="ATTRIBUTE",
                    help="NEXUS: the node attribute FigTree colours branches by (default: license; "
                    "also languages, task, library, relation, observed)")
+    s.add_argument("--forest", action="store_true", help="one file per format holding every family, as "
+                   "tools that read many trees expect: forest.nwk, forest.nhx, forest.enwk (a tree per line), "
+                   "forest.nex (one TREES block, no CHARACTERS block); index.tsv gives each family's position "
+                   "(column tree)")
     s.set_defaults(func=cmd_trees)
 
     s = sub.add_parser("asr", help="fit an Mk model and reconstruct (impute) a trait's unknown states",
@@ -935,9 +938,16 @@ def _interrupts():
             signal.signal(signal.SIGINT, previous if previous is not None else signal.default_int_handler)
 
 
+def _duckdb_error(e: Exception) -> bool:
+    """Whether ``e`` is DuckDB's (never, when no command imported DuckDB)."""
+    duckdb = sys.modules.get("duckdb")
+    return duckdb is not None and isinstance(e, duckdb.Error)
+
+
 def _failure(e: Exception) -> str:
     """One line for an error the user can act on."""
-    if isinstance(e, duckdb.Error):
+    if _duckdb_error(e):
+        import duckdb
         text = str(e).splitlines()[0]
         if "No space left" in text:
             return f"the disk is full ({text}); free some space and run again (committed batches are kept)"
@@ -978,7 +988,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         except Exception as e:
             if not interrupted():
-                if not isinstance(e, (StoreError, OSError, ValueError, duckdb.Error)):
+                if not (isinstance(e, (StoreError, OSError, ValueError)) or _duckdb_error(e)):
                     raise
                 print(f"{command}: error: {_failure(e)}", file=sys.stderr)
                 return EXIT_FAILED

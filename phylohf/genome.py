@@ -15,9 +15,12 @@ lineage node order (placeholders last, with nothing declared).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import scipy.sparse as sp
+
+if TYPE_CHECKING:                  # scipy is imported when genomes are built
+    import scipy.sparse as sp
 
 GROUPS = ("license", "language", "task", "library", "architecture", "tag", "dataset", "card", "size", "quantization")
 
@@ -74,6 +77,7 @@ class Genome:
 
 def build(store, n_nodes: int, min_count: int = 1) -> Genome:
     """Genomes of every node; traits carried by fewer than ``min_count`` models are pruned."""
+    import scipy.sparse as sp
     con = store.con
     store.nodes()
     con.execute("CREATE OR REPLACE TEMP TABLE _m AS SELECT n.idx, "

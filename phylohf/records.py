@@ -16,15 +16,18 @@ listed in the raw column ``fixes`` (see :data:`READ_FIXES`).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import math
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pyarrow as pa
-import yaml
+
+if TYPE_CHECKING:                  # both imported where records are read, not by readers of a store
+    import pyarrow as pa
+    import yaml
 
 _FENCE = re.compile(r"^\s*---\s*$", re.MULTILINE)
 
@@ -46,28 +49,39 @@ READ_FIXES = {
     "many_parents": f"more than {MAX_PARENTS} declared parents (the first {MAX_PARENTS} kept)",
 }
 
-RAW_SCHEMA = pa.schema([
-    ("row", pa.int64()),            # line / row number in the source, for error messages
-    ("fixes", pa.list_(pa.string())),  # repairs made while reading (READ_FIXES)
-    ("id", pa.string()),
-    ("author", pa.string()),
-    ("created_at", pa.string()),    # ISO-8601 text; SQL casts it
-    ("last_modified", pa.string()),
-    ("downloads", pa.int64()),
-    ("likes", pa.int64()),
-    ("library_name", pa.string()),
-    ("pipeline_tag", pa.string()),
-    ("tags", pa.list_(pa.string())),
-    ("card_data", pa.string()),     # JSON object text
-    ("config", pa.string()),        # JSON object text
-    ("card", pa.string()),          # model-card body text, when fetched
-    ("base_models", pa.string()),   # the Hub's own parents (``baseModels``: models, relation), JSON text
-    ("raw", pa.string()),           # the record as received (JSON) less the card text, for provenance
-    ("downloads_all_time", pa.int64()),
-    ("safetensors", pa.string()),   # JSON object text: {"parameters": {dtype: count}, "total": count}
-    ("gguf", pa.string()),          # JSON object text: {"total", "architecture", "context_length", ...}
-    ("gguf_files", pa.list_(pa.string())),  # the repository's .gguf file names (from ``siblings``)
-])
+
+@functools.cache
+def _raw_schema() -> pa.Schema:
+    import pyarrow as pa
+    return pa.schema([
+        ("row", pa.int64()),            # line / row number in the source, for error messages
+        ("fixes", pa.list_(pa.string())),  # repairs made while reading (READ_FIXES)
+        ("id", pa.string()),
+        ("author", pa.string()),
+        ("created_at", pa.string()),    # ISO-8601 text; SQL casts it
+        ("last_modified", pa.string()),
+        ("downloads", pa.int64()),
+        ("likes", pa.int64()),
+        ("library_name", pa.string()),
+        ("pipeline_tag", pa.string()),
+        ("tags", pa.list_(pa.string())),
+        ("card_data", pa.string()),     # JSON object text
+        ("config", pa.string()),        # JSON object text
+        ("card", pa.string()),          # model-card body text, when fetched
+        ("base_models", pa.string()),   # the Hub's own parents (``baseModels``: models, relation), JSON text
+        ("raw", pa.string()),           # the record as received (JSON) less the card text, for provenance
+        ("downloads_all_time", pa.int64()),
+        ("safetensors", pa.string()),   # JSON object text: {"parameters": {dtype: count}, "total": count}
+        ("gguf", pa.string()),          # JSON object text: {"total", "architecture", "context_length", ...}
+        ("gguf_files", pa.list_(pa.string())),  # the repository's .gguf file names (from ``siblings``)
+    ])
+
+
+def __getattr__(name: str):
+    """:data:`RAW_SCHEMA`, built on first use: readers of a store never import pyarrow."""
+    if name == "RAW_SCHEMA":
+        return _raw_schema()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 # Accepted spellings of each raw field, first match wins (listing, ModelInfo, snapshots).
 ALIASES: dict[str, tuple[str, ...]] = {
@@ -215,6 +229,7 @@ def _card_parents(card: Any, fixes: list[str]) -> Any:
 def _expanded_size(root: yaml.Node, limit: int, what: str) -> None:
     """Raise unless the composed YAML document, every alias expanded, stays within ``limit``
     nodes plus scalar characters (computed once per node, without expanding anything)."""
+    import yaml
     size: dict[int, int] = {}
     open_: set[int] = set()
     stack: list[tuple[yaml.Node, bool]] = [(root, False)]
@@ -259,6 +274,7 @@ def _yaml(text: str, what: str) -> Any:
         raise MalformedRecord(f"{what} refused: YAML too long ({len(text):,} characters, at most {MAX_YAML_CHARS:,})")
     if _bracket_depth(text) > MAX_YAML_DEPTH:         # the parser would take seconds to find out
         raise MalformedRecord(f"{what} is nested too deeply to read")
+    import yaml
     loader = yaml.SafeLoader(_FENCE.sub("", text))
     try:
         node = loader.get_single_node()
@@ -283,6 +299,7 @@ def _parsed(v: Any, what: str) -> Any:
         raise MalformedRecord(f"{what} is nested too deeply to read") from None
     except ValueError:
         pass
+    import yaml
     try:
         return _yaml(v, what)
     except MalformedRecord:
@@ -421,4 +438,5 @@ def to_raw(record: Any, row: int = 0) -> dict:
 
 def raw_table(rows: list[dict]) -> pa.Table:
     """Raw rows (from :func:`to_raw`) as an Arrow table of :data:`RAW_SCHEMA`."""
-    return pa.Table.from_pylist(rows, schema=RAW_SCHEMA)
+    import pyarrow as pa
+    return pa.Table.from_pylist(rows, schema=_raw_schema())

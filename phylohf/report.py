@@ -1,10 +1,14 @@
 """Plain-text reports of the analyses (the conventions that change numbers come first)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from .overview import table
-from .phylo.transitions import Transitions
+
+if TYPE_CHECKING:
+    from .phylo.transitions import Transitions
 
 
 def _matrix(m: np.ndarray, names: list[str], fmt, empty=(), extra: tuple[str, list[str]] | None = None) -> list[str]:

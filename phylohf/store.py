@@ -12,13 +12,15 @@ import re
 from collections.abc import Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import duckdb
 import numpy as np
-import pyarrow as pa
 
-from . import normalize
 from .records import NO_DATE, RELATIONS
+
+if TYPE_CHECKING:                  # DuckDB is imported when a store is opened, pyarrow when written
+    import duckdb
+    import pyarrow as pa
 
 DEFAULT_STORE = "phylohf.duckdb"
 
@@ -78,6 +80,7 @@ _CONFIG = {"autoinstall_known_extensions": False, "autoload_known_extensions": F
 
 def _connect(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
     """A connection to ``path``, or a StoreError that says who holds it or what is wrong with it."""
+    import duckdb
     try:
         return duckdb.connect(str(path), read_only=read_only, config=_CONFIG)
     except duckdb.Error as e:
@@ -104,6 +107,7 @@ def _connect(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
 
 def _shared(path: Path) -> bool:
     """Whether ``path`` opens read-only now: the process holding it only reads."""
+    import duckdb
     try:
         duckdb.connect(str(path), read_only=True, config=_CONFIG).close()
     except duckdb.Error:
@@ -159,6 +163,7 @@ class Store:
 
         Returns (rows stored, [(row, problem)] for rows skipped: no usable id).
         """
+        from . import normalize
         con = self.con
         if not self._prepared:
             normalize.prepare(con)
@@ -283,12 +288,11 @@ class Store:
         RELATIONS) as numpy arrays."""
         self.nodes()
         nodes = self.con.sql(f"SELECT id, observed, coalesce(epoch(created_at)::BIGINT, {NO_DATE}) AS created "
-                             "FROM lineage_nodes ORDER BY idx").to_arrow_table()
+                             "FROM lineage_nodes ORDER BY idx").fetchnumpy()
         edges = self.con.sql("SELECT child, parent, pos, relation FROM lineage_edges").fetchnumpy()
-        return {"ids": nodes.column("id").to_numpy(zero_copy_only=False),
-                "observed": nodes.column("observed").to_numpy(zero_copy_only=False),
-                "created": nodes.column("created").to_numpy(),
-                **{k: np.asarray(v) for k, v in edges.items()}}
+        columns = {k: np.asarray(v) for k, v in (nodes | edges).items()}
+        columns["ids"] = columns.pop("id")
+        return columns
 
     def fix_counts(self) -> dict[str, int]:
         """How many models needed each repair while normalising, and (``case_parent``) how

@@ -83,12 +83,13 @@ def test_disk_full_writing_the_report(store, capsys):
     assert "error: the disk is full writing /dev/full; free some space" in one_line(capsys)
 
 
-def test_disk_full_writing_trees(store, tmp_path, monkeypatch, capsys):
-    def full(self, *a, **k):
-        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(self))
-    monkeypatch.setattr(Path, "write_text", full)
-    assert main(["trees", "--store", str(store), "--out", str(tmp_path / "t")]) == 1
-    assert "phylohf trees: error: the disk is full writing" in one_line(capsys)
+@pytest.mark.parametrize("forest", [False, True])
+def test_disk_full_writing_trees(store, tmp_path, monkeypatch, capsys, forest):
+    def full(fd, data):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    monkeypatch.setattr(os, "write", full)          # tree files are written by os.write
+    assert main(["trees", "--store", str(store), "--out", str(tmp_path / "t"), *(["--forest"] if forest else [])]) == 1
+    assert f"phylohf trees: error: the disk is full writing {tmp_path / 't'}" in one_line(capsys)
 
 
 def test_disk_full_in_the_store(tmp_path, monkeypatch, capsys):

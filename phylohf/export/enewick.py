@@ -41,8 +41,6 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.sparse import csr_matrix
-from scipy.sparse.csgraph import connected_components
 
 from ..lineage import Lineage
 from .newick import _TOKEN, _comments, _forest, _format_lengths, _joined, _layout, quote_label, read_newick
@@ -79,6 +77,8 @@ def _acyclic(lin: Lineage, nodes: np.ndarray, child: np.ndarray, parent: np.ndar
     tree = np.flatnonzero(lin.parent[nodes] >= 0)
     src = np.r_[np.searchsorted(nodes, lin.parent[nodes[tree]]), lp]
     dst = np.r_[tree, lc]
+    from scipy.sparse import csr_matrix
+    from scipy.sparse.csgraph import connected_components
     graph = csr_matrix((np.ones(len(src), np.int8), (src, dst)), shape=(m, m))
     _, comp = connected_components(graph, directed=True, connection="strong")
     keep = np.ones(len(child), bool)

@@ -72,6 +72,7 @@ from ..lineage import NO_DATE, Lineage
 _NEEDS_QUOTES = {"newick": re.compile(r"[\s()\[\]':;,_\"#{}=\\]"),
                  "nexus": re.compile(r"[\s()\[\]{}/\\,;:=*'\"`+\-<>_]")}
 _NEEDS_QUOTES["nhx"] = _NEEDS_QUOTES["newick"]
+_TO_NUL = {d: re.compile(f"(?:{p.pattern})[^\x00]*") for d, p in _NEEDS_QUOTES.items()}
 _UNSAFE = {"newick": re.compile(r"""[%:=\[\],();|'"\\\s]"""),
            "nexus": re.compile(r"""[%"'\[\]{},=\\\s]""")}
 _UNSAFE["nhx"] = _UNSAFE["newick"]
@@ -84,8 +85,11 @@ LIST_SEP = "|"
 def quote_label(label: str, dialect: str = "newick") -> str:
     """A label as Newick (or NEXUS) text: bare when safe, else single-quoted, quotes doubled
     (NHX: a label holding ``'`` but no ``"`` is double-quoted, the form ete3 reads)."""
-    if not _NEEDS_QUOTES[dialect].search(label):
-        return label
+    return _quoted(label, dialect) if _NEEDS_QUOTES[dialect].search(label) else label
+
+
+def _quoted(label: str, dialect: str) -> str:
+    """``label`` quoted (see :func:`quote_label`)."""
     if dialect == "nhx" and "'" in label and '"' not in label:
         return f'"{label}"'
     return "'" + label.replace("'", "''") + "'"
@@ -128,24 +132,27 @@ def _comments(attributes: Mapping[str, np.ndarray], nodes: np.ndarray, n: int, d
         if len(values) != n:
             raise ValueError(f"attribute {key!r} must have one value per node ({n}), got {len(values)}")
         cols.append(_fields(key, np.asarray(values, object)[nodes], dialect))
-    out = []
-    for fields in zip(*cols):
-        present = [f for f in fields if f is not None]
-        out.append(head + sep.join(present) + "]" if present else "")
-    return out if cols else [""] * len(nodes)
+    out = np.full(len(nodes), "", object)
+    first = np.ones(len(nodes), bool)                     # no field written yet
+    for fields in cols:
+        text = np.array(fields, object)
+        has = np.flatnonzero(text != None)                # noqa: E711  (elementwise)
+        out[has] += np.where(first[has], head, sep).astype(object) + text[has]
+        first[has] = False
+    out[~first] += "]"
+    return out.tolist()
 
 
 def _fields(key: str, values: np.ndarray, dialect: str) -> list[str | None]:
     """``key=value`` text of each value (None when absent), formatting each distinct value once."""
-    seen: dict = {}
-    out = []
-    for v in values.tolist():
-        k = (type(v), tuple(v) if isinstance(v, list) else v)
-        if k not in seen:
-            text = _value(v, dialect)
-            seen[k] = None if text is None else f"{key}={text}"
-        out.append(seen[k])
-    return out
+    values = values.tolist()
+    keys = [tuple(v) if v.__class__ is list else v for v in values]
+    one = dict(zip(keys, values))                                        # a value of each distinct key
+    if len({k.__class__ for k in one} & {bool, int, float}) > 1:         # True == 1 == 1.0 as keys:
+        keys = [(k.__class__, k) for k in keys]                          # tell them apart by type
+        one = dict(zip(keys, values))
+    text = {k: None if (t := _value(v, dialect)) is None else f"{key}={t}" for k, v in one.items()}
+    return [text[k] for k in keys]
 
 
 def decode_nhx_value(raw: str) -> str | list[str]:
@@ -160,12 +167,13 @@ def _quote_all(labels: list[str], dialect: str) -> np.ndarray:
     """:func:`quote_label` of every label, with one regex scan over all of them."""
     out = np.array(labels, object)
     big = "\x00".join(labels)
-    hits = [m.start() for m in _NEEDS_QUOTES[dialect].finditer(big)]
+    # a match runs from a character that needs quotes to the next NUL: about one per label
+    hits = [m.start() for m in _TO_NUL[dialect].finditer(big)]
     if hits:
         lens = np.fromiter(map(len, labels), np.int64, len(labels)) + 1
         which = np.searchsorted(np.cumsum(lens), hits, side="right")
         which = which[np.r_[True, which[1:] != which[:-1]]]
-        out[which] = [quote_label(t, dialect) for t in out[which].tolist()]
+        out[which] = [_quoted(t, dialect) for t in out[which].tolist()]
     return out
 
 
@@ -312,7 +320,8 @@ def _forest(lineage: Lineage, roots, lengths, ancestors: str, attributes, dialec
         return None
     if (lineage.parent[roots] >= 0).any():
         raise ValueError("a forest is written from family roots; use write_newick for a subtree")
-    if len(np.unique(roots)) != len(roots):
+    ordered = np.sort(roots)
+    if (ordered[1:] == ordered[:-1]).any():
         raise ValueError("roots must be distinct")
     lay = _layout(lineage, roots)
     t = np.searchsorted(lay.nodes, roots)

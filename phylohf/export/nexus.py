@@ -3,6 +3,7 @@
 One document per family: a TAXA block, a CHARACTERS block (the binary trait genomes),
 a TREES block (the tree with BEAST/FigTree node annotations) and a FigTree block that
 opens the tree coloured by an attribute, with model ids at tips and internal nodes.
+:func:`nexus_collection` writes many families as one document instead (``trees --forest``).
 
 Taxa and tree nodes
     The taxa are the *tips of the written tree*, in node (model id) order. NEXUS tools map taxa to
@@ -45,7 +46,7 @@ import numpy as np
 
 from ..genome import Genome
 from ..lineage import Lineage
-from .newick import quote_label, write_forest
+from .newick import _quote_all, quote_label, write_forest
 
 MISSING = "?"
 
@@ -115,6 +116,33 @@ def nexus_forest(lineage: Lineage, genome: Genome, roots: Iterable[int] | None =
     colours the branches by. See the module docstring for what the blocks hold. Arguments
     are checked on the call; the documents are built as the iterator is consumed.
     """
+    trees = _annotated_trees(lineage, genome, roots, lengths, ancestors, attributes, color_by)
+    return _documents(lineage, genome, trees, ancestors, figtree_block(color_by))
+
+
+def nexus_collection(lineage: Lineage, genome: Genome, roots: Iterable[int] | None = None, lengths=None,
+                     ancestors: str = "internal", attributes: Mapping[str, np.ndarray] | None = None,
+                     color_by: str = "license") -> str:
+    """One NEXUS document holding every family of ``roots`` (default: all), in that order: a
+    TAXA block of the tips of every tree, one TREES block with a ``TREE`` per family (named by
+    its root id, annotated as in :func:`nexus_forest`) and the FigTree block.
+
+    There is no CHARACTERS block: the matrix of every tip over every trait of every family
+    would be mostly ``?``; each node's values are in its annotations, and the documents of
+    :func:`nexus_forest` carry the matrix of their family.
+    """
+    roots = np.flatnonzero(lineage.parent < 0) if roots is None else np.fromiter(roots, np.int64)
+    trees = _annotated_trees(lineage, genome, roots, lengths, ancestors, attributes, color_by)
+    names = _quote_all(lineage.ids[roots].tolist(), "nexus")
+    block = "".join(f"\tTREE {name} = [&R] {tree}\n" for name, (_, tree) in zip(names.tolist(), trees))
+    taxa = _tips(lineage, np.flatnonzero(np.isin(lineage.root, roots)), ancestors)
+    return "\n".join(["#NEXUS\n", _taxa_block(_quote_all(lineage.ids[taxa].tolist(), "nexus").tolist()),
+                      f"BEGIN TREES;\n{block}END;\n", figtree_block(color_by)])
+
+
+def _annotated_trees(lineage: Lineage, genome: Genome, roots, lengths, ancestors: str,
+                     attributes: Mapping[str, np.ndarray] | None, color_by: str) -> Iterator[tuple[int, str]]:
+    """The arguments checked, then ``(root, tree)`` in NEXUS dialect, ``color_by`` never absent."""
     attributes = attributes or {}
     if color_by not in attributes:
         raise ValueError(f"color_by={color_by!r} is not one of the attributes ({', '.join(attributes) or 'none'})")
@@ -123,28 +151,38 @@ def nexus_forest(lineage: Lineage, genome: Genome, roots: Iterable[int] | None =
     coloured = np.asarray(attributes[color_by], object).copy()
     coloured[[v is None for v in coloured]] = MISSING          # a legend entry, not black
     attributes = {**attributes, color_by: coloured}
-    trees = write_forest(lineage, roots, lengths, ancestors, attributes, dialect="nexus")
-    return _documents(lineage, genome, trees, ancestors, figtree_block(color_by))
+    return write_forest(lineage, roots, lengths, ancestors, attributes, dialect="nexus")
 
 
 def _documents(lineage: Lineage, genome: Genome, trees: Iterator[tuple[int, str]], ancestors: str,
                figtree: str) -> Iterator[tuple[int, str]]:
-    """The documents of :func:`nexus_forest`, one per written tree."""
-    order = np.argsort(lineage.root, kind="stable")
+    """The documents of :func:`nexus_forest`, one per written tree; what each needs is sliced
+    from arrays over every family (taxa, their labels, the traits they carry, by family)."""
+    order = np.argsort(lineage.root, kind="stable")                  # families, each in node order
     bounds = np.searchsorted(lineage.root[order], np.arange(lineage.n + 1))
+    tip = np.zeros(lineage.n, bool)
+    tip[_tips(lineage, order, ancestors)] = True
+    taxa_at = np.r_[0, np.cumsum(tip[order])]                        # taxa of a family: taxa[taxa_at[a]:...]
+    taxa = order[tip[order]]
+    rank = np.zeros(lineage.n, np.int64)                             # of a taxon among its family's
+    rank[taxa] = np.arange(len(taxa)) - taxa_at[bounds[lineage.root[taxa]]]
+    labels = _quote_all(lineage.ids[taxa].tolist(), "nexus").tolist()
     pairs, at = _pairs(genome, order)
+    width = max(genome.matrix.shape[1], 1)
+    used = np.sort(lineage.root[pairs[:, 0]] * width + pairs[:, 1])    # (family, trait) pairs, sorted
+    used = used[np.r_[True, used[1:] != used[:-1]]] if len(used) else used   # (np.unique: hash collisions)
+    used_at = np.searchsorted(used // width, np.arange(lineage.n + 1))
+    used = used % width
     char_labels = np.array([quote_label(n, "nexus") for n in genome.names], object)
     for root, tree in trees:
         a, b = bounds[root], bounds[root + 1]
-        family = order[a:b]
-        taxa = _tips(lineage, family, ancestors)
+        t0, t1 = taxa_at[a], taxa_at[b]
         fam_pairs = pairs[at[a]:at[b]]
-        cols = np.unique(fam_pairs[:, 1])
-        rank = np.searchsorted(taxa, fam_pairs[:, 0])
-        is_taxon = taxa[np.minimum(rank, len(taxa) - 1)] == fam_pairs[:, 0]
-        carried = np.column_stack([rank[is_taxon], fam_pairs[is_taxon, 1]])
-        labels = [quote_label(t, "nexus") for t in lineage.ids[taxa].tolist()]
-        blocks = [_taxa_block(labels), _characters_block(genome, cols, carried, taxa, labels, char_labels),
+        fam_pairs = fam_pairs[tip[fam_pairs[:, 0]]]
+        carried = np.column_stack([rank[fam_pairs[:, 0]], fam_pairs[:, 1]])
+        blocks = [_taxa_block(labels[t0:t1]),
+                  _characters_block(genome, used[used_at[root]:used_at[root + 1]], carried, taxa[t0:t1],
+                                    labels[t0:t1], char_labels),
                   f"BEGIN TREES;\n\tTREE {quote_label(str(lineage.ids[root]), 'nexus')} = [&R] {tree}\nEND;\n",
                   figtree]
         yield root, "#NEXUS\n\n" + "\n".join(b for b in blocks if b)

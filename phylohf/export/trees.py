@@ -1,4 +1,5 @@
-"""Export every family as files: one per family and format, plus ``index.tsv``.
+"""Export every family as files: one per family and format (or, as a *forest*, one per format
+holding every family: :func:`forest_text`), plus ``index.tsv``.
 
 File names are the root model id percent-encoded (every byte outside ``A-Z a-z 0-9 . _ -``
 becomes ``%XX``; ``/`` is ``%2F``), which is reversible, so two families can never share a
@@ -6,13 +7,14 @@ name; a name is never hidden (a leading ``.`` is encoded too). On a case-insensi
 file system two ids that differ only in case would meet, so such ids also get a short
 hash of the exact id.
 
-``index.tsv`` lists the families (root id, file per format, size, observed, depth), one per
-line; fields never hold a raw tab, line break or NUL (see :func:`tsv_field`), and
-:func:`read_index` reads it back.
+``index.tsv`` lists the families (root id, file per format, size, observed, depth; for a
+forest also ``tree``, the family's position in each file, from 1), one per line; fields never
+hold a raw tab, line break or NUL (see :func:`tsv_field`), and :func:`read_index` reads it back.
 """
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -23,7 +25,6 @@ from pathlib import Path
 from urllib.parse import quote
 
 import numpy as np
-from tqdm import tqdm
 
 from ..branch_lengths import branch_lengths
 from ..families import Families
@@ -32,7 +33,7 @@ from ..lineage import Lineage
 from ..records import RELATIONS
 from .enewick import enewick_forest, reticulations
 from .newick import write_forest
-from .nexus import nexus_forest
+from .nexus import nexus_collection, nexus_forest
 
 LIST_ATTRIBUTES = ("languages", "merge_parents")
 MAX_NAME = 200          # characters of a file name before the hash (file systems allow 255 bytes)
@@ -113,9 +114,33 @@ WRITERS: dict[str, tuple[str, Callable[..., Iterator[tuple[int, str]]]]] = {
 FORMATS = tuple(WRITERS)
 
 
-def _write_files(files: list[tuple[Path, str]]) -> None:
+FOREST = "forest"       # ``--forest``: every family in forest.nwk, forest.nhx, forest.nex, forest.enwk
+
+
+def forest_text(fmt: str, lin: Lineage, genome: Genome, roots: np.ndarray, lengths, ancestors: str,
+                attributes, color_by: str) -> str:
+    """Every family of ``roots`` in one text of format ``fmt``: a tree per line (Newick, NHX,
+    eNewick), or one NEXUS document with one TREES block."""
+    if fmt == "nexus":
+        return nexus_collection(lin, genome, roots, lengths.length, ancestors, attributes, color_by)
+    return "".join(text + "\n" for _, text in WRITERS[fmt][1](lin, genome, roots, lengths, ancestors,
+                                                              attributes, color_by))
+
+
+def _write_files(files: list[tuple[str, str]]) -> None:
+    """Each text into its file, UTF-8 as it is (no newline translation), by plain system calls."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0)
     for path, text in files:
-        path.write_text(text + "\n", encoding="utf-8")
+        fd = os.open(path, flags, 0o666)
+        try:
+            data = memoryview(text.encode("utf-8"))
+            while data:
+                data = data[os.write(fd, data):]
+        except OSError as e:
+            e.filename = e.filename or path
+            raise
+        finally:
+            os.close(fd)
 
 
 @dataclass
@@ -129,8 +154,9 @@ class ExportReport:
 def export_trees(lineage: Lineage, fams: Families, genome: Genome, out: str | Path,
                  formats=("newick", "nhx"), lengths: str = "unit", ancestors: str = "internal",
                  min_size: int = 2, family: str | None = None, color_by: str = "license",
-                 progress: bool = False) -> ExportReport:
-    """Write the chosen families in the chosen formats into ``out`` with ``index.tsv``."""
+                 progress: bool = False, forest: bool = False) -> ExportReport:
+    """Write the chosen families in the chosen formats into ``out`` with ``index.tsv``: a file
+    per family and format, or with ``forest`` one file per format holding every family."""
     unknown = [f for f in formats if f not in WRITERS]
     if unknown:
         raise ValueError(f"unknown format(s) {', '.join(unknown)}: expected {', '.join(WRITERS)}")
@@ -144,46 +170,70 @@ def export_trees(lineage: Lineage, fams: Families, genome: Genome, out: str | Pa
     bl = branch_lengths(lineage, lengths, genome)
     nodes = np.flatnonzero(np.isin(lineage.root, roots))
     attributes = node_attributes(lineage, genome, nodes)
-    names = file_names(lineage.ids[roots].tolist())
     report = ExportReport(out, families=len(roots), notes=[f"branch lengths: {bl.describe()}"])
     if "enewick" in formats:
         c = reticulations(lineage, roots).counts()
         report.notes.append(f"eNewick: {c['drawn']:,} further-parent edges of merges drawn as hybrids; "
                             f"left out: {c['other_family']:,} to other families (NHX/NEXUS merge_parents "
                             f"list them), {c['duplicate']:,} duplicates, {c['cycle']:,} closing a cycle")
+    if forest:
+        names = [FOREST] * len(roots)
+        for fmt in formats:
+            _write_files([(os.path.join(out, FOREST + WRITERS[fmt][0]),
+                           forest_text(fmt, lineage, genome, roots, bl, ancestors, attributes, color_by))])
+        report.files = len(formats)
+    else:
+        names = file_names(lineage.ids[roots].tolist())
+        report.files = _family_files(out, names, formats, lineage, genome, roots, bl, ancestors, attributes,
+                                     color_by, progress)
+    head = ["root", *formats, *(["tree"] if forest else []), "size", "observed", "depth"]
+    columns = [map(tsv_field, lineage.ids[roots].tolist()),        # file names never need escapes
+               *([name + WRITERS[fmt][0] for name in names] for fmt in formats),
+               *([range(1, len(roots) + 1)] if forest else []),
+               *(a[keep].tolist() for a in (fams.size, fams.observed, fams.depth))]
+    with open(out / "index.tsv", "w", encoding="utf-8", newline="") as f:
+        f.write("".join("\t".join(map(str, row)) + "\n" for row in [head, *zip(*columns)]))
+    return report
+
+
+def _family_files(out: Path, names: list[str], formats, lineage, genome, roots, bl, ancestors, attributes,
+                  color_by, progress) -> int:
+    """One file per family and format, written by a second thread while the texts are built."""
+    from tqdm import tqdm
+    files = 0
     pending: deque[Future] = deque()
-    with ThreadPoolExecutor(max_workers=1) as disk:      # files are written while texts are built
+    with ThreadPoolExecutor(max_workers=1) as disk:
         for fmt in formats:
             suffix, writer = WRITERS[fmt]
             written = zip(names, writer(lineage, genome, roots, bl, ancestors, attributes, color_by))
             with tqdm(total=len(roots), disable=not progress, desc=f"write {fmt}", unit=" trees",
                       leave=False) as bar:
-                while chunk := [(out / (name + suffix), text) for name, (_, text) in islice(written, 2000)]:
+                while chunk := [(os.path.join(out, name + suffix), text + "\n")
+                                for name, (_, text) in islice(written, 2000)]:
                     pending.append(disk.submit(_write_files, chunk))
                     if len(pending) > 4:                 # bounded memory; errors surface here
                         pending.popleft().result()
-                    report.files += len(chunk)
+                    files += len(chunk)
                     bar.update(len(chunk))
         for job in pending:
             job.result()
-    with open(out / "index.tsv", "w", encoding="utf-8", newline="") as f:
-        f.write("\t".join(["root", *formats, "size", "observed", "depth"]) + "\n")
-        for k, name in zip(np.flatnonzero(keep).tolist(), names):
-            fields = [lineage.ids[fams.root[k]], *(name + WRITERS[fmt][0] for fmt in formats),
-                      fams.size[k], fams.observed[k], fams.depth[k]]
-            f.write("\t".join(map(tsv_field, fields)) + "\n")
-    return report
+    return files
 
 
 # index.tsv: one line per family, fields separated by tabs; a backslash, tab, line feed,
 # carriage return or NUL inside a field is written \\ \t \n \r \0 (no CSV quoting)
 _ESCAPE = {"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r", "\0": "\\0"}
 _UNESCAPE = {v[1]: k for k, v in _ESCAPE.items()}
+_ESCAPES = str.maketrans(_ESCAPE)
+
+
+_SPECIAL = re.compile(r"[\\\t\n\r\0]")
 
 
 def tsv_field(value) -> str:
     """``value`` as one index.tsv field (see above)."""
-    return re.sub(r"[\\\t\n\r\0]", lambda m: _ESCAPE[m.group()], str(value))
+    text = str(value)
+    return text.translate(_ESCAPES) if _SPECIAL.search(text) else text
 
 
 def read_index(path: str | Path) -> list[dict[str, str]]:

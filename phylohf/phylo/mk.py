@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
-from scipy import linalg, optimize, sparse, stats
+from scipy import linalg, optimize, sparse
 
 from ..lineage import Lineage
 from .knownedges import KnownEdges, split_known
@@ -704,4 +704,5 @@ def lrt(fit_small: MkFit, fit_big: MkFit) -> tuple[float, int, float]:
     df = fit_big.n_params - fit_small.n_params
     if df <= 0:
         raise ValueError("fit_big must have more parameters than fit_small")
+    from scipy import stats           # scipy.stats takes a second to import
     return stat, df, float(stats.chi2.sf(stat, df))

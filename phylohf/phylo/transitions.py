@@ -27,7 +27,7 @@ from dataclasses import dataclass, replace
 from itertools import permutations
 
 import numpy as np
-from scipy import optimize, stats
+from scipy import optimize
 
 
 @dataclass
@@ -232,6 +232,7 @@ def flow_tests(gains: np.ndarray, losses: np.ndarray) -> tuple[np.ndarray, np.nd
     NaN where an element never changes."""
     p = np.full(len(gains), np.nan)
     moved = np.flatnonzero(gains + losses > 0)
+    from scipy import stats
     p[moved] = [stats.binomtest(int(g), int(g + l)).pvalue for g, l in zip(gains[moved], losses[moved])]
     q = np.full(len(gains), np.nan)
     if len(moved):
