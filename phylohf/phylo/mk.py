@@ -59,9 +59,13 @@ def _expm_many(Q: np.ndarray, t: np.ndarray) -> np.ndarray:
         p = np.array([linalg.expm(Q * ti) for ti in t]).reshape(len(t), len(Q), len(Q))
     else:
         w, v, vi = dec
-        p = np.einsum("ij,uj,jk->uik", v, np.exp(np.outer(t, w)), vi, optimize=True).real
-        p[t == 0] = np.eye(len(Q))                  # exactly: no change on a zero-length edge
-    return np.clip(p, 0.0, 1.0)
+        k = len(Q)
+        # P(t) = sum_j e^{w_j t} v_j vi_j^T: the real part of one (len(t), k) @ (k, k^2) product
+        e, m = np.exp(np.outer(t, w)), np.einsum("ij,jk->jik", v, vi).reshape(k, k * k)
+        p = e.real @ m.real - e.imag @ m.imag if np.iscomplexobj(e) or np.iscomplexobj(m) else e @ m
+        p = p.reshape(len(t), k, k)
+        p[t == 0] = np.eye(k)                       # exactly: no change on a zero-length edge
+    return np.clip(p, 0.0, 1.0, out=p)
 
 
 def transition_matrices(Q, t) -> np.ndarray:
@@ -98,6 +102,8 @@ def class_transitions(Q, keys: np.ndarray, lu: np.ndarray) -> np.ndarray:
     if not len(lu):
         return np.broadcast_to(np.eye(k), (max(len(keys), 1), k, k)).copy()
     group, length = keys // len(lu), lu[keys % len(lu)]
+    if len(Qs) == 1:
+        return _expm_many(Qs[0], length)
     P = np.empty((len(keys), k, k))
     for g in np.unique(group):
         P[group == g] = _expm_many(Qs[g], length[group == g])
@@ -511,9 +517,10 @@ def _edge_gradient(data: MkData, plan: _GradPlan, Q, dec, acc, logu, group=None)
     e = np.exp(np.outer(t, w))
     diff = w[:, None] - w[None, :]
     tmax = float(t.max(initial=0.0))
-    near = np.abs(diff) * tmax < 1e-2
+    near = (np.abs(diff) * tmax < 1e-2) & ~np.eye(len(w), dtype=bool)
     with np.errstate(divide="ignore", invalid="ignore"):
         h = ((e * ut).T @ lt - ut.T @ (e * lt)) / diff
+    np.fill_diagonal(h, (t[:, None] * e * ut * lt).sum(axis=0))      # F_ii = t e^{w_i t}
     if near.any():
         # F_ij = e^{w_i t} (1 - e^{-d t}) / d = e^{w_i t} sum_n (-d)^n t^(n+1) / (n+1)!
         series, fact, tn = 0.0, 1.0, np.ones_like(t)
