@@ -62,8 +62,9 @@ def _expm_many(Q: np.ndarray, t: np.ndarray) -> np.ndarray:
         k = len(Q)
         # P(t) = sum_j e^{w_j t} v_j vi_j^T: the real part of one (len(t), k) @ (k, k^2) product
         e, m = np.exp(np.outer(t, w)), np.einsum("ij,jk->jik", v, vi).reshape(k, k * k)
-        p = e.real @ m.real - e.imag @ m.imag if np.iscomplexobj(e) or np.iscomplexobj(m) else e @ m
-        p = p.reshape(len(t), k, k)
+        if np.iscomplexobj(e) or np.iscomplexobj(m):
+            e, m = np.hstack([e.real, e.imag]), np.vstack([m.real, -m.imag])
+        p = (e @ m).reshape(len(t), k, k)
         p[t == 0] = np.eye(k)                       # exactly: no change on a zero-length edge
     return np.clip(p, 0.0, 1.0, out=p)
 
@@ -231,11 +232,10 @@ class MkData:
         PT = P.transpose(0, 2, 1)
         acc = self._leaf_logs()
         with np.errstate(divide="ignore"):
-            logcol = np.log(PT)                 # logcol[c, s] = log P(t_c)[:, s]
             for i, (parents, reduce, (kp, kn, ks, kc), (up, un, uc)) in enumerate(self.levels):
                 logm = np.empty((len(kp) + len(up), self.k))
                 if len(kp):
-                    logm[kp] = logcol[kc, ks]
+                    logm[kp] = np.log(P[kc, :, ks])     # the column of the known state
                 if len(up):
                     part, scale = self._normalise(acc[un])
                     msg = (P[0] @ part.T).T if uc is None else np.einsum("nj,nji->ni", part, PT[uc])
@@ -520,7 +520,7 @@ def _edge_gradient(data: MkData, plan: _GradPlan, Q, dec, acc, logu, group=None)
     near = (np.abs(diff) * tmax < 1e-2) & ~np.eye(len(w), dtype=bool)
     with np.errstate(divide="ignore", invalid="ignore"):
         h = ((e * ut).T @ lt - ut.T @ (e * lt)) / diff
-    np.fill_diagonal(h, (t[:, None] * e * ut * lt).sum(axis=0))      # F_ii = t e^{w_i t}
+    np.fill_diagonal(h, ((e * ut) * lt).T @ t)      # F_ii = t e^{w_i t}
     if near.any():
         # F_ij = e^{w_i t} (1 - e^{-d t}) / d = e^{w_i t} sum_n (-d)^n t^(n+1) / (n+1)!
         series, fact, tn = 0.0, 1.0, np.ones_like(t)
