@@ -112,7 +112,10 @@ def _down(steps, P, clamp):
     D, M = clamp.copy(), np.zeros_like(clamp)
     F, N = np.zeros_like(clamp), np.zeros_like(clamp)
     for s in steps:
-        m = _log_apply(P, s.cls, np.where(s.known[:, None], clamp[s.nodes], D[s.nodes]), up=False)
+        m = np.empty((len(s.nodes), clamp.shape[1]))
+        kn, un = np.flatnonzero(s.known), np.flatnonzero(~s.known)
+        m[kn] = np.log(P[s.cls[kn] if len(P) > 1 else 0, :, clamp[s.nodes[kn]].argmax(axis=1)])
+        m[un] = _log_apply(P, s.cls[un], D[s.nodes[un]], up=False)
         M[s.nodes] = m
         dead = m == -np.inf
         F[s.targets] = _to_parents(s, np.where(dead, 0.0, m))
@@ -138,11 +141,12 @@ def _above(s: _Step, clamp, M, F, N, A) -> np.ndarray:
 
 def _up(steps, P, clamp, M, F, N, A, visit=None):
     """Fill the log outside messages A (n, k), log P(data outside v's subtree, v's state),
-    top-down from the roots' log priors already in A; ``visit(step, above)`` sees each
+    top-down from the roots' log priors already in A (not at cutting known nodes); ``visit(step, above)`` sees each
     level's :func:`_above` messages."""
     for s in reversed(steps):
         above = _above(s, clamp, M, F, N, A)
-        A[s.nodes] = _log_apply(P, s.cls, above, up=True)
+        un = np.flatnonzero(~s.known)               # a cutting known node's own A is never read
+        A[s.nodes[un]] = _log_apply(P, s.cls[un], above[un], up=True)
         if visit is not None:
             visit(s, above)
     return A

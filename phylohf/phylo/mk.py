@@ -460,17 +460,18 @@ def _up(data: MkData, plan: _GradPlan, P: np.ndarray, acc, logmsg, root_logout, 
             umax = lu.max(axis=1)
             umax[~np.isfinite(umax)] = 0.0
             u = np.exp(lu - umax[:, None])
+            free = np.flatnonzero(plan.free[rows])          # known rows keep their clamp
             if one:
-                o = u @ P[0]
+                o = u[free] @ P[0]
             elif crows is not None:
                 o = np.empty_like(u)
                 for c, r in crows:
                     o[r] = u[r] @ P[c]
+                o = o[free]
             else:
-                o = np.einsum("na,nab->nb", u, P[plan.classes_all[rows.start - plan.nroot:
-                                                                  rows.stop - plan.nroot]])
-            b, free = both[rows], plan.free[rows]
-            b[free] = (np.log(o) + (umax[:, None] + acc[rows]))[free]
+                cls = plan.classes_all[rows.start - plan.nroot:rows.stop - plan.nroot]
+                o = np.einsum("na,nab->nb", u[free], P[cls[free]])
+            both[rows.start + free] = np.log(o) + (umax[free, None] + acc[rows][free])
     return logu
 
 

@@ -195,10 +195,9 @@ class Simulator:
             """Child states for parent states x (m, r, j), uniforms u (m, r)."""
             base = (self.model.group[nodes][:, None] * self.C + cls[self.parent[nodes]]) * k
             row = (base[:, :, None] + x).astype(np.int64)
-            u = np.broadcast_to(u[:, :, None], row.shape).ravel()
-            move = np.flatnonzero(u >= self.stay[row.ravel()])
+            move = np.flatnonzero(u[:, :, None] >= self.stay[row])
             rm = row.ravel()[move]
-            col = np.searchsorted(self.flat, rm + u[move], "right") - rm * k
+            col = np.searchsorted(self.flat, rm + u.ravel()[move // row.shape[2]], "right") - rm * k
             out = x.astype(self.dtype).ravel()
             out[move] = self.order[rm * k + np.minimum(col, k - 1)]
             return out.reshape(row.shape)
