@@ -357,13 +357,14 @@ class EStep:
 
         def visit(s: _Step, above: np.ndarray) -> None:
             use = keep[s.nodes]
-            lo, d, c = above[use], D[s.nodes[use]], s.cls[use]
+            lo, d, c = (above, D[s.nodes], s.cls) if use.all() else (above[use], D[s.nodes[use]], s.cls[use])
             lo = np.exp(lo - lo.max(axis=1, keepdims=True))
             d = np.exp(d - d.max(axis=1, keepdims=True))
-            for j in np.unique(c):
-                at = c == j
-                z = ((lo[at] @ Pu[j]) * d[at]).sum(axis=1)
-                pairs[self.classes[j]] += Pu[j] * ((lo[at] / z[:, None]).T @ d[at])
+            js = np.unique(c)
+            for j in js:
+                lj, dj = (lo, d) if len(js) == 1 else (lo[c == j], d[c == j])
+                lj /= np.einsum("ij,ij->i", lj @ Pu[j], dj)[:, None]
+                pairs[self.classes[j]] += Pu[j] * (lj.T @ dj)
 
         with np.errstate(divide="ignore", invalid="ignore"):
             D, M, F, N = _down(self.steps, Pu, clamp)

@@ -194,7 +194,7 @@ class Simulator:
         def step(nodes, x, u):
             """Child states for parent states x (m, r, j), uniforms u (m, r)."""
             base = (self.model.group[nodes][:, None] * self.C + cls[self.parent[nodes]]) * k
-            row = (base[:, :, None] + x).astype(np.int64)
+            row = (base[:, :, None] + x).astype(np.int64, copy=False)
             move = np.flatnonzero(u[:, :, None] >= self.stay[row])
             rm = row.ravel()[move]
             col = np.searchsorted(self.flat, rm + u.ravel()[move // row.shape[2]], "right") - rm * k
