@@ -28,25 +28,35 @@ import numpy as np
 from ..lineage import Lineage
 from .mk import (ROOT_PRIORS, MkData, _check, _group_sum, _levels, _logsumexp, class_transitions, edge_keys,
                  stationary)
+from .schedule import cut_levels
 
 
 class _Step(NamedTuple):
-    """One depth level: its nodes sorted by parent, what sums them into their parents."""
+    """One level: its nodes sorted by parent, what sums them into their parents."""
 
     nodes: np.ndarray
     parents: np.ndarray     # parent of every node
     targets: np.ndarray     # distinct parents, in order
     reduce: object          # None, reduceat starts, or a sparse (targets x nodes) sum
     cls: np.ndarray         # length class of every node
+    known: np.ndarray       # the node's state is known and cuts the passes (bool)
+    parent_known: np.ndarray
 
 
-def _plan(lineage: Lineage, lengths: np.ndarray) -> tuple[list[_Step], np.ndarray]:
-    """Depth levels, deepest first, and the distinct branch lengths the classes index."""
-    nodes, cls, u, cuts = _levels(lineage, np.flatnonzero(lineage.parent >= 0), lengths)
+def _plan(lineage: Lineage, lengths: np.ndarray, known: np.ndarray | None = None) -> tuple[list[_Step], np.ndarray]:
+    """Levels, deepest first, and the distinct branch lengths the classes index: depth levels,
+    or with ``known`` (bool per node) the levels of the forest cut at known nodes
+    (:func:`.schedule.cut_levels`), whose known nodes send and receive messages that do
+    not depend on the other side."""
+    parent = lineage.parent
+    cut = np.zeros(lineage.n, bool) if known is None else np.asarray(known, bool)
+    nodes, cls, u, cuts = _levels(lineage, np.flatnonzero(parent >= 0), lengths,
+                                  None if known is None else cut_levels(parent, cut))
     steps = []
     for lo, hi, starts in cuts:
-        par = lineage.parent[nodes[lo:hi]]
-        steps.append(_Step(nodes[lo:hi], par, par[starts], _group_sum(starts, hi - lo), cls[lo:hi]))
+        v = nodes[lo:hi]
+        par = parent[v]
+        steps.append(_Step(v, par, par[starts], _group_sum(starts, hi - lo), cls[lo:hi], cut[v], cut[par]))
     return steps, u
 
 
@@ -96,11 +106,16 @@ class Marginals:
 
 def _down(steps, P, clamp):
     """Log partials D (n, k) and, per parent, the sum of its children's finite log
-    messages F and their count of -inf entries N; messages M (n, k) of non-roots."""
+    messages F and their count of -inf entries N; messages M (n, k) of non-roots. A cutting
+    known node's message is P times its clamp: its subtree's likelihood is
+    :func:`_known_logs`."""
     D, M = clamp.copy(), np.zeros_like(clamp)
     F, N = np.zeros_like(clamp), np.zeros_like(clamp)
     for s in steps:
-        m = _log_apply(P, s.cls, D[s.nodes], up=False)
+        m = np.empty((len(s.nodes), clamp.shape[1]))
+        kn, un = np.flatnonzero(s.known), np.flatnonzero(~s.known)
+        m[kn] = np.log(P[s.cls[kn] if len(P) > 1 else 0, :, clamp[s.nodes[kn]].argmax(axis=1)])
+        m[un] = _log_apply(P, s.cls[un], D[s.nodes[un]], up=False)
         M[s.nodes] = m
         dead = m == -np.inf
         F[s.targets] = _to_parents(s, np.where(dead, 0.0, m))
@@ -109,22 +124,29 @@ def _down(steps, P, clamp):
     return D, M, F, N
 
 
+def _known_logs(steps, D) -> float:
+    """The log-likelihood of the subtrees of the cutting known nodes given their states."""
+    return float(sum(D[s.nodes[s.known]].max(axis=1, initial=-np.inf).sum() for s in steps))
+
+
 def _above(s: _Step, clamp, M, F, N, A) -> np.ndarray:
     """Log P(data outside the subtrees of a level's nodes, their parent's state): the
-    parent's outside message and clamp times the messages of the node's siblings."""
+    parent's outside message and clamp times the messages of the node's siblings (up to a
+    constant below a cutting known parent, whose outside message is left out)."""
     p, m = s.parents, M[s.nodes]
     dead = m == -np.inf
     siblings = np.where(N[p] - dead > 0, -np.inf, F[p] - np.where(dead, 0.0, m))
-    return A[p] + clamp[p] + siblings
+    return np.where(s.parent_known[:, None], 0.0, A[p]) + clamp[p] + siblings
 
 
 def _up(steps, P, clamp, M, F, N, A, visit=None):
     """Fill the log outside messages A (n, k), log P(data outside v's subtree, v's state),
-    top-down from the roots' log priors already in A; ``visit(step, above)`` sees each
+    top-down from the roots' log priors already in A (not at cutting known nodes); ``visit(step, above)`` sees each
     level's :func:`_above` messages."""
     for s in reversed(steps):
         above = _above(s, clamp, M, F, N, A)
-        A[s.nodes] = _log_apply(P, s.cls, above, up=True)
+        un = np.flatnonzero(~s.known)               # a cutting known node's own A is never read
+        A[s.nodes[un]] = _log_apply(P, s.cls[un], above[un], up=True)
         if visit is not None:
             visit(s, above)
     return A
@@ -150,7 +172,7 @@ def _setup(lineage: Lineage, states, Q, lengths, groups=None):
     if (states >= k).any():
         raise ValueError(f"states must be < k = {k}")
     key, lu = edge_keys(lineage.parent, lengths, groups)
-    steps, u = _plan(lineage, key)
+    steps, u = _plan(lineage, key, states >= 0)
     return Q, k, states, steps, class_transitions(Q, u, lu), np.flatnonzero(lineage.parent < 0)
 
 
@@ -167,6 +189,7 @@ class _Passes(NamedTuple):
     F: np.ndarray
     N: np.ndarray
     A: np.ndarray          # log outside messages, the roots' log priors filled in
+    below: float           # log-likelihood of the cutting known nodes' subtrees
 
 
 def _down_pass(lineage: Lineage, states, Q, lengths, root_prior: str, groups=None) -> _Passes:
@@ -176,7 +199,7 @@ def _down_pass(lineage: Lineage, states, Q, lengths, root_prior: str, groups=Non
         D, M, F, N = _down(steps, P, clamp)
         A = np.zeros_like(D)
         A[roots] = _log_root_prior(D[roots], Q, root_prior)
-    return _Passes(k, steps, P, roots, clamp, D, M, F, N, A)
+    return _Passes(k, steps, P, roots, clamp, D, M, F, N, A, _known_logs(steps, D))
 
 
 def _up_pass(ps: _Passes, visit=None) -> np.ndarray:
@@ -210,7 +233,7 @@ def marginal(lineage: Lineage, states, Q, lengths, root_prior: str = "equal", gr
     observed = states >= 0
     post[observed] = np.eye(ps.k)[states[observed]]
     return Marginals(posterior=post, map_state=np.argmax(post, axis=1), observed=observed,
-                     loglik=float(total[ps.roots].sum()))
+                     loglik=float(total[ps.roots].sum()) + ps.below)
 
 
 def _edge_pairs(ps: _Passes, s: _Step, at: np.ndarray, above: np.ndarray):
@@ -319,7 +342,7 @@ class EStep:
     def __init__(self, lineage: Lineage, states, edge_class, k: int):
         states = np.asarray(states, np.int64)
         edge_class = np.asarray(edge_class, np.int64)
-        self.steps, u = _plan(lineage, np.where(lineage.parent >= 0, edge_class, 0).astype(float))
+        self.steps, u = _plan(lineage, np.where(lineage.parent >= 0, edge_class, 0).astype(float), states >= 0)
         self.classes = u.astype(np.int64)
         self.keep = MkData.informative(lineage, states >= 0)
         self.roots = np.flatnonzero(self.keep & (lineage.parent < 0))
@@ -334,13 +357,14 @@ class EStep:
 
         def visit(s: _Step, above: np.ndarray) -> None:
             use = keep[s.nodes]
-            lo, d, c = above[use], D[s.nodes[use]], s.cls[use]
+            lo, d, c = (above, D[s.nodes], s.cls) if use.all() else (above[use], D[s.nodes[use]], s.cls[use])
             lo = np.exp(lo - lo.max(axis=1, keepdims=True))
             d = np.exp(d - d.max(axis=1, keepdims=True))
-            for j in np.unique(c):
-                at = c == j
-                z = ((lo[at] @ Pu[j]) * d[at]).sum(axis=1)
-                pairs[self.classes[j]] += Pu[j] * ((lo[at] / z[:, None]).T @ d[at])
+            js = np.unique(c)
+            for j in js:
+                lj, dj = (lo, d) if len(js) == 1 else (lo[c == j], d[c == j])
+                lj /= np.einsum("ij,ij->i", lj @ Pu[j], dj)[:, None]
+                pairs[self.classes[j]] += Pu[j] * (lj.T @ dj)
 
         with np.errstate(divide="ignore", invalid="ignore"):
             D, M, F, N = _down(self.steps, Pu, clamp)
@@ -350,7 +374,7 @@ class EStep:
             joint = A[roots] + D[roots]
             total = _logsumexp(joint)
             top = np.exp(joint - total[:, None]).sum(axis=0)
-        return EdgeExpectations(pairs=pairs, roots=top, loglik=float(total.sum()))
+        return EdgeExpectations(pairs=pairs, roots=top, loglik=float(total.sum()) + _known_logs(self.steps, D))
 
 
 def edge_expectations(lineage: Lineage, states, P, edge_class, root) -> EdgeExpectations:
@@ -401,7 +425,8 @@ def joint(lineage: Lineage, states, Q, lengths, root_prior: str = "equal") -> Jo
         clamp = _clamp(states, k, -np.inf)
         C, best = clamp.copy(), np.zeros((lineage.n, k), np.int64)
         for s in steps:
-            x = logP[s.cls] + C[s.nodes][:, None, :]     # (nodes, parent state, own state)
+            own = np.where(s.known[:, None], clamp[s.nodes], C[s.nodes])      # cut at known nodes
+            x = logP[s.cls] + own[:, None, :]           # (nodes, parent state, own state)
             best[s.nodes] = x.argmax(axis=2)
             C[s.targets] += _to_parents(s, x.max(axis=2))
         fixed = _down(steps, P, clamp)[0][roots] if root_prior == "fitzjohn" else C[roots]
@@ -411,7 +436,7 @@ def joint(lineage: Lineage, states, Q, lengths, root_prior: str = "equal") -> Jo
     for s in reversed(steps):
         state[s.nodes] = np.where(known[s.nodes], states[s.nodes],
                                   best[s.nodes, state[s.parents]])
-    return Joint(state=state, loglik=float(top.max(axis=1).sum()))
+    return Joint(state=state, loglik=float(top.max(axis=1).sum()) + _known_logs(steps, C))
 
 
 # -- Sankoff parsimony ---------------------------------------------------------------------

@@ -15,7 +15,9 @@ Conventions (they change the numbers; reports should print them):
 * A **forest** shares one Q: its log-likelihood is the sum over families (roots).
 
 Pruning is Felsenstein's, in log space (each node's partial is renormalised to max 1 and
-its log scale carried up), vectorised over one depth level at a time, deepest first.
+its log scale carried up), vectorised over one level at a time, deepest first, of the forest
+cut at known nodes (a known state makes its subtree independent of the rest, so the number
+of levels is the longest run of unknown nodes, not the depth; :mod:`.schedule`).
 Subtrees without any known state contribute exactly 0 and are skipped.
 """
 from __future__ import annotations
@@ -29,6 +31,7 @@ from scipy import linalg, optimize, sparse
 from ..lineage import Lineage
 from .knownedges import KnownEdges, split_known
 from .ratemodels import MODELS, index_matrix, n_params, q_matrix, rate_model, stationary
+from .schedule import cut_levels, descend, marked_below
 
 __all__ = ["MODELS", "index_matrix", "n_params", "q_matrix", "stationary", "MkData", "MkFit",
            "fit_mk", "log_likelihood", "lrt", "simulate_states", "transition_matrices"]
@@ -57,9 +60,14 @@ def _expm_many(Q: np.ndarray, t: np.ndarray) -> np.ndarray:
         p = np.array([linalg.expm(Q * ti) for ti in t]).reshape(len(t), len(Q), len(Q))
     else:
         w, v, vi = dec
-        p = np.einsum("ij,uj,jk->uik", v, np.exp(np.outer(t, w)), vi, optimize=True).real
-        p[t == 0] = np.eye(len(Q))                  # exactly: no change on a zero-length edge
-    return np.clip(p, 0.0, 1.0)
+        k = len(Q)
+        # P(t) = sum_j e^{w_j t} v_j vi_j^T: the real part of one (len(t), k) @ (k, k^2) product
+        e, m = np.exp(np.outer(t, w)), np.einsum("ij,jk->jik", v, vi).reshape(k, k * k)
+        if np.iscomplexobj(e) or np.iscomplexobj(m):
+            e, m = np.hstack([e.real, e.imag]), np.vstack([m.real, -m.imag])
+        p = (e @ m).reshape(len(t), k, k)
+        p[t == 0] = np.eye(k)                       # exactly: no change on a zero-length edge
+    return np.clip(p, 0.0, 1.0, out=p)
 
 
 def transition_matrices(Q, t) -> np.ndarray:
@@ -96,6 +104,8 @@ def class_transitions(Q, keys: np.ndarray, lu: np.ndarray) -> np.ndarray:
     if not len(lu):
         return np.broadcast_to(np.eye(k), (max(len(keys), 1), k, k)).copy()
     group, length = keys // len(lu), lu[keys % len(lu)]
+    if len(Qs) == 1:
+        return _expm_many(Qs[0], length)
     P = np.empty((len(keys), k, k))
     for g in np.unique(group):
         P[group == g] = _expm_many(Qs[g], length[group == g])
@@ -117,7 +127,7 @@ def _check(lineage: Lineage, states, lengths) -> tuple[np.ndarray, np.ndarray]:
 
 
 class _Level(NamedTuple):
-    """One depth level of the pruning plan; its nodes are sorted by parent."""
+    """One level of the pruning plan; its nodes are sorted by parent."""
 
     parents: np.ndarray     # distinct parents, in order
     reduce: object          # None (one child per parent), reduceat starts, or a sparse sum
@@ -136,13 +146,16 @@ def _group_sum(starts: np.ndarray, n: int):
     return sparse.csr_array((np.ones(n), (group, np.arange(n))), shape=(len(starts), n))
 
 
-def _levels(lineage: Lineage, nodes: np.ndarray, lengths: np.ndarray):
-    """Non-root ``nodes`` ordered deepest level first and by parent within a level.
+def _levels(lineage: Lineage, nodes: np.ndarray, lengths: np.ndarray, depth: np.ndarray | None = None):
+    """Non-root ``nodes`` ordered deepest level first and by parent within a level; levels are
+    depths, or ``depth`` (e.g. :func:`.schedule.cut_levels`: any numbering where a node's
+    level exceeds its parent's when the pass needs the parent first).
 
     Returns (nodes, their branch-length class, the distinct lengths, and per level
     ``(lo, hi, starts)``: its slice and where each run of siblings starts in it).
     """
-    parent, depth = lineage.parent, lineage.depth
+    parent = lineage.parent
+    depth = lineage.depth if depth is None else depth
     nodes = nodes[np.lexsort((parent[nodes], -depth[nodes]))]
     unique, cls = np.unique(lengths[nodes], return_inverse=True)
     par = parent[nodes]
@@ -154,9 +167,12 @@ def _levels(lineage: Lineage, nodes: np.ndarray, lengths: np.ndarray):
 class MkData:
     """A lineage, its states and branch lengths, prepared once for many likelihood calls.
 
-    The plan keeps only nodes whose subtree holds a known state, by depth level (deepest
-    first). A known node's message to its parent is a column of P, an unknown node's is
-    P times its renormalised partial; messages are summed into parents in log space.
+    The plan keeps only nodes whose subtree holds a known state, by level (deepest first) of
+    the forest cut at known nodes (:func:`.schedule.cut_levels`): a known node's message to
+    its parent is a column of P whatever lies below it, an unknown node's is P times its
+    renormalised partial; messages are summed into parents in log space, and the log
+    partial of every known non-root node at its state (the likelihood of its subtree
+    given that state) is added to the log-likelihood apart (:meth:`known_logs`).
     """
 
     def __init__(self, lineage: Lineage, states, lengths, k: int | None = None, groups=None):
@@ -169,13 +185,15 @@ class MkData:
         keep = self.informative(lineage, states >= 0)
         self.roots = np.flatnonzero(keep & (parent < 0))
         key, self.lu = edge_keys(parent, lengths, groups)
-        nodes, cls, ukey, cuts = _levels(lineage, np.flatnonzero(keep & (parent >= 0)), key)
+        nodes, cls, ukey, cuts = _levels(lineage, np.flatnonzero(keep & (parent >= 0)), key,
+                                         cut_levels(parent, states >= 0))
         self.keys = ukey.astype(np.int64)           # per edge class: its key (group, length)
         self.unique_lengths = self.lu[self.keys % max(len(self.lu), 1)] if len(self.keys) else ukey
         self.class_group = self.keys // max(len(self.lu), 1)
         self.n_groups = 1 if groups is None else int(np.max(np.asarray(groups)[parent >= 0], initial=0)) + 1
         self.levels = [self._level(nodes[lo:hi], parent[nodes[lo:hi]], cls[lo:hi], starts)
                        for lo, hi, starts in cuts]
+        self.known_inner = np.flatnonzero((states >= 0) & (parent >= 0))
 
     def _level(self, nodes: np.ndarray, par: np.ndarray, cls: np.ndarray, starts: np.ndarray) -> _Level:
         st = self.states[nodes]
@@ -188,11 +206,7 @@ class MkData:
     @staticmethod
     def informative(lineage: Lineage, known: np.ndarray) -> np.ndarray:
         """Nodes whose subtree (themselves included) holds a known state."""
-        keep = known.copy()
-        for nodes in reversed(lineage.levels()[1:]):
-            nodes = nodes[keep[nodes]]
-            keep[lineage.parent[nodes]] = True
-        return keep
+        return marked_below(lineage.parent, known)
 
     def _leaf_logs(self) -> np.ndarray:
         """Initial log partials: 0 for unknown nodes, log indicator for known ones."""
@@ -219,11 +233,10 @@ class MkData:
         PT = P.transpose(0, 2, 1)
         acc = self._leaf_logs()
         with np.errstate(divide="ignore"):
-            logcol = np.log(PT)                 # logcol[c, s] = log P(t_c)[:, s]
             for i, (parents, reduce, (kp, kn, ks, kc), (up, un, uc)) in enumerate(self.levels):
                 logm = np.empty((len(kp) + len(up), self.k))
                 if len(kp):
-                    logm[kp] = logcol[kc, ks] + acc[kn, ks][:, None]
+                    logm[kp] = np.log(P[kc, :, ks])     # the column of the known state
                 if len(up):
                     part, scale = self._normalise(acc[un])
                     msg = (P[0] @ part.T).T if uc is None else np.einsum("nj,nji->ni", part, PT[uc])
@@ -238,13 +251,19 @@ class MkData:
                     acc[parents] += reduce @ logm
         return acc
 
+    def known_logs(self, acc: np.ndarray) -> float:
+        """The log-likelihood the known non-root nodes' subtrees add (``acc`` from :meth:`down`)."""
+        return float(acc[self.known_inner, self.states[self.known_inner]].sum())
+
     def transitions(self, Q) -> np.ndarray:
         """P per edge class under Q, one (k, k) matrix or one per group (G, k, k)."""
         return class_transitions(Q, self.keys, self.lu)
 
-    def root_partials(self, Q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Conditional likelihoods at the informative roots: (partials, log scales)."""
-        acc = self.down(self.transitions(Q))
+    def root_partials(self, Q: np.ndarray, acc: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Conditional likelihoods at the informative roots (partials, log scales), of the
+        pieces above the known nodes (:meth:`known_logs` holds the rest); ``acc``: a
+        :meth:`down` under Q already made."""
+        acc = self.down(self.transitions(Q)) if acc is None else acc
         return self._normalise(acc[self.roots])
 
     def loglik(self, Q, root_prior: str = "equal") -> float:
@@ -253,7 +272,8 @@ class MkData:
         Q = np.asarray(Q, float)
         if Q.ndim == 3 and root_prior == "stationary":
             raise ValueError("one Q per edge group has no single stationary root prior")
-        part, scale = self.root_partials(Q)
+        acc = self.down(self.transitions(Q))
+        part, scale = self.root_partials(Q, acc)
         if root_prior == "equal":
             w = np.full(part.shape, 1.0 / self.k)
         elif root_prior == "stationary":
@@ -263,7 +283,7 @@ class MkData:
         else:
             raise ValueError(f"root_prior must be one of {ROOT_PRIORS}, not {root_prior!r}")
         with np.errstate(divide="ignore"):
-            return float(np.sum(scale + np.log((w * part).sum(axis=1))))
+            return float(np.sum(scale + np.log((w * part).sum(axis=1)))) + self.known_logs(acc)
 
 
 def log_likelihood(lineage: Lineage, states, Q, lengths, root_prior: str = "equal") -> float:
@@ -280,7 +300,8 @@ def log_likelihood(lineage: Lineage, states, Q, lengths, root_prior: str = "equa
 # -- simulation ----------------------------------------------------------------------------
 def simulate_states(lineage: Lineage, Q, lengths, root, rng: np.random.Generator,
                     fixed=None, groups=None) -> np.ndarray:
-    """Draw a state for every node down the forest under Q, one depth level at a time.
+    """Draw a state for every node down the forest under Q, one depth level at a time (deep
+    forests by bands of levels, :func:`.schedule.descend`, with the same draws).
 
     ``root`` is a fixed root state (int) or a prior vector over the k states; ``fixed`` (per
     node, -1 = draw) keeps the given states of roots (e.g. the observed ones); with
@@ -288,9 +309,9 @@ def simulate_states(lineage: Lineage, Q, lengths, root, rng: np.random.Generator
     """
     Q = np.asarray(Q, float)
     k = Q.shape[-1]
-    levels = lineage.levels()
+    order = np.argsort(lineage.depth, kind="stable")
     states = np.empty(lineage.n, np.int64)
-    roots = levels[0]
+    roots = np.flatnonzero(lineage.depth == 0)
     if np.ndim(root) == 0:
         states[roots] = int(root)
     else:
@@ -301,11 +322,13 @@ def simulate_states(lineage: Lineage, Q, lengths, root, rng: np.random.Generator
     key, lu = edge_keys(lineage.parent, np.asarray(lengths, float), groups)
     u, cls_of = np.unique(key, return_inverse=True)
     cum = np.cumsum(class_transitions(Q, u, lu), axis=2)
-    for nodes in levels[1:]:
-        c = cum[cls_of[nodes], states[lineage.parent[nodes]]]
-        draw = rng.random(len(nodes))[:, None]
-        states[nodes] = np.minimum((draw > c).sum(axis=1), k - 1)
-    return states
+
+    def step(nodes, x, draw):
+        c = cum[cls_of[nodes][:, None, None], x]          # (m, 1, j, k)
+        return np.minimum((draw[:, :, None, None] > c).sum(axis=3), k - 1)
+
+    inner = order[len(roots):]
+    return descend(lineage.parent, inner, lineage.depth[inner], states[:, None], k, step, rng)[:, 0]
 
 
 # -- fitting -------------------------------------------------------------------------------
@@ -358,6 +381,8 @@ class _GradPlan(NamedTuple):
     lengths: np.ndarray     # edge lengths of the non-root positions
     classes: object         # per length class, the non-root rows in it (None if many lengths)
     classes_all: np.ndarray  # the length class of every non-root row
+    known: np.ndarray       # the known non-root positions
+    free: np.ndarray        # per position: its state is unknown
 
 
 def _class_rows(cls: np.ndarray, nclass: int):
@@ -391,8 +416,9 @@ def _grad_plan(data: MkData, parent: np.ndarray) -> _GradPlan:
                        _class_rows(cls, nclass)))
         lo += len(nodes)
     cls = np.concatenate(allcls) if allcls else np.zeros(0, np.int64)
+    free = data.states[order] < 0
     return _GradPlan(levels, order, len(data.roots), data.lengths[order[len(data.roots):]],
-                     _class_rows(cls, nclass), cls)
+                     _class_rows(cls, nclass), cls, len(data.roots) + np.flatnonzero(~free[len(data.roots):]), free)
 
 
 def _logsumexp(a: np.ndarray, axis: int = -1) -> np.ndarray:
@@ -403,20 +429,27 @@ def _logsumexp(a: np.ndarray, axis: int = -1) -> np.ndarray:
 
 
 def _down(data: MkData, plan: _GradPlan, P: np.ndarray):
-    """The pruning of :meth:`MkData.down`, keeping every node's log partial and message
-    (both by plan position)."""
+    """The pruning of :meth:`MkData.down`: every position's log partial as the edge above it
+    sees it (a known non-root node's is its clamp: its message leaves its subtree out), its
+    message, and the log-likelihood of the known non-root nodes' subtrees."""
     logmsg = np.zeros((len(plan.order), data.k))
 
     def keep(i, logm):
         logmsg[plan.levels[i][1]] = logm
 
-    return data.down(P, keep)[plan.order], logmsg
+    full = data.down(P, keep)
+    acc = full[plan.order]
+    acc[plan.known] = data._leaf_logs()[plan.order[plan.known]]
+    return acc, logmsg, data.known_logs(full)
 
 
-def _up(data: MkData, plan: _GradPlan, P: np.ndarray, acc, logmsg, root_logout) -> np.ndarray:
+def _up(data: MkData, plan: _GradPlan, P: np.ndarray, acc, logmsg, root_logout, below: bool = True) -> np.ndarray:
     """log U_v (d ll / d message of v to its parent) of every position (roots -inf), from the
-    roots' log d ll / d partial ``root_logout``; ``acc`` and ``logmsg`` are by position."""
-    both = np.empty_like(acc)                       # log outside + log partial, by position
+    roots' log d ll / d partial ``root_logout``; ``acc`` and ``logmsg`` are by position. A
+    known non-root node roots the piece of its subtree, whose log-likelihood enters ll once:
+    its log d ll / d log partial is its clamp (``below``), or -inf (a pass that only
+    differentiates the roots' term)."""
+    both = acc.copy() if below else np.where(plan.free[:, None], acc, -np.inf)
     both[:plan.nroot] = root_logout + acc[:plan.nroot]
     logu = np.full_like(acc, -np.inf)
     one = len(P) == 1
@@ -428,16 +461,18 @@ def _up(data: MkData, plan: _GradPlan, P: np.ndarray, acc, logmsg, root_logout) 
             umax = lu.max(axis=1)
             umax[~np.isfinite(umax)] = 0.0
             u = np.exp(lu - umax[:, None])
+            free = np.flatnonzero(plan.free[rows])          # known rows keep their clamp
             if one:
-                o = u @ P[0]
+                o = u[free] @ P[0]
             elif crows is not None:
                 o = np.empty_like(u)
                 for c, r in crows:
                     o[r] = u[r] @ P[c]
+                o = o[free]
             else:
-                o = np.einsum("na,nab->nb", u, P[plan.classes_all[rows.start - plan.nroot:
-                                                                  rows.stop - plan.nroot]])
-            both[rows] = np.log(o) + (umax[:, None] + acc[rows])
+                cls = plan.classes_all[rows.start - plan.nroot:rows.stop - plan.nroot]
+                o = np.einsum("na,nab->nb", u[free], P[cls[free]])
+            both[rows.start + free] = np.log(o) + (umax[free, None] + acc[rows][free])
     return logu
 
 
@@ -469,9 +504,10 @@ def _edge_gradient(data: MkData, plan: _GradPlan, Q, dec, acc, logu, group=None)
     e = np.exp(np.outer(t, w))
     diff = w[:, None] - w[None, :]
     tmax = float(t.max(initial=0.0))
-    near = np.abs(diff) * tmax < 1e-2
+    near = (np.abs(diff) * tmax < 1e-2) & ~np.eye(len(w), dtype=bool)
     with np.errstate(divide="ignore", invalid="ignore"):
         h = ((e * ut).T @ lt - ut.T @ (e * lt)) / diff
+    np.fill_diagonal(h, ((e * ut) * lt).T @ t)      # F_ii = t e^{w_i t}
     if near.any():
         # F_ij = e^{w_i t} (1 - e^{-d t}) / d = e^{w_i t} sum_n (-d)^n t^(n+1) / (n+1)!
         series, fact, tn = 0.0, 1.0, np.ones_like(t)
@@ -530,7 +566,7 @@ def _loglik_and_grad(data: MkData, plan: _GradPlan, model, x: np.ndarray, root_p
     P = data.transitions(Qs)
     Pk = class_transitions(Qs, known.keys, known.lu)
     kll = known.loglik(Pk, Qs[0], root_prior)
-    acc, logmsg = _down(data, plan, P)
+    acc, logmsg, below = _down(data, plan, P)
     root = acc[:plan.nroot]
     if root_prior == "equal":
         logw = np.full(root.shape, -np.log(k))
@@ -543,7 +579,7 @@ def _loglik_and_grad(data: MkData, plan: _GradPlan, model, x: np.ndarray, root_p
         raise ValueError(f"root_prior must be one of {ROOT_PRIORS} (not stationary with one Q "
                          f"per edge group), not {root_prior!r}")
     llr = _logsumexp(logw + root)
-    ll = float(llr.sum()) + kll
+    ll = float(llr.sum()) + below + kll
     if (any(d is None for d in decs) and (plan.classes is None or len(known.keys) > _FEW_LENGTHS)) \
             or not np.isfinite(ll):
         return ll, None
@@ -553,7 +589,7 @@ def _loglik_and_grad(data: MkData, plan: _GradPlan, model, x: np.ndarray, root_p
         # d ll_r / d L_a = 2 L_a / sum L^2 - 1 / sum L: two up passes, subtracted
         lp = np.log(2.0) + root - _logsumexp(2 * root)[:, None]
         lm = np.broadcast_to(-_logsumexp(root)[:, None], root.shape)
-        ups = [(_up(data, plan, P, acc, logmsg, lp), 1.0), (_up(data, plan, P, acc, logmsg, lm), -1.0)]
+        ups = [(_up(data, plan, P, acc, logmsg, lp), 1.0), (_up(data, plan, P, acc, logmsg, lm, False), -1.0)]
     else:
         ups = [(_up(data, plan, P, acc, logmsg, logw - llr[:, None]), 1.0)]
     grads = []

@@ -34,8 +34,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import optimize
 
-from ..lineage import Lineage, _jump, levels
+from ..lineage import Lineage, _jump
 from .byrelation import relation_groups
+from .schedule import descend, marked_above, marked_below
 
 KINDS = ("SYM", "GTR", "ARD")
 CHUNK_CELLS = 20_000_000      # node x replicate cells held at once
@@ -212,17 +213,10 @@ def _table(P: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return (cum + np.arange(M * k)[:, None]).ravel(), order.ravel(), rows[np.arange(M * k), own]
 
 
-def _simulated(parent: np.ndarray, known: np.ndarray, levels_: list[np.ndarray]) -> np.ndarray:
+def _simulated(parent: np.ndarray, known: np.ndarray) -> np.ndarray:
     """Nodes a replicate draws: below a known node (a founder or a drawn one) and above or
     at a known node (else nothing that is seen depends on them)."""
-    below = np.zeros(len(parent), bool)                      # some proper ancestor is known
-    for nodes in levels_[1:]:
-        p = parent[nodes]
-        below[nodes] = below[p] | known[p]
-    above = known.copy()                                     # the subtree holds a known node
-    for nodes in reversed(levels_[1:]):
-        above[parent[nodes[above[nodes]]]] = True
-    return below & above
+    return marked_above(parent, known) & marked_below(parent, known)
 
 
 class Simulator:
@@ -235,31 +229,35 @@ class Simulator:
         G, k = len(model.Q), model.Q.shape[-1]
         self.k, self.C = k, len(model.scales)
         self.flat, self.order, self.stay = _table(model.transitions().reshape(G * self.C, k, k))
-        lv = levels(_depth(lineage, self.parent))
-        drawn = _simulated(self.parent, self.states >= 0, lv)
-        self.levels = [nodes[drawn[nodes]] for nodes in lv[1:]]
-        self.parents = np.unique(self.parent[drawn])
+        drawn = np.flatnonzero(_simulated(self.parent, self.states >= 0))
+        depth = _depth(lineage, self.parent)[drawn]
+        order = np.argsort(depth, kind="stable")
+        self.nodes, self.level = drawn[order], depth[order]
+        self.parents = np.unique(self.parent[self.nodes])
         self.dtype = np.int16 if k < 2 ** 15 else np.int32
 
     def draw(self, replicates: int, rng: np.random.Generator) -> np.ndarray:
-        """(nodes, replicates) states, -1 where the data are unknown."""
+        """(nodes, replicates) states, -1 where the data are unknown (drawn down the levels by
+        :func:`.schedule.descend`, so deep lineages cost about 2 sqrt(depth) steps)."""
         n, r, k = len(self.states), replicates, self.k
         S = np.repeat(self.states.astype(self.dtype)[:, None], r, axis=1)      # founders as observed
         cls = np.zeros((n, r), np.int8)
         if self.C > 1:
             cls[self.parents] = np.searchsorted(np.cumsum(self.model.weights)[:-1],
                                                 rng.random((len(self.parents), r)), "right")
-        for nodes in self.levels:
-            p = self.parent[nodes]
-            x = S[p]
-            row = ((self.model.group[nodes][:, None] * self.C + cls[p]) * k + x).astype(np.int64)
-            u = rng.random(row.shape)
-            move = np.flatnonzero(u >= self.stay[row])
+
+        def step(nodes, x, u):
+            """Child states for parent states x (m, r, j), uniforms u (m, r)."""
+            base = (self.model.group[nodes][:, None] * self.C + cls[self.parent[nodes]]) * k
+            row = (base[:, :, None] + x).astype(np.int64, copy=False)
+            move = np.flatnonzero(u[:, :, None] >= self.stay[row])
             rm = row.ravel()[move]
-            col = np.searchsorted(self.flat, rm + u.ravel()[move], "right") - rm * k
-            x = x.ravel()
-            x[move] = self.order[rm * k + np.minimum(col, k - 1)]
-            S[nodes] = x.reshape(row.shape)
+            col = np.searchsorted(self.flat, rm + u.ravel()[move // row.shape[2]], "right") - rm * k
+            out = x.astype(self.dtype).ravel()
+            out[move] = self.order[rm * k + np.minimum(col, k - 1)]
+            return out.reshape(row.shape)
+
+        descend(self.parent, self.nodes, self.level, S, k, step, rng)
         return np.where(self.states[:, None] >= 0, S, -1).astype(self.dtype)
 
 
