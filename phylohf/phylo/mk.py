@@ -499,8 +499,13 @@ def _edge_gradient(data: MkData, plan: _GradPlan, Q, dec, acc, logu, group=None)
         for c, r in classes:
             s[c] = out[r].T @ lin[r]
         return class_gradient(Q, dec, data.unique_lengths, s)
+    return _rows_gradient(dec, t, out @ dec[1], lin @ dec[2].T)
+
+
+def _rows_gradient(dec, t: np.ndarray, ut: np.ndarray, lt: np.ndarray) -> np.ndarray:
+    """G with sum_e <dP(t_e), U_e L_e^T> = <dQ, G> for any dQ, from the rows ut = V^T U_e
+    and lt = V^-1 L_e of edges of lengths t (many distinct lengths: no per-length matrices)."""
     w, v, vi = dec
-    ut, lt = out @ v, lin @ vi.T                    # V^T U_v and V^-1 L_v, as rows
     e = np.exp(np.outer(t, w))
     diff = w[:, None] - w[None, :]
     tmax = float(t.max(initial=0.0))
@@ -537,6 +542,18 @@ def class_gradient(Q, dec, t: np.ndarray, s: np.ndarray) -> np.ndarray:
                  * (1 + d * d / 6 + d ** 4 / 120), f)
     h = np.einsum("cij,cij->ij", f, v.T @ s @ vi.T)
     return (vi.T @ h @ v.T).real
+
+
+def _known_gradient(known: KnownEdges, weights: np.ndarray, mine: np.ndarray, Q, dec) -> np.ndarray:
+    """G of the cut known -> known edges of the classes ``mine`` (``weights`` = N / P per
+    class): per class when the lengths are few, else edge by edge (rows of V and V^-1)."""
+    t = known.lu[known.keys[mine] % max(len(known.lu), 1)]
+    if not mine.any():
+        return np.zeros(Q.shape)
+    if len(t) <= _FEW_LENGTHS:
+        return class_gradient(Q, dec, t, weights[mine])
+    c, a, b = np.nonzero(weights[mine])
+    return _rows_gradient(dec, t[c], dec[1][a] * weights[mine][c, a, b][:, None], dec[2][:, b].T)
 
 
 def _stationary_grad(Q: np.ndarray, dq: np.ndarray) -> np.ndarray | None:
@@ -596,9 +613,7 @@ def _loglik_and_grad(data: MkData, plan: _GradPlan, model, x: np.ndarray, root_p
     for g, (Q, dec, xg) in enumerate(zip(Qs, decs, xs)):
         grp = None if G == 1 else g
         gq = sum(sign * _edge_gradient(data, plan, Q, dec, acc, logu, grp) for logu, sign in ups)
-        mine = kgroup == g
-        gq = gq + class_gradient(Q, dec, known.lu[known.keys[mine] % len(known.lu)], kw[mine]) \
-            if mine.any() else gq
+        gq = gq + _known_gradient(known, kw, kgroup == g, Q, dec)
         dq = model.dq(xg)
         grad = np.einsum("mij,ij->m", dq, gq)
         if root_prior == "stationary":
