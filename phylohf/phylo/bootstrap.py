@@ -49,13 +49,14 @@ def bootstrap_p(statistic: float, simulate: Callable[[np.random.Generator], obje
                 workers: int | None = None) -> tuple[float, np.ndarray]:
     """(p, the replicate statistics): ``simulate(rng)`` draws a dataset under the null fit,
     ``refit(data)`` returns its LR statistic (both models refitted). The datasets are drawn
-    in order, then refitted on ``workers`` forked processes (default: one per core), so the
-    result does not depend on how many."""
+    in order, then refitted on ``workers`` forked processes (default: one per core; in this
+    process where the platform cannot fork), so the result does not depend on how many."""
     global _JOB
     rng = np.random.default_rng(seed)
     datasets = [simulate(rng) for _ in range(replicates)]
-    workers = min(workers or len(os.sched_getaffinity(0)), replicates)
-    if workers < 2:
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    workers = min(workers or cores, replicates)
+    if workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
         null = np.array([refit(d) for d in datasets])
     else:
         _JOB = (refit, datasets)
