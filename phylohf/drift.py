@@ -26,7 +26,7 @@ from .lineage import Lineage
 from .licenses import CLASSES, class_states
 from .overview import table
 from .claims import Claim, claim_tests
-from .phylo.null import net_flow, ordinal_flow
+from .phylo.null import dense_codes, net_flow, ordinal_flow
 from .phylo.transitions import ordering_statistic, transitions
 from .records import RELATIONS
 from .relatives import PATTERN_LIMIT, patterns
@@ -75,7 +75,7 @@ class _Clusters:
     with replacement; an edge's weight is how often its family was drawn."""
 
     def __init__(self, family: np.ndarray, n_boot: int, seed: int):
-        uniq, self.codes = np.unique(family, return_inverse=True)
+        uniq, self.codes = dense_codes(family)
         self.k = len(uniq)
         self.n_boot, self.seed = n_boot, seed
 

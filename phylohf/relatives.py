@@ -334,8 +334,8 @@ def kin_statistics(parent: np.ndarray, declared: np.ndarray, J: np.ndarray, sign
     pc = ch[declared[parent[ch]]]
     sib = ch[np.bincount(parent[ch], minlength=n)[parent[ch]] >= 2]      # parents of 2+ known children
     sib = sib[np.argsort(parent[sib], kind="stable")]
-    _, pid = np.unique(parent[sib], return_inverse=True)
-    pid, G = pid.ravel(), int(pid.max()) + 1 if len(sib) else 0
+    pid = np.cumsum(np.r_[False, parent[sib][1:] != parent[sib][:-1]])[:len(sib)]   # sib sorted by parent
+    G = int(pid.max()) + 1 if len(sib) else 0
 
     def sibling_excess(S):
         a, b = S[parent[pc]], S[pc]

@@ -162,10 +162,10 @@ def _fit_classes(Q, par, a, b, g, C, rng):
     if C < 2 or not (a != b).any():                 # one class, or nothing ever changes
         return np.ones(1), np.ones(1)
     if len(par) > MAX_FIT_EDGES:
-        uniq = np.unique(par)
+        uniq = dense_codes(par)[0]
         keep = np.isin(par, rng.choice(uniq, int(len(uniq) * MAX_FIT_EDGES / len(par)), replace=False))
         par, a, b, g = par[keep], a[keep], b[keep], g[keep]
-    _, pidx = np.unique(par, return_inverse=True)
+    pidx = dense_codes(par)[1]
     n_par = int(pidx.max()) + 1
     triple, inv = np.unique(np.stack([g, a, b]), axis=1, return_inverse=True)
     inv = inv.ravel()
@@ -213,6 +213,14 @@ def _table(P: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return (cum + np.arange(M * k)[:, None]).ravel(), order.ravel(), rows[np.arange(M * k), own]
 
 
+def dense_codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(sorted distinct values, code of each value in them) of non-negative ints, as
+    ``np.unique(values, return_inverse=True)`` but by counting (np.unique sorts: slow at
+    millions)."""
+    seen = np.bincount(values) > 0 if len(values) else np.zeros(0, bool)
+    return np.flatnonzero(seen), (np.cumsum(seen) - 1)[values]
+
+
 def _simulated(parent: np.ndarray, known: np.ndarray) -> np.ndarray:
     """Nodes a replicate draws: below a known node (a founder or a drawn one) and above or
     at a known node (else nothing that is seen depends on them)."""
@@ -233,7 +241,7 @@ class Simulator:
         depth = _depth(lineage, self.parent)[drawn]
         order = np.argsort(depth, kind="stable")
         self.nodes, self.level = drawn[order], depth[order]
-        self.parents = np.unique(self.parent[self.nodes])
+        self.parents = dense_codes(self.parent[self.nodes])[0]
         self.dtype = np.int16 if k < 2 ** 15 else np.int32
 
     def draw(self, replicates: int, rng: np.random.Generator) -> np.ndarray:
