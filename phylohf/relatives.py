@@ -45,7 +45,7 @@ from .claims import Claim
 from .genome import GROUPS, Genome
 from .lineage import Lineage
 from .phylo.mk import MkData
-from .phylo.null import NullTest
+from .phylo.null import NullTest, dense_codes
 from .records import RELATIONS
 
 CLASSES = ("parent_child", "siblings", "grandparent", "great_grandparent", "aunt_niece", "cousins",
@@ -334,7 +334,7 @@ def kin_statistics(parent: np.ndarray, declared: np.ndarray, J: np.ndarray, sign
     pc = ch[declared[parent[ch]]]
     sib = ch[np.bincount(parent[ch], minlength=n)[parent[ch]] >= 2]      # parents of 2+ known children
     sib = sib[np.argsort(parent[sib], kind="stable")]
-    pid = np.cumsum(np.r_[False, parent[sib][1:] != parent[sib][:-1]])[:len(sib)]   # sib sorted by parent
+    pid = dense_codes(parent[sib])[1]
     G = int(pid.max()) + 1 if len(sib) else 0
 
     def sibling_excess(S):
