@@ -23,7 +23,7 @@ POWER_GOAL = 0.8
 
 def replicate(scenario: str, models: int, seed: int, settings: Settings, workdir: Path) -> tuple[list[dict], set]:
     """The claims of the report on one simulated ecosystem, and the claim ids it plants."""
-    from .cli import load
+    from .api import load
     from .ingest import ingest_file
     from .sources.simulate import simulate, write_listing
     from .store import Store
@@ -37,7 +37,7 @@ def replicate(scenario: str, models: int, seed: int, settings: Settings, workdir
         report = build(store, lineage, fams, genome, settings)
     snapshot.unlink()
     path.unlink()
-    return report.json()["claims"], set(sim.truth.get("planted", []))
+    return report.to_dict()["claims"], set(sim.truth.get("planted", []))
 
 
 def calibrate(scenario: str, models: int, replicates: int, seed: int = 1, settings: Settings | None = None,

@@ -30,6 +30,7 @@ from .phylo.null import dense_codes, net_flow, ordinal_flow
 from .phylo.transitions import ordering_statistic, transitions
 from .records import RELATIONS
 from .relatives import PATTERN_LIMIT, patterns
+from .result import Result
 from .traits import categorical
 
 RESTRICTIVE = ("non-commercial", "community")
@@ -324,67 +325,71 @@ def drift(lineage: Lineage, genome: Genome, card_length: np.ndarray | None = Non
     return out
 
 
-def to_json(d: dict) -> dict:
-    """The result of :func:`drift` with plain types only."""
-    from .report import transitions_json
+@dataclass
+class Drift(Result):
+    """The drift analyses (:func:`drift`), claims adjusted beforehand (:func:`phylohf.claims.adjust`)."""
 
-    def conv(x):
-        if isinstance(x, (Flow, Rate, Median)):
-            return asdict(x)
-        if isinstance(x, Claim):
-            return x.to_json()
-        if isinstance(x, dict):
-            return {k: conv(v) for k, v in x.items() if k != "transitions"}
-        if isinstance(x, (list, tuple)):
-            return [conv(v) for v in x]
-        return x
-    out = conv(d)
-    out["license"]["transitions"] = transitions_json(d["license"]["transitions"], list(CLASSES))
-    return out
+    result: dict
+
+    def to_dict(self) -> dict:
+        """The result in plain types."""
+        d = self.result
+
+        def conv(x):
+            if isinstance(x, (Flow, Rate, Median)):
+                return asdict(x)
+            if isinstance(x, Claim):
+                return x.to_json()
+            if isinstance(x, dict):
+                return {k: conv(v) for k, v in x.items() if k != "transitions"}
+            if isinstance(x, (list, tuple)):
+                return [conv(v) for v in x]
+            return x
+        out = conv(d)
+        out["license"]["transitions"] = d["license"]["transitions"].to_json(list(CLASSES))
+        return out
+
+    def text(self) -> str:
+        """The drift analyses as text."""
+        from .claims import meaning, table as claim_table
+        d = self.result
+        lic, lang = d["license"], d["language"]
+        lines = ["== Drift along parent -> child edges ==", "",
+                 "Conventions: primary edges, both ends declaring what is compared; a flow sets edges "
+                 "A -> B against B -> A: log ratio = log((A->B + 1/2) / (B->A + 1/2)), 95% CI by family "
+                 "cluster bootstrap. Flows describe; they are not tests (edges below one parent share its state, "
+                 "and flows follow the founders). The claims below set the net flow against the symmetric null "
+                 "from the observed founders (the null engine).", "",
+                 "Licenses (classes: restrictive = non-commercial or model-specific community license):",
+                 *_flow_rows(lic["flows"]),
+                 "  " + "; ".join(f"{k} = {v:.3f}" for k, v in lic["shares"].items())
+                 + " (shares depend on class frequencies)", "",
+                 lic["transitions"].text(list(CLASSES), "license class", "all families"), "",
+                 "Languages (models declaring languages at both ends):", *_flow_rows(lang["flows"])]
+        cc = lang["count_change"]
+        lines += [f"  number of languages, child minus parent: median {cc['median']:+.0f}; fewer {cc['fewer']:,}, "
+                  f"same {cc['same']:,}, more {cc['more']:,}", ""]
+        rows = [[r.name, f"{r.eligible:,}", f"{r.changed:,}", f"{r.share:.3f}", f"[{r.ci[0]:.3f}, {r.ci[1]:.3f}]"]
+                for r in d["change_rates"]]
+        lines += ["Change rates per edge (both declared):",
+                  *table(["trait", "edges", "changed", "share", "95% CI"], rows, right={1, 2, 3, 4}), ""]
+        if "cards" in d:
+            c = d["cards"]
+            m = c["log_length_ratio"]
+            rows = [[k, f"{n:,}", f"{p:.3f}", f"{ch:.3f}"] for k, (p, ch, n) in c["shares"].items()]
+            lines += ["Model cards:", *table(["share of edges", "edges", "parent", "child"], rows, right={1, 2, 3}),
+                      f"  card length, median log(child/parent) over {m.n:,} edges with both cards: {m.median:+.3f} "
+                      f"(95% CI [{m.ci[0]:+.3f}, {m.ci[1]:+.3f}]; child/parent = {np.exp(m.median):.2f})",
+                      *_flow_rows(c["flows"]), ""]
+        if d["claims"]:
+            lines += [f"Claims (null: {d['claims'][0].null}; {d['claims'][0].replicates:,} replicates; q: "
+                      "Benjamini-Hochberg across the claims):", *claim_table(d["claims"]), ""]
+        lines.append(meaning(d["claims"]))
+        return "\n".join(lines)
 
 
-# -- text ------------------------------------------------------------------------------------
 def _flow_rows(flows: list[Flow]) -> list[str]:
     rows = [[f.name, f"{f.eligible:,}", f"{f.forward:,}", f"{f.backward:,}", f"{f.log_ratio:+.2f}",
              f"[{f.ci[0]:+.2f}, {f.ci[1]:+.2f}]"] for f in flows]
     return table(["flow A -> B (vs B -> A)", "edges", "A->B", "B->A", "log ratio", "95% CI"], rows,
                  right={1, 2, 3, 4, 5})
-
-
-def drift_report(d: dict) -> str:
-    """The drift analyses as text; its claims adjusted beforehand (:func:`phylohf.claims.adjust`)."""
-    from .claims import meaning, table as claim_table
-    from .report import transitions_report
-    lic, lang = d["license"], d["language"]
-    lines = ["== Drift along parent -> child edges ==", "",
-             "Conventions: primary edges, both ends declaring what is compared; a flow sets edges "
-             "A -> B against B -> A: log ratio = log((A->B + 1/2) / (B->A + 1/2)), 95% CI by family "
-             "cluster bootstrap. Flows describe; they are not tests (edges below one parent share its state, "
-             "and flows follow the founders). The claims below set the net flow against the symmetric null "
-             "from the observed founders (the null engine).", "",
-             "Licenses (classes: restrictive = non-commercial or model-specific community license):",
-             *_flow_rows(lic["flows"]),
-             "  " + "; ".join(f"{k} = {v:.3f}" for k, v in lic["shares"].items())
-             + " (shares depend on class frequencies)", "",
-             transitions_report(lic["transitions"], list(CLASSES), "license class", "all families"), "",
-             "Languages (models declaring languages at both ends):", *_flow_rows(lang["flows"])]
-    cc = lang["count_change"]
-    lines += [f"  number of languages, child minus parent: median {cc['median']:+.0f}; fewer {cc['fewer']:,}, "
-              f"same {cc['same']:,}, more {cc['more']:,}", ""]
-    rows = [[r.name, f"{r.eligible:,}", f"{r.changed:,}", f"{r.share:.3f}", f"[{r.ci[0]:.3f}, {r.ci[1]:.3f}]"]
-            for r in d["change_rates"]]
-    lines += ["Change rates per edge (both declared):",
-              *table(["trait", "edges", "changed", "share", "95% CI"], rows, right={1, 2, 3, 4}), ""]
-    if "cards" in d:
-        c = d["cards"]
-        m = c["log_length_ratio"]
-        rows = [[k, f"{n:,}", f"{p:.3f}", f"{ch:.3f}"] for k, (p, ch, n) in c["shares"].items()]
-        lines += ["Model cards:", *table(["share of edges", "edges", "parent", "child"], rows, right={1, 2, 3}),
-                  f"  card length, median log(child/parent) over {m.n:,} edges with both cards: {m.median:+.3f} "
-                  f"(95% CI [{m.ci[0]:+.3f}, {m.ci[1]:+.3f}]; child/parent = {np.exp(m.median):.2f})",
-                  *_flow_rows(c["flows"]), ""]
-    if d["claims"]:
-        lines += [f"Claims (null: {d['claims'][0].null}; {d['claims'][0].replicates:,} replicates; q: "
-                  "Benjamini-Hochberg across the claims):", *claim_table(d["claims"]), ""]
-    lines.append(meaning(d["claims"]))
-    return "\n".join(lines)

@@ -7,6 +7,7 @@ import numpy as np
 
 from .lineage import NO_DATE, Lineage
 from .records import RELATIONS
+from .result import Result, frame
 
 
 @dataclass
@@ -40,6 +41,35 @@ class Families:
                 "relations": {r: int(c) for r, c in zip(RELATIONS, self.relations[k])},
                 "created": span})
         return out
+
+
+@dataclass
+class FamilyList(Result):
+    """``phylohf families``: the ``top`` largest families (0: all eligible) of at least ``min_size`` nodes."""
+
+    lineage: Lineage
+    families: Families
+    top: int = 20
+    min_size: int = 1
+
+    @property
+    def eligible(self) -> int:
+        return int((self.families.size >= self.min_size).sum())     # families are sorted by size
+
+    def rows(self) -> list[dict]:
+        return self.families.rows(self.lineage, min(self.top or self.eligible, self.eligible))
+
+    def to_dict(self) -> dict:
+        return {"families": self.rows()}
+
+    def to_frame(self):
+        return frame(self.rows())
+
+    def text(self) -> str:
+        from .overview import families_table
+        top = min(self.top or self.eligible, self.eligible)
+        return "\n".join([f"{len(self.families):,} families, {self.eligible:,} with at least {self.min_size} node(s)",
+                          *families_table(self.lineage, self.families, top)])
 
 
 def _iso(seconds: int) -> str:

@@ -24,6 +24,7 @@ import numpy as np
 from .families import Families
 from .genome import Genome
 from .lineage import Lineage
+from .result import Result
 
 TITLES = ("Data and conventions", "Family anatomy", "Family resemblance: kinship tests",
           "Transition matrices and orderings", "License audit", "Drift: licenses, languages, cards",
@@ -61,7 +62,9 @@ class Settings:
 
 
 @dataclass
-class Report:
+class Report(Result):
+    """``phylohf report``: the sections' texts and data, and every claim, adjusted together."""
+
     sections: list[tuple[str, str]] = field(default_factory=list)     # (title, text)
     data: dict = field(default_factory=dict)                           # JSON, one key per section
     seconds: dict = field(default_factory=dict)
@@ -75,7 +78,7 @@ class Report:
 
     claims: list = field(default_factory=list)                        # every claim, adjusted
 
-    def json(self) -> dict:
+    def to_dict(self) -> dict:
         return {"header": self.header, "sections": [t for t, _ in self.sections], **self.data,
                 "claims": [c.to_json() for c in self.claims]}
 
@@ -99,10 +102,10 @@ def _anatomy(store, lineage, fams, genome, s):
 
 
 def _kinship(store, lineage, fams, genome, s):
-    from .relatives import kinship, to_json
-    from .report import relatives_report
-    r = kinship(lineage, genome, store, groups=KINSHIP_GROUPS, bootstrap=s.bootstrap, null=s.null, seed=s.seed)
-    return r["claims"], lambda: (relatives_report(r), to_json(r))
+    from .relatives import Kinship, kinship
+    r = Kinship(kinship(lineage, genome, store, groups=KINSHIP_GROUPS, bootstrap=s.bootstrap, null=s.null,
+                        seed=s.seed))
+    return r.result["claims"], lambda: (r.text(), r.to_dict())
 
 
 def _too_few_licenses(names: list[str], need: int):
@@ -119,7 +122,6 @@ def _transitions(store, lineage, fams, genome, s):
     from .claims import claim_tests, meaning
     from .drift import license_ids
     from .phylo.transitions import ordering_statistic, tree_transitions
-    from .report import transitions_json, transitions_report
     from .traits import UNDECLARED, categorical
     states, names = categorical(genome, "license", s.top, s.missing, lineage.observed)
     if few := _too_few_licenses(names, 1):
@@ -134,20 +136,20 @@ def _transitions(store, lineage, fams, genome, s):
         f"{t.ordering.share:.0%} of changes forward, more than symmetric change produces",
         ordering_statistic(lineage.parent, k, np.minimum(np.arange(len(all_names)), k - 1)))},
         s.null, s.seed, "transitions")
-    return claims, lambda: (transitions_report(t, names, "license", "all families") + "\n\n" + meaning(claims),
-                            {"trait": "license", **transitions_json(t, names)})
+    return claims, lambda: (t.text(names, "license", "all families") + "\n\n" + meaning(claims),
+                            {"trait": "license", **t.to_json(names)})
 
 
 def _audit(store, lineage, fams, genome, s):
-    from .licenses import audit_genomes, audit_report
+    from .licenses import audit_genomes
     a = audit_genomes(lineage, genome, seed=s.seed, missing=s.missing)
-    return [], lambda: (audit_report(a), a.to_json())
+    return [], lambda: (a.text(), a.to_dict())
 
 
 def _drift(store, lineage, fams, genome, s):
-    from .drift import card_lengths, drift, drift_report, to_json
-    d = drift(lineage, genome, card_lengths(store, lineage.n), n_boot=s.bootstrap, null=s.null, seed=s.seed)
-    return d["claims"], lambda: (drift_report(d), to_json(d))
+    from .drift import Drift, card_lengths, drift
+    d = Drift(drift(lineage, genome, card_lengths(store, lineage.n), n_boot=s.bootstrap, null=s.null, seed=s.seed))
+    return d.result["claims"], lambda: (d.text(), d.to_dict())
 
 
 def _reversibility(lineage, states, k, s):
@@ -162,19 +164,18 @@ def _reversibility(lineage, states, k, s):
 
 
 def _asr(store, lineage, fams, genome, s):
+    from .branch_lengths import branch_lengths
     from .claims import meaning
-    from .phylo.reconstruct import reconstruct
-    from .report import asr_report
+    from .phylo.reconstruct import ancestral_states
     from .traits import categorical, missing_convention
     truth, names = categorical(genome, "license", 6, s.missing, lineage.observed)
     if few := _too_few_licenses(names, 2):
         return few
-    lengths = np.where(lineage.parent >= 0, 1.0, np.nan)
-    r = reconstruct(lineage, truth, len(names), lengths, "ER", starts=1, seed=s.seed, mask=s.mask)
+    a = ancestral_states(lineage, truth, names, branch_lengths(lineage, "unit"), "license", "all families",
+                         starts=1, seed=s.seed, mask=s.mask, note=f"; {missing_convention(names)}")
+    r = a.reconstruction
     claims = _reversibility(lineage, truth, len(names), s)
-    text = asr_report(r.fit, r.marginals, names, "license", "all families",
-                      r.conventions + f"; branch lengths one per generation; {missing_convention(names)}",
-                      r.imputed, r.uninformed, r.checks)
+    text = a.text()
     near = r.checks["scores"]["with a visible relative"] if r.checks else None
     if near:
         mk, copy = near["Mk marginal"], near["copy parent"]

@@ -32,6 +32,7 @@ import numpy as np
 from .lineage import Lineage
 from .overview import table
 from .records import RELATIONS
+from .result import Result, frame
 
 CLASSES = ("permissive", "public-domain", "copyleft", "non-commercial", "community", "other")
 PERMISSIVE, PUBLIC_DOMAIN, COPYLEFT, NON_COMMERCIAL, COMMUNITY, OTHER = range(len(CLASSES))
@@ -229,7 +230,9 @@ class Imputation:
 
 
 @dataclass
-class Audit:
+class Audit(Result):
+    """``phylohf audit-licenses``: the edges that break a rule, counted and listed."""
+
     scope: str
     edges: int                                  # edges in scope
     judged: int                                 # both licenses known and classified
@@ -241,8 +244,10 @@ class Audit:
     imputed: list[dict] = field(default_factory=list)
     expected: dict | None = None                # expected violations among edges with an imputed end
     imputation: str = ""
+    top: int = 10                               # worst families shown in the text
+    examples: int = 10                          # violations shown in the text (to_dict lists all)
 
-    def to_json(self) -> dict:
+    def to_dict(self) -> dict:
         return {"scope": self.scope, "edges": self.edges, "judged": self.judged,
                 "violations": self.violations, "counts": {"by_rule": self.by_rule,
                                                            "by_relation": self.by_relation,
@@ -250,6 +255,64 @@ class Audit:
                 "worst_families": self.families[:10], "license_classes": self.class_counts,
                 "imputed": self.imputed, "expected_violations": self.expected,
                 "imputation": self.imputation}
+
+    def to_frame(self):
+        """One row per violation."""
+        return frame(self.violations)
+
+    def text(self) -> str:
+        """The audit as text: rules, relation types, worst families, examples and imputations."""
+        a, top, examples = self, self.top, self.examples
+        n_viol = len(a.violations)
+        n_sure = sum(v["certain"] for v in a.violations)
+        lines = [f"== License audit ({a.scope}) ==", "",
+                 "Conventions: every parent -> child edge (merge parents included); license ids mapped to "
+                 "classes by the documented table in phylohf.licenses; an edge is judged when both licenses "
+                 "are declared and classified (not 'unknown', nor 'other' without a known license_name); 'certain' marks rules the license text "
+                 "settles, the rest may be lawful under conditions.", "",
+                 f"edges: {a.edges:,}, judged {a.judged:,}; violations {n_viol:,} "
+                 f"({n_viol / max(a.judged, 1):.1%} of judged), {n_sure:,} of them certain", "",
+                 "Models by license class: " + ", ".join(f"{k} {v:,}" for k, v in a.class_counts.items()), ""]
+        if a.by_rule:
+            rows = [[r.name, f"{a.by_rule[r.name]['violations']:,}", f"{a.by_rule[r.name]['certain']:,}",
+                     "yes" if r.certain else "no", r.meaning] for r in RULES if r.name in a.by_rule]
+            lines += ["By rule:", *table(["rule", "edges", "certain", "rule certain", "meaning"], rows,
+                                         right={1, 2}), ""]
+            rows = [[k, f"{v['judged']:,}", f"{v['violations']:,}", f"{v['certain']:,}",
+                     f"{v['violations'] / max(v['judged'], 1):.1%}"] for k, v in a.by_relation.items()]
+            lines += ["By relation type:", *table(["relation", "judged", "violations", "certain", "share"], rows,
+                                                  right={1, 2, 3, 4}), ""]
+            rows = [[f["root"], f"{f['judged_edges']:,}", f"{f['violations']:,}", f"{f['certain']:,}",
+                     f"{f['share']:.1%}"] for f in a.families[:top]]
+            lines += [f"Worst families (top {len(rows)} by violations):",
+                      *table(["family root", "judged", "violations", "certain", "share"], rows, right={1, 2, 3, 4}), ""]
+            rows = [[v["parent"], v["child"], v["relation"], f"{v['parent_license']} -> {v['child_license']}",
+                     v["rule"], "yes" if v["certain"] else "no"] for v in a.violations[:examples]]
+            lines += [f"Examples (first {len(rows)}; --json lists all):",
+                      *table(["parent", "child", "relation", "licenses", "rule", "certain"], rows), ""]
+        if a.imputed:
+            p = np.array([x["probability"] for x in a.imputed])
+            by = {}
+            for x in a.imputed:
+                by[x["license"]] = by.get(x["license"], 0) + 1
+            e = a.expected
+            lines += [f"Models without a license, imputed from relatives: {len(a.imputed):,} "
+                      f"(probability median {np.median(p):.2f}, {np.mean(p >= 0.9):.0%} at 0.9 or more); "
+                      + ", ".join(f"{k} {v:,}" for k, v in sorted(by.items(), key=lambda kv: -kv[1])),
+                      f"  {a.imputation}",
+                      f"  expected violations among the {e['edges']:,} edges with an imputed end ({e['both_imputed']:,} "
+                      f"with both; not counted above): {e['expected']:.1f}, 95% interval {e['ci95'][0]:.0f} to "
+                      f"{e['ci95'][1]:.0f} over {e['draws']:,} joint posterior draws of the forest (edges sharing "
+                      f"a model are dependent); certain rules {e['certain']:.1f}"
+                      + ("; by rule: " + ", ".join(f"{k} {v:.1f}" for k, v in sorted(e["by_rule"].items(),
+                                                                                    key=lambda kv: -kv[1]))
+                         if e["by_rule"] else ""), ""]
+        elif a.imputation:
+            lines += [f"Models without a license: {a.imputation}.", ""]
+        lines.append(f"What it means: {n_viol:,} of {a.judged:,} judged edges carry a child license that "
+                     "cannot lawfully follow from the parent's" + (" (certain rules only: "
+                     f"{n_sure:,})" if n_sure != n_viol else "") + ".")
+        return "\n".join(lines)
 
 
 def impute(lineage: Lineage, states: np.ndarray, names: list[str], seed: int = 1) -> Imputation:
@@ -402,7 +465,6 @@ def _add_imputation(out: Audit, lineage, states, names, imp: Imputation, child, 
     out.expected = expected_violations(lineage, child, parent, states, names, imp, imputed, seed=seed)
 
 
-# -- text ------------------------------------------------------------------------------------
 def audit_genomes(lineage: Lineage, genome, scope_mask: np.ndarray | None = None, scope: str = "all families",
                   impute_top: int | None = 6, seed: int = 1, missing: str = "unknown") -> Audit:
     """:func:`audit` of the genomes' license ids, with the licenses of models that declare none
@@ -420,57 +482,3 @@ def audit_genomes(lineage: Lineage, genome, scope_mask: np.ndarray | None = None
         out.imputation = ("undeclared licenses taken as a state of their own (--missing state): a model that "
                           "declares none chose not to, so none is imputed and no edge is judged by imputation")
     return out
-
-
-def audit_report(a: Audit, top: int = 10, examples: int = 10) -> str:
-    """The audit as text: rules, relation types, worst families, examples and imputations."""
-    n_viol = len(a.violations)
-    n_sure = sum(v["certain"] for v in a.violations)
-    lines = [f"== License audit ({a.scope}) ==", "",
-             "Conventions: every parent -> child edge (merge parents included); license ids mapped to "
-             "classes by the documented table in phylohf.licenses; an edge is judged when both licenses "
-             "are declared and classified (not 'unknown', nor 'other' without a known license_name); 'certain' marks rules the license text "
-             "settles, the rest may be lawful under conditions.", "",
-             f"edges: {a.edges:,}, judged {a.judged:,}; violations {n_viol:,} "
-             f"({n_viol / max(a.judged, 1):.1%} of judged), {n_sure:,} of them certain", "",
-             "Models by license class: " + ", ".join(f"{k} {v:,}" for k, v in a.class_counts.items()), ""]
-    if a.by_rule:
-        rows = [[r.name, f"{a.by_rule[r.name]['violations']:,}", f"{a.by_rule[r.name]['certain']:,}",
-                 "yes" if r.certain else "no", r.meaning] for r in RULES if r.name in a.by_rule]
-        lines += ["By rule:", *table(["rule", "edges", "certain", "rule certain", "meaning"], rows,
-                                     right={1, 2}), ""]
-        rows = [[k, f"{v['judged']:,}", f"{v['violations']:,}", f"{v['certain']:,}",
-                 f"{v['violations'] / max(v['judged'], 1):.1%}"] for k, v in a.by_relation.items()]
-        lines += ["By relation type:", *table(["relation", "judged", "violations", "certain", "share"], rows,
-                                              right={1, 2, 3, 4}), ""]
-        rows = [[f["root"], f"{f['judged_edges']:,}", f"{f['violations']:,}", f"{f['certain']:,}",
-                 f"{f['share']:.1%}"] for f in a.families[:top]]
-        lines += [f"Worst families (top {len(rows)} by violations):",
-                  *table(["family root", "judged", "violations", "certain", "share"], rows, right={1, 2, 3, 4}), ""]
-        rows = [[v["parent"], v["child"], v["relation"], f"{v['parent_license']} -> {v['child_license']}",
-                 v["rule"], "yes" if v["certain"] else "no"] for v in a.violations[:examples]]
-        lines += [f"Examples (first {len(rows)}; --json lists all):",
-                  *table(["parent", "child", "relation", "licenses", "rule", "certain"], rows), ""]
-    if a.imputed:
-        p = np.array([x["probability"] for x in a.imputed])
-        by = {}
-        for x in a.imputed:
-            by[x["license"]] = by.get(x["license"], 0) + 1
-        e = a.expected
-        lines += [f"Models without a license, imputed from relatives: {len(a.imputed):,} "
-                  f"(probability median {np.median(p):.2f}, {np.mean(p >= 0.9):.0%} at 0.9 or more); "
-                  + ", ".join(f"{k} {v:,}" for k, v in sorted(by.items(), key=lambda kv: -kv[1])),
-                  f"  {a.imputation}",
-                  f"  expected violations among the {e['edges']:,} edges with an imputed end ({e['both_imputed']:,} "
-                  f"with both; not counted above): {e['expected']:.1f}, 95% interval {e['ci95'][0]:.0f} to "
-                  f"{e['ci95'][1]:.0f} over {e['draws']:,} joint posterior draws of the forest (edges sharing "
-                  f"a model are dependent); certain rules {e['certain']:.1f}"
-                  + ("; by rule: " + ", ".join(f"{k} {v:.1f}" for k, v in sorted(e["by_rule"].items(),
-                                                                                key=lambda kv: -kv[1]))
-                     if e["by_rule"] else ""), ""]
-    elif a.imputation:
-        lines += [f"Models without a license: {a.imputation}.", ""]
-    lines.append(f"What it means: {n_viol:,} of {a.judged:,} judged edges carry a child license that "
-                 "cannot lawfully follow from the parent's" + (" (certain rules only: "
-                 f"{n_sure:,})" if n_sure != n_viol else "") + ".")
-    return "\n".join(lines)

@@ -36,6 +36,8 @@ claims per group (:class:`phylohf.claims.Claim`, not yet adjusted):
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -47,6 +49,7 @@ from .lineage import Lineage
 from .phylo.mk import MkData
 from .phylo.null import NullTest, dense_codes
 from .records import RELATIONS
+from .result import Result, frame
 
 CLASSES = ("parent_child", "siblings", "grandparent", "great_grandparent", "aunt_niece", "cousins",
            "same_family", "other_family")
@@ -678,9 +681,96 @@ def kinship(lineage: Lineage, genome: Genome | None = None, store=None, groups=D
             "max_pairs": max_pairs, "groups": out, "claims": claims}
 
 
-def to_json(result: dict) -> dict:
-    """The result of :func:`kinship` in plain types (its claims as dicts)."""
-    return {**result, "claims": [c.to_json() for c in result["claims"]]}
+@dataclass
+class Kinship(Result):
+    """``phylohf relatives``: the result of :func:`kinship`, its claims adjusted beforehand
+    (:func:`phylohf.claims.adjust`)."""
+
+    result: dict
+
+    def to_dict(self) -> dict:
+        """The result in plain types (its claims as dicts)."""
+        return {**self.result, "claims": [c.to_json() for c in self.result["claims"]]}
+
+    def to_frame(self):
+        """One row per trait group and kin class: pairs, mean, median, 95% CI."""
+        return frame([{"group": group, "class": cls, "pairs": c["n"], "mean": c["mean"], "median": c["median"],
+                       "ci_low": c["ci"][0] if c["ci"] else None, "ci_high": c["ci"][1] if c["ci"] else None}
+                      for group, g in self.result["groups"].items() for cls, c in g["classes"].items()])
+
+    def text(self) -> str:
+        """Per trait group, the classes and the verdict; then the claims."""
+        from .claims import meaning, table as claim_table
+        from .overview import table
+        result = self.result
+        metric, similar = result["metric"], result["higher_is_similar"]
+        fmt = lambda v: "-" if v is None else f"{v:.3f}"                      # noqa: E731
+        reps = result["null_replicates"]
+        lines = [f"== Kinship: {metric} {'similarity' if similar else 'distance'} of relatives "
+                 f"({result['scope']}) ==", "",
+                 "Conventions: relatives along primary parents (edges: " + ", ".join(result["relations"])
+                 + "); only models declaring the group, decided before pairing; all pairs of a class up to "
+                 f"{result['max_pairs']:,}, else a uniform sample of that many"
+                 + (" (class means exact by aggregation)" if metric == "hamming" else "")
+                 + f"; 95% CIs from a cluster bootstrap over families ({result['bootstrap']:,} replicates). "
+                 f"Null ({reps:,} replicates): the group's trait set as one character (its {result['pattern_limit']} "
+                 "most frequent sets; models with a rarer set take no part in the null's tests, in the data and in "
+                 f"every replicate) re-simulated down the same trees ({result['null_model']} rates per relation type "
+                 "from the same edges as the pairs, hidden rate classes of parents, founders and declared models as "
+                 f"observed: children change independently); {', '.join(BINARY_GROUPS)}: every trait an independent "
+                 "binary character, one rate for all parents (rate heterogeneity alone can pass as a sibling "
+                 "excess there, so it is shown but claims nothing). Shared change: among sibling pairs that both left their parent's state, the share "
+                 "that moved to the same new one.", ""]
+        for group, g in result["groups"].items():
+            rows = []
+            for cls, c in g["classes"].items():
+                ci = "-" if not c["ci"] else f"[{c['ci'][0]:.3f}, {c['ci'][1]:.3f}]"
+                share = c["same_author"]["share"]
+                author = "-" if share is None else (f"{share:.0%}: {fmt(c['same_author']['mean'])} vs "
+                                                    f"{fmt(c['different_author']['mean'])}")
+                rows.append([LABELS[cls], f"{c['n']:,}" + ("" if c["exact"] else "*"), fmt(c["mean"]),
+                             fmt(c["median"]), ci, author])
+            lines += [f"-- {group} ({g['eligible']:,} models declare it) --",
+                      *table(["class", "pairs", "mean", "median", "95% CI", "same author: share, mean vs other"],
+                             rows, right={1, 2, 3})]
+            d, null = g["sib_minus_pc"], g["null"]
+            if d["diff"] is None:
+                lines += ["verdict: no sibling or no parent/child pairs", ""]
+                continue
+            closer = (d["diff"] > 0) == similar
+            verdict = (f"verdict: siblings {'more' if closer else 'less'} similar than parent/child: "
+                       f"{d['diff']:+.3f}")
+            if d["ci"]:
+                verdict += f" [{d['ci'][0]:+.3f}, {d['ci'][1]:+.3f}], {_pvalue(d['p'], result['bootstrap'])}"
+            if d["cohen_d"] is not None:
+                verdict += f", d = {d['cohen_d']:+.2f}"
+            lines.append(verdict)
+            if null:
+                left = f"; {null['left_out']:,} models with a rarer set left out" if null["left_out"] else ""
+                lines.append(f"null: {null['diff']:+.3f} [{null['ci'][0]:+.3f}, {null['ci'][1]:+.3f}] on the null's "
+                             f"pairs (observed {null['observed']:+.3f}{left}); sibling excess over it: "
+                             f"{_pvalue(null['p'], reps)}")
+                lines.append(f"  null model: {null['model']}")
+                sc = null["shared_change"]
+                if sc:
+                    lines.append(f"shared change: {sc['share']:.3f} of sibling pairs that both changed moved to the "
+                                 f"same new state; null {sc['null']:.3f} [{sc['ci'][0]:.3f}, {sc['ci'][1]:.3f}]: "
+                                 f"{_pvalue(sc['p'], reps)}")
+            lines.append("")
+        if any(not c["exact"] for g in result["groups"].values() for c in g["classes"].values()):
+            lines.append("* sampled uniformly: median and author split from the sample"
+                         + ("; means exact by aggregation" if metric == "hamming" else ", and the mean"))
+        claims = result.get("claims") or []
+        if claims:
+            lines += ["", "Claims (family resemblance: one-sided cluster bootstrap; sibling excess and shared change: "
+                      "the null above; q: Benjamini-Hochberg across the claims):", *claim_table(claims), "",
+                      meaning(claims)]
+        return "\n".join(lines)
+
+
+def _pvalue(p: float, replicates: int) -> str:
+    """A resampling p-value; at its floor 1 / (replicates + 1) it reads "p <= floor"."""
+    return f"p <= {p:.2g}" if p <= 1 / (replicates + 1) + 1e-12 else f"p = {p:.2g}"
 
 
 def _null_json(tests: dict, sign: float, states, left) -> dict:

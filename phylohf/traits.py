@@ -23,6 +23,7 @@ from .genome import GROUPS, Genome
 RARE = "(rare)"            # the lumped rare values; parenthesised so no Hub id can clash
 UNDECLARED = "(undeclared)"  # the state of observed models that declare nothing, with missing="state"
 MISSING = ("unknown", "state")
+SET_TRAITS = ("language", "tag", "dataset")   # set-valued groups: gains and losses per element
 
 
 def with_missing(states: np.ndarray, names: list[str], missing: str = "unknown",

@@ -162,7 +162,7 @@ def stage_trees(work: Path) -> dict:
     format (goal < 30 s), then with ``--forest`` one file per format (goal < 10 s)."""
     import shutil
 
-    from phylohf.cli import load
+    from phylohf.api import load
     from phylohf.export.trees import FORMATS, export_trees
     from phylohf.store import Store
     with Store(work / "hub.duckdb", read_only=True) as store:
@@ -371,7 +371,7 @@ def stage_asr(work: Path, seed: int, pastml: str | None = None) -> dict:
         times[f"100k, k=10, {kind} lengths: marginal"] = time.perf_counter() - t
     del lin, lengths, states
 
-    from phylohf.cli import load
+    from phylohf.api import load
     from phylohf.store import Store
     from phylohf.traits import categorical
     with Store(work / "hub.duckdb", read_only=True) as store:
@@ -653,7 +653,7 @@ def stage_relatives(work: Path, draws: int = 1000) -> dict:
 
 def stage_report(work: Path) -> dict:
     """``phylohf report`` on the stage-2 store with its defaults (target: < 3 min, < 4 GB)."""
-    from phylohf.cli import load
+    from phylohf.api import load
     from phylohf.fullreport import build
     from phylohf.store import Store
     t = time.perf_counter()
@@ -671,7 +671,7 @@ def stage_realdata(work: Path, realdata: Path) -> dict:
     report with its defaults, as a user would run them on real crawls."""
     import re
 
-    from phylohf.cli import load
+    from phylohf.api import load
     from phylohf.fullreport import build
     from phylohf.ingest import ingest_file
     from phylohf.store import Store

@@ -17,7 +17,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from phylohf.cli import load
+from phylohf.api import load
 from phylohf.draw import draw_family, headless
 from phylohf.export.trees import export_trees
 from phylohf.ingest import ingest_file

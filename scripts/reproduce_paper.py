@@ -17,7 +17,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from phylohf.cli import load
+from phylohf.api import load
 from phylohf.fullreport import Settings, build
 from phylohf.ingest import ingest_file
 from phylohf.overview import table
@@ -72,14 +72,14 @@ def main() -> int:
         with Store(path, read_only=True) as store:
             lineage, fams, genome = load(store, with_genome=True)
             report = build(store, lineage, fams, genome, settings, progress=sys.stderr.isatty())
-    rows = claims(report.json())
+    rows = claims(report.to_dict())
     if not args.store:
         print("The store is simulated: this checks that phylohf recovers the effects the simulator planted, "
               "not the paper's findings (run it with --store on a crawl of the Hub for those).")
     print("\n".join(table(["claim of the paper", "claim tested", "measured here", "verdict"], rows)))
     if args.json:
         Path(args.json).write_text(json.dumps({"paper": [dict(zip(("claim", "id", "measured", "verdict"), r))
-                                                         for r in rows], **report.json()}, default=float))
+                                                         for r in rows], **report.to_dict()}, default=float))
     return 0
 
 

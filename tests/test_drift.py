@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from phylohf.claims import adjust
-from phylohf.drift import _Clusters, card_lengths, drift, drift_report, flow, median, to_json
+from phylohf.drift import Drift, _Clusters, card_lengths, drift, flow, median
 
 
 def test_flow_counts_and_log_ratio():
@@ -47,7 +47,7 @@ def test_median_ci_covers_and_is_degenerate_for_one_value():
 @pytest.fixture(scope="module")
 def ecosystems(tmp_path_factory):
     from forests import simulated_store
-    from phylohf.cli import load
+    from phylohf.api import load
     from phylohf.store import Store
     d = tmp_path_factory.mktemp("drift")
     out = {}
@@ -102,11 +102,11 @@ def test_change_rates_report_and_json(ecosystems):
     assert rates["library, adapter edges"].share > 0.8 > 0.3 > rates["library, finetune edges"].share
     for r in rates.values():
         assert r.ci[0] <= r.share <= r.ci[1]
-    text = drift_report(d)
+    text = Drift(d).text()
     for head in ("Licenses", "Transitions of license class", "Languages", "Change rates", "Model cards",
                  "What it means"):
         assert head in text
-    j = json.loads(json.dumps(to_json(d)))
+    j = json.loads(json.dumps(Drift(d).to_dict()))
     assert j["license"]["transitions"]["states"][0] == "permissive"
     assert {"forward", "backward", "ci"} <= set(j["license"]["flows"][0])
     assert {"id", "statistic", "p", "q", "null", "replicates", "supported"} <= set(j["claims"][0])

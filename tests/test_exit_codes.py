@@ -71,7 +71,7 @@ def test_ctrl_c_inside_a_duckdb_statement_exits_130(tmp_path, monkeypatch, capsy
 def test_ctrl_c_in_python_code_exits_130(store, monkeypatch, capsys):
     def interrupted(*a, **k):
         raise KeyboardInterrupt
-    monkeypatch.setattr("phylohf.cli.load", interrupted)
+    monkeypatch.setattr("phylohf.api.load", interrupted)
     assert main(["families", "--store", str(store)]) == 130
     assert one_line(capsys) == "phylohf families: interrupted\n"
 
@@ -188,7 +188,7 @@ def test_ingest_of_a_missing_file_creates_no_store(tmp_path, capsys):
 def test_bad_outputs_fail_before_the_analysis(store, tmp_path, monkeypatch, capsys, args):
     def never(*a, **k):
         raise AssertionError("the analysis ran")
-    monkeypatch.setattr("phylohf.cli.load", never)
+    monkeypatch.setattr("phylohf.api.load", never)
     (tmp_path / "file").write_text("")
     args = [a.format(bad=tmp_path / "no" / "dir", file=tmp_path / "file") for a in args]
     assert main([*args, "--store", str(store)]) == 1

@@ -5,7 +5,8 @@ import json
 import pytest
 from forests import hub_record, simulated_store, store_of
 
-from phylohf.cli import load, main
+from phylohf.api import load
+from phylohf.cli import main
 from phylohf.fullreport import TITLES, Settings, build
 from phylohf.sources.simulate import simulate, write_listing
 from phylohf.store import Store
@@ -59,7 +60,7 @@ def test_sections_in_order_each_with_its_meaning(tmp_path):
     assert starts == sorted(starts)
     for i, (start, end) in enumerate(zip(starts, starts[1:] + [len(text)])):
         assert "What it means:" in text[start:end], TITLES[i]
-    data = r.json()
+    data = r.to_dict()
     assert data["sections"] == list(TITLES)
     assert {"data", "anatomy", "kinship", "transitions", "audit", "drift", "asr"} <= set(data)
     json.dumps(data, default=float)                                             # serialisable
@@ -73,11 +74,11 @@ def directed(tmp_path_factory):
 
 
 def _supported(report) -> set[str]:
-    return {c["id"] for c in report.json()["claims"] if c["supported"]}
+    return {c["id"] for c in report.to_dict()["claims"] if c["supported"]}
 
 
 def test_planted_effects_are_recovered(directed):
-    claims = directed.json()["claims"]
+    claims = directed.to_dict()["claims"]
     assert len({c["id"] for c in claims}) == len(claims)
     for c in claims:
         assert set(c) >= {"id", "section", "statement", "statistic", "p", "q", "null", "replicates", "supported"}

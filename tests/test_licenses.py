@@ -4,10 +4,10 @@ import json
 import numpy as np
 import pytest
 
-from phylohf import cli
+from phylohf import api, cli
 from forests import hub_record, store_of
 
-from phylohf.licenses import CLASSES, NAMES, RULES, TABLE, audit, audit_genomes, audit_report, class_states, \
+from phylohf.licenses import CLASSES, NAMES, RULES, TABLE, audit, audit_genomes, class_states, \
     classify, entry, impute, pair_rules, rule_for
 from phylohf.lineage import Lineage
 from phylohf.store import Store
@@ -48,7 +48,7 @@ def test_named_licenses_are_judged(tmp_path):
         r["cardData"]["license_name"] = name
     store = store_of(tmp_path, recs)
     with Store(store, read_only=True) as s:
-        lineage, _, genome = cli.load(s, with_genome=True)
+        lineage, _, genome = api.load(s, with_genome=True)
     assert {"license:other:mrl", "license:other:llama4", "license:other:darjyo"} <= set(genome.names)
     a = audit_genomes(lineage, genome, impute_top=None)
     assert a.judged == 2                                 # x/own's license stays unclassified
@@ -138,13 +138,13 @@ def test_audit_by_hand():
     assert a.by_relation["merge"] == {"judged": 2, "violations": 1, "certain": 1}
     assert [(f["root"], f["violations"], f["judged_edges"]) for f in a.families] == [("m0", 2, 4), ("m6", 1, 2)]
     assert a.class_counts["(undeclared)"] == 1 and a.class_counts["permissive"] == 3
-    j = a.to_json()
+    j = a.to_dict()
     assert set(j["violations"][0]) == {"parent", "child", "relation", "parent_license", "child_license",
                                        "rule", "certain"}
     assert sum(r["violations"] for r in j["counts"]["by_rule"].values()) == len(j["violations"])
     scoped = audit(lin, st, names, lin.root == 6, "family m6")
     assert [(v["parent"], v["child"]) for v in scoped.violations] == [("m6", "m8")]
-    assert "community-relicensed" in audit_report(a)
+    assert "community-relicensed" in a.text()
 
 
 def test_imputation_follows_the_family():

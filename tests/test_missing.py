@@ -177,7 +177,6 @@ def test_placeholders_are_not_imputed():
 
 def test_em_row_that_no_edge_leaves_is_marked():
     from phylohf.phylo.transitions import tree_transitions
-    from phylohf.report import transitions_json, transitions_report
     # state 2 sits only at leaves: no edge leaves it, its EM row would be its uniform start
     lin = forest([-1, 0, 0, 1, 1, 2])
     st = np.array([0, 1, 0, 2, 1, 2])
@@ -185,10 +184,10 @@ def test_em_row_that_no_edge_leaves_is_marked():
     assert em.no_data().tolist() == [2] and em.edges[0].tolist() == [3, 2, 0]
     t = tree_transitions(lin, st, 3)
     names = ["a", "b", "c"]
-    j = transitions_json(t, names)
+    j = t.to_json(names)
     assert j["P_em"][2] is None and j["P_em"][1] == pytest.approx([0, 0.5, 0.5])
     assert j["em"]["rows_without_data"] == ["c"]
-    text = transitions_report(t, names, "x", "test")
+    text = t.text(names, "x", "test")
     em_block = text.split("P by maximum likelihood")[1].split("Bowker")[0]
     row = next(line for line in em_block.splitlines() if line.startswith("c ->"))
     assert "no data" in row and "0.333" not in row

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from forests import simulated_store
 
-from phylohf.cli import load, main
+from phylohf.api import load
+from phylohf.cli import main
 from phylohf.licenses import classify
 from phylohf.store import Store
 from phylohf.traits import categorical, character

@@ -24,8 +24,9 @@ import numpy as np
 from scipy import linalg
 
 from ..lineage import Lineage
+from ..result import Result
 from .asr import _down_pass, _edge_pairs, _up_pass
-from .mk import MkData, _eigen
+from .mk import MkData, _eigen, fit_mk
 
 
 @dataclass
@@ -161,3 +162,72 @@ def summarise(lineage: Lineage, e: EdgeChanges, replicates: int = 200, seed: int
                           for r in np.unique(rel[rel >= 0]).tolist()},
             "families": {str(lineage.ids[fams[f]]): {"edges": int((inv == f).sum()),
                                                      "jumps": per_fam[f].tolist()} for f in best.tolist()}}
+
+
+@dataclass
+class Changes(Result):
+    """``phylohf changes``: the fitted Mk model and the expected changes it implies
+    (:func:`summarise`: totals with CIs, per relation type, per family)."""
+
+    trait: str
+    scope: str
+    names: list[str]
+    model: str
+    by_relation: bool
+    fit: object                 # MkFit
+    summary: dict
+    conventions: str
+
+    def to_dict(self) -> dict:
+        return {"trait": self.trait, "scope": self.scope, "states": self.names, "model": self.model,
+                "by_relation": self.by_relation, "loglik": self.fit.loglik, "Q": np.asarray(self.fit.Q).tolist(),
+                "changes": self.summary}
+
+    def text(self) -> str:
+        """Expected changes over the forest (with CIs), per relation type and per family."""
+        summary, names, trait, scope, conventions = self.summary, self.names, self.trait, self.scope, self.conventions
+        forest = summary["forest"]
+        ci = lambda b, i, j: f"{b['total'][i][j]:.1f} [{b['low'][i][j]:.1f}, {b['high'][i][j]:.1f}]"  # noqa: E731
+        fmt = ci if "low" in forest["jumps"] else (lambda b, i, j: f"{b['total'][i][j]:.1f}")    # noqa: E731
+        lines = [f"== Expected changes of {trait} ({scope}) ==", "", f"Conventions: {conventions}", "",
+                 f"Edges counted (their subtree holds a known state): {summary['edges']:,}", "",
+                 "Expected parent -> child changes (posterior of each state pair, off the diagonal), "
+                 f"summed over the forest, with family-bootstrap 95% CIs ({summary['bootstrap']} replicates):",
+                 *_cells(forest["pairs"], names, fmt), "",
+                 "Expected jumps along the edges (Minin & Suchard; several per edge on long edges):",
+                 *_cells(forest["jumps"], names, fmt), ""]
+        for rel, r in summary["relations"].items():
+            total = np.asarray(r["jumps"]["total"]).sum()
+            lines.append(f"  {rel}: {r['edges']:,} edges, {total:.1f} expected jumps "
+                         f"({total / max(r['edges'], 1):.3f} per edge)")
+        if summary["families"]:
+            lines += ["", "Families with the most expected jumps:"]
+            lines += [f"  {root}: {f['edges']:,} edges, {np.sum(f['jumps']):.1f} jumps"
+                      for root, f in summary["families"].items()]
+        return "\n".join(lines).rstrip()
+
+
+def _cells(block: dict, names: list[str], cell) -> list[str]:
+    """A matrix of ``cell(block, i, j)`` strings, diagonal blank."""
+    k = len(names)
+    grid = np.array([[("-" if i == j else cell(block, i, j)) for j in range(k)] for i in range(k)], object)
+    from ..report import _matrix
+    return _matrix(grid, names, str)
+
+
+def expected_changes(lineage: Lineage, states: np.ndarray, names: list[str], lengths, trait: str, scope: str,
+                     model: str = "ARD", by_relation: bool = False, root_prior: str = "equal", starts: int = 2,
+                     bootstrap: int = 200, seed: int = 1) -> Changes:
+    """Fit ``model`` (one Q per relation type with ``by_relation``) on ``lengths`` (a
+    :class:`~phylohf.branch_lengths.BranchLengths`) and sum :func:`edge_changes` with
+    ``bootstrap`` family-bootstrap replicates."""
+    from .byrelation import relation_groups
+    groups = relation_groups(lineage)[0] if by_relation else None
+    fit = fit_mk(lineage, states, lengths.length, model, root_prior, starts=starts, seed=seed, k=len(names),
+                 groups=groups)
+    summary = summarise(lineage, edge_changes(lineage, states, fit.Q, lengths.length, root_prior, groups),
+                        bootstrap, seed)
+    conventions = (f"Mk {model} fitted by maximum likelihood" + (" (one Q per relation type)" if groups is not None
+                   else "") + f", root prior {root_prior}, branch lengths {lengths.describe()}; known states "
+                   "clamp their node, unknown ones are summed over; expectations given all the data")
+    return Changes(trait, scope, names, model, bool(by_relation), fit, summary, conventions)

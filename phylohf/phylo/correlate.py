@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..lineage import Lineage
+from ..result import Result
 from .bootstrap import bootstrap_lrt, lrt_test
 from .mk import MkFit, fit_mk
 
@@ -98,3 +99,41 @@ def correlate(lineage: Lineage, a, b, lengths, root_prior: str = "equal", starts
                                                test["statistic"])
         test["replicates"] = bootstrap
     return Correlation(ind, dep, test)
+
+
+@dataclass
+class CorrelatedEvolution(Result):
+    """``phylohf correlate``: Pagel's two models of traits A and B (``names``) and their test."""
+
+    names: list[str]
+    scope: str
+    root_prior: str
+    lengths: object             # the BranchLengths both models were fitted on
+    result: Correlation         # the fits and the LRT (:func:`correlate`)
+
+    def to_dict(self) -> dict:
+        return {"A": self.names[0], "B": self.names[1], "scope": self.scope, "root_prior": self.root_prior,
+                "branch_lengths": self.lengths.kind, "correlate": self.result.to_json()}
+
+    def text(self) -> str:
+        """Pagel's independent and dependent models side by side, the conditional rates, the LRT."""
+        from ..report import _matrix
+        from .bootstrap import lrt_text
+        c, names, scope = self.result, self.names, self.scope
+        conventions = (f"Pagel (1994) on pairs (A, B) known where both are; root prior {self.root_prior}; branch "
+                       f"lengths {self.lengths.describe()}; both models fitted by maximum likelihood, only one "
+                       "character changes at a time")
+        t = c.test
+        labels = [f"A{s[0]} B{s[1]}" for s in PAIRS]
+        rows = [f"  {label}: independent {r['independent']:.3g}; dependent {r['other 0']:.3g} when the other "
+                f"character is 0, {r['other 1']:.3g} when it is 1 (ratio {r['other 1'] / max(r['other 0'], 1e-300):.3g})"
+                for label, r in c.conditional().items()]
+        return "\n".join([
+            f"== Correlated evolution of A = {names[0]} and B = {names[1]} ({scope}) ==", "",
+            f"Conventions: {conventions}; states written A0 B1 = (A absent, B present)", "",
+            f"Independent model (4 rates): log-likelihood {c.independent.loglik:.2f}, AIC {c.independent.aic:.1f}",
+            *_matrix(c.independent.Q, labels, lambda v: f"{v:.3g}"), "",
+            f"Dependent model (8 rates): log-likelihood {c.dependent.loglik:.2f}, AIC {c.dependent.aic:.1f}",
+            *_matrix(c.dependent.Q, labels, lambda v: f"{v:.3g}"), "",
+            "Conditional rates (A = first character, B = second):", *rows, "",
+            f"LRT dependent vs independent: {lrt_text(t)}"])

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..lineage import Lineage
+from ..result import Result, frame
 from . import masking
 from .asr import Marginals, marginal
 from .mk import MkFit, fit_mk
@@ -94,3 +95,175 @@ def reconstruct(lineage: Lineage, truth: np.ndarray, k: int, lengths: np.ndarray
     unknown = (truth < 0) if scope is None else (truth < 0) & scope
     return Reconstruction(fit, marg, states, np.flatnonzero(unknown & informed),
                           np.flatnonzero(unknown & ~informed), checks)
+
+
+@dataclass
+class AncestralStates(Result):
+    """``phylohf asr``: a trait's reconstruction, with the optional model tests (``compare``,
+    ``by_relation``, ``rate_classes``) and the other method (``joint`` or ``parsimony``)."""
+
+    trait: str
+    scope: str
+    names: list[str]
+    ids: np.ndarray             # model id of every node
+    truth: np.ndarray           # the known states (-1 unknown)
+    nodes: np.ndarray           # the nodes in scope, reported
+    lengths: object             # the BranchLengths the model was fitted on
+    reconstruction: Reconstruction
+    conventions: str
+    compare: object = None      # Comparison (--compare)
+    by_relation: object = None  # RelationFit (--by-relation)
+    rate_classes: object = None     # RateClassFit (--rate-classes)
+    joint: object = None        # Joint (--method joint)
+    parsimony: tuple | None = None  # (Fitch state sets, changes) (--method parsimony)
+
+    @property
+    def fit(self) -> MkFit:
+        return self.reconstruction.fit
+
+    @property
+    def loglik(self) -> float:
+        return self.fit.loglik
+
+    @property
+    def Q(self) -> np.ndarray:
+        return self.fit.Q
+
+    @property
+    def posteriors(self) -> np.ndarray:
+        """(nodes in scope, states) marginal posterior probabilities."""
+        return self.reconstruction.marginals.posterior[self.nodes]
+
+    def to_dict(self) -> dict:
+        fit, r, names, nodes = self.fit, self.reconstruction, self.names, self.nodes
+        out = {"trait": self.trait, "scope": self.scope, "model": fit.model, "states": names,
+               "loglik": fit.loglik, "aic": fit.aic, "Q": fit.Q.tolist(), "root_prior": fit.root_prior,
+               "at_bound": fit.at_bound, **({"pi": fit.pi.tolist()} if fit.pi is not None else {}),
+               "branch_lengths": self.lengths.kind, "mask_check": r.checks,
+               "nodes": {str(i): {"observed": o, **dict(zip(names, p))} for i, o, p in zip(
+                   self.ids[nodes].tolist(), (self.truth[nodes] >= 0).tolist(),
+                   r.marginals.posterior[nodes].round(6).tolist())}}
+        if self.joint is not None:
+            j = self.joint
+            out["joint"] = {"loglik": j.loglik, "nodes": {str(self.ids[v]): names[j.state[v]] for v in nodes.tolist()}}
+        if self.parsimony is not None:
+            sets, changes = self.parsimony
+            out["parsimony"] = {"changes": changes, "nodes": {
+                str(self.ids[v]): [names[s] for s in np.flatnonzero(sets[v])] for v in nodes.tolist()}}
+        if self.compare is not None:
+            out["compare"] = self.compare.to_json()
+        if self.by_relation is not None:
+            out["by_relation"] = self.by_relation.to_json()
+        if self.rate_classes is not None:
+            out["rate_classes"] = self.rate_classes.to_json(self.ids)
+        return out
+
+    def to_frame(self):
+        """One row per node in scope: id, observed, the posterior of each state."""
+        return frame([{"id": str(i), "observed": o, **dict(zip(self.names, p))} for i, o, p in zip(
+            self.ids[self.nodes].tolist(), (self.truth[self.nodes] >= 0).tolist(), self.posteriors.tolist())])
+
+    def text(self) -> str:
+        r, names = self.reconstruction, self.names
+        lines = [*(self.compare.lines() if self.compare is not None else []),
+                 *(self.by_relation.lines(names) if self.by_relation is not None else []),
+                 *(self.rate_classes.lines() if self.rate_classes is not None else [])]
+        imputed = r.imputed
+        if self.joint is not None:
+            per_state = np.bincount(self.joint.state[imputed], minlength=len(names))
+            lines += ["", f"Joint reconstruction (Pupko): log-probability {self.joint.loglik:.2f}; imputed nodes "
+                      "by state: " + ", ".join(f"{names[s]} {c:,}" for s, c in enumerate(per_state) if c)]
+        if self.parsimony is not None:
+            sets, changes = self.parsimony
+            unique = int((sets[imputed].sum(axis=1) == 1).sum())
+            lines += ["", f"Fitch parsimony: {changes:,} changes at least; {unique:,} of {len(imputed):,} "
+                      "imputed nodes have a single most-parsimonious state"]
+        text = _report(self.fit, r.marginals, names, self.trait, self.scope, self.conventions, imputed,
+                       r.uninformed, r.checks)
+        return text + ("\n" + "\n".join(lines) if lines else "")
+
+
+def ancestral_states(lineage: Lineage, truth: np.ndarray, names: list[str], lengths, trait: str, scope: str,
+                     scope_mask: np.ndarray | None = None, model: str = "ER", root_prior: str = "equal",
+                     starts: int = 2, seed: int = 1, mask: float | None = None, compare: bool = False,
+                     by_relation: bool = False, rate_classes: int = 0, bootstrap_lrt: int = 0,
+                     method: str = "marginal", note: str = "") -> AncestralStates:
+    """:func:`reconstruct` ``truth`` on ``lengths`` (a :class:`~phylohf.branch_lengths.BranchLengths`),
+    then what ``phylohf asr`` adds on request: ``compare`` (ER, F81, SYM, GTR, ARD and their
+    LRTs), ``by_relation`` (one Q per relation type), ``rate_classes`` (hidden rate classes of
+    parents), ``method`` joint or parsimony besides the marginals. ``note`` ends the conventions."""
+    k, length = len(names), lengths.length
+    r = reconstruct(lineage, truth, k, length, model, root_prior, starts=starts, seed=seed, mask=mask,
+                    scope=scope_mask)
+    fit, states = r.fit, r.states
+    out = AncestralStates(trait, scope, names, lineage.ids, truth,
+                          np.arange(lineage.n) if scope_mask is None else np.flatnonzero(scope_mask), lengths, r,
+                          r.conventions + f"; branch lengths {lengths.describe()}" + note)
+    if compare:
+        from .compare import compare_models
+        out.compare = compare_models(lineage, states, length, k, root_prior, starts=starts, seed=seed,
+                                     fits={fit.model: fit}, bootstrap=bootstrap_lrt)
+    if by_relation:
+        from .byrelation import fit_by_relation
+        out.by_relation = fit_by_relation(lineage, states, length, fit.model, k, root_prior, starts=starts,
+                                          seed=seed, single=fit, bootstrap=bootstrap_lrt)
+    if rate_classes:
+        from .rateclasses import fit_rate_classes
+        out.rate_classes = fit_rate_classes(lineage, states, length, fit.model, k, rate_classes, root_prior,
+                                            starts=starts, seed=seed, single=fit, bootstrap=bootstrap_lrt)
+    if method == "joint":
+        from .asr import joint
+        out.joint = joint(lineage, states, fit.Q, length, root_prior)
+    elif method == "parsimony":
+        from .asr import fitch
+        out.parsimony = fitch(lineage, states, k)
+    return out
+
+
+SCORE_COLUMNS = ("accuracy", "log-loss", "Brier", "all: accuracy", "log-loss", "Brier")
+
+
+def _score_rows(check: dict) -> list[list[str]]:
+    """One row per method of a masking check: scores with a visible relative, then over all hidden."""
+    near, every = check["scores"]["with a visible relative"], check["scores"]["all hidden"]
+    cells = lambda s: [f"{s['accuracy']:.3f}", f"{s['log_loss']:.3f}", f"{s['brier']:.3f}"]  # noqa: E731
+    return [[name, *(cells(near[name]) if near else ["-"] * 3), *cells(every[name])] for name in every]
+
+
+def _report(fit, marg, names: list[str], trait: str, scope: str, conventions: str,
+            imputed: np.ndarray, uninformed: np.ndarray, checks: dict[str, dict[str, float]] | None) -> str:
+    """A fitted Mk model, its rate matrix and the reconstruction (imputation) of unknown states."""
+    from ..overview import table
+    from ..report import _matrix
+    lines = [f"== Ancestral states of {trait} ({scope}) ==", "", f"Conventions: {conventions}", "",
+             f"Mk model {fit.model}: log-likelihood {fit.loglik:.2f}, {fit.n_params} rate(s), "
+             f"AIC {fit.aic:.1f}" + (f", {fit.at_bound} on a bound of the search" if fit.at_bound else ""),
+             *(["Stationary frequencies: " + ", ".join(f"{n} {p:.3f}" for n, p in zip(names, fit.pi))]
+               if fit.pi is not None else []), "", "Q (rates per unit branch length):",
+             *_matrix(fit.Q, names, lambda v: f"{v:.3g}"), ""]
+    if len(imputed) + len(uninformed):
+        lines.append(f"Nodes without a known state: {len(imputed) + len(uninformed):,}; "
+                     f"{len(uninformed):,} of them have no relative with a known state (posterior = root prior)")
+    if len(imputed):
+        best = marg.posterior[imputed].max(axis=1)
+        per_state = np.bincount(marg.map_state[imputed], minlength=len(names))
+        lines += [f"Imputed from relatives: {len(imputed):,}; most probable state's probability median "
+                  f"{np.median(best):.2f}, {np.mean(best >= 0.9):.0%} at 0.9 or more",
+                  "  by most probable state: " + ", ".join(f"{names[s]} {c:,}" for s, c in
+                                                         enumerate(per_state) if c), ""]
+    if checks:
+        lines += [f"Masking check: {checks['hidden']:,} known states hidden at random and reconstructed; "
+                  f"{checks['with_relative']:,} of them keep a visible relative in their family (the "
+                  "others, mostly lone models, only the prior can guess):",
+                  *table(["method", *SCORE_COLUMNS], _score_rows(checks), right=set(range(1, 7)))]
+        if checks.get("schemes"):
+            rows = [[name, f"{c['hidden']:,}", f"{c['with_relative']:,}", *row]
+                    for name, c in checks["schemes"].items() for row in _score_rows(c)]
+            hides = {name.split(":")[0] + (":R" if ":" in name else ""): c["hides"]
+                     for name, c in checks["schemes"].items()}
+            lines += ["", "Masks not at random (on the Hub, undeclared is not missing at random): "
+                      + "; ".join(f"{name} hides {what}" for name, what in hides.items())
+                      + "; each refitted on what stays visible:",
+                      *table(["mask", "hidden", "w/ relative", "method", *SCORE_COLUMNS], rows,
+                             right={1, 2, *range(4, 10)})]
+    return "\n".join(lines).rstrip()

@@ -29,6 +29,8 @@ from itertools import permutations
 import numpy as np
 from scipy import optimize
 
+from ..result import Result, frame
+
 
 @dataclass
 class Ordering:
@@ -63,6 +65,59 @@ class Transitions:
     ordering: Ordering | None = None
     em: EMMatrix | None = None    # the ML matrix over the whole tree (:func:`em_matrix`)
     em_class: int = 0             # which of its edge classes these transitions are
+
+    def text(self, names: list[str], trait: str, scope: str) -> str:
+        """The transition matrix of one trait, its tests and its best ordering, as text."""
+        from ..overview import table
+        from ..report import _matrix
+        from ..traits import missing_convention
+        changes = int(self.counts.sum() - np.trace(self.counts))
+        lines = [f"== Transitions of {trait} ({scope}) ==", "",
+                 "Conventions: primary parent -> child edges with both states known, each edge counted "
+                 f"once; states are the most frequent values, '(rare)' lumps the rest; {missing_convention(names)}.", "",
+                 f"edges: {int(self.counts.sum()):,}, of which {changes:,} change state", "",
+                 "Counts:", *_matrix(self.counts, names, lambda v: f"{int(v):,}"), "",
+                 "P (per generation; counts with rows normalised):",
+                 *_matrix(self.P, names, lambda v: f"{v:.3f}", set(np.flatnonzero(self.counts.sum(axis=1) == 0).tolist())), ""]
+        if self.em is not None:
+            em, P = self.em, self.em.P[self.em_class]
+            empty = set(em.no_data(self.em_class).tolist())
+            lines += [f"P by maximum likelihood over every edge, unknown states summed over (EM, "
+                      f"{em.iterations} iterations{'' if em.converged else ', NOT converged'}, "
+                      f"log-likelihood {em.loglik:.1f}); 'edges out': expected informative edges leaving "
+                      "the state" + (", 'no data' where none leaves it (the row would only be its start)"
+                                     if empty else "") + ":",
+                      *_matrix(P, names, lambda v: f"{v:.3f}", empty,
+                               ("edges out", [f"{x:,.1f}" for x in em.edges[self.em_class]])), ""]
+        stat, df = self.bowker
+        lines += [f"Bowker's statistic of symmetry: {stat:.1f} over {df} pair(s) with changes (descriptive: edges "
+                  "below one parent share its state, so no chi-square p is given)", ""]
+        net = [(a, b) for a in range(len(names)) for b in range(a + 1, len(names)) if self.counts[a, b] + self.counts[b, a]]
+        net = sorted(net, key=lambda x: -abs(self.net[x]))[:15]
+        if net:
+            rows = [[f"{names[a]} -> {names[b]}", f"{self.counts[a, b]:,}", f"{self.counts[b, a]:,}", f"{self.net[a, b]:+,}"]
+                    for a, b in net]
+            lines += ["Net flow per pair (descriptive), largest first:",
+                      *table(["pair", "forward", "backward", "net"], rows, right={1, 2, 3}), ""]
+        o = self.ordering
+        lines.append("Maximum compatible ordering: " + " < ".join(names[s] for s in o.order)
+                     + f" (accounts for {o.share:.1%} of changes)")
+        return "\n".join(lines)
+
+    def to_json(self, names: list[str]) -> dict:
+        """The matrices, tests and ordering in plain types (states named by ``names``)."""
+        stat, df = self.bowker
+        em = {}
+        if self.em is not None:
+            empty = self.em.no_data(self.em_class)
+            rows = self.em.P[self.em_class].tolist()
+            em = {"P_em": [None if i in empty else r for i, r in enumerate(rows)], "em": {
+                "loglik": self.em.loglik, "iterations": self.em.iterations, "converged": self.em.converged,
+                "root": self.em.root.tolist(), "edges_out": self.em.edges[self.em_class].tolist(),
+                "rows_without_data": [names[i] for i in empty]}}
+        return {"states": names, "counts": self.counts.tolist(), "P": self.P.tolist(), **em, "net": self.net.tolist(),
+                "bowker": {"statistic": stat, "pairs": df},
+                "ordering": {"order": [names[s] for s in self.ordering.order], "share": self.ordering.share}}
 
 
 def edge_states(parent: np.ndarray, states: np.ndarray, relation: np.ndarray | None = None,
@@ -238,3 +293,87 @@ def flow_tests(gains: np.ndarray, losses: np.ndarray) -> tuple[np.ndarray, np.nd
     if len(moved):
         q[moved] = stats.false_discovery_control(p[moved])
     return p, q
+
+
+@dataclass
+class TraitTransitions(Result):
+    """``phylohf transitions`` of a single-valued or binary trait: the matrices, the ordering
+    and the claim that changes follow it (null engine; adjusted)."""
+
+    trait: str
+    scope: str
+    names: list[str]
+    transitions: Transitions
+    claims: list
+    null: int                   # replicates of the claim
+
+    def to_dict(self) -> dict:
+        return {"trait": self.trait, "scope": self.scope, **self.transitions.to_json(self.names),
+                "claims": [c.to_json() for c in self.claims]}
+
+    def to_frame(self):
+        """One row per (parent state, child state): edges counted and the per-generation P."""
+        t, names = self.transitions, self.names
+        return frame([{"parent": names[a], "child": names[b], "edges": int(t.counts[a, b]), "P": float(t.P[a, b])}
+                      for a in range(len(names)) for b in range(len(names))])
+
+    def text(self) -> str:
+        return (self.transitions.text(self.names, self.trait, self.scope)
+                + (f" (null-engine p = {self.claims[0].p:.3g}, {self.null} replicates of the symmetric model)"
+                   if self.claims else ""))
+
+
+def trait_transitions(lineage, states: np.ndarray, names: list[str], trait: str, scope: str,
+                      only: int | None, parent: np.ndarray, null: int = 200, seed: int = 1) -> TraitTransitions:
+    """:func:`tree_transitions` and the test of its ordering on the edges of ``parent`` (the
+    primary edges, or those of relation code ``only``), ``null`` replicates."""
+    from ..claims import adjust, claim_tests
+    t = tree_transitions(lineage, states, len(names), only)
+    claims = adjust(claim_tests(lineage, states, len(names), {"ordering": (
+        f"{trait} changes follow one order, more than symmetric change produces",
+        ordering_statistic(parent, len(names)))}, null, seed, "transitions", parent=parent))
+    return TraitTransitions(trait, scope, names, t, claims, null)
+
+
+@dataclass
+class Gains(Result):
+    """``phylohf transitions`` of a set-valued trait: gains and losses per element, tested."""
+
+    trait: str
+    scope: str
+    elements: list[str]
+    gains: np.ndarray
+    losses: np.ndarray
+    p: np.ndarray               # two-sided binomial p of gains vs losses (NaN: never changes)
+    q: np.ndarray               # Benjamini-Hochberg
+
+    def rows(self) -> list[dict]:
+        return [{"element": e, "gains": int(g), "losses": int(l), "p": None if np.isnan(pi) else pi,
+                 "q": None if np.isnan(qi) else qi} for e, g, l, pi, qi in zip(
+                     self.elements, self.gains.tolist(), self.losses.tolist(), self.p.tolist(), self.q.tolist())]
+
+    def to_dict(self) -> dict:
+        return {"trait": self.trait, "scope": self.scope, "elements": self.rows()}
+
+    def to_frame(self):
+        return frame(self.rows())
+
+    def text(self, top: int = 25) -> str:
+        """Gains and losses per element, most changed first (the ``top`` of them)."""
+        from ..overview import table
+        elements, gains, losses, p, q, trait, scope = (self.elements, self.gains, self.losses, self.p, self.q,
+                                                       self.trait, self.scope)
+        order = np.argsort(-(gains + losses), kind="stable")[:top]
+        rows = [[elements[i], f"{gains[i]:,}", f"{losses[i]:,}", f"{gains[i] - losses[i]:+,}",
+                 f"{p[i]:.3g}", f"{q[i]:.3g}"] for i in order.tolist() if gains[i] + losses[i]]
+        return "\n".join([f"== Gains and losses of {trait} ({scope}) ==", "",
+                          "Conventions: primary parent -> child edges where both models declare the trait; "
+                          "an element is gained when the child has it and the parent not; two-sided "
+                          "binomial test of gains vs losses, Benjamini-Hochberg q.", "",
+                          *table(["element", "gains", "losses", "net", "p", "q"], rows, right={1, 2, 3, 4, 5})])
+
+
+def gains(parent: np.ndarray, matrix, declared: np.ndarray, elements: list[str], trait: str, scope: str) -> Gains:
+    """:func:`gains_and_losses` of a set-valued trait with :func:`flow_tests`."""
+    g, losses = gains_and_losses(parent, matrix, declared)
+    return Gains(trait, scope, elements, g, losses, *flow_tests(g, losses))
