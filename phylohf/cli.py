@@ -1,10 +1,6 @@
 """The ``phylohf`` command: it parses the arguments (:mod:`.options`), opens the ecosystem
-(:mod:`.api`), calls one method and prints its result, as text or as JSON.
-
-Exit codes (:mod:`.exits`): 0 success; 1 the command failed (one line on stderr says why and
-what to do); 2 bad command-line usage (values are checked as they are parsed); 3 ``ingest
---strict`` skipped malformed rows; 130 interrupted (Ctrl-C).
-"""
+(:mod:`.api`), calls one method and prints its result, as text or as JSON; errors are one
+line on stderr and an exit code (:mod:`.exits`)."""
 from __future__ import annotations
 
 import dataclasses

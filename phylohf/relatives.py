@@ -719,7 +719,8 @@ class Kinship(Result):
                  "from the same edges as the pairs, hidden rate classes of parents, founders and declared models as "
                  f"observed: children change independently); {', '.join(BINARY_GROUPS)}: every trait an independent "
                  "binary character, one rate for all parents (rate heterogeneity alone can pass as a sibling "
-                 "excess there, so it is shown but claims nothing). Shared change: among sibling pairs that both left their parent's state, the share "
+                 "excess there, so it is shown but claims nothing). Shared change: among sibling pairs that both "
+                 "left their parent's state, the share "
                  "that moved to the same new one.", ""]
         for group, g in result["groups"].items():
             rows = []

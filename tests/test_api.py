@@ -54,9 +54,16 @@ def test_the_snippet_runs_as_written(eco, tmp_path):
                                             )[:2] == ["id", "observed"]
 
 
-def test_open_fails_on_a_missing_store(tmp_path):
+def test_open_fails_on_a_missing_store_and_ingests_when_writable(tmp_path):
     with pytest.raises(StoreError, match="no store at"):
-        phylohf.open(tmp_path / "none.duckdb")
+        phylohf.open(tmp_path / "new.duckdb")
+    write_listing(simulate(200, seed=1), tmp_path / "src.parquet")
+    eco = phylohf.open(tmp_path / "new.duckdb", write=True)
+    (report,) = eco.ingest(str(tmp_path / "src.parquet"))
+    assert report.stored == 200 == eco.models.num_rows
+    assert sum(eco.families.column("size").to_pylist()) >= 200
+    with pytest.raises(ValueError, match="read-only"):
+        phylohf.open(tmp_path / "new.duckdb").ingest(str(tmp_path / "src.parquet"))
 
 
 # (command line, Ecosystem method, its keyword arguments): the same analysis both ways

@@ -19,6 +19,7 @@ families (cluster bootstrap).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy import linalg
@@ -26,7 +27,10 @@ from scipy import linalg
 from ..lineage import Lineage
 from ..result import Result
 from .asr import _down_pass, _edge_pairs, _up_pass
-from .mk import MkData, _eigen, fit_mk
+from .mk import MkData, MkFit, _eigen, fit_mk
+
+if TYPE_CHECKING:
+    from ..branch_lengths import BranchLengths
 
 
 @dataclass
@@ -174,7 +178,7 @@ class Changes(Result):
     names: list[str]
     model: str
     by_relation: bool
-    fit: object                 # MkFit
+    fit: MkFit
     summary: dict
     conventions: str
 
@@ -185,11 +189,11 @@ class Changes(Result):
 
     def text(self) -> str:
         """Expected changes over the forest (with CIs), per relation type and per family."""
-        summary, names, trait, scope, conventions = self.summary, self.names, self.trait, self.scope, self.conventions
+        summary, names = self.summary, self.names
         forest = summary["forest"]
         ci = lambda b, i, j: f"{b['total'][i][j]:.1f} [{b['low'][i][j]:.1f}, {b['high'][i][j]:.1f}]"  # noqa: E731
         fmt = ci if "low" in forest["jumps"] else (lambda b, i, j: f"{b['total'][i][j]:.1f}")    # noqa: E731
-        lines = [f"== Expected changes of {trait} ({scope}) ==", "", f"Conventions: {conventions}", "",
+        lines = [f"== Expected changes of {self.trait} ({self.scope}) ==", "", f"Conventions: {self.conventions}", "",
                  f"Edges counted (their subtree holds a known state): {summary['edges']:,}", "",
                  "Expected parent -> child changes (posterior of each state pair, off the diagonal), "
                  f"summed over the forest, with family-bootstrap 95% CIs ({summary['bootstrap']} replicates):",
@@ -215,9 +219,9 @@ def _cells(block: dict, names: list[str], cell) -> list[str]:
     return _matrix(grid, names, str)
 
 
-def expected_changes(lineage: Lineage, states: np.ndarray, names: list[str], lengths, trait: str, scope: str,
-                     model: str = "ARD", by_relation: bool = False, root_prior: str = "equal", starts: int = 2,
-                     bootstrap: int = 200, seed: int = 1) -> Changes:
+def expected_changes(lineage: Lineage, states: np.ndarray, names: list[str], lengths: BranchLengths,
+                     trait: str, scope: str, model: str = "ARD", by_relation: bool = False,
+                     root_prior: str = "equal", starts: int = 2, bootstrap: int = 200, seed: int = 1) -> Changes:
     """Fit ``model`` (one Q per relation type with ``by_relation``) on ``lengths`` (a
     :class:`~phylohf.branch_lengths.BranchLengths`) and sum :func:`edge_changes` with
     ``bootstrap`` family-bootstrap replicates."""

@@ -11,6 +11,7 @@ other (exact gradients). A pair is known where both characters are, unknown othe
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -18,6 +19,9 @@ from ..lineage import Lineage
 from ..result import Result
 from .bootstrap import bootstrap_lrt, lrt_test
 from .mk import MkFit, fit_mk
+
+if TYPE_CHECKING:
+    from ..branch_lengths import BranchLengths
 
 PAIRS = ("00", "01", "10", "11")
 # rate numbers of the dependent model: (from, to) -> rate
@@ -108,7 +112,7 @@ class CorrelatedEvolution(Result):
     names: list[str]
     scope: str
     root_prior: str
-    lengths: object             # the BranchLengths both models were fitted on
+    lengths: BranchLengths      # what both models were fitted on
     result: Correlation         # the fits and the LRT (:func:`correlate`)
 
     def to_dict(self) -> dict:
@@ -126,7 +130,8 @@ class CorrelatedEvolution(Result):
         t = c.test
         labels = [f"A{s[0]} B{s[1]}" for s in PAIRS]
         rows = [f"  {label}: independent {r['independent']:.3g}; dependent {r['other 0']:.3g} when the other "
-                f"character is 0, {r['other 1']:.3g} when it is 1 (ratio {r['other 1'] / max(r['other 0'], 1e-300):.3g})"
+                f"character is 0, {r['other 1']:.3g} when it is 1 "
+                f"(ratio {r['other 1'] / max(r['other 0'], 1e-300):.3g})"
                 for label, r in c.conditional().items()]
         return "\n".join([
             f"== Correlated evolution of A = {names[0]} and B = {names[1]} ({scope}) ==", "",

@@ -9,6 +9,7 @@ none: the posterior is the root prior).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -17,6 +18,13 @@ from ..result import Result, frame
 from . import masking
 from .asr import Marginals, marginal
 from .mk import MkFit, fit_mk
+
+if TYPE_CHECKING:
+    from ..branch_lengths import BranchLengths
+    from .asr import Joint
+    from .byrelation import RelationFit
+    from .compare import Comparison
+    from .rateclasses import RateClassFit
 
 
 @dataclass
@@ -108,14 +116,14 @@ class AncestralStates(Result):
     ids: np.ndarray             # model id of every node
     truth: np.ndarray           # the known states (-1 unknown)
     nodes: np.ndarray           # the nodes in scope, reported
-    lengths: object             # the BranchLengths the model was fitted on
+    lengths: BranchLengths      # what the model was fitted on
     reconstruction: Reconstruction
     conventions: str
-    compare: object = None      # Comparison (--compare)
-    by_relation: object = None  # RelationFit (--by-relation)
-    rate_classes: object = None     # RateClassFit (--rate-classes)
-    joint: object = None        # Joint (--method joint)
-    parsimony: tuple | None = None  # (Fitch state sets, changes) (--method parsimony)
+    compare: Comparison | None = None           # --compare
+    by_relation: RelationFit | None = None      # --by-relation
+    rate_classes: RateClassFit | None = None    # --rate-classes
+    joint: Joint | None = None                  # --method joint
+    parsimony: tuple | None = None              # --method parsimony: (Fitch state sets, changes)
 
     @property
     def fit(self) -> MkFit:
@@ -134,15 +142,19 @@ class AncestralStates(Result):
         """(nodes in scope, states) marginal posterior probabilities."""
         return self.reconstruction.marginals.posterior[self.nodes]
 
+    def _nodes(self, digits: int | None = None) -> dict[str, dict]:
+        """Model id -> observed and the posterior of each state (rounded to ``digits``)."""
+        p = self.posteriors if digits is None else self.posteriors.round(digits)
+        return {str(i): {"observed": o, **dict(zip(self.names, row))} for i, o, row in zip(
+            self.ids[self.nodes].tolist(), (self.truth[self.nodes] >= 0).tolist(), p.tolist())}
+
     def to_dict(self) -> dict:
-        fit, r, names, nodes = self.fit, self.reconstruction, self.names, self.nodes
+        fit, names, nodes = self.fit, self.names, self.nodes
         out = {"trait": self.trait, "scope": self.scope, "model": fit.model, "states": names,
                "loglik": fit.loglik, "aic": fit.aic, "Q": fit.Q.tolist(), "root_prior": fit.root_prior,
                "at_bound": fit.at_bound, **({"pi": fit.pi.tolist()} if fit.pi is not None else {}),
-               "branch_lengths": self.lengths.kind, "mask_check": r.checks,
-               "nodes": {str(i): {"observed": o, **dict(zip(names, p))} for i, o, p in zip(
-                   self.ids[nodes].tolist(), (self.truth[nodes] >= 0).tolist(),
-                   r.marginals.posterior[nodes].round(6).tolist())}}
+               "branch_lengths": self.lengths.kind, "mask_check": self.reconstruction.checks,
+               "nodes": self._nodes(6)}
         if self.joint is not None:
             j = self.joint
             out["joint"] = {"loglik": j.loglik, "nodes": {str(self.ids[v]): names[j.state[v]] for v in nodes.tolist()}}
@@ -160,8 +172,7 @@ class AncestralStates(Result):
 
     def to_frame(self):
         """One row per node in scope: id, observed, the posterior of each state."""
-        return frame([{"id": str(i), "observed": o, **dict(zip(self.names, p))} for i, o, p in zip(
-            self.ids[self.nodes].tolist(), (self.truth[self.nodes] >= 0).tolist(), self.posteriors.tolist())])
+        return frame([{"id": i, **row} for i, row in self._nodes().items()])
 
     def text(self) -> str:
         r, names = self.reconstruction, self.names

@@ -71,14 +71,15 @@ class Transitions:
         from ..overview import table
         from ..report import _matrix
         from ..traits import missing_convention
-        changes = int(self.counts.sum() - np.trace(self.counts))
+        C = self.counts
+        changes = int(C.sum() - np.trace(C))
         lines = [f"== Transitions of {trait} ({scope}) ==", "",
-                 "Conventions: primary parent -> child edges with both states known, each edge counted "
-                 f"once; states are the most frequent values, '(rare)' lumps the rest; {missing_convention(names)}.", "",
-                 f"edges: {int(self.counts.sum()):,}, of which {changes:,} change state", "",
-                 "Counts:", *_matrix(self.counts, names, lambda v: f"{int(v):,}"), "",
+                 "Conventions: primary parent -> child edges with both states known, each edge counted once; "
+                 f"states are the most frequent values, '(rare)' lumps the rest; {missing_convention(names)}.", "",
+                 f"edges: {int(C.sum()):,}, of which {changes:,} change state", "",
+                 "Counts:", *_matrix(C, names, lambda v: f"{int(v):,}"), "",
                  "P (per generation; counts with rows normalised):",
-                 *_matrix(self.P, names, lambda v: f"{v:.3f}", set(np.flatnonzero(self.counts.sum(axis=1) == 0).tolist())), ""]
+                 *_matrix(self.P, names, lambda v: f"{v:.3f}", set(np.flatnonzero(C.sum(axis=1) == 0).tolist())), ""]
         if self.em is not None:
             em, P = self.em, self.em.P[self.em_class]
             empty = set(em.no_data(self.em_class).tolist())
@@ -92,10 +93,10 @@ class Transitions:
         stat, df = self.bowker
         lines += [f"Bowker's statistic of symmetry: {stat:.1f} over {df} pair(s) with changes (descriptive: edges "
                   "below one parent share its state, so no chi-square p is given)", ""]
-        net = [(a, b) for a in range(len(names)) for b in range(a + 1, len(names)) if self.counts[a, b] + self.counts[b, a]]
+        net = [(a, b) for a in range(len(names)) for b in range(a + 1, len(names)) if C[a, b] + C[b, a]]
         net = sorted(net, key=lambda x: -abs(self.net[x]))[:15]
         if net:
-            rows = [[f"{names[a]} -> {names[b]}", f"{self.counts[a, b]:,}", f"{self.counts[b, a]:,}", f"{self.net[a, b]:+,}"]
+            rows = [[f"{names[a]} -> {names[b]}", f"{C[a, b]:,}", f"{C[b, a]:,}", f"{self.net[a, b]:+,}"]
                     for a, b in net]
             lines += ["Net flow per pair (descriptive), largest first:",
                       *table(["pair", "forward", "backward", "net"], rows, right={1, 2, 3}), ""]
@@ -115,7 +116,8 @@ class Transitions:
                 "loglik": self.em.loglik, "iterations": self.em.iterations, "converged": self.em.converged,
                 "root": self.em.root.tolist(), "edges_out": self.em.edges[self.em_class].tolist(),
                 "rows_without_data": [names[i] for i in empty]}}
-        return {"states": names, "counts": self.counts.tolist(), "P": self.P.tolist(), **em, "net": self.net.tolist(),
+        return {"states": names, "counts": self.counts.tolist(), "P": self.P.tolist(), **em,
+                "net": self.net.tolist(),
                 "bowker": {"statistic": stat, "pairs": df},
                 "ordering": {"order": [names[s] for s in self.ordering.order], "share": self.ordering.share}}
 
@@ -361,12 +363,11 @@ class Gains(Result):
     def text(self, top: int = 25) -> str:
         """Gains and losses per element, most changed first (the ``top`` of them)."""
         from ..overview import table
-        elements, gains, losses, p, q, trait, scope = (self.elements, self.gains, self.losses, self.p, self.q,
-                                                       self.trait, self.scope)
-        order = np.argsort(-(gains + losses), kind="stable")[:top]
-        rows = [[elements[i], f"{gains[i]:,}", f"{losses[i]:,}", f"{gains[i] - losses[i]:+,}",
-                 f"{p[i]:.3g}", f"{q[i]:.3g}"] for i in order.tolist() if gains[i] + losses[i]]
-        return "\n".join([f"== Gains and losses of {trait} ({scope}) ==", "",
+        g, lost, p, q = self.gains, self.losses, self.p, self.q
+        order = np.argsort(-(g + lost), kind="stable")[:top]
+        rows = [[self.elements[i], f"{g[i]:,}", f"{lost[i]:,}", f"{g[i] - lost[i]:+,}", f"{p[i]:.3g}", f"{q[i]:.3g}"]
+                for i in order.tolist() if g[i] + lost[i]]
+        return "\n".join([f"== Gains and losses of {self.trait} ({self.scope}) ==", "",
                           "Conventions: primary parent -> child edges where both models declare the trait; "
                           "an element is gained when the child has it and the parent not; two-sided "
                           "binomial test of gains vs losses, Benjamini-Hochberg q.", "",
