@@ -6,7 +6,10 @@ import numpy as np
 import pytest
 
 import phylohf
+import phylohf.api
 from phylohf.cli import main
+from phylohf.export.newick import write_newick
+from phylohf.lineage import Lineage
 from phylohf.sources.simulate import simulate, write_listing
 from phylohf.store import StoreError
 
@@ -69,9 +72,9 @@ def test_open_fails_on_a_missing_store_and_ingests_when_writable(tmp_path):
 # (command line, Ecosystem method, its keyword arguments): the same analysis both ways
 CASES = [
     (["families", "--top", "5"], "family_list", {"top": 5}),
-    (["asr", "--model", "GTR", "--method", "joint"], "asr", {"model": "GTR", "method": "joint"}),
-    (["asr", "--trait", "task", "--compare", "--rate-classes", "2", "--method", "parsimony", "--mask", "0.2"], "asr",
-     {"trait": "task", "compare": True, "rate_classes": 2, "method": "parsimony", "mask": 0.2}),
+    (["asr", "--method", "joint", "--mask", "0.2"], "asr", {"method": "joint", "mask": 0.2}),
+    (["asr", "--trait", "task", "--compare", "--rate-classes", "2", "--method", "parsimony"], "asr",
+     {"trait": "task", "compare": True, "rate_classes": 2, "method": "parsimony"}),
     (["changes", "--bootstrap", "20"], "changes", {"bootstrap": 20}),
     (["correlate", "--trait", "tag:safetensors", "--with", "license-class:permissive"], "correlate",
      {"trait": "tag:safetensors", "with_trait": "license-class:permissive"}),
@@ -90,6 +93,30 @@ def test_a_command_prints_its_result(eco, store, capsys, argv, method, kwargs):
     assert json.loads(capsys.readouterr().out) == json.loads(json.dumps(result.to_dict()))
     assert main([*argv, "--store", str(store)]) == 0
     assert capsys.readouterr().out == str(result) + "\n"
+
+
+def test_a_command_on_a_tree_file_prints_its_result(tmp_path, capsys):
+    rng = np.random.default_rng(3)
+    n = 60
+    child = np.arange(1, n)
+    lin = Lineage.from_edges(np.array([f"n{i}" for i in range(n)], object), np.ones(n, bool), np.zeros(n, np.int64),
+                             child, (rng.random(n - 1) * child).astype(np.int64), np.ones(n - 1, np.int64),
+                             np.zeros(n - 1, np.int8))
+    (tmp_path / "t.nwk").write_text(write_newick(lin, 0, lengths=np.r_[np.nan, rng.exponential(0.3, n - 1)]) + "\n")
+    leaves = np.flatnonzero(lin.out_degree() == 0).tolist()
+    (tmp_path / "s.tsv").write_text("node\tstate\n" + "".join(f"n{v}\t{'ab'[v % 2]}\n" for v in leaves))
+    (tmp_path / "p.tsv").write_text("node\tA\tB\n" + "".join(f"n{v}\t{v % 2}\t{v // 2 % 2}\n" for v in leaves))
+    eco = phylohf.api.Ecosystem(tmp_path / "no-store.duckdb")           # a tree file needs no store
+    tree = str(tmp_path / "t.nwk")
+    for argv, result in ((["asr", "--states", str(tmp_path / "s.tsv"), "--method", "joint"],
+                          eco.asr(tree=tree, states=tmp_path / "s.tsv", method="joint")),
+                         (["correlate", "--states", str(tmp_path / "p.tsv"), "--starts", "1"],
+                          eco.correlate(tree=tree, states=tmp_path / "p.tsv", starts=1))):
+        assert main([*argv, "--tree", tree, "--json"]) == 0
+        assert json.loads(capsys.readouterr().out) == json.loads(json.dumps(result.to_dict()))
+        assert main([*argv, "--tree", tree]) == 0
+        assert capsys.readouterr().out == str(result) + "\n"
+    assert len(result.to_dict()["correlate"]["states"]) == 4
 
 
 def test_the_report_composes_the_results(eco, store, tmp_path, capsys):
