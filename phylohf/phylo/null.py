@@ -29,6 +29,7 @@ single-model families are not simulated (nothing descends from them).
 """
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,10 +37,11 @@ from scipy import optimize
 
 from ..lineage import Lineage, _jump
 from .byrelation import relation_groups
+from .cores import cores
 from .schedule import descend, marked_above, marked_below
 
 KINDS = ("SYM", "GTR", "ARD")
-CHUNK_CELLS = 20_000_000      # node x replicate cells held at once
+CHUNK_CELLS = 10_000_000      # node x replicate cells of one chunk of replicates (one per core at once)
 MAX_FIT_EDGES = 400_000       # edges the rate classes are fitted on (parents sampled beyond)
 
 
@@ -319,9 +321,11 @@ def null_test(lineage: Lineage, states, model: NullModel, statistic, replicates:
 
     observed = values(states[:, None])
     sim = Simulator(lineage, states, model, parent)
-    rng = np.random.default_rng(seed)
     chunk = max(1, CHUNK_CELLS // max(lineage.n, 1))
-    draws = [values(sim.draw(min(chunk, replicates - start), rng)) for start in range(0, replicates, chunk)]
+    sizes = [min(chunk, replicates - start) for start in range(0, replicates, chunk)]
+    seeds = np.random.SeedSequence(seed).spawn(len(sizes))      # one stream per chunk: any thread count
+    with ThreadPoolExecutor(max(1, min(cores(), len(sizes)))) as pool:
+        draws = list(pool.map(lambda m, ss: values(sim.draw(m, np.random.default_rng(ss))), sizes, seeds))
     out = {}
     for key in stats_:
         T, T_loo = (float(v[0]) if v is not None else None for v in observed[key])
