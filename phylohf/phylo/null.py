@@ -33,6 +33,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse as sp
 from scipy import optimize
 
 from ..lineage import Lineage, _jump
@@ -168,9 +169,10 @@ def _fit_classes(Q, par, a, b, g, C, rng):
         keep = np.isin(par, rng.choice(uniq, int(len(uniq) * MAX_FIT_EDGES / len(par)), replace=False))
         par, a, b, g = par[keep], a[keep], b[keep], g[keep]
     pidx = dense_codes(par)[1]
-    n_par = int(pidx.max()) + 1
-    triple, inv = np.unique(np.stack([g, a, b]), axis=1, return_inverse=True)
-    inv = inv.ravel()
+    n_par, k = int(pidx.max()) + 1, Q.shape[1]
+    code, inv = dense_codes((g.astype(np.int64) * k + a) * k + b)
+    triple = np.stack([code // (k * k), code // k % k, code % k])
+    per_parent = sp.csr_matrix((np.ones(len(inv)), (pidx, inv)), shape=(n_par, len(code)))  # edges by triple
     exit_ = -np.stack([np.diag(q) for q in Q])[triple[0], triple[1]]      # q_a of every triple
     stay = triple[1] == triple[2]
 
@@ -185,10 +187,10 @@ def _fit_classes(Q, par, a, b, g, C, rng):
     def nll(x):
         scales, logw = np.exp(x[:C]), x[C:] - np.logaddexp.reduce(x[C:])
         lp = [logp(s) for s in scales]
-        per = np.stack([np.bincount(pidx, v[inv], n_par) for v, _ in lp], axis=1) + logw
+        per = per_parent @ np.stack([v for v, _ in lp], axis=1) + logw
         ll = np.logaddexp.reduce(per, axis=1)
         post = np.exp(per - ll[:, None])                            # each parent's class posterior
-        dscale = [post[:, c] @ np.bincount(pidx, d[inv], n_par) for c, (_, d) in enumerate(lp)]
+        dscale = np.sum(post * (per_parent @ np.stack([d for _, d in lp], axis=1)), axis=0)
         return -float(ll.sum()), -np.r_[dscale, post.sum(axis=0) - n_par * np.exp(logw)]
 
     x0 = np.r_[np.log(np.geomspace(0.3, 3.0, C)), np.zeros(C)]
