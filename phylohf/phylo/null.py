@@ -246,6 +246,7 @@ class Simulator:
         order = np.argsort(depth, kind="stable")
         self.nodes, self.level = drawn[order], depth[order]
         self.parents = dense_codes(self.parent[self.nodes])[0]
+        self.hidden = self.nodes[self.states[self.nodes] < 0]       # drawn, unknown in the data
         self.dtype = np.int16 if k < 2 ** 15 else np.int32
 
     def draw(self, replicates: int, rng: np.random.Generator) -> np.ndarray:
@@ -254,9 +255,9 @@ class Simulator:
         n, r, k = len(self.states), replicates, self.k
         S = np.repeat(self.states.astype(self.dtype)[:, None], r, axis=1)      # founders as observed
         cls = np.zeros((n, r), np.int8)
-        if self.C > 1:
-            cls[self.parents] = np.searchsorted(np.cumsum(self.model.weights)[:-1],
-                                                rng.random((len(self.parents), r)), "right")
+        if self.C > 1:                                   # classes by inverse CDF of the weights
+            u = rng.random((len(self.parents), r))
+            cls[self.parents] = np.sum(u[:, :, None] >= np.cumsum(self.model.weights)[:-1], axis=2, dtype=np.int8)
 
         def step(nodes, x, u):
             """Child states for parent states x (m, r, j), uniforms u (m, r)."""
@@ -270,7 +271,8 @@ class Simulator:
             return out.reshape(row.shape)
 
         descend(self.parent, self.nodes, self.level, S, k, step, rng)
-        return np.where(self.states[:, None] >= 0, S, -1).astype(self.dtype)
+        S[self.hidden] = -1
+        return S
 
 
 @dataclass
@@ -315,10 +317,14 @@ def null_test(lineage: Lineage, states, model: NullModel, statistic, replicates:
     w = family_weights(lineage, states, parent) if weights is None else np.asarray(weights, float)
     n_eff = float(w.sum() ** 2 / (w ** 2).sum()) if (w > 0).any() else 0.0
     top = int(np.argmax(w)) if (w > 0).any() else -1
-    drop = (lineage.root == top)[:, None]
+
+    dropped = np.flatnonzero(lineage.root == top)
 
     def values(S):
-        loo = np.where(drop, -1, S) if top >= 0 else None
+        loo = None
+        if top >= 0:
+            loo = S.copy()
+            loo[dropped] = -1
         return {key: (f(S), f(loo) if top >= 0 else None) for key, f in stats_.items()}
 
     observed = values(states[:, None])
