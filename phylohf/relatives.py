@@ -311,13 +311,15 @@ def _sibling_sums(code: np.ndarray, R: int, G: int, k: int,
     gi = np.repeat(np.arange(len(start)), size)
     n_g = np.bincount(gi, cnt, len(start))
     pairs = np.bincount(group[start] // G, n_g * (n_g - 1) / 2, R)
+    same = cnt * (cnt - 1) / 2                      # pairs within one (column, parent, state)
     if J is None:
-        return np.bincount(group // G, cnt * (cnt - 1) / 2, R), pairs
-    ent = np.repeat(np.arange(len(group)), size[gi])
-    partner = _ranges(start[gi], start[gi] + size[gi])
-    quad = np.bincount(group[ent] // G, cnt[ent] * cnt[partner] * J[state[ent], state[partner]], R)
-    self_ = np.bincount(group // G, cnt * J[state, state], R)
-    return (quad - self_) / 2, pairs
+        return np.bincount(group // G, same, R), pairs
+    end = (start + size)[gi]
+    e = np.flatnonzero(end - np.arange(len(group)) > 1)     # entries with a later state in their group
+    ent = np.repeat(e, end[e] - e - 1)
+    partner = _ranges(e + 1, end[e])                # each unordered pair of states of a group once
+    mixed = np.bincount(group[ent] // G, cnt[ent] * cnt[partner] * J[state[ent], state[partner]], R)
+    return np.bincount(group // G, same * J[state, state], R) + mixed, pairs
 
 
 def kin_statistics(parent: np.ndarray, declared: np.ndarray, J: np.ndarray, sign: float = 1.0) -> dict:
