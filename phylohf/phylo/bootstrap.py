@@ -14,7 +14,7 @@ from typing import Callable
 import numpy as np
 
 from ..lineage import Lineage
-from .cores import cores
+from .parallel import cores
 from .mk import MkFit, fit_mk, lrt, simulate_states, stationary
 
 REFIT_TOL = 1e-3     # replicates: an iteration gaining less log-likelihood ends the search

@@ -29,7 +29,6 @@ single-model families are not simulated (nothing descends from them).
 """
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -38,7 +37,7 @@ from scipy import optimize
 
 from ..lineage import Lineage, _jump
 from .byrelation import relation_groups
-from .cores import cores
+from .parallel import thread_map
 from .schedule import descend, marked_above, marked_below
 
 KINDS = ("SYM", "GTR", "ARD")
@@ -332,8 +331,7 @@ def null_test(lineage: Lineage, states, model: NullModel, statistic, replicates:
     chunk = max(1, CHUNK_CELLS // max(lineage.n, 1))
     sizes = [min(chunk, replicates - start) for start in range(0, replicates, chunk)]
     seeds = np.random.SeedSequence(seed).spawn(len(sizes))      # one stream per chunk: any thread count
-    with ThreadPoolExecutor(max(1, min(cores(), len(sizes)))) as pool:
-        draws = list(pool.map(lambda m, ss: values(sim.draw(m, np.random.default_rng(ss))), sizes, seeds))
+    draws = thread_map(lambda m, ss: values(sim.draw(m, np.random.default_rng(ss))), sizes, seeds)
     out = {}
     for key in stats_:
         T, T_loo = (float(v[0]) if v is not None else None for v in observed[key])
