@@ -27,6 +27,7 @@ from .licenses import CLASSES, class_states
 from .overview import table
 from .claims import Claim, claim_tests
 from .phylo.null import dense_codes, net_flow, ordinal_flow
+from .phylo.parallel import thread_map
 from .phylo.transitions import ordering_statistic, transitions
 from .records import RELATIONS
 from .relatives import PATTERN_LIMIT, patterns
@@ -73,36 +74,37 @@ class Median:
 
 class _Clusters:
     """Family-level (cluster) bootstrap of edge statistics: each replicate redraws families
-    with replacement; an edge's weight is how often its family was drawn."""
+    with replacement; an edge's weight is how often its family was drawn. Replicates come in
+    chunks (memory stays bounded), each chunk from its own random stream, on one thread per
+    core."""
+
+    CHUNK = 32
 
     def __init__(self, family: np.ndarray, n_boot: int, seed: int):
         uniq, self.codes = dense_codes(family)
         self.k = len(uniq)
-        self.n_boot, self.seed = n_boot, seed
+        sizes = [min(self.CHUNK, n_boot - lo) for lo in range(0, n_boot, self.CHUNK)]
+        self.chunks = sizes, np.random.SeedSequence(seed).spawn(len(sizes))
 
-    def weights(self, chunk: int = 64):
-        """(replicates, families) draw counts, yielded in chunks to bound memory."""
-        rng = np.random.default_rng(self.seed)
-        for lo in range(0, self.n_boot, chunk):
-            m = min(chunk, self.n_boot - lo)
-            draws = rng.integers(0, max(self.k, 1), size=(m, self.k)) + self.k * np.arange(m)[:, None]
-            yield np.bincount(draws.ravel(), minlength=m * self.k).reshape(m, self.k)
+    def _weights(self, m: int, seed) -> np.ndarray:
+        """(m, families) draw counts of one chunk of replicates."""
+        draws = np.random.default_rng(seed).integers(0, max(self.k, 1), size=(m, self.k))
+        draws += self.k * np.arange(m)[:, None]
+        return np.bincount(draws.ravel(), minlength=m * self.k).reshape(m, self.k)
 
     def sums(self, values: np.ndarray) -> np.ndarray:
         """(replicates, columns) bootstrap sums of per-edge ``values`` (edges x columns)."""
-        per_family = np.zeros((self.k, values.shape[1]))
-        np.add.at(per_family, self.codes, values)
-        return np.vstack([w @ per_family for w in self.weights()])
+        per_family = np.column_stack([np.bincount(self.codes, v, self.k) for v in values.T])
+        return np.vstack(thread_map(lambda m, seed: self._weights(m, seed) @ per_family, *self.chunks))
 
     def medians(self, values: np.ndarray) -> np.ndarray:
         order = np.argsort(values, kind="stable")
         v, c = values[order], self.codes[order]
-        out = []
-        for w in self.weights():
-            cum = np.cumsum(w[:, c], axis=1)
-            half = cum[:, -1:] / 2
-            out.append(v[np.minimum((cum < half).sum(axis=1), len(v) - 1)])
-        return np.concatenate(out)
+
+        def chunk(m, seed):
+            cum = np.cumsum(self._weights(m, seed)[:, c], axis=1)
+            return v[np.minimum((cum < cum[:, -1:] / 2).sum(axis=1), len(v) - 1)]
+        return np.concatenate(thread_map(chunk, *self.chunks))
 
 
 def _ci(x: np.ndarray) -> tuple[float, float]:

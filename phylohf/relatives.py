@@ -48,6 +48,7 @@ from .genome import GROUPS, Genome
 from .lineage import Lineage
 from .phylo.mk import MkData
 from .phylo.null import NullTest, dense_codes
+from .phylo.parallel import thread_map
 from .records import RELATIONS
 from .result import Result, frame
 
@@ -248,20 +249,25 @@ def cluster_bootstrap(parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]], n_
     replicates: units resampled with replacement (multinomial counts), the same draws for
     every part. Returns (totals: sums and counts interleaved per part; replicates x that; the
     rows of the units in ``track`` (their sums and counts); their draws, replicates x track),
-    so that a replicate without a tracked unit is the replicate minus its draws x its row."""
+    so that a replicate without a tracked unit is the replicate minus its draws x its row.
+    Chunks of replicates draw from streams spawned from ``rng``, on one thread per core."""
     u = n_units
     S = np.zeros((u, 2 * len(parts)))
     for k, (ids, sums, counts) in enumerate(parts):
         S[:, 2 * k] = np.bincount(ids, weights=sums, minlength=u)
         S[:, 2 * k + 1] = np.bincount(ids, weights=counts, minlength=u)
     track = np.asarray(track, np.int64)
-    reps, drawn = np.empty((replicates, S.shape[1])), np.empty((replicates, len(track)))
-    for start in range(0, replicates, chunk):
-        b = min(chunk, replicates - start)
-        draws = rng.integers(0, u, (b, u)) + np.arange(b)[:, None] * u
+
+    def replicates_of(b, seed):                     # one chunk, its own stream, on any thread
+        draws = np.random.default_rng(seed).integers(0, u, (b, u))
+        draws += np.arange(b)[:, None] * u
         W = np.bincount(draws.ravel(), minlength=b * u).reshape(b, u).astype(float)
-        reps[start:start + b] = W @ S
-        drawn[start:start + b] = W[:, track]
+        return W @ S, W[:, track]
+    sizes = [min(chunk, replicates - start) for start in range(0, replicates, chunk)]
+    seeds = np.random.SeedSequence(int(rng.integers(2 ** 63))).spawn(len(sizes))
+    out = thread_map(replicates_of, sizes, seeds)
+    reps = np.vstack([r for r, _ in out]) if out else np.empty((0, S.shape[1]))
+    drawn = np.vstack([d for _, d in out]) if out else np.empty((0, len(track)))
     return S.sum(axis=0), reps, S[track], drawn
 
 
@@ -314,13 +320,15 @@ def _sibling_sums(code: np.ndarray, R: int, G: int, k: int,
     gi = np.repeat(np.arange(len(start)), size)
     n_g = np.bincount(gi, cnt, len(start))
     pairs = np.bincount(group[start] // G, n_g * (n_g - 1) / 2, R)
+    same = cnt * (cnt - 1) / 2                      # pairs within one (column, parent, state)
     if J is None:
-        return np.bincount(group // G, cnt * (cnt - 1) / 2, R), pairs
-    ent = np.repeat(np.arange(len(group)), size[gi])
-    partner = _ranges(start[gi], start[gi] + size[gi])
-    quad = np.bincount(group[ent] // G, cnt[ent] * cnt[partner] * J[state[ent], state[partner]], R)
-    self_ = np.bincount(group // G, cnt * J[state, state], R)
-    return (quad - self_) / 2, pairs
+        return np.bincount(group // G, same, R), pairs
+    end = (start + size)[gi]
+    e = np.flatnonzero(end - np.arange(len(group)) > 1)     # entries with a later state in their group
+    ent = np.repeat(e, end[e] - e - 1)
+    partner = _ranges(e + 1, end[e])                # each unordered pair of states of a group once
+    mixed = np.bincount(group[ent] // G, cnt[ent] * cnt[partner] * J[state[ent], state[partner]], R)
+    return np.bincount(group // G, same * J[state, state], R) + mixed, pairs
 
 
 def kin_statistics(parent: np.ndarray, declared: np.ndarray, J: np.ndarray, sign: float = 1.0) -> dict:

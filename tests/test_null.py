@@ -133,6 +133,20 @@ def test_p_value_formula():
     assert top == changes.argmax() and r.n_eff == pytest.approx(changes.sum() ** 2 / (changes ** 2).sum())
 
 
+def test_replicates_do_not_depend_on_the_number_of_threads(monkeypatch):
+    # chunks of replicates run on one thread per core, each chunk with its own random stream
+    import phylohf.phylo.null as engine
+    import phylohf.phylo.parallel as parallel
+    lineage, states, _ = _hard_neutral(3, n=3000)
+    m = fit_null(lineage, states, 4, "SYM")
+    monkeypatch.setattr(engine, "CHUNK_CELLS", 7 * lineage.n)        # 50 replicates: 8 chunks
+    seen = []
+    for threads in (1, 2, 3):
+        monkeypatch.setattr(parallel, "cores", lambda threads=threads: threads)
+        seen.append(null_test(lineage, states, m, lambda S: S.sum(axis=0).astype(float), 50, seed=4))
+    assert seen[0] == seen[1] == seen[2]
+
+
 def test_net_flow_is_calibrated_on_a_hard_neutral_forest():
     # the raw flow runs from the founders' state; the engine's p must not
     ps = []

@@ -283,12 +283,6 @@ class JointSampler:
         self.row = np.full(lineage.n, -1)
         self.row[self.need] = np.arange(int(self.need.sum()))
 
-    def _sample(self, prob: np.ndarray, rng) -> np.ndarray:
-        """One state per row of unnormalised probabilities (..., k)."""
-        cdf = np.cumsum(prob, axis=-1)
-        u = rng.random(cdf.shape[:-1]) * cdf[..., -1]
-        return np.minimum((cdf < u[..., None]).sum(axis=-1), self.ps.k - 1)
-
     def draw(self, draws: int, rng: np.random.Generator) -> np.ndarray:
         """(len(nodes), draws) states."""
         ps, states, need, row = self.ps, self.states, self.need, self.row
@@ -296,7 +290,7 @@ class JointSampler:
         top = ps.roots[need[ps.roots]]
         if len(top):
             prob = _scaled(ps.A[top] + ps.D[top])
-            X[row[top]] = self._sample(np.repeat(prob[:, None, :], draws, axis=1), rng)
+            X[row[top]] = _inverse_cdf(prob[:, None, :], np.zeros((len(top), draws), np.int64), rng)
         chunk = max(1, 2 ** 22 // (draws * ps.k))
         for s in reversed(ps.steps):
             at = np.flatnonzero(need[s.nodes])
@@ -306,11 +300,25 @@ class JointSampler:
                 p = self.parent[v]
                 up = np.where((states[p] >= 0)[:, None], states[p][:, None], X[np.maximum(row[p], 0)])
                 cond = ps.P[s.cls[i]] * _scaled(ps.D[v])[:, None, :]      # (m, parent state, state)
-                X[row[v]] = self._sample(cond[np.arange(len(v))[:, None], up], rng)
+                X[row[v]] = _inverse_cdf(cond, up, rng)
         out = np.repeat(states[self.nodes][:, None], draws, axis=1).astype(X.dtype)
         free = row[self.nodes] >= 0
         out[free] = X[row[self.nodes[free]]]
         return out
+
+
+def _inverse_cdf(prob: np.ndarray, pick: np.ndarray, rng) -> np.ndarray:
+    """One draw per cell of ``pick`` (m, draws) from row ``pick`` of its node's unnormalised
+    rows ``prob`` (m, rows, k): the cumulative rows of every node built once (not per draw),
+    offset by their row number into one increasing array, searched once."""
+    m, rows, k = prob.shape
+    cdf = np.cumsum(prob, axis=2)
+    total = cdf[:, :, -1:]
+    cdf /= np.where(total > 0, total, 1.0)
+    cdf += np.arange(m * rows).reshape(m, rows, 1)
+    r = np.arange(m)[:, None] * rows + pick
+    col = np.searchsorted(cdf.ravel(), r + rng.random(pick.shape), "right") - r * k
+    return np.minimum(col, k - 1)
 
 
 def posterior_draws(lineage: Lineage, states, Q, lengths, nodes, draws: int, rng: np.random.Generator,

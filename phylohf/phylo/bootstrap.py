@@ -9,12 +9,12 @@ both models are refitted. p = (1 + #{LR* >= LR}) / (1 + N).
 from __future__ import annotations
 
 import multiprocessing
-import os
 from typing import Callable
 
 import numpy as np
 
 from ..lineage import Lineage
+from .parallel import cores
 from .mk import MkFit, fit_mk, lrt, simulate_states, stationary
 
 REFIT_TOL = 1e-3     # replicates: an iteration gaining less log-likelihood ends the search
@@ -54,8 +54,7 @@ def bootstrap_p(statistic: float, simulate: Callable[[np.random.Generator], obje
     global _JOB
     rng = np.random.default_rng(seed)
     datasets = [simulate(rng) for _ in range(replicates)]
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    workers = min(workers or cores, replicates)
+    workers = min(workers or cores(), replicates)
     if workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
         null = np.array([refit(d) for d in datasets])
     else:

@@ -32,14 +32,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse as sp
 from scipy import optimize
 
 from ..lineage import Lineage, _jump
 from .byrelation import relation_groups
+from .parallel import thread_map
 from .schedule import descend, marked_above, marked_below
 
 KINDS = ("SYM", "GTR", "ARD")
-CHUNK_CELLS = 20_000_000      # node x replicate cells held at once
+CHUNK_CELLS = 10_000_000      # node x replicate cells of one chunk of replicates (one per core at once)
 MAX_FIT_EDGES = 400_000       # edges the rate classes are fitted on (parents sampled beyond)
 
 
@@ -166,9 +168,10 @@ def _fit_classes(Q, par, a, b, g, C, rng):
         keep = np.isin(par, rng.choice(uniq, int(len(uniq) * MAX_FIT_EDGES / len(par)), replace=False))
         par, a, b, g = par[keep], a[keep], b[keep], g[keep]
     pidx = dense_codes(par)[1]
-    n_par = int(pidx.max()) + 1
-    triple, inv = np.unique(np.stack([g, a, b]), axis=1, return_inverse=True)
-    inv = inv.ravel()
+    n_par, k = int(pidx.max()) + 1, Q.shape[1]
+    code, inv = dense_codes((g.astype(np.int64) * k + a) * k + b)
+    triple = np.stack([code // (k * k), code // k % k, code % k])
+    per_parent = sp.csr_matrix((np.ones(len(inv)), (pidx, inv)), shape=(n_par, len(code)))  # edges by triple
     exit_ = -np.stack([np.diag(q) for q in Q])[triple[0], triple[1]]      # q_a of every triple
     stay = triple[1] == triple[2]
 
@@ -183,10 +186,10 @@ def _fit_classes(Q, par, a, b, g, C, rng):
     def nll(x):
         scales, logw = np.exp(x[:C]), x[C:] - np.logaddexp.reduce(x[C:])
         lp = [logp(s) for s in scales]
-        per = np.stack([np.bincount(pidx, v[inv], n_par) for v, _ in lp], axis=1) + logw
+        per = per_parent @ np.stack([v for v, _ in lp], axis=1) + logw
         ll = np.logaddexp.reduce(per, axis=1)
         post = np.exp(per - ll[:, None])                            # each parent's class posterior
-        dscale = [post[:, c] @ np.bincount(pidx, d[inv], n_par) for c, (_, d) in enumerate(lp)]
+        dscale = np.sum(post * (per_parent @ np.stack([d for _, d in lp], axis=1)), axis=0)
         return -float(ll.sum()), -np.r_[dscale, post.sum(axis=0) - n_par * np.exp(logw)]
 
     x0 = np.r_[np.log(np.geomspace(0.3, 3.0, C)), np.zeros(C)]
@@ -242,6 +245,7 @@ class Simulator:
         order = np.argsort(depth, kind="stable")
         self.nodes, self.level = drawn[order], depth[order]
         self.parents = dense_codes(self.parent[self.nodes])[0]
+        self.hidden = self.nodes[self.states[self.nodes] < 0]       # drawn, unknown in the data
         self.dtype = np.int16 if k < 2 ** 15 else np.int32
 
     def draw(self, replicates: int, rng: np.random.Generator) -> np.ndarray:
@@ -250,9 +254,9 @@ class Simulator:
         n, r, k = len(self.states), replicates, self.k
         S = np.repeat(self.states.astype(self.dtype)[:, None], r, axis=1)      # founders as observed
         cls = np.zeros((n, r), np.int8)
-        if self.C > 1:
-            cls[self.parents] = np.searchsorted(np.cumsum(self.model.weights)[:-1],
-                                                rng.random((len(self.parents), r)), "right")
+        if self.C > 1:                                   # classes by inverse CDF of the weights
+            u = rng.random((len(self.parents), r))
+            cls[self.parents] = np.sum(u[:, :, None] >= np.cumsum(self.model.weights)[:-1], axis=2, dtype=np.int8)
 
         def step(nodes, x, u):
             """Child states for parent states x (m, r, j), uniforms u (m, r)."""
@@ -266,7 +270,8 @@ class Simulator:
             return out.reshape(row.shape)
 
         descend(self.parent, self.nodes, self.level, S, k, step, rng)
-        return np.where(self.states[:, None] >= 0, S, -1).astype(self.dtype)
+        S[self.hidden] = -1
+        return S
 
 
 @dataclass
@@ -311,17 +316,22 @@ def null_test(lineage: Lineage, states, model: NullModel, statistic, replicates:
     w = family_weights(lineage, states, parent) if weights is None else np.asarray(weights, float)
     n_eff = float(w.sum() ** 2 / (w ** 2).sum()) if (w > 0).any() else 0.0
     top = int(np.argmax(w)) if (w > 0).any() else -1
-    drop = (lineage.root == top)[:, None]
+
+    dropped = np.flatnonzero(lineage.root == top)
 
     def values(S):
-        loo = np.where(drop, -1, S) if top >= 0 else None
+        loo = None
+        if top >= 0:
+            loo = S.copy()
+            loo[dropped] = -1
         return {key: (f(S), f(loo) if top >= 0 else None) for key, f in stats_.items()}
 
     observed = values(states[:, None])
     sim = Simulator(lineage, states, model, parent)
-    rng = np.random.default_rng(seed)
     chunk = max(1, CHUNK_CELLS // max(lineage.n, 1))
-    draws = [values(sim.draw(min(chunk, replicates - start), rng)) for start in range(0, replicates, chunk)]
+    sizes = [min(chunk, replicates - start) for start in range(0, replicates, chunk)]
+    seeds = np.random.SeedSequence(seed).spawn(len(sizes))      # one stream per chunk: any thread count
+    draws = thread_map(lambda m, ss: values(sim.draw(m, np.random.default_rng(ss))), sizes, seeds)
     out = {}
     for key in stats_:
         T, T_loo = (float(v[0]) if v is not None else None for v in observed[key])
