@@ -13,7 +13,7 @@ import numpy as np
 
 from .families import Families, _iso
 from .lineage import NO_DATE, Lineage
-from .overview import table
+from .text import table
 from .records import RELATIONS
 from .tails import MIN_TAIL, power_law_tail
 

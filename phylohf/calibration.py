@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from .fullreport import Settings, build
-from .overview import table
+from .text import table
 
 FALSE_POSITIVE_GOAL = 0.08
 POWER_GOAL = 0.8

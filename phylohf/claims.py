@@ -87,7 +87,7 @@ def meaning(claims: list[Claim]) -> str:
 
 def table(claims: list[Claim]) -> list[str]:
     """The claims as rows: id, statistic, null mean, p, q, verdict."""
-    from .overview import table as grid
+    from .text import table as grid
     rows = [[c.id, f"{c.statistic:.4g}", f"{c.statistic - c.effect:.4g}", f"{c.p:.3g}",
              "-" if c.q is None else f"{c.q:.3g}", "yes" if c.supported else "no"] for c in claims]
     return grid(["claim", "statistic", "null mean", "p", "q", "supported"], rows, right={1, 2, 3, 4})

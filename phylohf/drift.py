@@ -23,8 +23,8 @@ import numpy as np
 
 from .genome import Genome
 from .lineage import Lineage
-from .licenses import CLASSES, class_states
-from .overview import table
+from .licensing import CLASSES, class_states
+from .text import table
 from .claims import Claim, claim_tests
 from .phylo.null import dense_codes, net_flow, ordinal_flow
 from .phylo.parallel import thread_map

@@ -6,6 +6,7 @@ import numpy as np
 from .families import Families
 from .genome import GROUPS, Genome
 from .lineage import Lineage
+from .text import table
 from .records import READ_FIXES, RELATIONS
 
 FIX_NAMES = {
@@ -24,14 +25,6 @@ FIX_NAMES = {
     "no_metadata": "models known by id only (kept, traits unknown)",
     "bad_seed_list": "seed-CSV crawl lists that cannot be read (list dropped, model kept)",
 }
-
-
-def table(header: list[str], rows: list[list], right: set[int] = frozenset()) -> list[str]:
-    cells = [header] + [[str(c) for c in r] for r in rows]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
-    fmt = lambda r: "  ".join(c.rjust(w) if i in right else c.ljust(w)
-                              for i, (c, w) in enumerate(zip(r, widths))).rstrip()
-    return [fmt(cells[0]), fmt(["-" * w for w in widths])] + [fmt(r) for r in cells[1:]]
 
 
 def families_table(lineage: Lineage, fams: Families, top: int = 20) -> list[str]:

@@ -709,7 +709,7 @@ class Kinship(Result):
     def text(self) -> str:
         """Per trait group, the classes and the verdict; then the claims."""
         from .claims import meaning, table as claim_table
-        from .overview import table
+        from .text import table
         result = self.result
         metric, similar = result["metric"], result["higher_is_similar"]
         fmt = lambda v: "-" if v is None else f"{v:.3f}"                      # noqa: E731

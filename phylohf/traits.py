@@ -81,9 +81,9 @@ SINGLE = ("license", "task", "library", "architecture", "size", "quantization")
 
 
 def license_class(genome: Genome, name: str) -> tuple[np.ndarray, list[str]]:
-    """The binary character "license is in class ``name``" (classes of :mod:`phylohf.licenses`;
+    """The binary character "license is in class ``name``" (classes of :mod:`phylohf.licensing`;
     unknown where no license is declared)."""
-    from .licenses import CLASSES, class_states
+    from .licensing import CLASSES, class_states
     if name not in CLASSES:
         raise ValueError(f"unknown license class {name!r}: expected one of {', '.join(CLASSES)}")
     states, names = categorical(genome, "license", top=genome.matrix.shape[1])

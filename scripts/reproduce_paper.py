@@ -20,7 +20,7 @@ from pathlib import Path
 from phylohf.api import load
 from phylohf.fullreport import Settings, build
 from phylohf.ingest import ingest_file
-from phylohf.overview import table
+from phylohf.text import table
 from phylohf.sources.simulate import simulate, write_listing
 from phylohf.store import Store
 

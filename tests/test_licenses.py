@@ -7,8 +7,8 @@ import pytest
 from phylohf import api, cli
 from forests import hub_record, store_of
 
-from phylohf.licenses import CLASSES, NAMES, RULES, TABLE, audit, audit_genomes, class_states, \
-    classify, entry, impute, pair_rules, rule_for
+from phylohf.licensing import CLASSES, NAMES, RULES, TABLE, class_states, classify, entry, pair_rules, rule_for
+from phylohf.licenses import audit, audit_genomes, impute
 from phylohf.lineage import Lineage
 from phylohf.store import Store
 

@@ -8,7 +8,8 @@ from scipy.linalg import expm
 
 from forests import forest, random_tree
 from phylohf.genome import GROUPS, Genome
-from phylohf.licenses import RULES, Imputation, expected_violations
+from phylohf.licensing import RULES
+from phylohf.licenses import Imputation, expected_violations
 from phylohf.lineage import Lineage
 from phylohf.phylo import masking
 from phylohf.phylo.asr import pair_posteriors, posterior_draws

@@ -8,7 +8,7 @@ from forests import simulated_store
 
 from phylohf.api import load
 from phylohf.cli import main
-from phylohf.licenses import classify
+from phylohf.licensing import classify
 from phylohf.store import Store
 from phylohf.traits import categorical, character
 

@@ -215,8 +215,8 @@ def _cells(block: dict, names: list[str], cell) -> list[str]:
     """A matrix of ``cell(block, i, j)`` strings, diagonal blank."""
     k = len(names)
     grid = np.array([[("-" if i == j else cell(block, i, j)) for j in range(k)] for i in range(k)], object)
-    from ..report import _matrix
-    return _matrix(grid, names, str)
+    from ..text import matrix
+    return matrix(grid, names, str)
 
 
 def expected_changes(lineage: Lineage, states: np.ndarray, names: list[str], lengths: BranchLengths,

@@ -121,7 +121,7 @@ class CorrelatedEvolution(Result):
 
     def text(self) -> str:
         """Pagel's independent and dependent models side by side, the conditional rates, the LRT."""
-        from ..report import _matrix
+        from ..text import matrix
         from .bootstrap import lrt_text
         c, names, scope = self.result, self.names, self.scope
         conventions = (f"Pagel (1994) on pairs (A, B) known where both are; root prior {self.root_prior}; branch "
@@ -137,8 +137,8 @@ class CorrelatedEvolution(Result):
             f"== Correlated evolution of A = {names[0]} and B = {names[1]} ({scope}) ==", "",
             f"Conventions: {conventions}; states written A0 B1 = (A absent, B present)", "",
             f"Independent model (4 rates): log-likelihood {c.independent.loglik:.2f}, AIC {c.independent.aic:.1f}",
-            *_matrix(c.independent.Q, labels, lambda v: f"{v:.3g}"), "",
+            *matrix(c.independent.Q, labels, lambda v: f"{v:.3g}"), "",
             f"Dependent model (8 rates): log-likelihood {c.dependent.loglik:.2f}, AIC {c.dependent.aic:.1f}",
-            *_matrix(c.dependent.Q, labels, lambda v: f"{v:.3g}"), "",
+            *matrix(c.dependent.Q, labels, lambda v: f"{v:.3g}"), "",
             "Conditional rates (A = first character, B = second):", *rows, "",
             f"LRT dependent vs independent: {lrt_text(t)}"])

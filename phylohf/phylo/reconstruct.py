@@ -244,14 +244,14 @@ def _score_rows(check: dict) -> list[list[str]]:
 def _report(fit, marg, names: list[str], trait: str, scope: str, conventions: str,
             imputed: np.ndarray, uninformed: np.ndarray, checks: dict[str, dict[str, float]] | None) -> str:
     """A fitted Mk model, its rate matrix and the reconstruction (imputation) of unknown states."""
-    from ..overview import table
-    from ..report import _matrix
+    from ..text import table
+    from ..text import matrix
     lines = [f"== Ancestral states of {trait} ({scope}) ==", "", f"Conventions: {conventions}", "",
              f"Mk model {fit.model}: log-likelihood {fit.loglik:.2f}, {fit.n_params} rate(s), "
              f"AIC {fit.aic:.1f}" + (f", {fit.at_bound} on a bound of the search" if fit.at_bound else ""),
              *(["Stationary frequencies: " + ", ".join(f"{n} {p:.3f}" for n, p in zip(names, fit.pi))]
                if fit.pi is not None else []), "", "Q (rates per unit branch length):",
-             *_matrix(fit.Q, names, lambda v: f"{v:.3g}"), ""]
+             *matrix(fit.Q, names, lambda v: f"{v:.3g}"), ""]
     if len(imputed) + len(uninformed):
         lines.append(f"Nodes without a known state: {len(imputed) + len(uninformed):,}; "
                      f"{len(uninformed):,} of them have no relative with a known state (posterior = root prior)")

@@ -68,8 +68,8 @@ class Transitions:
 
     def text(self, names: list[str], trait: str, scope: str) -> str:
         """The transition matrix of one trait, its tests and its best ordering, as text."""
-        from ..overview import table
-        from ..report import _matrix
+        from ..text import table
+        from ..text import matrix
         from ..traits import missing_convention
         C = self.counts
         changes = int(C.sum() - np.trace(C))
@@ -77,9 +77,9 @@ class Transitions:
                  "Conventions: primary parent -> child edges with both states known, each edge counted once; "
                  f"states are the most frequent values, '(rare)' lumps the rest; {missing_convention(names)}.", "",
                  f"edges: {int(C.sum()):,}, of which {changes:,} change state", "",
-                 "Counts:", *_matrix(C, names, lambda v: f"{int(v):,}"), "",
+                 "Counts:", *matrix(C, names, lambda v: f"{int(v):,}"), "",
                  "P (per generation; counts with rows normalised):",
-                 *_matrix(self.P, names, lambda v: f"{v:.3f}", set(np.flatnonzero(C.sum(axis=1) == 0).tolist())), ""]
+                 *matrix(self.P, names, lambda v: f"{v:.3f}", set(np.flatnonzero(C.sum(axis=1) == 0).tolist())), ""]
         if self.em is not None:
             em, P = self.em, self.em.P[self.em_class]
             empty = set(em.no_data(self.em_class).tolist())
@@ -88,7 +88,7 @@ class Transitions:
                       f"log-likelihood {em.loglik:.1f}); 'edges out': expected informative edges leaving "
                       "the state" + (", 'no data' where none leaves it (the row would only be its start)"
                                      if empty else "") + ":",
-                      *_matrix(P, names, lambda v: f"{v:.3f}", empty,
+                      *matrix(P, names, lambda v: f"{v:.3f}", empty,
                                ("edges out", [f"{x:,.1f}" for x in em.edges[self.em_class]])), ""]
         stat, df = self.bowker
         lines += [f"Bowker's statistic of symmetry: {stat:.1f} over {df} pair(s) with changes (descriptive: edges "
@@ -362,7 +362,7 @@ class Gains(Result):
 
     def text(self, top: int = 25) -> str:
         """Gains and losses per element, most changed first (the ``top`` of them)."""
-        from ..overview import table
+        from ..text import table
         g, lost, p, q = self.gains, self.losses, self.p, self.q
         order = np.argsort(-(g + lost), kind="stable")[:top]
         rows = [[self.elements[i], f"{g[i]:,}", f"{lost[i]:,}", f"{g[i] - lost[i]:+,}", f"{p[i]:.3g}", f"{q[i]:.3g}"]
