@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .forest import load
 from .store import Store
 
 
@@ -26,16 +27,6 @@ def open(path=None, write: bool = False) -> "Ecosystem":
     with Store(path, read_only=not write):          # fails now if there is no store
         pass
     return Ecosystem(path, write)
-
-
-def load(store: Store, with_genome: bool = False):
-    """Lineage, families and (optionally) genomes of a store."""
-    from .families import families
-    from .genome import build
-    from .lineage import Lineage
-    lineage = Lineage.from_store(store)
-    genome = build(store, lineage.n) if with_genome else None
-    return lineage, families(lineage), genome
 
 
 def _tree_file(path):

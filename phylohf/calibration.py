@@ -23,7 +23,7 @@ POWER_GOAL = 0.8
 
 def replicate(scenario: str, models: int, seed: int, settings: Settings, workdir: Path) -> tuple[list[dict], set]:
     """The claims of the report on one simulated ecosystem, and the claim ids it plants."""
-    from .api import load
+    from .forest import load
     from .ingest import ingest_file
     from .sources.simulate import simulate, write_listing
     from .store import Store

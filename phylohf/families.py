@@ -8,6 +8,7 @@ import numpy as np
 from .lineage import NO_DATE, Lineage
 from .records import RELATIONS
 from .result import Result, frame
+from .text import table
 
 
 @dataclass
@@ -66,7 +67,6 @@ class FamilyList(Result):
         return frame(self.rows())
 
     def text(self) -> str:
-        from .overview import families_table
         top = min(self.top or self.eligible, self.eligible)
         return "\n".join([f"{len(self.families):,} families, {self.eligible:,} with at least {self.min_size} node(s)",
                           *families_table(self.lineage, self.families, top)])
@@ -111,3 +111,14 @@ def families(lineage: Lineage) -> Families:
     return Families(root=order, size=size[order], observed=observed[order], depth=depth[order],
                     max_children=maxc[order], wiener=wiener_index(lineage)[order],
                     relations=rel[order], first_created=first[order], last_created=last[order])
+
+
+def families_table(lineage: Lineage, fams: Families, top: int = 20) -> list[str]:
+    """The ``top`` largest families as a text table."""
+    rows = []
+    for f in fams.rows(lineage, top):
+        rel = ", ".join(f"{r} {c}" for r, c in f["relations"].items() if c)
+        rows.append([f["root"], f"{f['size']:,}", f"{f['observed']:,}", f["depth"],
+                     f"{f['max_children']:,}", f"{f['wiener']:,}", rel or "-"])
+    return table(["family root", "size", "observed", "depth", "max children", "Wiener", "edges"],
+                  rows, right={1, 2, 3, 4, 5})

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .families import Families
+from .families import Families, families_table
 from .genome import GROUPS, Genome
 from .lineage import Lineage
 from .text import table
@@ -25,16 +25,6 @@ FIX_NAMES = {
     "no_metadata": "models known by id only (kept, traits unknown)",
     "bad_seed_list": "seed-CSV crawl lists that cannot be read (list dropped, model kept)",
 }
-
-
-def families_table(lineage: Lineage, fams: Families, top: int = 20) -> list[str]:
-    rows = []
-    for f in fams.rows(lineage, top):
-        rel = ", ".join(f"{r} {c}" for r, c in f["relations"].items() if c)
-        rows.append([f["root"], f"{f['size']:,}", f"{f['observed']:,}", f["depth"],
-                     f"{f['max_children']:,}", f"{f['wiener']:,}", rel or "-"])
-    return table(["family root", "size", "observed", "depth", "max children", "Wiener", "edges"],
-                  rows, right={1, 2, 3, 4, 5})
 
 
 def overview(lineage: Lineage, fams: Families, genome: Genome | None,
