@@ -6,7 +6,6 @@ import numpy as np
 from .families import Families, families_table
 from .genome import GROUPS, Genome
 from .lineage import Lineage
-from .text import table
 from .records import READ_FIXES, RELATIONS
 
 FIX_NAMES = {
