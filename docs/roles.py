@@ -21,12 +21,12 @@ class Roles(griffe.Extension):
     def on_instance(self, *, obj: griffe.Object, **kwargs) -> None:
         if obj.docstring is None:
             return
-        module = obj.module.path if not obj.is_module else obj.path
-        if obj.is_module and obj.filepath.name == "__init__.py":
-            module += ".__init__"                       # a package's relative names start in the package
+        module = obj if obj.is_module else obj.module
+        package = module.filepath.name == "__init__.py"     # relative names start inside a package
+        name = module.path + (".__init__" if package else "")
 
         def link(m: re.Match) -> str:
-            full = target(m[2], module)
+            full = target(m[2], name)
             title = full.rsplit(".", 1)[-1] if m[1] else m[2].lstrip(".")
             return f'<autoref identifier="{full}" optional><code>{title}</code></autoref>'
         obj.docstring.value = ROLE.sub(link, obj.docstring.value)

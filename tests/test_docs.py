@@ -50,6 +50,8 @@ def test_the_site_builds_with_warnings_as_errors(tmp_path):
         assert (tmp_path / "site" / page).stat().st_size > 1000, page
     api = (tmp_path / "site" / "reference" / "api" / "index.html").read_text(encoding="utf-8")
     assert "Ecosystem" in api and "audit_licenses" in api and "to_biopython" in api
+    assert 'href="../results/#phylohf.phylo.reconstruct.AncestralStates"' in api      # a docstring's :class: role
+    assert ":class:" not in api and ":func:" not in api
 
 
 def test_the_tutorial_runs_as_written(tmp_path, monkeypatch, capsys):
