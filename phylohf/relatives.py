@@ -348,17 +348,24 @@ def kin_statistics(parent: np.ndarray, declared: np.ndarray, J: np.ndarray, sign
     pid = dense_codes(parent[sib])[1]
     G = int(pid.max()) + 1 if len(sib) else 0
 
+    up_pc, up_sib = parent[pc], parent[sib]
+    Jpad = np.zeros((k + 1, k + 1))                 # state -1 reads the last row and column: 0
+    Jpad[:k, :k] = J
+
+    def rows(S, nodes):                             # whole rows of S: np.take beats fancy indexing
+        return np.take(S, nodes, axis=0)
+
     def sibling_excess(S):
-        a, b = S[parent[pc]], S[pc]
+        a, b = rows(S, up_pc), rows(S, pc)
         ok = (a >= 0) & (b >= 0)
-        pc_mean = np.where(ok, J[a, b], 0.0).sum(axis=0) / np.maximum(ok.sum(axis=0), 1)
-        s = S[sib].T
+        pc_mean = Jpad[a, b].sum(axis=0) / np.maximum(ok.sum(axis=0), 1)
+        s = rows(S, sib).T
         code = (np.arange(len(s), dtype=np.int64)[:, None] * G + pid) * k + s
         sums, pairs = _sibling_sums(code[s >= 0], len(s), G, k, J)
         return sign * (sums / np.maximum(pairs, 1) - pc_mean)
 
     def shared_change(S):
-        s, p = S[sib].T, S[parent[sib]].T
+        s, p = rows(S, sib).T, rows(S, up_sib).T
         r, i = np.nonzero((s >= 0) & (p >= 0) & (s != p))
         same, pairs = _sibling_sums((r * G + pid[i]) * k + s[r, i], len(s), G, k)
         return np.where(pairs > 0, same / np.maximum(pairs, 1), 0.0)

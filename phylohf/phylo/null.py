@@ -353,17 +353,17 @@ def pair_counts(parent: np.ndarray, S: np.ndarray, k: int, lut=None) -> np.ndarr
     """(R, k, k) counts of primary edges by (parent state, child state), both known, per
     column of S (nodes x R), the states first mapped by ``lut`` (fine -> lumped, -1 kept)
     when given. Only edges known in the first column can count (the columns share the
-    data's unknowns)."""
+    data's unknowns). Rows are gathered whole (np.take), the first column read once."""
     child = np.flatnonzero(parent >= 0)
-    child = child[(S[parent[child], 0] >= 0) & (S[child, 0] >= 0)]
-    a, b = S[parent[child]].astype(np.int64), S[child].astype(np.int64)
+    up = parent[child]
+    first = np.ascontiguousarray(S[:, 0])
+    keep = (first[up] >= 0) & (first[child] >= 0)
+    a, b = np.take(S, up[keep], axis=0), np.take(S, child[keep], axis=0)
     if lut is not None:
-        lut = np.r_[np.asarray(lut, np.int64), -1]
+        lut = np.r_[np.asarray(lut, S.dtype), -1]
         a, b = lut[a], lut[b]
-    ok = (a >= 0) & (b >= 0)
-    rep = np.broadcast_to(np.arange(S.shape[1]), a.shape)
-    code = (rep * k + a) * k + b
-    return np.bincount(code[ok], minlength=S.shape[1] * k * k).reshape(S.shape[1], k, k)
+    code = a.astype(np.int64) * k + b + np.arange(S.shape[1]) * (k * k)
+    return np.bincount(code[(a >= 0) & (b >= 0)], minlength=S.shape[1] * k * k).reshape(S.shape[1], k, k)
 
 
 def net_flow(parent: np.ndarray, k: int, source, target, lut=None):
