@@ -112,6 +112,30 @@ def class_transitions(Q, keys: np.ndarray, lu: np.ndarray) -> np.ndarray:
     return P
 
 
+def class_entries(Q, keys: np.ndarray, lu: np.ndarray, cls: np.ndarray, a: np.ndarray,
+                  b: np.ndarray) -> np.ndarray:
+    """``class_transitions(Q, keys, lu)[cls, a, b]`` without the (classes, k, k) stack when
+    the classes are many: each entry P(t)[a, b] = sum_j e^{w_j t} V[a, j] V^-1[j, b]."""
+    Q = np.asarray(Q, float)
+    Qs = Q[None] if Q.ndim == 2 else Q
+    if len(keys) <= _FEW_LENGTHS:
+        return class_transitions(Q, keys, lu)[cls, a, b]
+    key = np.asarray(keys, np.int64)[cls]
+    group, t = key // len(lu), lu[key % len(lu)]
+    p = np.empty(len(cls))
+    for g in np.unique(group):
+        sel = group == g
+        dec = _eigen(Qs[g])
+        if dec is None:
+            u, inv = np.unique(t[sel], return_inverse=True)
+            p[sel] = _expm_many(Qs[g], u)[inv, a[sel], b[sel]]
+        else:
+            w, v, vi = dec
+            p[sel] = np.einsum("ej,ej,je->e", np.exp(np.outer(t[sel], w)), v[a[sel]], vi[:, b[sel]]).real
+            p[sel & (t == 0)] = a[sel & (t == 0)] == b[sel & (t == 0)]
+    return np.clip(p, 0.0, 1.0, out=p)
+
+
 # -- likelihood ----------------------------------------------------------------------------
 def _check(lineage: Lineage, states, lengths) -> tuple[np.ndarray, np.ndarray]:
     states = np.asarray(states, np.int64)
@@ -545,15 +569,18 @@ def class_gradient(Q, dec, t: np.ndarray, s: np.ndarray) -> np.ndarray:
 
 
 def _known_gradient(known: KnownEdges, weights: np.ndarray, mine: np.ndarray, Q, dec) -> np.ndarray:
-    """G of the cut known -> known edges of the classes ``mine`` (``weights`` = N / P per
-    class): per class when the lengths are few, else edge by edge (rows of V and V^-1)."""
-    t = known.lu[known.keys[mine] % max(len(known.lu), 1)]
+    """G of the cut known -> known edges of the entries ``mine`` (``weights`` = N / P per
+    entry): per class when the lengths are few, else entry by entry (rows of V and V^-1)."""
     if not mine.any():
         return np.zeros(Q.shape)
+    cls, a, b, wt = known.cls[mine], known.a[mine], known.b[mine], weights[mine]
+    c, inv = np.unique(cls, return_inverse=True)
+    t = known.lu[known.keys[c] % max(len(known.lu), 1)]
     if len(t) <= _FEW_LENGTHS:
-        return class_gradient(Q, dec, t, weights[mine])
-    c, a, b = np.nonzero(weights[mine])
-    return _rows_gradient(dec, t[c], dec[1][a] * weights[mine][c, a, b][:, None], dec[2][:, b].T)
+        s = np.zeros((len(c), len(Q), len(Q)))
+        s[inv, a, b] = wt
+        return class_gradient(Q, dec, t, s)
+    return _rows_gradient(dec, t[inv], dec[1][a] * wt[:, None], dec[2][:, b].T)
 
 
 def _stationary_grad(Q: np.ndarray, dq: np.ndarray) -> np.ndarray | None:
@@ -581,8 +608,8 @@ def _loglik_and_grad(data: MkData, plan: _GradPlan, model, x: np.ndarray, root_p
     Qs = np.array([model.q(xg) for xg in xs])
     decs = [_eigen(Q) for Q in Qs]
     P = data.transitions(Qs)
-    Pk = class_transitions(Qs, known.keys, known.lu)
-    kll = known.loglik(Pk, Qs[0], root_prior)
+    pk = class_entries(Qs, known.keys, known.lu, known.cls, known.a, known.b)
+    kll = known.loglik(pk, Qs[0], root_prior)
     acc, logmsg, below = _down(data, plan, P)
     root = acc[:plan.nroot]
     if root_prior == "equal":
@@ -600,8 +627,8 @@ def _loglik_and_grad(data: MkData, plan: _GradPlan, model, x: np.ndarray, root_p
     if (any(d is None for d in decs) and (plan.classes is None or len(known.keys) > _FEW_LENGTHS)) \
             or not np.isfinite(ll):
         return ll, None
-    kw = known.weights(Pk)
-    kgroup = known.keys // max(len(known.lu), 1)
+    kw = known.weights(pk)
+    kgroup = known.keys[known.cls] // max(len(known.lu), 1)
     if root_prior == "fitzjohn":
         # d ll_r / d L_a = 2 L_a / sum L^2 - 1 / sum L: two up passes, subtracted
         lp = np.log(2.0) + root - _logsumexp(2 * root)[:, None]
@@ -711,7 +738,8 @@ def fit_mk(lineage: Lineage, states, lengths, model="ARD", root_prior: str = "eq
 
     def nll(x):
         Q = q_of(x)
-        ll = data.loglik(Q, root_prior) + known.loglik(class_transitions(Q, known.keys, known.lu), Q, root_prior)
+        pk = class_entries(Q, known.keys, known.lu, known.cls, known.a, known.b)
+        ll = data.loglik(Q, root_prior) + known.loglik(pk, Q, root_prior)
         return -ll if np.isfinite(ll) else IMPOSSIBLE
 
     def nll_and_grad(x):
