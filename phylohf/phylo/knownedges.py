@@ -33,6 +33,15 @@ class KnownEdges:
     counts: np.ndarray      # (E,) cut edges of class cls from state a to state b (> 0)
     roots: np.ndarray       # (k,) cut children (now roots) per state
 
+    def __post_init__(self):
+        key = self.keys[self.cls]
+        self.group = key // max(len(self.lu), 1)        # per entry: its edge group
+        self.t = self.lu[key % len(self.lu)] if len(self.lu) else np.zeros(len(key))   # and length
+
+    def n_classes(self, group: int) -> int:
+        """How many edge classes of ``group`` hold entries."""
+        return int((self.keys // max(len(self.lu), 1) == group).sum())
+
     def loglik(self, p: np.ndarray, Q, root_prior: str) -> float:
         """The cut edges' log-likelihood given every entry's P_cls[a, b] ``p``, less the root
         prior the pruning gives the cut children."""

@@ -112,27 +112,25 @@ def class_transitions(Q, keys: np.ndarray, lu: np.ndarray) -> np.ndarray:
     return P
 
 
-def class_entries(Q, keys: np.ndarray, lu: np.ndarray, cls: np.ndarray, a: np.ndarray,
-                  b: np.ndarray) -> np.ndarray:
-    """``class_transitions(Q, keys, lu)[cls, a, b]`` without the (classes, k, k) stack when
-    the classes are many: each entry P(t)[a, b] = sum_j e^{w_j t} V[a, j] V^-1[j, b]."""
+def entry_transitions(Q, t: np.ndarray, a: np.ndarray, b: np.ndarray, group=None, decs=None) -> np.ndarray:
+    """P(t)[a, b] per entry (lengths ``t``, states a -> b) under Q, a (k, k) matrix or one per
+    ``group`` (G, k, k), entry by entry: sum_j e^{w_j t} V[a, j] V^-1[j, b] (``decs``: the
+    :func:`_eigen` of each Q, when made), or expm per distinct length where V is ill-conditioned."""
     Q = np.asarray(Q, float)
     Qs = Q[None] if Q.ndim == 2 else Q
-    if len(keys) <= _FEW_LENGTHS:
-        return class_transitions(Q, keys, lu)[cls, a, b]
-    key = np.asarray(keys, np.int64)[cls]
-    group, t = key // len(lu), lu[key % len(lu)]
-    p = np.empty(len(cls))
-    for g in np.unique(group):
-        sel = group == g
-        dec = _eigen(Qs[g])
+    decs = [_eigen(q) for q in Qs] if decs is None else decs
+    p = np.empty(len(t))
+    for g, (q, dec) in enumerate(zip(Qs, decs)):
+        sel = np.arange(len(t)) if len(Qs) == 1 else np.flatnonzero(group == g)
+        tg, ag, bg = t[sel], a[sel], b[sel]
         if dec is None:
-            u, inv = np.unique(t[sel], return_inverse=True)
-            p[sel] = _expm_many(Qs[g], u)[inv, a[sel], b[sel]]
-        else:
-            w, v, vi = dec
-            p[sel] = np.einsum("ej,ej,je->e", np.exp(np.outer(t[sel], w)), v[a[sel]], vi[:, b[sel]]).real
-            p[sel & (t == 0)] = a[sel & (t == 0)] == b[sel & (t == 0)]
+            u, inv = np.unique(tg, return_inverse=True)
+            p[sel] = _expm_many(q, u)[inv, ag, bg]
+            continue
+        w, v, vi = dec
+        e = np.exp(np.outer(tg, w))
+        m = (v[:, None, :] * vi.T[None, :, :])[ag, bg]        # V[a, j] V^-1[j, b]
+        p[sel] = np.where(tg == 0, ag == bg, np.einsum("ej,ej->e", e, m).real)
     return np.clip(p, 0.0, 1.0, out=p)
 
 
@@ -534,9 +532,10 @@ def _rows_gradient(dec, t: np.ndarray, ut: np.ndarray, lt: np.ndarray) -> np.nda
     diff = w[:, None] - w[None, :]
     tmax = float(t.max(initial=0.0))
     near = (np.abs(diff) * tmax < 1e-2) & ~np.eye(len(w), dtype=bool)
+    eu = e * ut
     with np.errstate(divide="ignore", invalid="ignore"):
-        h = ((e * ut).T @ lt - ut.T @ (e * lt)) / diff
-    np.fill_diagonal(h, ((e * ut) * lt).T @ t)      # F_ii = t e^{w_i t}
+        h = (eu.T @ lt - ut.T @ (e * lt)) / diff
+    np.fill_diagonal(h, np.einsum("ni,ni->i", eu, lt * t[:, None]))      # F_ii = t e^{w_i t}
     if near.any():
         # F_ij = e^{w_i t} (1 - e^{-d t}) / d = e^{w_i t} sum_n (-d)^n t^(n+1) / (n+1)!
         series, fact, tn = 0.0, 1.0, np.ones_like(t)
@@ -568,19 +567,19 @@ def class_gradient(Q, dec, t: np.ndarray, s: np.ndarray) -> np.ndarray:
     return (vi.T @ h @ v.T).real
 
 
-def _known_gradient(known: KnownEdges, weights: np.ndarray, mine: np.ndarray, Q, dec) -> np.ndarray:
-    """G of the cut known -> known edges of the entries ``mine`` (``weights`` = N / P per
-    entry): per class when the lengths are few, else entry by entry (rows of V and V^-1)."""
-    if not mine.any():
+def _known_gradient(known: KnownEdges, weights: np.ndarray, group: int, Q, dec) -> np.ndarray:
+    """G of the cut known -> known edges of ``group`` (``weights`` = N / P per entry): per
+    class when the lengths are few, else entry by entry (rows of V and V^-1)."""
+    mine = np.flatnonzero(known.group == group)
+    if not len(mine):
         return np.zeros(Q.shape)
-    cls, a, b, wt = known.cls[mine], known.a[mine], known.b[mine], weights[mine]
-    c, inv = np.unique(cls, return_inverse=True)
-    t = known.lu[known.keys[c] % max(len(known.lu), 1)]
-    if len(t) <= _FEW_LENGTHS:
+    a, b, wt = known.a[mine], known.b[mine], weights[mine]
+    if known.n_classes(group) <= _FEW_LENGTHS:
+        c, inv = np.unique(known.cls[mine], return_inverse=True)
         s = np.zeros((len(c), len(Q), len(Q)))
         s[inv, a, b] = wt
-        return class_gradient(Q, dec, t, s)
-    return _rows_gradient(dec, t[inv], dec[1][a] * wt[:, None], dec[2][:, b].T)
+        return class_gradient(Q, dec, known.lu[known.keys[c] % max(len(known.lu), 1)], s)
+    return _rows_gradient(dec, known.t[mine], dec[1][a] * wt[:, None], dec[2][:, b].T)
 
 
 def _stationary_grad(Q: np.ndarray, dq: np.ndarray) -> np.ndarray | None:
@@ -608,7 +607,7 @@ def _loglik_and_grad(data: MkData, plan: _GradPlan, model, x: np.ndarray, root_p
     Qs = np.array([model.q(xg) for xg in xs])
     decs = [_eigen(Q) for Q in Qs]
     P = data.transitions(Qs)
-    pk = class_entries(Qs, known.keys, known.lu, known.cls, known.a, known.b)
+    pk = entry_transitions(Qs, known.t, known.a, known.b, known.group, decs)
     kll = known.loglik(pk, Qs[0], root_prior)
     acc, logmsg, below = _down(data, plan, P)
     root = acc[:plan.nroot]
@@ -628,7 +627,6 @@ def _loglik_and_grad(data: MkData, plan: _GradPlan, model, x: np.ndarray, root_p
             or not np.isfinite(ll):
         return ll, None
     kw = known.weights(pk)
-    kgroup = known.keys[known.cls] // max(len(known.lu), 1)
     if root_prior == "fitzjohn":
         # d ll_r / d L_a = 2 L_a / sum L^2 - 1 / sum L: two up passes, subtracted
         lp = np.log(2.0) + root - _logsumexp(2 * root)[:, None]
@@ -640,7 +638,7 @@ def _loglik_and_grad(data: MkData, plan: _GradPlan, model, x: np.ndarray, root_p
     for g, (Q, dec, xg) in enumerate(zip(Qs, decs, xs)):
         grp = None if G == 1 else g
         gq = sum(sign * _edge_gradient(data, plan, Q, dec, acc, logu, grp) for logu, sign in ups)
-        gq = gq + _known_gradient(known, kw, kgroup == g, Q, dec)
+        gq = gq + _known_gradient(known, kw, g, Q, dec)
         dq = model.dq(xg)
         grad = np.einsum("mij,ij->m", dq, gq)
         if root_prior == "stationary":
@@ -738,7 +736,7 @@ def fit_mk(lineage: Lineage, states, lengths, model="ARD", root_prior: str = "eq
 
     def nll(x):
         Q = q_of(x)
-        pk = class_entries(Q, known.keys, known.lu, known.cls, known.a, known.b)
+        pk = entry_transitions(Q, known.t, known.a, known.b, known.group)
         ll = data.loglik(Q, root_prior) + known.loglik(pk, Q, root_prior)
         return -ll if np.isfinite(ll) else IMPOSSIBLE
 
