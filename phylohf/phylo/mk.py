@@ -53,18 +53,28 @@ def _eigen(Q: np.ndarray):
     return w, v, np.linalg.inv(v)
 
 
+def _pairs_once(w: np.ndarray, m: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For Re sum_j e^{w_j t} m_j (m: the terms' weights along axis -1, from the eigenvectors of
+    a real Q): the eigenvalues to sum, their weights, and which are complex. A complex
+    eigenvalue's conjugate term is its conjugate, so only the one with Im w > 0 is kept, twice."""
+    if not np.iscomplexobj(w):
+        return w, m, np.zeros(len(w), bool)
+    keep = w.imag >= 0
+    return w[keep], m[..., keep] * np.where(w.imag[keep] > 0, 2.0, 1.0), w.imag[keep] > 0
+
+
 def _expm_many(Q: np.ndarray, t: np.ndarray) -> np.ndarray:
     """P(t) = expm(Q t) for a 1-d array of distinct lengths, shape (len(t), k, k)."""
     dec = _eigen(Q)
     if dec is None:
         p = np.array([linalg.expm(Q * ti) for ti in t]).reshape(len(t), len(Q), len(Q))
     else:
-        w, v, vi = dec
         k = len(Q)
         # P(t) = sum_j e^{w_j t} v_j vi_j^T: the real part of one (len(t), k) @ (k, k^2) product
-        e, m = np.exp(np.outer(t, w)), np.einsum("ij,jk->jik", v, vi).reshape(k, k * k)
+        w, m, cplx = _pairs_once(dec[0], np.einsum("ij,jk->ikj", dec[1], dec[2]).reshape(k * k, -1))
+        e, m = np.exp(np.outer(t, w)), m.T
         if np.iscomplexobj(e) or np.iscomplexobj(m):
-            e, m = np.hstack([e.real, e.imag]), np.vstack([m.real, -m.imag])
+            e, m = np.hstack([e.real, e.imag[:, cplx]]), np.vstack([m.real, -m.imag[cplx]])
         p = (e @ m).reshape(len(t), k, k)
         p[t == 0] = np.eye(k)                       # exactly: no change on a zero-length edge
     return np.clip(p, 0.0, 1.0, out=p)
@@ -127,10 +137,8 @@ def entry_transitions(Q, t: np.ndarray, a: np.ndarray, b: np.ndarray, group=None
             u, inv = np.unique(tg, return_inverse=True)
             p[sel] = _expm_many(q, u)[inv, ag, bg]
             continue
-        w, v, vi = dec
-        e = np.exp(np.outer(tg, w))
-        m = (v[:, None, :] * vi.T[None, :, :])[ag, bg]        # V[a, j] V^-1[j, b]
-        p[sel] = np.where(tg == 0, ag == bg, np.einsum("ej,ej->e", e, m).real)
+        w, m, _ = _pairs_once(dec[0], dec[1][:, None, :] * dec[2].T[None, :, :])   # V[a, j] V^-1[j, b]
+        p[sel] = np.where(tg == 0, ag == bg, np.einsum("ej,ej->e", np.exp(np.outer(tg, w)), m[ag, bg]).real)
     return np.clip(p, 0.0, 1.0, out=p)
 
 
