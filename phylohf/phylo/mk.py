@@ -555,7 +555,18 @@ def _edge_gradient(data: MkData, plan: _GradPlan, Q, dec, acc, logu, group=None)
         for c, r in classes:
             s[c] = out[r].T @ lin[r]
         return class_gradient(Q, dec, data.unique_lengths, s)
-    return _rows_gradient(dec, t, out @ dec[1], lin @ dec[2].T)
+    return _rows_gradient(dec, t, _real_matmul(out, dec[1]), _real_matmul(lin, dec[2].T))
+
+
+def _real_matmul(x: np.ndarray, m: np.ndarray) -> np.ndarray:
+    """``x @ m`` for a real x and a possibly complex m, as two real products (numpy would
+    first copy x to complex and multiply complex numbers: 2.5x slower)."""
+    if not np.iscomplexobj(m):
+        return x @ m
+    out = np.empty((len(x), m.shape[1]), complex)
+    out.real = x @ m.real
+    out.imag = x @ m.imag
+    return out
 
 
 def _rows_gradient(dec, t: np.ndarray, ut: np.ndarray, lt: np.ndarray) -> np.ndarray:
