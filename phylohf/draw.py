@@ -30,7 +30,6 @@ import numpy as np
 
 from .export.newick import _layout
 from .export.nexus import MISSING
-from .export.trees import node_attributes
 from .lineage import Lineage, subtree_sizes
 from .traits import RARE
 
@@ -155,6 +154,7 @@ def legend(raw: np.ndarray, top: int = 9) -> tuple[np.ndarray, dict[str, str], d
 def drawing(lineage: Lineage, genome, root: int, color_by: str = "license", collapse_by: str | None = None,
             max_nodes: int = 2000, top: int = 9) -> Drawing:
     """The drawing of the family rooted at node ``root`` (see the module docstring)."""
+    from .export.trees import node_attributes      # the exporters only when drawing, not for --help
     for name in (color_by, collapse_by):
         if name is not None and name not in ATTRIBUTES:
             raise ValueError(f"unknown attribute {name!r}: expected one of {', '.join(ATTRIBUTES)}")

@@ -7,7 +7,7 @@ from scipy import linalg
 
 from forests import forest, random_tree
 from phylohf.phylo.mk import (MkData, fit_mk, index_matrix, log_likelihood, lrt, n_params,
-                              q_matrix, simulate_states, stationary, transition_matrices)
+                              q_matrix, rowmax, rowsum, simulate_states, stationary, transition_matrices)
 
 
 def unit(parent) -> np.ndarray:
@@ -64,6 +64,20 @@ def test_two_state_closed_forms():
     assert np.allclose(P[:, 0, 1], a * (1 - e) / (a + b))
     assert np.allclose(P[:, 1, 0], b * (1 - e) / (a + b))
     assert np.allclose(P[:, 1, 1], (a + b * e) / (a + b))
+
+
+@pytest.mark.parametrize("k", [1, 3, 10])
+def test_row_reductions_match_numpy(k):
+    """rowmax / rowsum over the last axis, as numpy's, with -inf and NaN rows, and a fresh array
+    (never a view of the input) even for one state."""
+    a = np.random.default_rng(k).normal(size=(7, 5, k))
+    a[0, 0] = -np.inf
+    a[1, 2, 0] = np.nan
+    assert np.array_equal(rowmax(a), a.max(axis=-1), equal_nan=True)
+    assert np.allclose(rowsum(a), a.sum(axis=-1), rtol=1e-14, atol=0, equal_nan=True)
+    m = rowmax(a)
+    m[...] = 0.0
+    assert not (a == 0.0).any()
 
 
 def test_defective_q_falls_back_to_expm():

@@ -27,7 +27,7 @@ import numpy as np
 
 from ..lineage import Lineage
 from .mk import (ROOT_PRIORS, MkData, _check, _group_sum, _levels, _logsumexp, class_transitions, edge_keys,
-                 stationary)
+                 rowmax, stationary)
 from .schedule import cut_levels
 
 
@@ -79,8 +79,8 @@ def _apply(P: np.ndarray, cls: np.ndarray, x: np.ndarray, up: bool) -> np.ndarra
 
 def _log_apply(P, cls, logx, up: bool) -> np.ndarray:
     """log of :func:`_apply` on ``exp(logx)``, scaled by the row max to avoid underflow."""
-    m = logx.max(axis=1)
-    m = np.where(np.isfinite(m), m, 0.0)
+    m = rowmax(logx)
+    m[~np.isfinite(m)] = 0.0
     return np.log(_apply(P, cls, np.exp(logx - m[:, None]), up)) + m[:, None]
 
 
@@ -209,9 +209,10 @@ def _up_pass(ps: _Passes, visit=None) -> np.ndarray:
 
 def _scaled(logx: np.ndarray) -> np.ndarray:
     """exp of log rows scaled by each row's max (proportional, not normalised)."""
-    m = logx.max(axis=-1, keepdims=True)
+    m = rowmax(logx)
+    m[~np.isfinite(m)] = 0.0
     with np.errstate(invalid="ignore"):
-        return np.exp(logx - np.where(np.isfinite(m), m, 0.0))
+        return np.exp(logx - m[..., None])
 
 
 def marginal(lineage: Lineage, states, Q, lengths, root_prior: str = "equal", groups=None) -> Marginals:
@@ -366,8 +367,8 @@ class EStep:
         def visit(s: _Step, above: np.ndarray) -> None:
             use = keep[s.nodes]
             lo, d, c = (above, D[s.nodes], s.cls) if use.all() else (above[use], D[s.nodes[use]], s.cls[use])
-            lo = np.exp(lo - lo.max(axis=1, keepdims=True))
-            d = np.exp(d - d.max(axis=1, keepdims=True))
+            lo = np.exp(lo - rowmax(lo)[:, None])
+            d = np.exp(d - rowmax(d)[:, None])
             js = np.unique(c)
             for j in js:
                 lj, dj = (lo, d) if len(js) == 1 else (lo[c == j], d[c == j])

@@ -4,7 +4,9 @@ A node of known state separates its subtree from the rest of its tree, so an edg
 known parent (state a) to a known child (state b) contributes log P(t)[a, b] alone, and the
 child's subtree is a tree of its own below a known root. :func:`split_known` cuts those
 edges: the pruning passes then run only over the edges that touch an unknown node, and the
-cut edges are counted per edge class (group, length), their term sum N_c[a, b] log P_c[a, b].
+cut edges are counted per edge class (group, length) and state pair, their term
+sum N_c[a, b] log P_c[a, b] over the pairs that occur (with distinct lengths nearly every
+edge is a class of its own: a dense (classes, k, k) table would be almost all zeros).
 The cut children become roots of known state, which a root prior would weigh:
 :meth:`KnownEdges.loglik` takes that weight back out.
 """
@@ -21,29 +23,40 @@ from .ratemodels import stationary
 
 @dataclass
 class KnownEdges:
-    """The cut known -> known edges, counted by edge class."""
+    """The cut known -> known edges, counted by edge class and state pair (the entries)."""
 
     keys: np.ndarray        # (C,) edge class keys (group * L + length rank) with counts
     lu: np.ndarray          # the L distinct lengths the keys index
-    counts: np.ndarray      # (C, k, k): cut edges of class c from state a to state b
+    cls: np.ndarray         # (E,) per entry: its class (index into keys)
+    a: np.ndarray           # (E,) parent state
+    b: np.ndarray           # (E,) child state
+    counts: np.ndarray      # (E,) cut edges of class cls from state a to state b (> 0)
     roots: np.ndarray       # (k,) cut children (now roots) per state
 
-    def loglik(self, P: np.ndarray, Q, root_prior: str) -> float:
-        """The cut edges' log-likelihood under P (per class key), less
-        the root prior the pruning gives the cut children."""
-        used = self.counts > 0
+    def __post_init__(self):
+        key = self.keys[self.cls]
+        self.group = key // max(len(self.lu), 1)        # per entry: its edge group
+        self.t = self.lu[key % len(self.lu)] if len(self.lu) else np.zeros(len(key))   # and length
+
+    def n_classes(self, group: int) -> int:
+        """How many edge classes of ``group`` hold entries."""
+        return int((self.keys // max(len(self.lu), 1) == group).sum())
+
+    def loglik(self, p: np.ndarray, Q, root_prior: str) -> float:
+        """The cut edges' log-likelihood given every entry's P_cls[a, b] ``p``, less the root
+        prior the pruning gives the cut children."""
         with np.errstate(divide="ignore"):
-            ll = float(np.sum(self.counts[used] * np.log(P[used])))
+            ll = float(np.sum(self.counts * np.log(p)))
             if root_prior == "equal":
                 return ll + self.roots.sum() * np.log(len(self.roots))
             if root_prior == "stationary":
                 return ll - float(np.sum(self.roots[self.roots > 0] * np.log(stationary(Q)[self.roots > 0])))
         return ll                                   # fitzjohn: a known root weighs 1
 
-    def weights(self, P: np.ndarray) -> np.ndarray:
-        """d ll / d P per class (C, k, k): N / P."""
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.where(self.counts > 0, self.counts / P, 0.0)
+    def weights(self, p: np.ndarray) -> np.ndarray:
+        """d ll / d P per entry: N / P."""
+        with np.errstate(divide="ignore"):
+            return self.counts / p
 
 
 class Reduced(NamedTuple):
@@ -66,8 +79,7 @@ def split_known(lineage: Lineage, states: np.ndarray, lengths: np.ndarray, group
     cut = np.flatnonzero((parent >= 0) & (states >= 0))
     cut = cut[states[parent[cut]] >= 0]
     ukey, inv = np.unique(key[cut].astype(np.int64), return_inverse=True)
-    counts = np.zeros((len(ukey), k, k))
-    np.add.at(counts, (inv, states[parent[cut]], states[cut]), 1.0)
+    entry, counts = np.unique((inv * k + states[parent[cut]]) * k + states[cut], return_counts=True)
     par = parent.copy()
     par[cut] = -1
     # an unknown informative node keeps its edge (its first known descendant is reached from
@@ -85,6 +97,7 @@ def split_known(lineage: Lineage, states: np.ndarray, lengths: np.ndarray, group
     rest = Lineage.from_edges(lineage.ids[nodes], lineage.observed[nodes], lineage.created[nodes], child,
                               p[child], np.ones(len(child), np.int64), np.zeros(len(child), np.int8))
     roots = cut[attached[cut]]
-    known = KnownEdges(ukey, lu, counts, np.bincount(states[roots], minlength=k).astype(float))
+    known = KnownEdges(ukey, lu, entry // (k * k), entry // k % k, entry % k, counts.astype(float),
+                       np.bincount(states[roots], minlength=k).astype(float))
     return Reduced(rest, states[nodes], lengths[nodes], None if groups is None else np.asarray(groups)[nodes],
                    known)

@@ -41,6 +41,24 @@ IMPOSSIBLE = 1e300     # the negative log-likelihood standing for -inf while opt
 _FEW_LENGTHS = 64        # gradient: up to this many distinct lengths, work per length class
 
 
+# -- reductions over states ---------------------------------------------------------------
+def rowmax(a: np.ndarray) -> np.ndarray:
+    """``a.max(axis=-1)`` as k - 1 elementwise maxima of columns: numpy reduces a short last
+    axis row by row (about 30 ns a row), 20x slower than this for k = 3."""
+    out = a[..., 0].copy()
+    for j in range(1, a.shape[-1]):
+        np.maximum(out, a[..., j], out=out)
+    return out
+
+
+def rowsum(a: np.ndarray) -> np.ndarray:
+    """``a.sum(axis=-1)`` as k - 1 elementwise sums of columns (see :func:`rowmax`)."""
+    out = a[..., 0].copy()
+    for j in range(1, a.shape[-1]):
+        np.add(out, a[..., j], out=out)
+    return out
+
+
 # -- transition probabilities --------------------------------------------------------------
 def _eigen(Q: np.ndarray):
     """(w, V, V^-1) of Q, or None when V is ill-conditioned (Q not safely diagonalisable)."""
@@ -53,18 +71,28 @@ def _eigen(Q: np.ndarray):
     return w, v, np.linalg.inv(v)
 
 
+def _pairs_once(w: np.ndarray, m: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For Re sum_j e^{w_j t} m_j (m: the terms' weights along axis -1, from the eigenvectors of
+    a real Q): the eigenvalues to sum, their weights, and which are complex. A complex
+    eigenvalue's conjugate term is its conjugate, so only the one with Im w > 0 is kept, twice."""
+    if not np.iscomplexobj(w):
+        return w, m, np.zeros(len(w), bool)
+    keep = w.imag >= 0
+    return w[keep], m[..., keep] * np.where(w.imag[keep] > 0, 2.0, 1.0), w.imag[keep] > 0
+
+
 def _expm_many(Q: np.ndarray, t: np.ndarray) -> np.ndarray:
     """P(t) = expm(Q t) for a 1-d array of distinct lengths, shape (len(t), k, k)."""
     dec = _eigen(Q)
     if dec is None:
         p = np.array([linalg.expm(Q * ti) for ti in t]).reshape(len(t), len(Q), len(Q))
     else:
-        w, v, vi = dec
         k = len(Q)
         # P(t) = sum_j e^{w_j t} v_j vi_j^T: the real part of one (len(t), k) @ (k, k^2) product
-        e, m = np.exp(np.outer(t, w)), np.einsum("ij,jk->jik", v, vi).reshape(k, k * k)
+        w, m, cplx = _pairs_once(dec[0], np.einsum("ij,jk->ikj", dec[1], dec[2]).reshape(k * k, -1))
+        e, m = np.exp(np.outer(t, w)), m.T
         if np.iscomplexobj(e) or np.iscomplexobj(m):
-            e, m = np.hstack([e.real, e.imag]), np.vstack([m.real, -m.imag])
+            e, m = np.hstack([e.real, e.imag[:, cplx]]), np.vstack([m.real, -m.imag[cplx]])
         p = (e @ m).reshape(len(t), k, k)
         p[t == 0] = np.eye(k)                       # exactly: no change on a zero-length edge
     return np.clip(p, 0.0, 1.0, out=p)
@@ -110,6 +138,26 @@ def class_transitions(Q, keys: np.ndarray, lu: np.ndarray) -> np.ndarray:
     for g in np.unique(group):
         P[group == g] = _expm_many(Qs[g], length[group == g])
     return P
+
+
+def entry_transitions(Q, t: np.ndarray, a: np.ndarray, b: np.ndarray, group=None, decs=None) -> np.ndarray:
+    """P(t)[a, b] per entry (lengths ``t``, states a -> b) under Q, a (k, k) matrix or one per
+    ``group`` (G, k, k), entry by entry: sum_j e^{w_j t} V[a, j] V^-1[j, b] (``decs``: the
+    :func:`_eigen` of each Q, when made), or expm per distinct length where V is ill-conditioned."""
+    Q = np.asarray(Q, float)
+    Qs = Q[None] if Q.ndim == 2 else Q
+    decs = [_eigen(q) for q in Qs] if decs is None else decs
+    p = np.empty(len(t))
+    for g, (q, dec) in enumerate(zip(Qs, decs)):
+        sel = np.arange(len(t)) if len(Qs) == 1 else np.flatnonzero(group == g)
+        tg, ag, bg = t[sel], a[sel], b[sel]
+        if dec is None:
+            u, inv = np.unique(tg, return_inverse=True)
+            p[sel] = _expm_many(q, u)[inv, ag, bg]
+            continue
+        w, m, _ = _pairs_once(dec[0], dec[1][:, None, :] * dec[2].T[None, :, :])   # V[a, j] V^-1[j, b]
+        p[sel] = np.where(tg == 0, ag == bg, np.einsum("ej,ej->e", np.exp(np.outer(tg, w)), m[ag, bg]).real)
+    return np.clip(p, 0.0, 1.0, out=p)
 
 
 # -- likelihood ----------------------------------------------------------------------------
@@ -194,6 +242,7 @@ class MkData:
         self.levels = [self._level(nodes[lo:hi], parent[nodes[lo:hi]], cls[lo:hi], starts)
                        for lo, hi, starts in cuts]
         self.known_inner = np.flatnonzero((states >= 0) & (parent >= 0))
+        self._leaf = None
 
     def _level(self, nodes: np.ndarray, par: np.ndarray, cls: np.ndarray, starts: np.ndarray) -> _Level:
         st = self.states[nodes]
@@ -209,20 +258,20 @@ class MkData:
         return marked_below(lineage.parent, known)
 
     def _leaf_logs(self) -> np.ndarray:
-        """Initial log partials: 0 for unknown nodes, log indicator for known ones."""
-        acc = np.zeros((self.n, self.k))
-        known = np.flatnonzero(self.states >= 0)
-        acc[known] = -np.inf
-        acc[known, self.states[known]] = 0.0
-        return acc
+        """Initial log partials: 0 for unknown nodes, log indicator for known ones (a fresh
+        copy of them, made once)."""
+        if self._leaf is None:
+            self._leaf = np.where((self.states[:, None] < 0) | (self.states[:, None] == np.arange(self.k)),
+                                  0.0, -np.inf)
+        return self._leaf.copy()
 
     @staticmethod
     def _normalise(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Log partials -> (partials with row max 1, log scale); impossible rows give -inf."""
-        amax = a.max(axis=1)
-        amax = np.where(np.isfinite(amax), amax, 0.0)
+        amax = rowmax(a)
+        amax[~np.isfinite(amax)] = 0.0
         part = np.exp(a - amax[:, None])
-        c = part.max(axis=1)
+        c = rowmax(part)
         part /= np.where(c > 0, c, 1.0)[:, None]
         with np.errstate(divide="ignore"):          # impossible rows: log 0 = -inf, as documented
             return part, amax + np.log(c)
@@ -279,11 +328,12 @@ class MkData:
         elif root_prior == "stationary":
             w = np.broadcast_to(stationary(Q), part.shape)
         elif root_prior == "fitzjohn":
-            w = part / np.where(part.sum(axis=1) > 0, part.sum(axis=1), 1.0)[:, None]
+            total = rowsum(part)
+            w = part / np.where(total > 0, total, 1.0)[:, None]
         else:
             raise ValueError(f"root_prior must be one of {ROOT_PRIORS}, not {root_prior!r}")
         with np.errstate(divide="ignore"):
-            return float(np.sum(scale + np.log((w * part).sum(axis=1)))) + self.known_logs(acc)
+            return float(np.sum(scale + np.log(rowsum(w * part)))) + self.known_logs(acc)
 
 
 def log_likelihood(lineage: Lineage, states, Q, lengths, root_prior: str = "equal") -> float:
@@ -386,10 +436,14 @@ class _GradPlan(NamedTuple):
 
 
 def _class_rows(cls: np.ndarray, nclass: int):
-    """Per length class, the rows of ``cls`` in it (only when the lengths are few)."""
+    """Per length class, the rows of ``cls`` in it (only when the lengths are few): all of
+    them (a slice, no copies) when there is one class."""
     if nclass > _FEW_LENGTHS:
         return None
-    return [(c, np.flatnonzero(cls == c)) for c in range(nclass) if (cls == c).any()]
+    present = np.unique(cls)
+    if len(present) == 1:
+        return [(int(present[0]), slice(None))]
+    return [(c, np.flatnonzero(cls == c)) for c in present.tolist()]
 
 
 def _grad_plan(data: MkData, parent: np.ndarray) -> _GradPlan:
@@ -421,11 +475,12 @@ def _grad_plan(data: MkData, parent: np.ndarray) -> _GradPlan:
                      _class_rows(cls, nclass), cls, len(data.roots) + np.flatnonzero(~free[len(data.roots):]), free)
 
 
-def _logsumexp(a: np.ndarray, axis: int = -1) -> np.ndarray:
-    amax = a.max(axis=axis, keepdims=True)
-    amax = np.where(np.isfinite(amax), amax, 0.0)
+def _logsumexp(a: np.ndarray) -> np.ndarray:
+    """log sum exp over the last axis."""
+    amax = rowmax(a)
+    amax[~np.isfinite(amax)] = 0.0
     with np.errstate(divide="ignore"):
-        return np.log(np.exp(a - amax).sum(axis=axis)) + np.squeeze(amax, axis)
+        return np.log(rowsum(np.exp(a - amax[..., None]))) + amax
 
 
 def _down(data: MkData, plan: _GradPlan, P: np.ndarray):
@@ -439,7 +494,8 @@ def _down(data: MkData, plan: _GradPlan, P: np.ndarray):
 
     full = data.down(P, keep)
     acc = full[plan.order]
-    acc[plan.known] = data._leaf_logs()[plan.order[plan.known]]
+    known = data.states[plan.order[plan.known]]
+    acc[plan.known] = np.where(known[:, None] == np.arange(data.k), 0.0, -np.inf)
     return acc, logmsg, data.known_logs(full)
 
 
@@ -458,7 +514,7 @@ def _up(data: MkData, plan: _GradPlan, P: np.ndarray, acc, logmsg, root_logout, 
             lu = logu[rows]
             np.subtract(both[ppos], logmsg[rows], out=lu)
             np.nan_to_num(lu, copy=False, nan=-np.inf)      # impossible parent states: nothing
-            umax = lu.max(axis=1)
+            umax = rowmax(lu)
             umax[~np.isfinite(umax)] = 0.0
             u = np.exp(lu - umax[:, None])
             free = np.flatnonzero(plan.free[rows])          # known rows keep their clamp
@@ -487,7 +543,7 @@ def _edge_gradient(data: MkData, plan: _GradPlan, Q, dec, acc, logu, group=None)
     elif group is not None:
         sel = data.class_group[plan.classes_all] == group
         a, logu, t = a[sel], logu[sel], t[sel]
-    s = a.max(axis=1)
+    s = rowmax(a)
     s[~np.isfinite(s)] = 0.0
     s = s[:, None]
     with np.errstate(over="ignore", invalid="ignore"):
@@ -499,7 +555,18 @@ def _edge_gradient(data: MkData, plan: _GradPlan, Q, dec, acc, logu, group=None)
         for c, r in classes:
             s[c] = out[r].T @ lin[r]
         return class_gradient(Q, dec, data.unique_lengths, s)
-    return _rows_gradient(dec, t, out @ dec[1], lin @ dec[2].T)
+    return _rows_gradient(dec, t, _real_matmul(out, dec[1]), _real_matmul(lin, dec[2].T))
+
+
+def _real_matmul(x: np.ndarray, m: np.ndarray) -> np.ndarray:
+    """``x @ m`` for a real x and a possibly complex m, as two real products (numpy would
+    first copy x to complex and multiply complex numbers: 2.5x slower)."""
+    if not np.iscomplexobj(m):
+        return x @ m
+    out = np.empty((len(x), m.shape[1]), complex)
+    out.real = x @ m.real
+    out.imag = x @ m.imag
+    return out
 
 
 def _rows_gradient(dec, t: np.ndarray, ut: np.ndarray, lt: np.ndarray) -> np.ndarray:
@@ -510,9 +577,10 @@ def _rows_gradient(dec, t: np.ndarray, ut: np.ndarray, lt: np.ndarray) -> np.nda
     diff = w[:, None] - w[None, :]
     tmax = float(t.max(initial=0.0))
     near = (np.abs(diff) * tmax < 1e-2) & ~np.eye(len(w), dtype=bool)
+    eu = e * ut
     with np.errstate(divide="ignore", invalid="ignore"):
-        h = ((e * ut).T @ lt - ut.T @ (e * lt)) / diff
-    np.fill_diagonal(h, ((e * ut) * lt).T @ t)      # F_ii = t e^{w_i t}
+        h = (eu.T @ lt - ut.T @ (e * lt)) / diff
+    np.fill_diagonal(h, np.einsum("ni,ni->i", eu, lt * t[:, None]))      # F_ii = t e^{w_i t}
     if near.any():
         # F_ij = e^{w_i t} (1 - e^{-d t}) / d = e^{w_i t} sum_n (-d)^n t^(n+1) / (n+1)!
         series, fact, tn = 0.0, 1.0, np.ones_like(t)
@@ -544,16 +612,19 @@ def class_gradient(Q, dec, t: np.ndarray, s: np.ndarray) -> np.ndarray:
     return (vi.T @ h @ v.T).real
 
 
-def _known_gradient(known: KnownEdges, weights: np.ndarray, mine: np.ndarray, Q, dec) -> np.ndarray:
-    """G of the cut known -> known edges of the classes ``mine`` (``weights`` = N / P per
-    class): per class when the lengths are few, else edge by edge (rows of V and V^-1)."""
-    t = known.lu[known.keys[mine] % max(len(known.lu), 1)]
-    if not mine.any():
+def _known_gradient(known: KnownEdges, weights: np.ndarray, group: int, Q, dec) -> np.ndarray:
+    """G of the cut known -> known edges of ``group`` (``weights`` = N / P per entry): per
+    class when the lengths are few, else entry by entry (rows of V and V^-1)."""
+    mine = np.flatnonzero(known.group == group)
+    if not len(mine):
         return np.zeros(Q.shape)
-    if len(t) <= _FEW_LENGTHS:
-        return class_gradient(Q, dec, t, weights[mine])
-    c, a, b = np.nonzero(weights[mine])
-    return _rows_gradient(dec, t[c], dec[1][a] * weights[mine][c, a, b][:, None], dec[2][:, b].T)
+    a, b, wt = known.a[mine], known.b[mine], weights[mine]
+    if known.n_classes(group) <= _FEW_LENGTHS:
+        c, inv = np.unique(known.cls[mine], return_inverse=True)
+        s = np.zeros((len(c), len(Q), len(Q)))
+        s[inv, a, b] = wt
+        return class_gradient(Q, dec, known.lu[known.keys[c] % max(len(known.lu), 1)], s)
+    return _rows_gradient(dec, known.t[mine], dec[1][a] * wt[:, None], dec[2][:, b].T)
 
 
 def _stationary_grad(Q: np.ndarray, dq: np.ndarray) -> np.ndarray | None:
@@ -581,8 +652,8 @@ def _loglik_and_grad(data: MkData, plan: _GradPlan, model, x: np.ndarray, root_p
     Qs = np.array([model.q(xg) for xg in xs])
     decs = [_eigen(Q) for Q in Qs]
     P = data.transitions(Qs)
-    Pk = class_transitions(Qs, known.keys, known.lu)
-    kll = known.loglik(Pk, Qs[0], root_prior)
+    pk = entry_transitions(Qs, known.t, known.a, known.b, known.group, decs)
+    kll = known.loglik(pk, Qs[0], root_prior)
     acc, logmsg, below = _down(data, plan, P)
     root = acc[:plan.nroot]
     if root_prior == "equal":
@@ -600,8 +671,7 @@ def _loglik_and_grad(data: MkData, plan: _GradPlan, model, x: np.ndarray, root_p
     if (any(d is None for d in decs) and (plan.classes is None or len(known.keys) > _FEW_LENGTHS)) \
             or not np.isfinite(ll):
         return ll, None
-    kw = known.weights(Pk)
-    kgroup = known.keys // max(len(known.lu), 1)
+    kw = known.weights(pk)
     if root_prior == "fitzjohn":
         # d ll_r / d L_a = 2 L_a / sum L^2 - 1 / sum L: two up passes, subtracted
         lp = np.log(2.0) + root - _logsumexp(2 * root)[:, None]
@@ -613,7 +683,7 @@ def _loglik_and_grad(data: MkData, plan: _GradPlan, model, x: np.ndarray, root_p
     for g, (Q, dec, xg) in enumerate(zip(Qs, decs, xs)):
         grp = None if G == 1 else g
         gq = sum(sign * _edge_gradient(data, plan, Q, dec, acc, logu, grp) for logu, sign in ups)
-        gq = gq + _known_gradient(known, kw, kgroup == g, Q, dec)
+        gq = gq + _known_gradient(known, kw, g, Q, dec)
         dq = model.dq(xg)
         grad = np.einsum("mij,ij->m", dq, gq)
         if root_prior == "stationary":
@@ -711,7 +781,8 @@ def fit_mk(lineage: Lineage, states, lengths, model="ARD", root_prior: str = "eq
 
     def nll(x):
         Q = q_of(x)
-        ll = data.loglik(Q, root_prior) + known.loglik(class_transitions(Q, known.keys, known.lu), Q, root_prior)
+        pk = entry_transitions(Q, known.t, known.a, known.b, known.group)
+        ll = data.loglik(Q, root_prior) + known.loglik(pk, Q, root_prior)
         return -ll if np.isfinite(ll) else IMPOSSIBLE
 
     def nll_and_grad(x):
