@@ -46,7 +46,7 @@ import numpy as np
 
 from ..genome import Genome
 from ..lineage import Lineage
-from .newick import _quote_all, quote_label, write_forest
+from .newick import Forest, _quote_all, quote_label
 
 MISSING = "?"
 
@@ -116,8 +116,13 @@ def nexus_forest(lineage: Lineage, genome: Genome, roots: Iterable[int] | None =
     colours the branches by. See the module docstring for what the blocks hold. Arguments
     are checked on the call; the documents are built as the iterator is consumed.
     """
-    trees = _annotated_trees(lineage, genome, roots, lengths, ancestors, attributes, color_by)
-    return _documents(lineage, genome, trees, ancestors, figtree_block(color_by))
+    return nexus_documents(Forest(lineage, roots, lengths, ancestors, attributes), genome, color_by)
+
+
+def nexus_documents(forest: Forest, genome: Genome, color_by: str = "license") -> Iterator[tuple[int, str]]:
+    """The documents of :func:`nexus_forest` for the families of ``forest``."""
+    trees = forest.texts(nexus_tokens(forest, genome, color_by))
+    return _documents(forest.lineage, genome, trees, forest.ancestors, figtree_block(color_by))
 
 
 def nexus_collection(lineage: Lineage, genome: Genome, roots: Iterable[int] | None = None, lengths=None,
@@ -131,27 +136,32 @@ def nexus_collection(lineage: Lineage, genome: Genome, roots: Iterable[int] | No
     would be mostly ``?``; each node's values are in its annotations, and the documents of
     :func:`nexus_forest` carry the matrix of their family.
     """
-    roots = np.flatnonzero(lineage.parent < 0) if roots is None else np.fromiter(roots, np.int64)
-    trees = _annotated_trees(lineage, genome, roots, lengths, ancestors, attributes, color_by)
-    names = _quote_all(lineage.ids[roots].tolist(), "nexus")
-    block = "".join(f"\tTREE {name} = [&R] {tree}\n" for name, (_, tree) in zip(names.tolist(), trees))
-    taxa = _tips(lineage, np.flatnonzero(np.isin(lineage.root, roots)), ancestors)
-    return "\n".join(["#NEXUS\n", _taxa_block(_quote_all(lineage.ids[taxa].tolist(), "nexus").tolist()),
-                      f"BEGIN TREES;\n{block}END;\n", figtree_block(color_by)])
+    return nexus_collection_text(Forest(lineage, roots, lengths, ancestors, attributes), genome, color_by)
 
 
-def _annotated_trees(lineage: Lineage, genome: Genome, roots, lengths, ancestors: str,
-                     attributes: Mapping[str, np.ndarray] | None, color_by: str) -> Iterator[tuple[int, str]]:
-    """The arguments checked, then ``(root, tree)`` in NEXUS dialect, ``color_by`` never absent."""
-    attributes = attributes or {}
-    if color_by not in attributes:
-        raise ValueError(f"color_by={color_by!r} is not one of the attributes ({', '.join(attributes) or 'none'})")
-    if genome.matrix.shape[0] != lineage.n:
-        raise ValueError(f"the genome has {genome.matrix.shape[0]} rows, the lineage {lineage.n} nodes")
-    coloured = np.asarray(attributes[color_by], object).copy()
-    coloured[[v is None for v in coloured]] = MISSING          # a legend entry, not black
-    attributes = {**attributes, color_by: coloured}
-    return write_forest(lineage, roots, lengths, ancestors, attributes, dialect="nexus")
+def nexus_collection_text(forest: Forest, genome: Genome, color_by: str = "license") -> str:
+    """The document of :func:`nexus_collection` for the families of ``forest``."""
+    tokens = nexus_tokens(forest, genome, color_by)
+    if forest.lay is None:
+        taxa, names = [], np.empty(0, object)
+    else:
+        labels = forest.labels("nexus")
+        taxa = labels[np.searchsorted(forest.lay.nodes, _tips(forest.lineage, forest.lay.nodes, forest.ancestors))]
+        names = labels[forest.top]
+    block = forest.text(tokens, "\tTREE " + names + " = [&R] ")
+    return "\n".join(["#NEXUS\n", _taxa_block(list(taxa)), f"BEGIN TREES;\n{block}END;\n",
+                      figtree_block(color_by)])
+
+
+def nexus_tokens(forest: Forest, genome: Genome, color_by: str) -> np.ndarray:
+    """The arguments checked, then the tokens of ``forest`` in NEXUS dialect, ``color_by``
+    never absent (:data:`MISSING`, a legend entry, not black)."""
+    if color_by not in forest.attributes:
+        raise ValueError(f"color_by={color_by!r} is not one of the attributes "
+                         f"({', '.join(forest.attributes) or 'none'})")
+    if genome.matrix.shape[0] != forest.lineage.n:
+        raise ValueError(f"the genome has {genome.matrix.shape[0]} rows, the lineage {forest.lineage.n} nodes")
+    return forest.tokens("nexus", fill={color_by: MISSING})
 
 
 def _documents(lineage: Lineage, genome: Genome, trees: Iterator[tuple[int, str]], ancestors: str,
