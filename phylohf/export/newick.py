@@ -122,37 +122,42 @@ def _value(v, dialect: str) -> str | None:
     return "{" + ",".join(items) + "}" if dialect == "nexus" else LIST_SEP.join(items)
 
 
-def _comments(attributes: Mapping[str, np.ndarray], nodes: np.ndarray, n: int, dialect: str) -> list[str]:
-    """``[&&NHX:k=v:...]`` (NEXUS: ``[&k=v,...]``) for each of ``nodes``, ``""`` when it has none."""
+def _comments(attributes: Mapping[str, np.ndarray], nodes: np.ndarray, n: int, dialect: str) -> np.ndarray:
+    """``[&&NHX:k=v:...]`` (NEXUS: ``[&k=v,...]``) for each of ``nodes``, ``""`` when it has none;
+    each distinct combination of values is written once."""
     head, sep = ("[&", ",") if dialect == "nexus" else ("[&&NHX:", ":")
-    cols = []
+    combo, bound, cols = np.zeros(len(nodes), np.int64), 1, []
     for key, values in attributes.items():
         if not _NHX_KEY.fullmatch(key):
             raise ValueError(f"NHX attribute name {key!r} must match {_NHX_KEY.pattern}")
         if len(values) != n:
             raise ValueError(f"attribute {key!r} must have one value per node ({n}), got {len(values)}")
-        cols.append(_fields(key, np.asarray(values, object)[nodes], dialect))
-    out = np.full(len(nodes), "", object)
-    first = np.ones(len(nodes), bool)                     # no field written yet
-    for fields in cols:
-        text = np.array(fields, object)
-        has = np.flatnonzero(text != None)                # noqa: E711  (elementwise)
-        out[has] += np.where(first[has], head, sep).astype(object) + text[has]
-        first[has] = False
-    out[~first] += "]"
-    return out.tolist()
+        codes, texts = _fields(key, np.asarray(values, object)[nodes], dialect)
+        if bound * len(texts) >= 2**62:                                  # renumber before it overflows
+            _, combo = np.unique(combo, return_inverse=True)
+            bound = len(nodes)
+        combo, bound = combo * len(texts) + codes, bound * max(len(texts), 1)
+        cols.append((codes, texts))
+    _, first, combo = np.unique(combo, return_index=True, return_inverse=True)
+    written = []
+    for i in first.tolist():
+        fields = [t for t in (texts[codes[i]] for codes, texts in cols) if t is not None]
+        written.append(head + sep.join(fields) + "]" if fields else "")
+    return np.array(written, object)[combo]
 
 
-def _fields(key: str, values: np.ndarray, dialect: str) -> list[str | None]:
-    """``key=value`` text of each value (None when absent), formatting each distinct value once."""
+def _fields(key: str, values: np.ndarray, dialect: str) -> tuple[np.ndarray, list[str | None]]:
+    """The code of each value and the ``key=value`` text of each code (None when absent),
+    formatting each distinct value once."""
     values = values.tolist()
     keys = [tuple(v) if v.__class__ is list else v for v in values]
     one = dict(zip(keys, values))                                        # a value of each distinct key
     if len({k.__class__ for k in one} & {bool, int, float}) > 1:         # True == 1 == 1.0 as keys:
         keys = [(k.__class__, k) for k in keys]                          # tell them apart by type
         one = dict(zip(keys, values))
-    text = {k: None if (t := _value(v, dialect)) is None else f"{key}={t}" for k, v in one.items()}
-    return [text[k] for k in keys]
+    code = {k: i for i, k in enumerate(one)}
+    texts = [None if (t := _value(v, dialect)) is None else f"{key}={t}" for v in one.values()]
+    return np.fromiter(map(code.__getitem__, keys), np.int64, len(keys)), texts
 
 
 def decode_nhx_value(raw: str) -> str | list[str]:
@@ -306,7 +311,7 @@ class Forest:
                     filled = np.asarray(attributes[key], object).copy()
                     filled[[v is None for v in filled]] = value
                     attributes[key] = filled
-            return np.array(_comments(attributes, self.lay.nodes, self.lineage.n, head), object)
+            return _comments(attributes, self.lay.nodes, self.lineage.n, head)
         return self._once(("comments", head, tuple(fill.items())), make)
 
     def tokens(self, dialect: str = "newick", annotated: bool = True,

@@ -55,10 +55,21 @@ def file_names(ids: list[str]) -> list[str]:
             if folded[n.lower()] > 1 or len(n) > MAX_NAME else n for n, i in zip(names, ids)]
 
 
-def _tokens(genome: Genome, group: str, nodes: np.ndarray) -> list[list[str]]:
+def _values(genome: Genome, group: str, nodes: np.ndarray, as_list: bool) -> np.ndarray:
+    """The tokens of ``group`` each of ``nodes`` carries: its first, or with ``as_list`` all of
+    them as a list; None where it declares none (or, without ``as_list``, carries none)."""
     sub = genome.group(group)[nodes].tocsr()
-    tokens = genome.traits[genome.columns(group)][sub.indices].tolist()
-    return [tokens[a:b] for a, b in zip(sub.indptr[:-1].tolist(), sub.indptr[1:].tolist())]
+    tokens = genome.traits[genome.columns(group)][sub.indices]
+    declared = genome.is_declared(group)[nodes]
+    out = np.full(len(nodes), None, object)
+    if as_list:
+        tokens = tokens.tolist()
+        bounds = zip(sub.indptr[:-1][declared].tolist(), sub.indptr[1:][declared].tolist())
+        out[declared] = np.fromiter((tokens[a:b] for a, b in bounds), object, int(declared.sum()))
+    else:
+        first = declared & (np.diff(sub.indptr) > 0)
+        out[first] = tokens[sub.indptr[:-1][first]]
+    return out
 
 
 def node_attributes(lineage: Lineage, genome: Genome, nodes: np.ndarray) -> dict[str, np.ndarray]:
@@ -72,12 +83,8 @@ def node_attributes(lineage: Lineage, genome: Genome, nodes: np.ndarray) -> dict
     out: dict[str, np.ndarray] = {}
     for name, group in (("license", "license"), ("languages", "language"), ("task", "task"),
                         ("library", "library")):
-        values = np.full(n, None, object)
-        declared = genome.is_declared(group)[nodes]
-        vals = _tokens(genome, group, nodes)
-        values[nodes[declared]] = [v if name in LIST_ATTRIBUTES else v[0]
-                                   for v, d in zip(vals, declared) if d]
-        out[name] = values
+        out[name] = np.full(n, None, object)
+        out[name][nodes] = _values(genome, group, nodes, name in LIST_ATTRIBUTES)
     out["relation"] = np.full(n, None, object)
     has = lineage.relation >= 0
     out["relation"][has] = np.asarray(RELATIONS, object)[lineage.relation[has]]
