@@ -123,32 +123,33 @@ def _value(v, dialect: str) -> str | None:
 
 
 def _comments(attributes: Mapping[str, np.ndarray], nodes: np.ndarray, n: int, dialect: str) -> np.ndarray:
-    """``[&&NHX:k=v:...]`` (NEXUS: ``[&k=v,...]``) for each of ``nodes``, ``""`` when it has none;
-    each distinct combination of values is written once."""
-    head, sep = ("[&", ",") if dialect == "nexus" else ("[&&NHX:", ":")
+    """``[&&NHX:k=v:...]`` (NEXUS: ``[&k=v,...]``) for each of ``nodes``, ``""`` when it has none."""
+    return _written(_combinations(attributes, nodes, n), dialect)
+
+
+def _combinations(attributes: Mapping[str, np.ndarray], nodes: np.ndarray, n: int
+                  ) -> tuple[list[tuple[str, list, np.ndarray]], np.ndarray]:
+    """The distinct combinations of attribute values of ``nodes``: per attribute (name, its
+    distinct values, the value's code in each combination), and each node's combination."""
     combo, bound, cols = np.zeros(len(nodes), np.int64), 1, []
     for key, values in attributes.items():
         if not _NHX_KEY.fullmatch(key):
             raise ValueError(f"NHX attribute name {key!r} must match {_NHX_KEY.pattern}")
         if len(values) != n:
             raise ValueError(f"attribute {key!r} must have one value per node ({n}), got {len(values)}")
-        codes, texts = _fields(key, np.asarray(values, object)[nodes], dialect)
-        if bound * len(texts) >= 2**62:                                  # renumber before it overflows
+        codes, distinct = _codes(np.asarray(values, object)[nodes])
+        if bound * len(distinct) >= 2**62:                               # renumber before it overflows
             _, combo = np.unique(combo, return_inverse=True)
             bound = len(nodes)
-        combo, bound = combo * len(texts) + codes, bound * max(len(texts), 1)
-        cols.append((codes, texts))
+        combo, bound = combo * len(distinct) + codes, bound * max(len(distinct), 1)
+        cols.append((key, distinct, codes))
     _, first, combo = np.unique(combo, return_index=True, return_inverse=True)
-    written = []
-    for i in first.tolist():
-        fields = [t for t in (texts[codes[i]] for codes, texts in cols) if t is not None]
-        written.append(head + sep.join(fields) + "]" if fields else "")
-    return np.array(written, object)[combo]
+    return [(key, distinct, codes[first]) for key, distinct, codes in cols], combo
 
 
-def _fields(key: str, values: np.ndarray, dialect: str) -> tuple[np.ndarray, list[str | None]]:
-    """The code of each value and the ``key=value`` text of each code (None when absent),
-    formatting each distinct value once."""
+def _codes(values: np.ndarray) -> tuple[np.ndarray, list]:
+    """The code of each value and the distinct values (lists compared as tuples; ``True``,
+    ``1`` and ``1.0`` kept apart)."""
     values = values.tolist()
     keys = [tuple(v) if v.__class__ is list else v for v in values]
     one = dict(zip(keys, values))                                        # a value of each distinct key
@@ -156,8 +157,26 @@ def _fields(key: str, values: np.ndarray, dialect: str) -> tuple[np.ndarray, lis
         keys = [(k.__class__, k) for k in keys]                          # tell them apart by type
         one = dict(zip(keys, values))
     code = {k: i for i, k in enumerate(one)}
-    texts = [None if (t := _value(v, dialect)) is None else f"{key}={t}" for v in one.values()]
-    return np.fromiter(map(code.__getitem__, keys), np.int64, len(keys)), texts
+    return np.fromiter(map(code.__getitem__, keys), np.int64, len(keys)), list(one.values())
+
+
+def _written(combinations, dialect: str, fill: Mapping[str, str] | None = None) -> np.ndarray:
+    """The comment of each node of :func:`_combinations`, each combination formatted once;
+    ``fill``: attribute -> the value written where it is None."""
+    cols, combo = combinations
+    head, sep = ("[&", ",") if dialect == "nexus" else ("[&&NHX:", ":")
+    fill = fill or {}
+    texts = []
+    for key, distinct, codes in cols:
+        values = [fill[key] if v is None and key in fill else v for v in distinct]
+        text = [None if (t := _value(v, dialect)) is None else f"{key}={t}" for v in values]
+        texts.append([text[c] for c in codes.tolist()])
+    count = int(combo.max()) + 1 if len(combo) else 0
+    written = []
+    for fields in zip(*texts) if texts else [()] * count:
+        present = [f for f in fields if f is not None]
+        written.append(head + sep.join(present) + "]" if present else "")
+    return np.array(written, object)[combo]
 
 
 def decode_nhx_value(raw: str) -> str | list[str]:
@@ -303,16 +322,9 @@ class Forest:
         attribute -> the value written where it is absent (None)."""
         fill = dict(sorted((fill or {}).items()))
         head = "nexus" if dialect == "nexus" else "nhx"                  # Newick and NHX write the same
-        def make():
-            attributes = self.attributes
-            if fill:
-                attributes = {**attributes}
-                for key, value in fill.items():
-                    filled = np.asarray(attributes[key], object).copy()
-                    filled[[v is None for v in filled]] = value
-                    attributes[key] = filled
-            return _comments(attributes, self.lay.nodes, self.lineage.n, head)
-        return self._once(("comments", head, tuple(fill.items())), make)
+        combinations = self._once("combinations", lambda: _combinations(self.attributes, self.lay.nodes,
+                                                                        self.lineage.n))
+        return self._once(("comments", head, tuple(fill.items())), lambda: _written(combinations, head, fill))
 
     def tokens(self, dialect: str = "newick", annotated: bool = True,
                fill: Mapping[str, str] | None = None) -> np.ndarray:
