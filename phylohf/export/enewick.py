@@ -205,8 +205,7 @@ def _splice(lin: Lineage, lay, tokens: np.ndarray, plan: Reticulations, extra_le
     if not len(c):
         return
     kids, at = np.unique(c, return_index=True)
-    for v, k in zip(kids.tolist(), h[at].tolist()):
-        i = 2 * int(np.searchsorted(lay.nodes, v)) + 1
+    for v, i, k in zip(kids.tolist(), (2 * np.searchsorted(lay.nodes, kids) + 1).tolist(), h[at].tolist()):
         label = quote_label(lin.ids[v])
         tokens[i] = _relabel(tokens[i], label, f"{label}#H{k}")
     length = [""] * len(c) if extra_lengths is None else _format_lengths(extra_lengths[plan.edge[drawn]])

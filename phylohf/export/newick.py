@@ -336,8 +336,11 @@ class Forest:
         if lay is None:
             return np.empty(0, object)
         labels = self.labels(dialect)
+        close = self._once(("close", dialect), lambda: np.where(lay.internal, ")", "").astype(object)
+                           + labels + self.length_text())
         comments = self.comments(dialect, fill) if annotated else np.full(len(lay.nodes), "", object)
-        close = np.where(lay.internal, ")", "").astype(object) + labels + self.length_text() + comments
+        if annotated:
+            close = close + comments
         def make():
             comma = np.where(lay.first, "", ",")
             comma[self.top] = ""

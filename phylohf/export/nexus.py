@@ -46,7 +46,7 @@ import numpy as np
 
 from ..genome import Genome
 from ..lineage import Lineage
-from .newick import Forest, _quote_all, quote_label
+from .newick import Forest, _quote_all
 
 MISSING = "?"
 
@@ -122,7 +122,7 @@ def nexus_forest(lineage: Lineage, genome: Genome, roots: Iterable[int] | None =
 def nexus_documents(forest: Forest, genome: Genome, color_by: str = "license") -> Iterator[tuple[int, str]]:
     """The documents of :func:`nexus_forest` for the families of ``forest``."""
     trees = forest.texts(nexus_tokens(forest, genome, color_by))
-    return _documents(forest.lineage, genome, trees, forest.ancestors, figtree_block(color_by))
+    return _documents(forest, genome, trees, figtree_block(color_by)) if forest.lay is not None else iter(())
 
 
 def nexus_collection(lineage: Lineage, genome: Genome, roots: Iterable[int] | None = None, lengths=None,
@@ -164,27 +164,29 @@ def nexus_tokens(forest: Forest, genome: Genome, color_by: str) -> np.ndarray:
     return forest.tokens("nexus", fill={color_by: MISSING})
 
 
-def _documents(lineage: Lineage, genome: Genome, trees: Iterator[tuple[int, str]], ancestors: str,
-               figtree: str) -> Iterator[tuple[int, str]]:
+def _documents(forest: Forest, genome: Genome, trees: Iterator[tuple[int, str]], figtree: str
+               ) -> Iterator[tuple[int, str]]:
     """The documents of :func:`nexus_forest`, one per written tree; what each needs is sliced
-    from arrays over every family (taxa, their labels, the traits they carry, by family)."""
-    order = np.argsort(lineage.root, kind="stable")                  # families, each in node order
+    from arrays over the families of ``forest`` (taxa, their labels, the traits they carry)."""
+    lineage, nodes = forest.lineage, forest.lay.nodes
+    order = nodes[np.argsort(lineage.root[nodes], kind="stable")]    # families, each in node order
     bounds = np.searchsorted(lineage.root[order], np.arange(lineage.n + 1))
     tip = np.zeros(lineage.n, bool)
-    tip[_tips(lineage, order, ancestors)] = True
+    tip[_tips(lineage, order, forest.ancestors)] = True
     taxa_at = np.r_[0, np.cumsum(tip[order])]                        # taxa of a family: taxa[taxa_at[a]:...]
     taxa = order[tip[order]]
     rank = np.zeros(lineage.n, np.int64)                             # of a taxon among its family's
     rank[taxa] = np.arange(len(taxa)) - taxa_at[bounds[lineage.root[taxa]]]
-    labels = _quote_all(lineage.ids[taxa].tolist(), "nexus").tolist()
+    quoted = forest.labels("nexus")
+    labels = quoted[np.searchsorted(nodes, taxa)].tolist()
     pairs, at = _pairs(genome, order)
     width = max(genome.matrix.shape[1], 1)
     used = np.sort(lineage.root[pairs[:, 0]] * width + pairs[:, 1])    # (family, trait) pairs, sorted
     used = used[np.r_[True, used[1:] != used[:-1]]] if len(used) else used   # (np.unique: hash collisions)
     used_at = np.searchsorted(used // width, np.arange(lineage.n + 1))
     used = used % width
-    char_labels = np.array([quote_label(n, "nexus") for n in genome.names], object)
-    for root, tree in trees:
+    char_labels = _quote_all(genome.names, "nexus")
+    for (root, tree), name in zip(trees, quoted[forest.top].tolist()):
         a, b = bounds[root], bounds[root + 1]
         t0, t1 = taxa_at[a], taxa_at[b]
         fam_pairs = pairs[at[a]:at[b]]
@@ -193,6 +195,6 @@ def _documents(lineage: Lineage, genome: Genome, trees: Iterator[tuple[int, str]
         blocks = [_taxa_block(labels[t0:t1]),
                   _characters_block(genome, used[used_at[root]:used_at[root + 1]], carried, taxa[t0:t1],
                                     labels[t0:t1], char_labels),
-                  f"BEGIN TREES;\n\tTREE {quote_label(str(lineage.ids[root]), 'nexus')} = [&R] {tree}\nEND;\n",
+                  f"BEGIN TREES;\n\tTREE {name} = [&R] {tree}\nEND;\n",
                   figtree]
         yield root, "#NEXUS\n\n" + "\n".join(b for b in blocks if b)
