@@ -162,7 +162,7 @@ def nexus_tokens(forest: Forest, genome: Genome, color_by: str) -> np.ndarray:
     return forest.tokens("nexus", fill={color_by: MISSING})
 
 
-CELLS = 1 << 24          # matrix cells made at once (NEXUS documents are made in chunks of families)
+CELLS = 1 << 20          # matrix cells made at once (NEXUS documents are made in chunks of families)
 
 
 def _documents(forest: Forest, genome: Genome, trees: Iterator[tuple[int, str]], figtree: str
@@ -187,12 +187,18 @@ def _documents(forest: Forest, genome: Genome, trees: Iterator[tuple[int, str]],
     char_labels = _quote_all(genome.names, "nexus")[used % width].tolist()
     first, n_taxa = taxa_at[bounds[roots]], taxa_at[bounds[roots + 1]] - taxa_at[bounds[roots]]
     n_cols = used_at[roots + 1] - used_at[roots]
-    cells = np.cumsum(n_taxa * n_cols)
-    cuts = np.unique(np.r_[0, np.searchsorted(cells, np.arange(1, cells[-1] // CELLS + 1) * CELLS), len(roots)])
+    size = n_taxa * n_cols
+    cells, big = np.cumsum(size), np.flatnonzero(size >= CELLS)      # a big family is a chunk of its own
+    cuts = np.unique(np.r_[0, np.searchsorted(cells, np.arange(1, cells[-1] // CELLS + 1) * CELLS),
+                           big, big + 1, len(roots)])
     trees, names = iter(trees), iter(quoted[forest.top].tolist())
     for f0, f1 in zip(cuts[:-1].tolist(), cuts[1:].tolist()):
-        rows = _matrix_rows(genome, lineage, taxa, used, used_at, width, first[f0:f1], n_taxa[f0:f1],
-                            n_cols[f0:f1], roots[f0:f1])
+        if size[f0] >= CELLS:
+            r, a = roots[f0], first[f0]
+            rows = _family_rows(genome, taxa[a:a + n_taxa[f0]], used[used_at[r]:used_at[r + 1]] % width)
+        else:
+            rows = _matrix_rows(genome, lineage, taxa, used, used_at, width, first[f0:f1], n_taxa[f0:f1],
+                                n_cols[f0:f1], roots[f0:f1])
         row_at = np.r_[0, np.cumsum(n_taxa[f0:f1])].tolist()
         for k, (a, n, r) in enumerate(zip(first[f0:f1].tolist(), n_taxa[f0:f1].tolist(), roots[f0:f1].tolist())):
             root, tree = next(trees)
@@ -224,3 +230,17 @@ def _matrix_rows(genome: Genome, lineage: Lineage, taxa: np.ndarray, used: np.nd
     cells[~genome.declared[taxon, genome.trait_group[key % width]]] = ord(MISSING)
     text = cells.tobytes().decode("ascii")
     return [text[b - c:b] for b, c in zip(row_end.tolist(), cols_of.tolist())]
+
+
+def _family_rows(genome: Genome, taxa: np.ndarray, cols: np.ndarray) -> list[str]:
+    """The rows of :func:`_matrix_rows` for one family's ``taxa`` over its traits ``cols``
+    (sorted), as a matrix: ``?`` set for each run of columns of one trait group."""
+    cells = np.full((len(taxa), len(cols)), ord("0"), np.uint8)
+    pairs, at = _pairs(genome, taxa)
+    cells[np.repeat(np.arange(len(taxa)), np.diff(at)), np.searchsorted(cols, pairs[:, 1])] = ord("1")
+    group = genome.trait_group[cols]
+    runs = np.flatnonzero(np.r_[True, group[1:] != group[:-1], True])
+    for c0, c1 in zip(runs[:-1].tolist(), runs[1:].tolist()):
+        cells[~genome.declared[taxa, group[c0]], c0:c1] = ord(MISSING)
+    text, n = cells.tobytes().decode("ascii"), len(cols)
+    return [text[i:i + n] for i in range(0, len(text), n)]
