@@ -8,7 +8,10 @@ Writing
     whose positions follow from subtree sizes and pre-order numbers, and every event
     becomes one token: ``open(v)`` is ``,`` (if ``v`` has an earlier sibling) plus ``(``
     (if ``v`` has children); ``close(v)`` is ``)`` (if it has children), the label,
-    ``:length`` and the NHX comment. Children come in node-index order.
+    ``:length`` and the NHX comment. Children come in node-index order. A
+    :class:`Forest` lays out the families once and makes each piece of text (labels per
+    dialect, lengths, the comment of each distinct combination of attribute values) once,
+    so the writers of every format share them.
 
 Conventions
     * Labels are written bare unless they contain whitespace, ``()[]{}':;,="#\\`` or
