@@ -13,8 +13,10 @@ from ete3 import Tree
 
 from phylohf.cli import main
 from phylohf.export.enewick import read_enewick
+from phylohf.export import nexus
 from phylohf.export.newick import read_newick_trees
-from phylohf.export.trees import FORMATS, export_trees, read_index
+from phylohf.export.nexus import nexus_forest
+from phylohf.export.trees import FORMATS, export_trees, node_attributes, read_index
 from phylohf.families import families
 from phylohf.lineage import NO_DATE, Lineage
 from test_nexus import FIGTREE_JAR, TRAITS, genome
@@ -157,3 +159,21 @@ def test_the_command_line(store, tmp_path, capsys):  # noqa: F811
     assert sorted(p.name for p in out.iterdir()) == ["forest.nex", "forest.nwk", "index.tsv"]
     assert [(r["root"], r["newick"], r["tree"]) for r in read_index(out / "index.tsv")] == [
         ("meta/base", "forest.nwk", "1"), ("gone/deleted", "forest.nwk", "2")]
+
+
+@pytest.mark.parametrize("ancestors", ["internal", "tips"])
+def test_nexus_matrices_do_not_depend_on_how_families_are_chunked(monkeypatch, ancestors):
+    # families' matrix rows are made in chunks of CELLS cells, a family of CELLS or more as one matrix
+    lin, _ = forest()
+    n = lin.n
+    g = genome(n, {v: [v % 2, *([2 + v % 2] if v % 3 == 0 else []), *([4] if v % 4 == 0 else [])] for v in range(n)},
+               {"license": list(range(n)), "language": [v for v in range(n) if v % 3 == 0 or v % 5 == 0],
+                "task": [v for v in range(n) if v % 4 == 0 or v % 6 == 1]})
+    attrs = node_attributes(lin, g, np.arange(n))
+    made = {}
+    for cells in (nexus.CELLS, 7, 1):
+        monkeypatch.setattr(nexus, "CELLS", cells)
+        made[cells] = dict(nexus_forest(lin, g, None, None, ancestors, attrs))
+    assert made[1] == made[7] == made[max(made)]
+    matrices = [d.split("MATRIX\n")[1].split("\t;")[0] for d in made[1].values() if "MATRIX" in d]
+    assert len(matrices) > 3 and set("".join(matrices)) >= set("01?")

@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..lineage import Lineage
-from .newick import _TOKEN, _comments, _forest, _format_lengths, _joined, _layout, quote_label, read_newick
+from .newick import _TOKEN, Forest, _comments, _format_lengths, quote_label, read_newick
 
 DRAWN, OTHER_FAMILY, DUPLICATE, CYCLE = range(4)
 STATUS = ("drawn", "other_family", "duplicate", "cycle")
@@ -140,15 +140,15 @@ def _plan(lin: Lineage, nodes: np.ndarray, pre: np.ndarray, size: np.ndarray) ->
     return Reticulations(edge, c, p, status, hybrid)
 
 
-def reticulations(lineage: Lineage, roots: Iterable[int] | None = None) -> Reticulations:
-    """What :func:`enewick_forest` does with each further parent of the families ``roots``."""
-    roots = _roots(lineage, roots)
-    lay = _layout(lineage, roots)
-    return _plan(lineage, lay.nodes, _preorder(lay), lay.size)
-
-
-def _roots(lineage: Lineage, roots) -> np.ndarray:
-    return np.flatnonzero(lineage.parent < 0) if roots is None else np.fromiter(roots, np.int64)
+def reticulations(lineage: Lineage, roots: Iterable[int] | None = None, forest: Forest | None = None
+                  ) -> Reticulations:
+    """What :func:`enewick_forest` does with each further parent of the families ``roots``
+    (or of those of ``forest``, laid out already)."""
+    forest = forest or Forest(lineage, roots)
+    if forest.lay is None:
+        none = np.empty(0, np.int64)
+        return Reticulations(none, none, none, none.astype(np.int8), none)
+    return _plan(lineage, forest.lay.nodes, _preorder(forest.lay), forest.lay.size)
 
 
 def _preorder(lay) -> np.ndarray:
@@ -168,20 +168,27 @@ def enewick_forest(lineage: Lineage, roots: Iterable[int] | None = None, lengths
     ``extra_lengths``: float per reticulation edge of ``lineage`` (NaN: unknown).
     See the module docstring for what is drawn and how.
     """
-    forest = _forest(lineage, roots, lengths, ancestors, attributes, "newick")
-    if forest is None:
-        return iter(())
+    forest = Forest(lineage, roots, lengths, ancestors, attributes)
+    return forest.texts(network_tokens(forest, extra_lengths))
+
+
+def network_tokens(forest: Forest, extra_lengths=None, plan: Reticulations | None = None) -> np.ndarray:
+    """The tokens of ``forest`` (Newick, annotated) with its reticulations spliced in (``plan``:
+    :func:`reticulations` of ``forest``, made when not given)."""
+    lineage = forest.lineage
     if extra_lengths is not None:
         extra_lengths = np.asarray(extra_lengths, float)
         if extra_lengths.shape != lineage.extra_child.shape or np.isinf(extra_lengths).any():
             raise ValueError(f"extra_lengths must hold one finite value or NaN per reticulation edge "
                              f"({len(lineage.extra_child)}), got shape {extra_lengths.shape}")
-    lay, tokens = forest.lay, forest.tokens
-    plan = _plan(lineage, lay.nodes, _preorder(lay), lay.size)
-    _splice(lineage, lay, tokens, plan, extra_lengths)
-    if ancestors == "tips":
-        _sample_new_parents(lineage, lay, tokens, plan, lengths is not None, attributes)
-    return _joined(forest)
+    tokens = forest.tokens("newick")
+    if forest.lay is None:
+        return tokens
+    plan = plan or reticulations(lineage, forest=forest)
+    _splice(lineage, forest.lay, tokens, plan, extra_lengths)
+    if forest.ancestors == "tips":
+        _sample_new_parents(lineage, forest.lay, tokens, plan, forest.lengths is not None, forest.attributes)
+    return tokens
 
 
 def _relabel(token: str, old: str, new: str) -> str:
@@ -198,8 +205,7 @@ def _splice(lin: Lineage, lay, tokens: np.ndarray, plan: Reticulations, extra_le
     if not len(c):
         return
     kids, at = np.unique(c, return_index=True)
-    for v, k in zip(kids.tolist(), h[at].tolist()):
-        i = 2 * int(np.searchsorted(lay.nodes, v)) + 1
+    for v, i, k in zip(kids.tolist(), (2 * np.searchsorted(lay.nodes, kids) + 1).tolist(), h[at].tolist()):
         label = quote_label(lin.ids[v])
         tokens[i] = _relabel(tokens[i], label, f"{label}#H{k}")
     length = [""] * len(c) if extra_lengths is None else _format_lengths(extra_lengths[plan.edge[drawn]])

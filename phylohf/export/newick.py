@@ -8,7 +8,10 @@ Writing
     whose positions follow from subtree sizes and pre-order numbers, and every event
     becomes one token: ``open(v)`` is ``,`` (if ``v`` has an earlier sibling) plus ``(``
     (if ``v`` has children); ``close(v)`` is ``)`` (if it has children), the label,
-    ``:length`` and the NHX comment. Children come in node-index order.
+    ``:length`` and the NHX comment. Children come in node-index order. A
+    :class:`Forest` lays out the families once and makes each piece of text (labels per
+    dialect, lengths, the comment of each distinct combination of attribute values) once,
+    so the writers of every format share them.
 
 Conventions
     * Labels are written bare unless they contain whitespace, ``()[]{}':;,="#\\`` or
@@ -122,37 +125,61 @@ def _value(v, dialect: str) -> str | None:
     return "{" + ",".join(items) + "}" if dialect == "nexus" else LIST_SEP.join(items)
 
 
-def _comments(attributes: Mapping[str, np.ndarray], nodes: np.ndarray, n: int, dialect: str) -> list[str]:
+def _comments(attributes: Mapping[str, np.ndarray], nodes: np.ndarray, n: int, dialect: str) -> np.ndarray:
     """``[&&NHX:k=v:...]`` (NEXUS: ``[&k=v,...]``) for each of ``nodes``, ``""`` when it has none."""
-    head, sep = ("[&", ",") if dialect == "nexus" else ("[&&NHX:", ":")
-    cols = []
+    return _written(_combinations(attributes, nodes, n), dialect)
+
+
+def _combinations(attributes: Mapping[str, np.ndarray], nodes: np.ndarray, n: int
+                  ) -> tuple[list[tuple[str, list, np.ndarray]], np.ndarray]:
+    """The distinct combinations of attribute values of ``nodes``: per attribute (name, its
+    distinct values, the value's code in each combination), and each node's combination."""
+    combo, bound, cols = np.zeros(len(nodes), np.int64), 1, []
     for key, values in attributes.items():
         if not _NHX_KEY.fullmatch(key):
             raise ValueError(f"NHX attribute name {key!r} must match {_NHX_KEY.pattern}")
         if len(values) != n:
             raise ValueError(f"attribute {key!r} must have one value per node ({n}), got {len(values)}")
-        cols.append(_fields(key, np.asarray(values, object)[nodes], dialect))
-    out = np.full(len(nodes), "", object)
-    first = np.ones(len(nodes), bool)                     # no field written yet
-    for fields in cols:
-        text = np.array(fields, object)
-        has = np.flatnonzero(text != None)                # noqa: E711  (elementwise)
-        out[has] += np.where(first[has], head, sep).astype(object) + text[has]
-        first[has] = False
-    out[~first] += "]"
-    return out.tolist()
+        codes, distinct = _codes(np.asarray(values, object)[nodes])
+        if bound * len(distinct) >= 2**62:                               # renumber before it overflows
+            _, combo = np.unique(combo, return_inverse=True)
+            bound = len(nodes)
+        combo, bound = combo * len(distinct) + codes, bound * max(len(distinct), 1)
+        cols.append((key, distinct, codes))
+    _, first, combo = np.unique(combo, return_index=True, return_inverse=True)
+    return [(key, distinct, codes[first]) for key, distinct, codes in cols], combo
 
 
-def _fields(key: str, values: np.ndarray, dialect: str) -> list[str | None]:
-    """``key=value`` text of each value (None when absent), formatting each distinct value once."""
+def _codes(values: np.ndarray) -> tuple[np.ndarray, list]:
+    """The code of each value and the distinct values (lists compared as tuples; ``True``,
+    ``1`` and ``1.0`` kept apart)."""
     values = values.tolist()
     keys = [tuple(v) if v.__class__ is list else v for v in values]
     one = dict(zip(keys, values))                                        # a value of each distinct key
     if len({k.__class__ for k in one} & {bool, int, float}) > 1:         # True == 1 == 1.0 as keys:
         keys = [(k.__class__, k) for k in keys]                          # tell them apart by type
         one = dict(zip(keys, values))
-    text = {k: None if (t := _value(v, dialect)) is None else f"{key}={t}" for k, v in one.items()}
-    return [text[k] for k in keys]
+    code = {k: i for i, k in enumerate(one)}
+    return np.fromiter(map(code.__getitem__, keys), np.int64, len(keys)), list(one.values())
+
+
+def _written(combinations, dialect: str, fill: Mapping[str, str] | None = None) -> np.ndarray:
+    """The comment of each node of :func:`_combinations`, each combination formatted once;
+    ``fill``: attribute -> the value written where it is None."""
+    cols, combo = combinations
+    head, sep = ("[&", ",") if dialect == "nexus" else ("[&&NHX:", ":")
+    fill = fill or {}
+    texts = []
+    for key, distinct, codes in cols:
+        values = [fill[key] if v is None and key in fill else v for v in distinct]
+        text = [None if (t := _value(v, dialect)) is None else f"{key}={t}" for v in values]
+        texts.append([text[c] for c in codes.tolist()])
+    count = int(combo.max()) + 1 if len(combo) else 0
+    written = []
+    for fields in zip(*texts) if texts else [()] * count:
+        present = [f for f in fields if f is not None]
+        written.append(head + sep.join(present) + "]" if present else "")
+    return np.array(written, object)[combo]
 
 
 def decode_nhx_value(raw: str) -> str | list[str]:
@@ -235,36 +262,119 @@ def _layout(lin: Lineage, tops: np.ndarray) -> _Layout:
     return _Layout(nodes, events, first, size > 1, size)
 
 
-def _tokens(lin: Lineage, lay: _Layout, top: np.ndarray, lengths, ancestors: str,
-            attributes, dialect: str) -> np.ndarray:
-    """Open and close tokens of every node laid out, interleaved (2k open, 2k + 1 close)."""
-    if ancestors not in ("internal", "tips"):
-        raise ValueError("ancestors must be 'internal' or 'tips'")
-    if dialect not in _NEEDS_QUOTES:
-        raise ValueError("dialect must be 'newick', 'nhx' or 'nexus'")
-    nodes = lay.nodes
-    labels = _quote_all(lin.ids[nodes].tolist(), dialect)
-    comments = np.array(_comments(attributes or {}, nodes, lin.n, dialect), object)
-    if lengths is None:
-        length = np.full(len(nodes), "", object)
-        zero = ""
-    else:
-        lengths = np.asarray(lengths, float)
-        if lengths.shape != (lin.n,):
-            raise ValueError(f"lengths must have one value per node ({lin.n}), got shape {lengths.shape}")
-        if np.isinf(lengths[nodes]).any():
+class Forest:
+    """The families of ``roots`` (distinct family roots; default all) laid out once, with the
+    pieces of text every format writes: labels per dialect, branch lengths and comments per
+    dialect, each made when first needed, so the formats of one export share them.
+
+    ``lengths``, ``ancestors`` and ``attributes`` are those of :func:`write_newick`; they are
+    checked here. :meth:`tokens` gives the open and close token of every node, which
+    :meth:`texts` joins family by family and :meth:`text` into one text.
+    """
+
+    def __init__(self, lineage: Lineage, roots: Iterable[int] | None = None, lengths=None,
+                 ancestors: str = "internal", attributes: Mapping[str, np.ndarray] | None = None):
+        roots = np.flatnonzero(lineage.parent < 0) if roots is None else np.fromiter(roots, np.int64)
+        if (lineage.parent[roots] >= 0).any():
+            raise ValueError("a forest is written from family roots; use write_newick for a subtree")
+        ordered = np.sort(roots)
+        if (ordered[1:] == ordered[:-1]).any():
+            raise ValueError("roots must be distinct")
+        if ancestors not in ("internal", "tips"):
+            raise ValueError("ancestors must be 'internal' or 'tips'")
+        if lengths is not None:
+            lengths = np.asarray(lengths, float)
+            if lengths.shape != (lineage.n,):
+                raise ValueError(f"lengths must have one value per node ({lineage.n}), got shape {lengths.shape}")
+        self.lineage, self.roots, self.lengths, self.ancestors = lineage, roots, lengths, ancestors
+        self.attributes = dict(attributes or {})
+        self.lay = _layout(lineage, roots) if len(roots) else None
+        self.top = np.searchsorted(self.lay.nodes, roots) if len(roots) else roots
+        if lengths is not None and len(roots) and np.isinf(lengths[self.lay.nodes]).any():
             raise ValueError("branch lengths must be finite (NaN means unknown)")
-        length = _format_lengths(lengths[nodes])
-        zero = ":0"
-    length[top] = ""
-    close = np.where(lay.internal, ")", "").astype(object) + labels + length + comments
-    opening = np.where(lay.first | top, "", ",").astype(object) + np.where(lay.internal, "(", "")
-    if ancestors == "tips":
-        sampled = lay.internal & lin.observed[nodes]
-        opening[sampled] += labels[sampled] + zero + comments[sampled] + ","
-    out = np.empty(2 * len(nodes), object)
-    out[0::2], out[1::2] = opening, close
-    return out
+        self._made: dict = {}
+
+    def _once(self, key, make):
+        if key not in self._made:
+            self._made[key] = make()
+        return self._made[key]
+
+    def labels(self, dialect: str) -> np.ndarray:
+        """Every laid-out node's label, quoted for ``dialect``."""
+        if dialect == "nhx":                     # Newick's, but a label with ' and no " double-quoted
+            def make():
+                ids, out = self.lineage.ids[self.lay.nodes], self.labels("newick").copy()
+                quoted = np.flatnonzero(out != ids)
+                out[quoted] = [_quoted(t, "nhx") for t in ids[quoted].tolist()]
+                return out
+            return self._once(("labels", dialect), make)
+        return self._once(("labels", dialect), lambda: _quote_all(self.lineage.ids[self.lay.nodes].tolist(), dialect))
+
+    def length_text(self) -> np.ndarray:
+        """``:length`` of every laid-out node (``""`` where unknown, at the roots and without lengths)."""
+        def make():
+            if self.lengths is None:
+                return np.full(len(self.lay.nodes), "", object)
+            out = _format_lengths(self.lengths[self.lay.nodes])
+            out[self.top] = ""
+            return out
+        return self._once("lengths", make)
+
+    def comments(self, dialect: str, fill: Mapping[str, str] | None = None) -> np.ndarray:
+        """The attribute comment of every laid-out node (``""`` when it has none); ``fill``:
+        attribute -> the value written where it is absent (None)."""
+        fill = dict(sorted((fill or {}).items()))
+        head = "nexus" if dialect == "nexus" else "nhx"                  # Newick and NHX write the same
+        combinations = self._once("combinations", lambda: _combinations(self.attributes, self.lay.nodes,
+                                                                        self.lineage.n))
+        return self._once(("comments", head, tuple(fill.items())), lambda: _written(combinations, head, fill))
+
+    def tokens(self, dialect: str = "newick", annotated: bool = True,
+               fill: Mapping[str, str] | None = None) -> np.ndarray:
+        """Open and close tokens of every node laid out, interleaved (2k open, 2k + 1 close), in a
+        new array; with the attribute comments when ``annotated`` (see :meth:`comments`)."""
+        if dialect not in _NEEDS_QUOTES:
+            raise ValueError("dialect must be 'newick', 'nhx' or 'nexus'")
+        lay = self.lay
+        if lay is None:
+            return np.empty(0, object)
+        labels = self.labels(dialect)
+        close = self._once(("close", dialect), lambda: np.where(lay.internal, ")", "").astype(object)
+                           + labels + self.length_text())
+        comments = self.comments(dialect, fill) if annotated else np.full(len(lay.nodes), "", object)
+        if annotated:
+            close = close + comments
+        def make():
+            comma = np.where(lay.first, "", ",")
+            comma[self.top] = ""
+            return comma.astype(object) + np.where(lay.internal, "(", "")
+        opening = self._once("opening", make)
+        if self.ancestors == "tips":
+            sampled = lay.internal & self.lineage.observed[lay.nodes]
+            opening = opening.copy()
+            opening[sampled] += labels[sampled] + ("" if self.lengths is None else ":0") + comments[sampled] + ","
+        out = np.empty(2 * len(lay.nodes), object)
+        out[0::2], out[1::2] = opening, close
+        return out
+
+    def texts(self, tokens: np.ndarray) -> Iterator[tuple[int, str]]:
+        """``(root, text)`` per family, its tokens joined in text order and closed by ``;``."""
+        if self.lay is None:
+            return iter(())
+        joined = tokens[self.lay.events].tolist()
+        bounds = np.r_[0, np.cumsum(2 * self.lay.size[self.top])]
+        return ((r, "".join(joined[a:b]) + ";")
+                for r, a, b in zip(self.roots.tolist(), bounds[:-1].tolist(), bounds[1:].tolist()))
+
+    def text(self, tokens: np.ndarray, before: np.ndarray | None = None) -> str:
+        """Every family as a line: ``before`` (a text per root) when given, its tokens, ``;``.
+        ``tokens`` is changed."""
+        if self.lay is None:
+            return ""
+        tokens[2 * self.top + 1] += ";\n"
+        if before is not None:
+            tokens[2 * self.top] = before + tokens[2 * self.top]
+        return "".join(tokens[self.lay.events].tolist())
 
 
 # -- writing ---------------------------------------------------------------------------------
@@ -280,12 +390,12 @@ def write_newick(lineage: Lineage, root: int, lengths=None, ancestors: str = "in
     See the module docstring for quoting and escaping.
     """
     root = int(root)
-    lay = _layout(lineage, np.array([lineage.root[root]]))
+    forest = Forest(lineage, [lineage.root[root]], lengths, ancestors, attributes)
+    lay = forest.lay
     r = np.searchsorted(lay.nodes, root)
     a = np.flatnonzero(lay.events == 2 * r)[0]
-    top = np.zeros(len(lay.nodes), bool)
-    top[r] = True
-    tokens = _tokens(lineage, lay, top, lengths, ancestors, attributes, dialect)
+    forest.top = np.array([r])                       # written as the root: no comma, no length
+    tokens = forest.tokens(dialect)
     return "".join(tokens[lay.events[a:a + 2 * lay.size[r]]].tolist()) + ";"
 
 
@@ -299,43 +409,8 @@ def write_forest(lineage: Lineage, roots: Iterable[int] | None = None, lengths=N
     options are those of :func:`write_newick`. Arguments are checked on the call; the
     strings are joined as the iterator is consumed.
     """
-    forest = _forest(lineage, roots, lengths, ancestors, attributes, dialect)
-    return _joined(forest) if forest is not None else iter(())
-
-
-@dataclass
-class _Forest:
-    """The laid-out families and one open and one close token per laid-out node."""
-
-    roots: np.ndarray
-    lay: _Layout
-    top: np.ndarray        # position of each root in lay.nodes
-    tokens: np.ndarray     # 2k: open token of lay.nodes[k], 2k + 1: its close token
-
-
-def _forest(lineage: Lineage, roots, lengths, ancestors: str, attributes, dialect: str) -> _Forest | None:
-    """Check the roots (distinct family roots; default all) and build the tokens; None if no roots."""
-    roots = np.flatnonzero(lineage.parent < 0) if roots is None else np.fromiter(roots, np.int64)
-    if len(roots) == 0:
-        return None
-    if (lineage.parent[roots] >= 0).any():
-        raise ValueError("a forest is written from family roots; use write_newick for a subtree")
-    ordered = np.sort(roots)
-    if (ordered[1:] == ordered[:-1]).any():
-        raise ValueError("roots must be distinct")
-    lay = _layout(lineage, roots)
-    t = np.searchsorted(lay.nodes, roots)
-    top = np.zeros(len(lay.nodes), bool)
-    top[t] = True
-    return _Forest(roots, lay, t, _tokens(lineage, lay, top, lengths, ancestors, attributes, dialect))
-
-
-def _joined(forest: _Forest) -> Iterator[tuple[int, str]]:
-    """``(root, text)`` per family, the tokens joined in text order."""
-    tokens = forest.tokens[forest.lay.events].tolist()
-    bounds = np.r_[0, np.cumsum(2 * forest.lay.size[forest.top])]
-    return ((r, "".join(tokens[a:b]) + ";")
-            for r, a, b in zip(forest.roots.tolist(), bounds[:-1].tolist(), bounds[1:].tolist()))
+    forest = Forest(lineage, roots, lengths, ancestors, attributes)
+    return forest.texts(forest.tokens(dialect)) if forest.lay is not None else iter(())
 
 
 # -- reading ---------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ import hashlib
 import os
 import re
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from itertools import islice
 from dataclasses import dataclass, field
@@ -31,9 +31,9 @@ from ..families import Families
 from ..genome import Genome
 from ..lineage import Lineage
 from ..records import RELATIONS
-from .enewick import enewick_forest, reticulations
-from .newick import write_forest
-from .nexus import nexus_collection, nexus_forest
+from .enewick import network_tokens, reticulations
+from .newick import Forest
+from .nexus import nexus_collection_text, nexus_documents
 
 LIST_ATTRIBUTES = ("languages", "merge_parents")
 MAX_NAME = 200          # characters of a file name before the hash (file systems allow 255 bytes)
@@ -55,10 +55,21 @@ def file_names(ids: list[str]) -> list[str]:
             if folded[n.lower()] > 1 or len(n) > MAX_NAME else n for n, i in zip(names, ids)]
 
 
-def _tokens(genome: Genome, group: str, nodes: np.ndarray) -> list[list[str]]:
+def _values(genome: Genome, group: str, nodes: np.ndarray, as_list: bool) -> np.ndarray:
+    """The tokens of ``group`` each of ``nodes`` carries: its first, or with ``as_list`` all of
+    them as a list; None where it declares none (or, without ``as_list``, carries none)."""
     sub = genome.group(group)[nodes].tocsr()
-    tokens = genome.traits[genome.columns(group)][sub.indices].tolist()
-    return [tokens[a:b] for a, b in zip(sub.indptr[:-1].tolist(), sub.indptr[1:].tolist())]
+    tokens = genome.traits[genome.columns(group)][sub.indices]
+    declared = genome.is_declared(group)[nodes]
+    out = np.full(len(nodes), None, object)
+    if as_list:
+        tokens = tokens.tolist()
+        bounds = zip(sub.indptr[:-1][declared].tolist(), sub.indptr[1:][declared].tolist())
+        out[declared] = np.fromiter((tokens[a:b] for a, b in bounds), object, int(declared.sum()))
+    else:
+        first = declared & (np.diff(sub.indptr) > 0)
+        out[first] = tokens[sub.indptr[:-1][first]]
+    return out
 
 
 def node_attributes(lineage: Lineage, genome: Genome, nodes: np.ndarray) -> dict[str, np.ndarray]:
@@ -72,12 +83,8 @@ def node_attributes(lineage: Lineage, genome: Genome, nodes: np.ndarray) -> dict
     out: dict[str, np.ndarray] = {}
     for name, group in (("license", "license"), ("languages", "language"), ("task", "task"),
                         ("library", "library")):
-        values = np.full(n, None, object)
-        declared = genome.is_declared(group)[nodes]
-        vals = _tokens(genome, group, nodes)
-        values[nodes[declared]] = [v if name in LIST_ATTRIBUTES else v[0]
-                                   for v, d in zip(vals, declared) if d]
-        out[name] = values
+        out[name] = np.full(n, None, object)
+        out[name][nodes] = _values(genome, group, nodes, name in LIST_ATTRIBUTES)
     out["relation"] = np.full(n, None, object)
     has = lineage.relation >= 0
     out["relation"][has] = np.asarray(RELATIONS, object)[lineage.relation[has]]
@@ -91,40 +98,33 @@ def node_attributes(lineage: Lineage, genome: Genome, nodes: np.ndarray) -> dict
     return out
 
 
-def _newick(lin, genome, roots, lengths, ancestors, attributes, color_by):
-    return write_forest(lin, roots, lengths.length, ancestors)
+SUFFIX = {"newick": ".nwk", "nhx": ".nhx", "nexus": ".nex", "enewick": ".enwk"}
+FORMATS = tuple(SUFFIX)
 
 
-def _nhx(lin, genome, roots, lengths, ancestors, attributes, color_by):
-    return write_forest(lin, roots, lengths.length, ancestors, attributes, dialect="nhx")
+def _tree_tokens(fmt: str, forest: Forest, bl) -> np.ndarray:
+    """The tokens of a format written a tree per line: Newick, NHX or eNewick."""
+    if fmt == "enewick":
+        return network_tokens(forest, bl.extra)
+    return forest.tokens(fmt, annotated=fmt == "nhx")
 
 
-def _nexus(lin, genome, roots, lengths, ancestors, attributes, color_by):
-    return nexus_forest(lin, genome, roots, lengths.length, ancestors, attributes, color_by)
+def family_texts(fmt: str, forest: Forest, genome: Genome, bl, color_by: str) -> Iterator[tuple[int, str]]:
+    """``(root, text)`` of every family of ``forest`` in format ``fmt``."""
+    if fmt == "nexus":
+        return nexus_documents(forest, genome, color_by)
+    return forest.texts(_tree_tokens(fmt, forest, bl))
 
 
-def _enewick(lin, genome, roots, lengths, ancestors, attributes, color_by):
-    return enewick_forest(lin, roots, lengths.length, ancestors, attributes, lengths.extra)
-
-
-# format -> (suffix, writer(lineage, genome, roots, BranchLengths, ancestors, attributes, color_by))
-WRITERS: dict[str, tuple[str, Callable[..., Iterator[tuple[int, str]]]]] = {
-    "newick": (".nwk", _newick), "nhx": (".nhx", _nhx), "nexus": (".nex", _nexus),
-    "enewick": (".enwk", _enewick)}
-FORMATS = tuple(WRITERS)
+def forest_text(fmt: str, forest: Forest, genome: Genome, bl, color_by: str) -> str:
+    """Every family of ``forest`` in one text of format ``fmt``: a tree per line (Newick, NHX,
+    eNewick), or one NEXUS document with one TREES block."""
+    if fmt == "nexus":
+        return nexus_collection_text(forest, genome, color_by)
+    return forest.text(_tree_tokens(fmt, forest, bl))
 
 
 FOREST = "forest"       # ``--forest``: every family in forest.nwk, forest.nhx, forest.nex, forest.enwk
-
-
-def forest_text(fmt: str, lin: Lineage, genome: Genome, roots: np.ndarray, lengths, ancestors: str,
-                attributes, color_by: str) -> str:
-    """Every family of ``roots`` in one text of format ``fmt``: a tree per line (Newick, NHX,
-    eNewick), or one NEXUS document with one TREES block."""
-    if fmt == "nexus":
-        return nexus_collection(lin, genome, roots, lengths.length, ancestors, attributes, color_by)
-    return "".join(text + "\n" for _, text in WRITERS[fmt][1](lin, genome, roots, lengths, ancestors,
-                                                              attributes, color_by))
 
 
 def _write_files(files: list[tuple[str, str]]) -> None:
@@ -157,9 +157,9 @@ def export_trees(lineage: Lineage, fams: Families, genome: Genome, out: str | Pa
                  progress: bool = False, forest: bool = False) -> ExportReport:
     """Write the chosen families in the chosen formats into ``out`` with ``index.tsv``: a file
     per family and format, or with ``forest`` one file per format holding every family."""
-    unknown = [f for f in formats if f not in WRITERS]
+    unknown = [f for f in formats if f not in SUFFIX]
     if unknown:
-        raise ValueError(f"unknown format(s) {', '.join(unknown)}: expected {', '.join(WRITERS)}")
+        raise ValueError(f"unknown format(s) {', '.join(unknown)}: expected {', '.join(SUFFIX)}")
     if family is not None:
         keep = fams.root == lineage.family_root(family)
     else:
@@ -169,26 +169,24 @@ def export_trees(lineage: Lineage, fams: Families, genome: Genome, out: str | Pa
     out.mkdir(parents=True, exist_ok=True)
     bl = branch_lengths(lineage, lengths, genome)
     nodes = np.flatnonzero(np.isin(lineage.root, roots))
-    attributes = node_attributes(lineage, genome, nodes)
+    laid = Forest(lineage, roots, bl.length, ancestors, node_attributes(lineage, genome, nodes))
     report = ExportReport(out, families=len(roots), notes=[f"branch lengths: {bl.describe()}"])
     if "enewick" in formats:
-        c = reticulations(lineage, roots).counts()
+        c = reticulations(lineage, forest=laid).counts()
         report.notes.append(f"eNewick: {c['drawn']:,} further-parent edges of merges drawn as hybrids; "
                             f"left out: {c['other_family']:,} to other families (NHX/NEXUS merge_parents "
                             f"list them), {c['duplicate']:,} duplicates, {c['cycle']:,} closing a cycle")
     if forest:
         names = [FOREST] * len(roots)
         for fmt in formats:
-            _write_files([(os.path.join(out, FOREST + WRITERS[fmt][0]),
-                           forest_text(fmt, lineage, genome, roots, bl, ancestors, attributes, color_by))])
+            _write_files([(os.path.join(out, FOREST + SUFFIX[fmt]), forest_text(fmt, laid, genome, bl, color_by))])
         report.files = len(formats)
     else:
         names = file_names(lineage.ids[roots].tolist())
-        report.files = _family_files(out, names, formats, lineage, genome, roots, bl, ancestors, attributes,
-                                     color_by, progress)
+        report.files = _family_files(out, names, formats, laid, genome, bl, color_by, progress)
     head = ["root", *formats, *(["tree"] if forest else []), "size", "observed", "depth"]
     columns = [map(tsv_field, lineage.ids[roots].tolist()),        # file names never need escapes
-               *([name + WRITERS[fmt][0] for name in names] for fmt in formats),
+               *([name + SUFFIX[fmt] for name in names] for fmt in formats),
                *([range(1, len(roots) + 1)] if forest else []),
                *(a[keep].tolist() for a in (fams.size, fams.observed, fams.depth))]
     with open(out / "index.tsv", "w", encoding="utf-8", newline="") as f:
@@ -196,17 +194,16 @@ def export_trees(lineage: Lineage, fams: Families, genome: Genome, out: str | Pa
     return report
 
 
-def _family_files(out: Path, names: list[str], formats, lineage, genome, roots, bl, ancestors, attributes,
-                  color_by, progress) -> int:
+def _family_files(out: Path, names: list[str], formats, forest: Forest, genome, bl, color_by, progress) -> int:
     """One file per family and format, written by a second thread while the texts are built."""
     from tqdm import tqdm
     files = 0
     pending: deque[Future] = deque()
     with ThreadPoolExecutor(max_workers=1) as disk:
         for fmt in formats:
-            suffix, writer = WRITERS[fmt]
-            written = zip(names, writer(lineage, genome, roots, bl, ancestors, attributes, color_by))
-            with tqdm(total=len(roots), disable=not progress, desc=f"write {fmt}", unit=" trees",
+            suffix = SUFFIX[fmt]
+            written = zip(names, family_texts(fmt, forest, genome, bl, color_by))
+            with tqdm(total=len(names), disable=not progress, desc=f"write {fmt}", unit=" trees",
                       leave=False) as bar:
                 while chunk := [(os.path.join(out, name + suffix), text + "\n")
                                 for name, (_, text) in islice(written, 2000)]:
