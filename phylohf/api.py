@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .forest import load
-from .store import Store
+from .genealogy.forest import load
+from .store.database import Store
 
 
 def open(path=None, write: bool = False) -> "Ecosystem":
@@ -31,7 +31,7 @@ def open(path=None, write: bool = False) -> "Ecosystem":
 
 def _tree_file(path):
     """A rooted Newick tree file as (lineage, branch lengths: the tree's, or unit if any is missing)."""
-    from .branch_lengths import BranchLengths
+    from .genealogy.branch_lengths import BranchLengths
     from .export.newick import read_newick, tree_lineage
     with builtins.open(path, encoding="utf-8", newline="") as f:     # CR LF inside labels stays
         lineage, length = tree_lineage(read_newick(f.read()))
@@ -81,7 +81,7 @@ class Ecosystem:
     def ingest(self, *sources: str, limit: int | None = None, keep_raw: bool = False) -> list:
         """Add snapshot files (or ``hub:`` / ``hf-dataset:`` sources) to a store opened with
         ``write=True``; returns one ingest report per source."""
-        from .ingest import ingest_source
+        from .store.ingest import ingest_source
         if not self.write:
             raise ValueError("the ecosystem is read-only: phylohf.open(path, write=True) to ingest")
         settings = None
@@ -98,7 +98,7 @@ class Ecosystem:
     @property
     def models(self):
         """The normalised records, one row per model (a pyarrow Table; ``.to_pandas()``)."""
-        from .store import ADDED, COLUMNS
+        from .store.database import ADDED, COLUMNS
         with self.store() as store:
             return store.con.sql(f"SELECT {COLUMNS}, card, {ADDED} FROM models ORDER BY id").to_arrow_table()
 
@@ -110,7 +110,7 @@ class Ecosystem:
 
     def family_list(self, top: int = 20, min_size: int = 1):
         """``phylohf families``: the ``top`` largest families (0: all) of ``min_size`` nodes or more."""
-        from .families import FamilyList
+        from .genealogy.families import FamilyList
         lineage, fams, _ = self.load(genome=False)
         return FamilyList(lineage, fams, top, min_size)
 
@@ -124,7 +124,7 @@ class Ecosystem:
 
     def _character(self, trait: str, top: int, missing: str, family: str | None):
         """Lineage, genomes and the states of ``trait`` within ``family`` (-1 outside it)."""
-        from .traits import character
+        from .genealogy.traits import character
         lineage, _, genome = self.load()
         states, names = character(genome, trait, top, missing, lineage.observed)
         scope_mask, scope = _family_scope(lineage, family)
@@ -144,7 +144,7 @@ class Ecosystem:
         file and a state table instead of the store."""
         from .phylo.reconstruct import ancestral_states
         if tree:
-            from .traits import from_table
+            from .genealogy.traits import from_table
             if missing == "state":
                 raise ValueError("--missing state needs the store (it tells undeclared models from placeholders); "
                                  "with --tree, give '(undeclared)' as a state in the --states table")
@@ -154,8 +154,8 @@ class Ecosystem:
             truth, names = from_table(states, lineage.ids)
             scope_mask, scope, note = np.ones(lineage.n, bool), f"tree {tree}", ""
         else:
-            from .branch_lengths import branch_lengths as lengths_of
-            from .traits import missing_convention
+            from .genealogy.branch_lengths import branch_lengths as lengths_of
+            from .genealogy.traits import missing_convention
             lineage, genome, truth, names, scope_mask, scope = self._character(trait, top, missing, family)
             lengths = lengths_of(lineage, branch_lengths, genome)
             note = f"; {missing_convention(names)}"
@@ -167,7 +167,7 @@ class Ecosystem:
                 starts: int = 2, bootstrap: int = 200, seed: int = 1):
         """``phylohf changes``: expected changes of ``trait`` along every edge
         (:class:`~phylohf.phylo.changes.Changes`)."""
-        from .branch_lengths import branch_lengths as lengths_of
+        from .genealogy.branch_lengths import branch_lengths as lengths_of
         from .phylo.changes import expected_changes
         lineage, genome, states, names, _, scope = self._character(trait, top, "unknown", family)
         lengths = lengths_of(lineage, branch_lengths, genome)
@@ -190,8 +190,8 @@ class Ecosystem:
         else:
             if not (trait and with_trait):
                 raise ValueError("correlate needs --trait A --with B (binary traits), or --tree FILE --states TABLE")
-            from .branch_lengths import branch_lengths as lengths_of
-            from .traits import character
+            from .genealogy.branch_lengths import branch_lengths as lengths_of
+            from .genealogy.traits import character
             lineage, genome, a, _, scope_mask, scope = self._character(trait, 2, "unknown", family)
             b = np.where(scope_mask, character(genome, with_trait)[0], -1)
             lengths = lengths_of(lineage, branch_lengths, genome)
@@ -205,8 +205,8 @@ class Ecosystem:
         binary ``trait`` with its ordering and test (:class:`~phylohf.phylo.transitions.TraitTransitions`),
         or gains and losses per element of a set-valued one (:class:`~phylohf.phylo.transitions.Gains`)."""
         from .phylo.transitions import gains, trait_transitions
-        from .traits import SET_TRAITS
-        from .records import RELATIONS
+        from .genealogy.traits import SET_TRAITS
+        from .sources.records import RELATIONS
         set_valued = trait in SET_TRAITS
         if set_valued and missing == "state":
             raise ValueError(f"--missing state applies to single-valued and binary traits; {trait} is "
@@ -230,9 +230,9 @@ class Ecosystem:
                   metric: str = "jaccard", bootstrap: int = 1000, null: int = 200, null_model: str = "ARD",
                   max_pairs: int = 100_000, seed: int = 1):
         """``phylohf relatives``: kinship tests per trait group, claims adjusted together
-        (:class:`~phylohf.relatives.Kinship`); ``groups``, ``relations``: lists or comma-separated."""
-        from .claims import adjust
-        from .relatives import Kinship, kinship
+        (:class:`~phylohf.analyses.relatives.Kinship`); ``groups``, ``relations``: lists or comma-separated."""
+        from .phylo.claims import adjust
+        from .analyses.relatives import Kinship, kinship
         text = metric in ("tfidf", "levenshtein")
         lineage, _, genome = self.load(genome=not text)
         with self.store() as store:
@@ -245,8 +245,8 @@ class Ecosystem:
     def audit_licenses(self, family: str | None = None, top: int = 10, examples: int = 10, no_impute: bool = False,
                        impute_top: int = 6, seed: int = 1):
         """``phylohf audit-licenses``: edges whose child license cannot follow from the parent's
-        (:class:`~phylohf.licenses.Audit`; ``top`` families and ``examples`` shown in its text)."""
-        from .licenses import audit_genomes
+        (:class:`~phylohf.analyses.licenses.Audit`; ``top`` families and ``examples`` shown in its text)."""
+        from .analyses.licenses import audit_genomes
         lineage, _, genome = self.load()
         scope_mask, scope = _family_scope(lineage, family)
         a = audit_genomes(lineage, genome, None if family is None else scope_mask, scope,
@@ -256,9 +256,9 @@ class Ecosystem:
 
     def drift(self, bootstrap: int = 1000, null: int = 200, seed: int = 1):
         """Drift of licenses, languages, tasks, libraries and cards along the edges, claims
-        adjusted together (:class:`~phylohf.drift.Drift`)."""
-        from .claims import adjust
-        from .drift import Drift, card_lengths, drift
+        adjusted together (:class:`~phylohf.analyses.drift.Drift`)."""
+        from .phylo.claims import adjust
+        from .analyses.drift import Drift, card_lengths, drift
         lineage, _, genome = self.load()
         with self.store() as store:
             cards = card_lengths(store, lineage.n)
@@ -268,8 +268,8 @@ class Ecosystem:
 
     def report(self, bootstrap: int = 1000, null: int = 200, missing: str = "unknown", seed: int = 1,
                progress: bool = False, source: str | None = None):
-        """``phylohf report``: every analysis in numbered sections (:class:`~phylohf.fullreport.Report`)."""
-        from .fullreport import Settings, build
+        """``phylohf report``: every analysis in numbered sections (:class:`~phylohf.report.full.Report`)."""
+        from .report.full import Settings, build
         lineage, fams, genome = self.load()
         with self.store() as store:
             return build(store, lineage, fams, genome, Settings(seed=seed, bootstrap=bootstrap, null=null,
@@ -292,7 +292,7 @@ class Family:
 
     def newick(self, branch_lengths: str = "unit") -> str:
         """The family as one Newick string (models as labelled internal nodes)."""
-        from .branch_lengths import branch_lengths as lengths_of
+        from .genealogy.branch_lengths import branch_lengths as lengths_of
         from .export.newick import write_forest
         lineage, _, genome = self.ecosystem.load(genome=branch_lengths == "hamming")
         lengths = lengths_of(lineage, branch_lengths, genome).length
@@ -319,6 +319,6 @@ class Family:
     def draw(self, path, color_by: str = "license", **options) -> str:
         """Draw the family to ``path`` (.png, .svg, .pdf) coloured by ``color_by``, as
         ``phylohf draw`` (``options``: collapse_by, max_nodes, layout, engine); returns the engine."""
-        from .draw import draw_family
+        from .export.draw import draw_family
         lineage, _, genome = self.ecosystem.load()
         return draw_family(lineage, genome, self.root, path, color_by, **options)[1]

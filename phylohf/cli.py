@@ -13,7 +13,7 @@ from pathlib import Path
 
 from .exits import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_SKIPPED, duckdb_error, failure, interrupts
 from .options import parser
-from .store import Store, StoreError
+from .store.database import Store, StoreError
 
 # the analyses: command -> (Ecosystem method, indent of its JSON)
 ANALYSES = {"families": ("family_list", 1), "asr": ("asr", None), "changes": ("changes", None),
@@ -75,7 +75,7 @@ def cmd_simulate(args) -> int:
 
 
 def cmd_ingest(args) -> int:
-    from .ingest import ingest_source
+    from .store.ingest import ingest_source
     hub = None
     skipped, stopped = 0, None
     for source in args.files:          # before the store is created
@@ -134,14 +134,14 @@ def cmd_trees(args) -> int:
 def _drawing(args):
     """The drawing of ``--family`` (default: the largest family) for ``draw`` and ``view``."""
     from .api import Ecosystem
-    from .draw import drawing
+    from .export.draw import drawing
     lineage, fams, genome = Ecosystem(args.store).load()
     root = lineage.family_root(args.family) if args.family else int(fams.root[0])
     return drawing(lineage, genome, root, args.color_by, args.collapse_by, args.max_nodes)
 
 
 def cmd_draw(args) -> int:
-    from .draw import render
+    from .export.draw import render
     _writable(out=args.out)
     t0 = time.perf_counter()
     d = _drawing(args)
@@ -154,14 +154,14 @@ def cmd_draw(args) -> int:
 
 
 def cmd_view(args) -> int:
-    from .draw import view
+    from .export.draw import view
     view(_drawing(args), args.layout)
     return 0
 
 
 def cmd_html(args) -> int:
     from .api import Ecosystem
-    from .explorer import family_root, write_page
+    from .export.explorer import family_root, write_page
     _writable(out=args.out)
     eco = Ecosystem(args.store)
     lineage, fams, genome = eco.load()
@@ -177,7 +177,7 @@ def cmd_html(args) -> int:
 def cmd_report(args) -> int:
     from .api import Ecosystem
     if args.figures or args.html:       # before the analyses, not after them
-        from .draw import require_matplotlib
+        from .export.draw import require_matplotlib
         require_matplotlib("report --figures" if args.figures else "report --html")
     _writable(out=args.out, json=args.json, figures_dir=args.figures, html=args.html)
     t0 = time.perf_counter()
@@ -186,7 +186,7 @@ def cmd_report(args) -> int:
                         progress=_progress(args))
     lineage, fams, genome = eco.load()
     if args.html:
-        from .reportpage import write_report_page
+        from .report.page import write_report_page
         with eco.store() as store:
             write_report_page(report, lineage, genome, fams, args.html, store)
     text = report.text()
@@ -197,7 +197,7 @@ def cmd_report(args) -> int:
     if args.json:
         _save(args.json, lambda f: json.dump(report.to_dict(), f, indent=1, default=float))
     if args.figures:
-        from .figures import write_figures
+        from .report.figures import write_figures
         written = write_figures(report, lineage, genome, fams, args.figures)
     wrote = [*([args.out] if args.out else []), *([args.json] if args.json else []), *([args.html] if args.html else []),
              *([f"{len(written)} figures in {args.figures}/"] if args.figures else [])]
@@ -208,10 +208,10 @@ def cmd_report(args) -> int:
 
 def cmd_demo(args) -> int:
     from .api import Ecosystem
-    from .draw import MissingExtra
+    from .export.draw import MissingExtra
     from .export.trees import FORMATS, export_trees
-    from .figures import family_figure
-    from .ingest import ingest_file
+    from .report.figures import family_figure
+    from .store.ingest import ingest_file
     from .sources import simulate as sim
     _writable(trees_dir=args.trees, workdir_dir=args.workdir)
     t0 = time.perf_counter()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from . import __version__
-from .store import DEFAULT_STORE
+from .store.database import DEFAULT_STORE
 
 
 def at_least(minimum: int):
@@ -60,8 +60,8 @@ def _missing_arg(s: argparse.ArgumentParser, which: str = "") -> None:
 
 def _trait_name(groups=()):
     """argparse type of ``--trait``: a single-valued group, one of ``groups``, or group:element."""
-    from .genome import GROUPS
-    from .traits import SINGLE
+    from .genealogy.genome import GROUPS
+    from .genealogy.traits import SINGLE
 
     def check(value: str) -> str:
         if value in SINGLE or value in groups or value.split(":", 1)[0] in (*GROUPS, "license-class") \
@@ -74,7 +74,7 @@ def _trait_name(groups=()):
 
 
 def _draw_args(s: argparse.ArgumentParser) -> None:
-    from .draw import ATTRIBUTES
+    from .export.draw import ATTRIBUTES
     _store_arg(s)
     s.add_argument("--family", metavar="ROOT_ID", help="root model id of the family (default: the largest)")
     s.add_argument("--color-by", default="license", choices=ATTRIBUTES,
@@ -89,7 +89,7 @@ def _draw_args(s: argparse.ArgumentParser) -> None:
 
 def parser() -> argparse.ArgumentParser:
     from .sources.scenarios import SCENARIOS
-    from .traits import SET_TRAITS
+    from .genealogy.traits import SET_TRAITS
     p = argparse.ArgumentParser(
         prog="phylohf", description="Phylogenetics of the Hugging Face model ecosystem: "
         "gather model metadata, build family trees and trait genomes, analyse them.")
@@ -275,7 +275,7 @@ def parser() -> argparse.ArgumentParser:
                        "and a display).")
     _draw_args(s)
 
-    from .draw import ATTRIBUTES
+    from .export.draw import ATTRIBUTES
     s = sub.add_parser("html", help="write one family as an interactive, self-contained HTML page",
                        description="Write one family as a single HTML file that opens offline in any browser: "
                        "rectangular or radial tree, branches coloured by any NHX attribute (a selector on the "

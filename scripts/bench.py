@@ -89,11 +89,11 @@ def stage_simulate(models: int, seed: int, work: Path) -> dict:
 
 
 def stage_phylohf(work: Path) -> dict:
-    from phylohf.families import families
-    from phylohf.genome import build
-    from phylohf.ingest import ingest_file
-    from phylohf.lineage import Lineage
-    from phylohf.store import Store
+    from phylohf.genealogy.families import families
+    from phylohf.genealogy.genome import build
+    from phylohf.store.ingest import ingest_file
+    from phylohf.genealogy.lineage import Lineage
+    from phylohf.store.database import Store
     (work / "hub.duckdb").unlink(missing_ok=True)
     times = {}
     t = time.perf_counter()
@@ -124,9 +124,9 @@ def _verdict(sec: float, goal: float, models: int, at: int = 2_000_000) -> str:
 
 
 def stage_load(work: Path) -> dict:
-    from phylohf.families import families
-    from phylohf.lineage import Lineage
-    from phylohf.store import Store
+    from phylohf.genealogy.families import families
+    from phylohf.genealogy.lineage import Lineage
+    from phylohf.store.database import Store
     t = time.perf_counter()
     with Store(work / "hub.duckdb", read_only=True) as store:
         lineage = Lineage.from_store(store)
@@ -166,7 +166,7 @@ def stage_trees(work: Path) -> dict:
 
     from phylohf.api import load
     from phylohf.export.trees import FORMATS, export_trees
-    from phylohf.store import Store
+    from phylohf.store.database import Store
     with Store(work / "hub.duckdb", read_only=True) as store:
         lineage, fams, genome = load(store, with_genome=True)
     times, goals = {}, []
@@ -189,7 +189,7 @@ def _big_tree(n: int, seed: int, relations: int = 1, wide: float = 0.0):
     ``relations`` relation types."""
     import numpy as np
 
-    from phylohf.lineage import Lineage
+    from phylohf.genealogy.lineage import Lineage
     rng = np.random.default_rng(seed)
     child = np.arange(1, n)
     parent = (rng.random(n - 1) * child).astype(np.int64)
@@ -244,7 +244,7 @@ def _binary_tree(tips: int, rng):
     Lineage with ids t0, t1, ..., and exponential branch lengths (mean 0.1; root NaN)."""
     import numpy as np
 
-    from phylohf.lineage import Lineage
+    from phylohf.genealogy.lineage import Lineage
     n = 2 * tips - 1
     parent = np.full(n, -1, np.int64)
     leaves = [0]
@@ -375,8 +375,8 @@ def stage_asr(work: Path, seed: int, pastml: str | None = None) -> dict:
     del lin, lengths, states
 
     from phylohf.api import load
-    from phylohf.store import Store
-    from phylohf.traits import categorical
+    from phylohf.store.database import Store
+    from phylohf.genealogy.traits import categorical
     with Store(work / "hub.duckdb", read_only=True) as store:
         lineage, fams, genome = load(store, with_genome=True)
     states, names = categorical(genome, "license", 10)
@@ -402,7 +402,7 @@ def _deep_chain(n: int, seed: int, k: int = 3, hidden: float = 0.5):
     its states unknown, scattered at random: (lineage, states, lengths)."""
     import numpy as np
 
-    from phylohf.lineage import Lineage
+    from phylohf.genealogy.lineage import Lineage
     from phylohf.phylo.mk import simulate_states
     rng = np.random.default_rng(seed)
     parent = [np.arange(-1, n - 1)]
@@ -520,7 +520,7 @@ def _licensed_family(n: int, seed: int, wide: float = 0.0):
     import numpy as np
     import scipy.sparse as sp
 
-    from phylohf.genome import GROUPS, Genome
+    from phylohf.genealogy.genome import GROUPS, Genome
     lin = _big_tree(n, seed, wide=wide)
     rng = np.random.default_rng(seed)
     lic = np.zeros(n, np.int64)
@@ -536,7 +536,7 @@ def _licensed_family(n: int, seed: int, wide: float = 0.0):
 
 def stage_draw(work: Path, seed: int) -> dict:
     """Draw a 2,000-node family and a 50,000-node one collapsed by license (target: < 30 s)."""
-    from phylohf.draw import draw_family
+    from phylohf.export.draw import draw_family
     times, info = {}, []
     for n, collapse in ((2_000, None), (50_000, "license")):
         lin, genome = _licensed_family(n, seed)
@@ -554,7 +554,7 @@ def stage_html(work: Path, seed: int) -> dict:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
     from browser import chrome, chromium_missing, errors, open_page
 
-    from phylohf.explorer import write_page
+    from phylohf.export.explorer import write_page
     times, info, pages = {}, [], []
     for name, wide in (("random", 0.0), ("wide", 0.8)):
         lin, genome = _licensed_family(50_000, seed, wide)
@@ -584,10 +584,10 @@ def stage_crawl(work: Path) -> dict:
     """``hub:all`` of 100,000 models from the local test server: records per second."""
     import importlib.util
 
-    from phylohf.ingest import crawl_listing
+    from phylohf.store.ingest import crawl_listing
     from phylohf.sources.hub import HubSettings
     from phylohf.sources.simulate import simulate
-    from phylohf.store import Store
+    from phylohf.store.database import Store
     spec = importlib.util.spec_from_file_location("hubserver", Path(__file__).parents[1] / "tests" / "hubserver.py")
     hubserver = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(hubserver)
@@ -615,10 +615,10 @@ def stage_relatives(work: Path, draws: int = 1000) -> dict:
 
     import numpy as np
 
-    from phylohf.genome import build
-    from phylohf.lineage import Lineage
-    from phylohf.relatives import GROUP_CHOICES, Pairs, kinship
-    from phylohf.store import Store
+    from phylohf.genealogy.genome import build
+    from phylohf.genealogy.lineage import Lineage
+    from phylohf.analyses.relatives import GROUP_CHOICES, Pairs, kinship
+    from phylohf.store.database import Store
     times = {}
     t = time.perf_counter()
     with Store(work / "hub.duckdb", read_only=True) as store:
@@ -657,8 +657,8 @@ def stage_relatives(work: Path, draws: int = 1000) -> dict:
 def stage_report(work: Path) -> dict:
     """``phylohf report`` on the stage-2 store with its defaults (goal: < 4 min, < 4 GB at 2M models)."""
     from phylohf.api import load
-    from phylohf.fullreport import build
-    from phylohf.store import Store
+    from phylohf.report.full import build
+    from phylohf.store.database import Store
     t = time.perf_counter()
     with Store(work / "hub.duckdb", read_only=True) as store:
         lineage, fams, genome = load(store, with_genome=True)
@@ -678,9 +678,9 @@ def stage_realdata(work: Path, realdata: Path) -> dict:
     import re
 
     from phylohf.api import load
-    from phylohf.fullreport import build
-    from phylohf.ingest import ingest_file
-    from phylohf.store import Store
+    from phylohf.report.full import build
+    from phylohf.store.ingest import ingest_file
+    from phylohf.store.database import Store
     files = sorted(realdata.glob("*.csv"))
     if not files:
         raise SystemExit(f"--realdata {realdata}: no .csv files there")

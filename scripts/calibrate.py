@@ -1,4 +1,4 @@
-"""Calibration harness of the report's claims (see ``phylohf.calibration``).
+"""Calibration harness of the report's claims (see ``phylohf.report.calibration``).
 
     python scripts/calibrate.py --scenario hard-neutral --replicates 20 --models 20000 [--null 200]
                                 [--seed 1] [--json out.json]
@@ -16,8 +16,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from phylohf.calibration import calibrate, report  # noqa: E402
-from phylohf.fullreport import Settings  # noqa: E402
+from phylohf.report.calibration import calibrate, report  # noqa: E402
+from phylohf.report.full import Settings  # noqa: E402
 from phylohf.sources.simulate import SCENARIOS  # noqa: E402
 
 

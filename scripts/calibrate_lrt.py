@@ -23,7 +23,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from phylohf.lineage import Lineage  # noqa: E402
+from phylohf.genealogy.lineage import Lineage  # noqa: E402
 from phylohf.text import table  # noqa: E402
 from phylohf.phylo.bootstrap import bootstrap_lrt  # noqa: E402
 from phylohf.phylo.mk import fit_mk, lrt, q_matrix, simulate_states, stationary  # noqa: E402

@@ -18,11 +18,11 @@ import tempfile
 from pathlib import Path
 
 from phylohf.api import load
-from phylohf.draw import draw_family, headless
+from phylohf.export.draw import draw_family, headless
 from phylohf.export.trees import export_trees
-from phylohf.ingest import ingest_file
+from phylohf.store.ingest import ingest_file
 from phylohf.sources.simulate import simulate, write_listing
-from phylohf.store import Store
+from phylohf.store.database import Store
 
 
 def snippet(nhx: Path, png: Path) -> None:

@@ -7,7 +7,7 @@ its statistic, p, q and verdict.
                                       [--bootstrap 1000] [--null 200] [--json out.json]
 
 Without ``--store`` it simulates an ecosystem (``phylohf simulate``'s directional scenario)
-and runs on that. The numbers come from ``phylohf.fullreport`` (the same as ``phylohf report``).
+and runs on that. The numbers come from ``phylohf.report.full`` (the same as ``phylohf report``).
 """
 from __future__ import annotations
 
@@ -18,11 +18,11 @@ import tempfile
 from pathlib import Path
 
 from phylohf.api import load
-from phylohf.fullreport import Settings, build
-from phylohf.ingest import ingest_file
+from phylohf.report.full import Settings, build
+from phylohf.store.ingest import ingest_file
 from phylohf.text import table
 from phylohf.sources.simulate import simulate, write_listing
-from phylohf.store import Store
+from phylohf.store.database import Store
 
 # the paper's claims, each with the report's claim ids that test it
 PAPER = (("family resemblance: parent and child share licenses, languages, tasks", "family_resemblance:"),

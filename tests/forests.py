@@ -4,7 +4,7 @@ from pathlib import Path
 
 import numpy as np
 
-from phylohf.lineage import Lineage
+from phylohf.genealogy.lineage import Lineage
 
 
 def forest(parent) -> Lineage:
@@ -37,9 +37,9 @@ def simulated_case(n: int = 3000, seed: int = 42):
 
 def simulated_store(directory: Path, n: int, seed: int, scenario: str = "directional") -> Path:
     """Simulate ``n`` models and ingest them into ``directory/<scenario>.duckdb``; its path."""
-    from phylohf.ingest import ingest_file
+    from phylohf.store.ingest import ingest_file
     from phylohf.sources.simulate import simulate, write_listing
-    from phylohf.store import Store
+    from phylohf.store.database import Store
     listing, store = directory / f"{scenario}.parquet", directory / f"{scenario}.duckdb"
     write_listing(simulate(n, seed=seed, scenario=scenario), listing)
     with Store(store) as s:
@@ -60,8 +60,8 @@ def hub_record(id_, license_, parent=None, relation="finetune", languages=("en",
 
 def store_of(directory: Path, records) -> Path:
     """Write ``records`` as JSONL and ingest them into ``directory/s.duckdb``; its path."""
-    from phylohf.ingest import ingest_file
-    from phylohf.store import Store
+    from phylohf.store.ingest import ingest_file
+    from phylohf.store.database import Store
     path = directory / "src.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in records))
     with Store(directory / "s.duckdb") as store:

@@ -7,10 +7,10 @@ from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import shortest_path
 
 from forests import forest, random_tree
-from phylohf.anatomy import anatomy, anatomy_report, growth, log2_histogram
-from phylohf.families import families
-from phylohf.tails import power_law_tail
-from phylohf.lineage import Lineage
+from phylohf.analyses.anatomy import anatomy, anatomy_report, growth, log2_histogram
+from phylohf.genealogy.families import families
+from phylohf.analyses.tails import power_law_tail
+from phylohf.genealogy.lineage import Lineage
 
 PARENT = [-1, 0, 0, 0, 1, 1, 4, -1, 7, -1]      # families {0..6}, {7, 8}, {9}
 

@@ -9,9 +9,9 @@ import phylohf
 import phylohf.api
 from phylohf.cli import main
 from phylohf.export.newick import write_newick
-from phylohf.lineage import Lineage
+from phylohf.genealogy.lineage import Lineage
 from phylohf.sources.simulate import simulate, write_listing
-from phylohf.store import StoreError
+from phylohf.store.database import StoreError
 
 
 @pytest.fixture(scope="module")

@@ -7,10 +7,10 @@ import scipy.sparse as sp
 
 from forests import hub_record, store_of
 
-from phylohf.branch_lengths import FLOOR_DAYS, branch_lengths
-from phylohf.genome import GROUPS, Genome
+from phylohf.genealogy.branch_lengths import FLOOR_DAYS, branch_lengths
+from phylohf.genealogy.genome import GROUPS, Genome
 from phylohf.cli import main
-from phylohf.lineage import NO_DATE, Lineage
+from phylohf.genealogy.lineage import NO_DATE, Lineage
 
 DAY = 86_400
 

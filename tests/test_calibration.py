@@ -1,8 +1,8 @@
 """The calibration harness, small and with fixed seeds (the full table comes from
 scripts/calibrate.py): on the hardest neutral scenario the report supports no claim the
 scenario does not plant, and it recovers what every scenario plants (family resemblance)."""
-from phylohf.calibration import FALSE_POSITIVE_GOAL, calibrate, report
-from phylohf.fullreport import Settings
+from phylohf.report.calibration import FALSE_POSITIVE_GOAL, calibrate, report
+from phylohf.report.full import Settings
 
 
 def test_hard_neutral_supports_nothing_false_and_finds_what_is_planted():

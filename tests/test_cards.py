@@ -3,12 +3,12 @@ hand, cards read from a store, text kinship on a simulated ecosystem."""
 import numpy as np
 import pytest
 
-from phylohf.cards import clean, levenshtein_similarity, load, similarity, tfidf_vectors
-from phylohf.ingest import ingest_file
-from phylohf.lineage import Lineage
-from phylohf.relatives import kinship
+from phylohf.genealogy.cards import clean, levenshtein_similarity, load, similarity, tfidf_vectors
+from phylohf.store.ingest import ingest_file
+from phylohf.genealogy.lineage import Lineage
+from phylohf.analyses.relatives import kinship
 from phylohf.sources.simulate import simulate, write_listing
-from phylohf.store import Store
+from phylohf.store.database import Store
 
 CARD = """---
 license: apache-2.0

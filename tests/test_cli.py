@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from phylohf.cli import main
-from phylohf.lineage import Lineage
-from phylohf.store import Store
+from phylohf.genealogy.lineage import Lineage
+from phylohf.store.database import Store
 
 
 @pytest.fixture(scope="module")

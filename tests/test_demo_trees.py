@@ -11,8 +11,8 @@ from ete3 import Tree
 from phylohf.cli import main
 from phylohf.export.enewick import read_enewick
 from phylohf.export.newick import read_newick
-from phylohf.lineage import Lineage
-from phylohf.store import Store
+from phylohf.genealogy.lineage import Lineage
+from phylohf.store.database import Store
 
 
 @pytest.fixture(scope="module")

@@ -10,9 +10,9 @@ import scipy.sparse as sp
 from PIL import Image
 
 from forests import forest, hub_record, random_tree, simulated_store, store_of
-from phylohf.draw import ViewExtraMissing, drawing, render, shorten
-from phylohf.genome import GROUPS, Genome
-from phylohf.lineage import NO_DATE, Lineage
+from phylohf.export.draw import ViewExtraMissing, drawing, render, shorten
+from phylohf.genealogy.genome import GROUPS, Genome
+from phylohf.genealogy.lineage import NO_DATE, Lineage
 
 
 def license_genome(licenses: list) -> Genome:

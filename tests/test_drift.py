@@ -4,8 +4,8 @@ import json
 import numpy as np
 import pytest
 
-from phylohf.claims import adjust
-from phylohf.drift import Drift, _Clusters, card_lengths, drift, flow, median
+from phylohf.phylo.claims import adjust
+from phylohf.analyses.drift import Drift, _Clusters, card_lengths, drift, flow, median
 
 
 def test_flow_counts_and_log_ratio():
@@ -48,7 +48,7 @@ def test_median_ci_covers_and_is_degenerate_for_one_value():
 def ecosystems(tmp_path_factory):
     from forests import simulated_store
     from phylohf.api import load
-    from phylohf.store import Store
+    from phylohf.store.database import Store
     d = tmp_path_factory.mktemp("drift")
     out = {}
     for scenario in ("directional", "neutral"):
@@ -116,7 +116,7 @@ def _hand_genome(n, license_of, languages_of):
     """A Genome with only the license and language groups filled in."""
     import scipy.sparse as sp
 
-    from phylohf.genome import GROUPS, Genome
+    from phylohf.genealogy.genome import GROUPS, Genome
     lic = sorted({v for v in license_of if v})
     lang = sorted({x for v in languages_of if v for x in v})
     tokens = [(0, t) for t in lic] + [(1, t) for t in lang]
@@ -138,7 +138,7 @@ def _hand_genome(n, license_of, languages_of):
 
 def test_drift_by_hand():
     from forests import forest
-    from phylohf.drift import card_drift, change_rates, language_drift, license_drift
+    from phylohf.analyses.drift import card_drift, change_rates, language_drift, license_drift
     lin = forest([-1, 0, 0, 0, 1, -1, 5, 5])
     g = _hand_genome(8, ["llama2", "apache-2.0", "apache-2.0", "llama2", "cc-by-nc-4.0", "mit", "cc-by-nc-4.0", None],
                      [["en", "fr", "de"], ["en"], ["en", "fr"], None, ["en", "fr"], ["multilingual"], ["en"], ["en"]])

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from phylohf.export.enewick import STATUS, enewick_forest, read_enewick, reticulations
 from phylohf.export.newick import quote_label
-from phylohf.lineage import NO_DATE, Lineage
+from phylohf.genealogy.lineage import NO_DATE, Lineage
 
 
 def network(parent, extra=(), ids=None, observed=None) -> Lineage:

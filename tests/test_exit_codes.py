@@ -15,7 +15,7 @@ import pytest
 
 from forests import simulated_store
 from phylohf.cli import main
-from phylohf.store import Store
+from phylohf.store.database import Store
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +37,7 @@ def test_ctrl_c_inside_a_duckdb_statement_exits_130(tmp_path, monkeypatch, capsy
     several threads can miss Ctrl-C while its main thread waits for the others, about one run
     in five here: the statement runs on one thread, and Ctrl-C is repeated until one lands, as
     a user would; repeats after the command ended go to a handler that ignores them.)"""
-    import phylohf.normalize as normalize
+    import phylohf.sources.normalize as normalize
     real = normalize.normalize_into
     done = threading.Event()
 

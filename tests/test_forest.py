@@ -17,8 +17,8 @@ from phylohf.export import nexus
 from phylohf.export.newick import read_newick_trees
 from phylohf.export.nexus import nexus_forest
 from phylohf.export.trees import FORMATS, export_trees, node_attributes, read_index
-from phylohf.families import families
-from phylohf.lineage import NO_DATE, Lineage
+from phylohf.genealogy.families import families
+from phylohf.genealogy.lineage import NO_DATE, Lineage
 from test_nexus import FIGTREE_JAR, TRAITS, genome
 from test_trees import store  # noqa: F401  (fixture)
 

@@ -7,9 +7,9 @@ from forests import hub_record, simulated_store, store_of
 
 from phylohf.api import load
 from phylohf.cli import main
-from phylohf.fullreport import TITLES, Settings, build
+from phylohf.report.full import TITLES, Settings, build
 from phylohf.sources.simulate import simulate, write_listing
-from phylohf.store import Store
+from phylohf.store.database import Store
 
 FAST = Settings(seed=3, bootstrap=100, null=19)
 

@@ -12,11 +12,11 @@ import pyarrow.parquet as pq
 import pytest
 
 from phylohf.cli import main
-from phylohf.ingest import ingest_batches, ingest_file, ingest_source
-from phylohf.normalize import normalize
-from phylohf.records import MAX_PARENTS, MalformedRecord, json_body, to_raw
+from phylohf.store.ingest import ingest_batches, ingest_file, ingest_source
+from phylohf.sources.normalize import normalize
+from phylohf.sources.records import MAX_PARENTS, MalformedRecord, json_body, to_raw
 from phylohf.sources.snapshot import read_jsonl, read_parquet, read_records
-from phylohf.store import Store
+from phylohf.store.database import Store
 from hubserver import HubServer
 from test_hub import fast
 
@@ -180,8 +180,8 @@ def test_alias_bombs_are_refused_in_bounded_memory_and_time(tmp_path):
     script = textwrap.dedent(f"""
         import csv, json, resource, sys, time
         import pyarrow as pa, pyarrow.parquet as pq
-        from phylohf.ingest import ingest_file
-        from phylohf.store import Store
+        from phylohf.store.ingest import ingest_file
+        from phylohf.store.database import Store
         sys.path.insert(0, {str(tmp_path)!r})
         bomb = {BOMB!r}
         d = {str(tmp_path)!r}

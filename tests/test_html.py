@@ -10,10 +10,10 @@ import pytest
 
 from forests import random_tree, simulated_store
 from test_draw import brute_uniform, inherited, license_genome, small_family
-from phylohf.draw import _text
-from phylohf.explorer import family_data, page, script_json
+from phylohf.export.draw import _text
+from phylohf.export.explorer import family_data, page, script_json
 from phylohf.export.trees import node_attributes
-from phylohf.lineage import NO_DATE, Lineage
+from phylohf.genealogy.lineage import NO_DATE, Lineage
 
 HOSTILE = ['a"b', "x'y", "</script><script>window.pwned=1</script>", '<img src=x onerror="window.pwned=1">',
            "&amp;&lt;", "ünï/cødé 🤗", "{{js}}", "line\u2028sep\u2029x", "back\\slash", "-->", "<!--"]

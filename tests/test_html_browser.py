@@ -9,9 +9,9 @@ from browser import chrome, chromium_missing, errors, open_page
 from forests import random_tree
 from test_draw import inherited, license_genome
 from test_html import HOSTILE
-from phylohf.draw import LABEL_WIDTH, shorten
-from phylohf.explorer import write_page
-from phylohf.lineage import NO_DATE, Lineage
+from phylohf.export.draw import LABEL_WIDTH, shorten
+from phylohf.export.explorer import write_page
+from phylohf.genealogy.lineage import NO_DATE, Lineage
 
 pytestmark = pytest.mark.skipif(chromium_missing() is not None, reason=f"no browser: {chromium_missing()}")
 
@@ -90,7 +90,7 @@ def test_search_opens_the_path_and_highlights(driver, tmp_path):
 
 
 def test_big_family_opens_as_draw_draws_it_and_expands_on_click(driver, tmp_path):
-    from phylohf.draw import drawing
+    from phylohf.export.draw import drawing
     lin, g = family([f"org/m{i:05d}" for i in range(3000)], seed=2, p=0.01)
     data = opened(driver, tmp_path, lin, g, max_nodes=300)
     before = len(nodes(driver))

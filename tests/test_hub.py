@@ -14,11 +14,11 @@ import yaml
 from huggingface_hub import constants
 
 from hubserver import HubServer, api_records
-from phylohf.ingest import crawl_family, crawl_listing, ingest_batches, ingest_source
-from phylohf.records import RELATIONS
+from phylohf.store.ingest import crawl_family, crawl_listing, ingest_batches, ingest_source
+from phylohf.sources.records import RELATIONS
 from phylohf.sources.hub import HubSettings, Pacer, parse_dataset
 from phylohf.sources.simulate import simulate
-from phylohf.store import Store
+from phylohf.store.database import Store
 
 N = 1500
 TOKEN = "hf_testSECRETtoken0123456789"
@@ -378,8 +378,8 @@ def test_hub_stats_snapshot_keeps_downloads_sizes_and_quantizations(tmp_path, mo
     """``hf-dataset:cfahlgren1/hub-stats:models.parquet`` from the local server: lineage
     from the tags, downloadsAllTime, parameter counts and GGUF quantization types as model
     fields and as the ``size`` / ``quantization`` traits."""
-    from phylohf.genome import build
-    from phylohf.traits import character
+    from phylohf.genealogy.genome import build
+    from phylohf.genealogy.traits import character
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "cache"))
 
     def st(total):
@@ -407,7 +407,7 @@ def test_hub_stats_snapshot_keeps_downloads_sizes_and_quantizations(tmp_path, mo
         assert report.stored == len(rows) and not report.problems
         got = store.con.execute("SELECT id, downloads_all_time, parameters, quantization, parents[1].id, license, "
                                 "architecture FROM models ORDER BY id").fetchall()
-        from phylohf.lineage import Lineage
+        from phylohf.genealogy.lineage import Lineage
         genome = build(store, Lineage.from_store(store).n)
         ids = store.con.execute("SELECT id FROM lineage_nodes ORDER BY idx").fetchall()
     assert got == [

@@ -7,10 +7,10 @@ import pytest
 from phylohf import api, cli
 from forests import hub_record, store_of
 
-from phylohf.licensing import CLASSES, NAMES, RULES, TABLE, class_states, classify, entry, pair_rules, rule_for
-from phylohf.licenses import audit, audit_genomes, impute
-from phylohf.lineage import Lineage
-from phylohf.store import Store
+from phylohf.genealogy.licensing import CLASSES, NAMES, RULES, TABLE, class_states, classify, entry, pair_rules, rule_for
+from phylohf.analyses.licenses import audit, audit_genomes, impute
+from phylohf.genealogy.lineage import Lineage
+from phylohf.store.database import Store
 
 
 def test_classes_of_hub_ids():

@@ -4,9 +4,9 @@ import pytest
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import shortest_path
 
-from phylohf.families import families, wiener_index
-from phylohf.lineage import NO_DATE, Lineage
-from phylohf.store import Store
+from phylohf.genealogy.families import families, wiener_index
+from phylohf.genealogy.lineage import NO_DATE, Lineage
+from phylohf.store.database import Store
 
 
 def forest(parent: list[int], created=None, extra=()) -> Lineage:

@@ -7,16 +7,16 @@ import scipy.sparse as sp
 from scipy.linalg import expm
 
 from forests import forest, random_tree
-from phylohf.genome import GROUPS, Genome
-from phylohf.licensing import RULES
-from phylohf.licenses import Imputation, expected_violations
-from phylohf.lineage import Lineage
+from phylohf.genealogy.genome import GROUPS, Genome
+from phylohf.genealogy.licensing import RULES
+from phylohf.analyses.licenses import Imputation, expected_violations
+from phylohf.genealogy.lineage import Lineage
 from phylohf.phylo import masking
 from phylohf.phylo.asr import pair_posteriors, posterior_draws
 from phylohf.phylo.mk import q_matrix, simulate_states
 from phylohf.phylo.reconstruct import reconstruct
 from phylohf.phylo.transitions import em_matrix
-from phylohf.traits import UNDECLARED, categorical, character, with_missing
+from phylohf.genealogy.traits import UNDECLARED, categorical, character, with_missing
 from test_asr import assignments, random_lengths
 
 
@@ -154,7 +154,7 @@ def test_expected_violations_on_a_three_node_chain():
 def test_a_merge_edge_between_imputed_models_is_judged_from_the_draws():
     # m0 (nc) -> m1, m2 (mit) -> m3, m1 and m3 undeclared; merge edge m1 -> m3, across families so
     # its ends are independent: it breaks non-commercial-lifted with P(m1 nc) P(m3 mit) = s^2
-    from phylohf.licenses import edges
+    from phylohf.analyses.licenses import edges
     lin = Lineage.from_edges(np.array(["m0", "m1", "m2", "m3"], object), np.ones(4, bool), np.zeros(4, np.int64),
                              np.array([1, 3, 3]), np.array([0, 2, 1]), np.array([1, 1, 2]), np.array([0, 0, 3]))
     st = np.array([0, -1, 1, -1])

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from forests import random_tree
 
-from phylohf.lineage import Lineage
+from phylohf.genealogy.lineage import Lineage
 from phylohf.phylo import mk
 from phylohf.phylo.asr import marginal
 from phylohf.phylo.byrelation import fit_by_relation, relation_groups

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from phylohf.export import read_newick, read_newick_trees, write_forest, write_newick
 from phylohf.export.newick import decode_nhx_value, format_length, quote_label
-from phylohf.lineage import NO_DATE, Lineage
+from phylohf.genealogy.lineage import NO_DATE, Lineage
 
 
 def lineage(parent, ids=None, observed=None) -> Lineage:

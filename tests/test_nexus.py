@@ -19,8 +19,8 @@ from hypothesis import HealthCheck, event, given, settings
 from phylohf.export.newick import quote_label, write_newick
 from phylohf.export.nexus import nexus_forest
 from phylohf.export.trees import node_attributes
-from phylohf.genome import GROUPS, Genome
-from phylohf.lineage import NO_DATE, Lineage
+from phylohf.genealogy.genome import GROUPS, Genome
+from phylohf.genealogy.lineage import NO_DATE, Lineage
 import test_newick as newick_tests
 
 TRAITS = [("license", "mit"), ("license", "apache-2.0"), ("language", "en"), ("language", "fr"),

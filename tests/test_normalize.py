@@ -9,10 +9,10 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from phylohf.ingest import ingest_file
-from phylohf.normalize import PICKER_HEAD, language_codes, normalize
-from phylohf.records import MalformedRecord
-from phylohf.store import Store
+from phylohf.store.ingest import ingest_file
+from phylohf.sources.normalize import PICKER_HEAD, language_codes, normalize
+from phylohf.sources.records import MalformedRecord
+from phylohf.store.database import Store
 
 LISTING = {
     "_id": "65f0c0ffee", "id": "org/llama-ft", "modelId": "org/llama-ft", "author": "org",

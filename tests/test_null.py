@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from forests import forest
-from phylohf.lineage import Lineage
+from phylohf.genealogy.lineage import Lineage
 from scipy import optimize
 
 from phylohf.phylo.null import (Simulator, fit_null, irreversibility, net_flow, null_test, pair_counts, rates,

@@ -2,13 +2,13 @@
 import numpy as np
 import pytest
 
-from phylohf.families import families
-from phylohf.genome import build
-from phylohf.ingest import ingest_file
-from phylohf.lineage import Lineage
-from phylohf.records import RELATIONS
+from phylohf.genealogy.families import families
+from phylohf.genealogy.genome import build
+from phylohf.store.ingest import ingest_file
+from phylohf.genealogy.lineage import Lineage
+from phylohf.sources.records import RELATIONS
 from phylohf.sources.simulate import simulate, write_listing
-from phylohf.store import Store
+from phylohf.store.database import Store
 
 # The paper's snapshot (DESIGN.md): 1,860,411 models, 573,653 parent->child edges.
 HUB = {"edges_per_model": 573_653 / 1_860_411, "language_none": 1_601_473 / 1_860_411,

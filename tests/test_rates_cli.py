@@ -8,9 +8,9 @@ from forests import simulated_store
 
 from phylohf.api import load
 from phylohf.cli import main
-from phylohf.licensing import classify
-from phylohf.store import Store
-from phylohf.traits import categorical, character
+from phylohf.genealogy.licensing import classify
+from phylohf.store.database import Store
+from phylohf.genealogy.traits import categorical, character
 
 
 @pytest.fixture(scope="module")

@@ -13,10 +13,10 @@ import pytest
 import yaml
 
 from phylohf.cli import main
-from phylohf.ingest import ingest_file
-from phylohf.lineage import Lineage
+from phylohf.store.ingest import ingest_file
+from phylohf.genealogy.lineage import Lineage
 from phylohf.sources.seedcsv import read_seed_csv
-from phylohf.store import Store
+from phylohf.store.database import Store
 
 csv.field_size_limit(sys.maxsize)
 DATA = Path(__file__).parent / "data" / "realdata"

@@ -10,14 +10,14 @@ import scipy.sparse as sp
 from scipy import stats
 
 from forests import forest, random_tree, simulated_store
-from phylohf import relatives
+from phylohf.analyses import relatives
 from phylohf.cli import main
-from phylohf.genome import GROUPS, Genome, build
-from phylohf.lineage import Lineage
-from phylohf.records import RELATIONS
-from phylohf.relatives import (CLASSES, Pairs, _level_rows, _simulate_sets, bernoulli_ones, binary_null,
+from phylohf.genealogy.genome import GROUPS, Genome, build
+from phylohf.genealogy.lineage import Lineage
+from phylohf.sources.records import RELATIONS
+from phylohf.analyses.relatives import (CLASSES, Pairs, _level_rows, _simulate_sets, bernoulli_ones, binary_null,
                                cluster_bootstrap, kin_statistics, kinship, patterns, set_similarity)
-from phylohf.store import Store
+from phylohf.store.database import Store
 
 
 def brute_class(parent, root, u, v):

@@ -10,7 +10,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from phylohf.licensing import classify
+from phylohf.genealogy.licensing import classify
 from phylohf.sources import simulate as sim_mod
 from phylohf.sources.simulate import SCENARIOS, SimParams, Simulation, simulate, write_listing, write_truth
 

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from phylohf.export.newick import write_newick
-from phylohf.lineage import Lineage
+from phylohf.genealogy.lineage import Lineage
 
 ROOT = Path(__file__).parents[1]
 NEVER = ("scipy.stats", "matplotlib", "ete3", "huggingface_hub", "sklearn")   # no command's start needs them

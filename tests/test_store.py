@@ -10,12 +10,12 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from phylohf.genome import GROUPS, build
-from phylohf.ingest import ingest_batches, ingest_file
-from phylohf.lineage import Lineage
-from phylohf.normalize import normalize
+from phylohf.genealogy.genome import GROUPS, build
+from phylohf.store.ingest import ingest_batches, ingest_file
+from phylohf.genealogy.lineage import Lineage
+from phylohf.sources.normalize import normalize
 from phylohf.sources.snapshot import read_jsonl
-from phylohf.store import Store, StoreError
+from phylohf.store.database import Store, StoreError
 
 RECORDS = [
     {"id": "meta/base", "author": "meta", "createdAt": "2023-01-01T00:00:00.000Z", "downloads": 10,

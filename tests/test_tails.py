@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy import optimize, special
 
-from phylohf.tails import TABLE, _alpha, _ks, _sampler, _scan, _zeta, power_law_tail, verdict
+from phylohf.analyses.tails import TABLE, _alpha, _ks, _sampler, _scan, _zeta, power_law_tail, verdict
 
 
 def discrete_power_law(n, alpha, x_min, rng, top=10 ** 6):

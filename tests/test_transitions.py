@@ -7,13 +7,13 @@ import pytest
 import scipy.sparse as sp
 
 from forests import forest, simulated_store
-from phylohf.genome import build
-from phylohf.lineage import Lineage
+from phylohf.genealogy.genome import build
+from phylohf.genealogy.lineage import Lineage
 from phylohf.phylo.null import fit_null, null_test
 from phylohf.phylo.transitions import (bowker, best_ordering, gains_and_losses, ordering_shares,
                                         ordering_statistic, transitions)
-from phylohf.store import Store
-from phylohf.traits import binary, categorical
+from phylohf.store.database import Store
+from phylohf.genealogy.traits import binary, categorical
 
 
 def test_counts_skip_unknown_ends_and_count_each_edge_once():

@@ -12,8 +12,8 @@ from phylohf.cli import main
 from phylohf.export.enewick import read_enewick
 from phylohf.export.newick import read_newick
 from phylohf.export.trees import export_trees, file_names, read_index, safe_name, tsv_field
-from phylohf.families import families
-from phylohf.lineage import NO_DATE, Lineage
+from phylohf.genealogy.families import families
+from phylohf.genealogy.lineage import NO_DATE, Lineage
 from test_nexus import genome
 
 

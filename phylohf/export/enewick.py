@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..lineage import Lineage
+from ..genealogy.lineage import Lineage
 from .newick import _TOKEN, Forest, _comments, _format_lengths, quote_label, read_newick
 
 DRAWN, OTHER_FAMILY, DUPLICATE, CYCLE = range(4)

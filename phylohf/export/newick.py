@@ -1,4 +1,4 @@
-"""Newick / NHX writing from :class:`~phylohf.lineage.Lineage` arrays, and a fast reader.
+"""Newick / NHX writing from :class:`~phylohf.genealogy.lineage.Lineage` arrays, and a fast reader.
 
 Everything is vectorised and recursion-free, so chains 100,000 deep and families of
 millions of members are fine.
@@ -70,7 +70,7 @@ from urllib.parse import unquote
 
 import numpy as np
 
-from ..lineage import NO_DATE, Lineage
+from ..genealogy.lineage import NO_DATE, Lineage
 
 _NEEDS_QUOTES = {"newick": re.compile(r"[\s()\[\]':;,_\"#{}=\\]"),
                  "nexus": re.compile(r"[\s()\[\]{}/\\,;:=*'\"`+\-<>_]")}

@@ -44,8 +44,8 @@ from collections.abc import Iterable, Iterator, Mapping
 
 import numpy as np
 
-from ..genome import Genome
-from ..lineage import Lineage
+from ..genealogy.genome import Genome
+from ..genealogy.lineage import Lineage
 from .newick import Forest, _quote_all
 
 MISSING = "?"

@@ -26,11 +26,11 @@ from urllib.parse import quote
 
 import numpy as np
 
-from ..branch_lengths import branch_lengths
-from ..families import Families
-from ..genome import Genome
-from ..lineage import Lineage
-from ..records import RELATIONS
+from ..genealogy.branch_lengths import branch_lengths
+from ..genealogy.families import Families
+from ..genealogy.genome import Genome
+from ..genealogy.lineage import Lineage
+from ..sources.records import RELATIONS
 from .enewick import network_tokens, reticulations
 from .newick import Forest
 from .nexus import nexus_collection_text, nexus_documents

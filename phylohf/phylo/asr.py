@@ -25,7 +25,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..lineage import Lineage
+from ..genealogy.lineage import Lineage
 from .mk import (ROOT_PRIORS, MkData, _check, _group_sum, _levels, _logsumexp, class_transitions, edge_keys,
                  rowmax, stationary)
 from .schedule import cut_levels

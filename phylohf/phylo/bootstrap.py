@@ -13,7 +13,7 @@ from typing import Callable
 
 import numpy as np
 
-from ..lineage import Lineage
+from ..genealogy.lineage import Lineage
 from .parallel import cores
 from .mk import MkFit, fit_mk, lrt, simulate_states, stationary
 

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..lineage import Lineage
-from ..records import RELATIONS
+from ..genealogy.lineage import Lineage
+from ..sources.records import RELATIONS
 from .bootstrap import bootstrap_lrt, lrt_test, lrt_text
 from .mk import MkFit, fit_mk
 

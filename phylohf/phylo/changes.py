@@ -24,13 +24,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scipy import linalg
 
-from ..lineage import Lineage
+from ..genealogy.lineage import Lineage
 from ..result import Result
 from .asr import _down_pass, _edge_pairs, _up_pass
 from .mk import MkData, MkFit, _eigen, fit_mk
 
 if TYPE_CHECKING:
-    from ..branch_lengths import BranchLengths
+    from ..genealogy.branch_lengths import BranchLengths
 
 
 @dataclass
@@ -142,7 +142,7 @@ def summarise(lineage: Lineage, e: EdgeChanges, replicates: int = 200, seed: int
     """Totals of expected changes (pair posteriors off the diagonal, and jumps) over the
     forest with family-bootstrap 95% CIs, per relation type of the edge, and for the
     ``top_families`` families with the most expected jumps."""
-    from ..records import RELATIONS
+    from ..sources.records import RELATIONS
     k = e.pairs.shape[-1]
     off = 1 - np.eye(k)
     family = lineage.root[e.nodes]
@@ -223,7 +223,7 @@ def expected_changes(lineage: Lineage, states: np.ndarray, names: list[str], len
                      trait: str, scope: str, model: str = "ARD", by_relation: bool = False,
                      root_prior: str = "equal", starts: int = 2, bootstrap: int = 200, seed: int = 1) -> Changes:
     """Fit ``model`` (one Q per relation type with ``by_relation``) on ``lengths`` (a
-    :class:`~phylohf.branch_lengths.BranchLengths`) and sum :func:`edge_changes` with
+    :class:`~phylohf.genealogy.branch_lengths.BranchLengths`) and sum :func:`edge_changes` with
     ``bootstrap`` family-bootstrap replicates."""
     from .byrelation import relation_groups
     groups = relation_groups(lineage)[0] if by_relation else None

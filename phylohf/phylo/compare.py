@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..lineage import Lineage
+from ..genealogy.lineage import Lineage
 from .bootstrap import bootstrap_lrt, lrt_test, lrt_text
 from .mk import MkFit, fit_mk
 from .ratemodels import MODELS

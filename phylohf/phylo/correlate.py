@@ -15,13 +15,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..lineage import Lineage
+from ..genealogy.lineage import Lineage
 from ..result import Result
 from .bootstrap import bootstrap_lrt, lrt_test
 from .mk import MkFit, fit_mk
 
 if TYPE_CHECKING:
-    from ..branch_lengths import BranchLengths
+    from ..genealogy.branch_lengths import BranchLengths
 
 PAIRS = ("00", "01", "10", "11")
 # rate numbers of the dependent model: (from, to) -> rate
@@ -51,7 +51,7 @@ def pair_states(a, b) -> np.ndarray:
 def pair_table(path, names: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """(A, B per node, -1 unknown; the two column names) from a tab-separated table: header,
     then node, A, B (0/1; empty, NA or ? unknown)."""
-    from ..traits import table_rows
+    from ..genealogy.traits import table_rows
     header, rows = table_rows(path, ["node", "A", "B"])
     values: dict[str, tuple[int, int]] = {}
     for row in rows:

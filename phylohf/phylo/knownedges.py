@@ -17,7 +17,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..lineage import Lineage
+from ..genealogy.lineage import Lineage
 from .ratemodels import stationary
 
 

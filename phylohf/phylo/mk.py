@@ -28,7 +28,7 @@ from typing import NamedTuple
 import numpy as np
 from scipy import linalg, optimize, sparse
 
-from ..lineage import Lineage
+from ..genealogy.lineage import Lineage
 from .knownedges import KnownEdges, split_known
 from .ratemodels import MODELS, index_matrix, n_params, q_matrix, rate_model, stationary
 from .schedule import cut_levels, descend, marked_below

@@ -35,7 +35,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy import optimize
 
-from ..lineage import Lineage, _jump
+from ..genealogy.lineage import Lineage, _jump
 from .byrelation import relation_groups
 from .parallel import thread_map
 from .schedule import descend, marked_above, marked_below

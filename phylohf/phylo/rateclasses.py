@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import optimize
 
-from ..lineage import Lineage
+from ..genealogy.lineage import Lineage
 from .asr import _clamp, _log_apply, _log_root_prior, _plan, _to_parents
 from .bootstrap import bootstrap_p, lrt_test, simulate_like, lrt_text
 from .mk import (IMPOSSIBLE, MkFit, _check, _class_rows, _eigen, _logsumexp, class_gradient,

@@ -13,14 +13,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..lineage import Lineage
+from ..genealogy.lineage import Lineage
 from ..result import Result, frame
 from . import masking
 from .asr import Marginals, marginal
 from .mk import MkFit, fit_mk
 
 if TYPE_CHECKING:
-    from ..branch_lengths import BranchLengths
+    from ..genealogy.branch_lengths import BranchLengths
     from .asr import Joint
     from .byrelation import RelationFit
     from .compare import Comparison
@@ -66,7 +66,7 @@ def _check(lineage: Lineage, truth: np.ndarray, states: np.ndarray, hidden: np.n
 def _schemes(lineage: Lineage, truth: np.ndarray, fraction: float, seed: int) -> dict[str, tuple[str, np.ndarray]]:
     """The non-random masks: name -> (what it hides, hidden nodes); a mask that would hide
     nothing, or every known state, is left out."""
-    from ..records import RELATIONS
+    from ..sources.records import RELATIONS
     out = {f"relation:{r}": ("every known child whose primary edge is of relation type R",
                              masking.relation_mask(truth, lineage.relation, i)) for i, r in enumerate(RELATIONS)}
     out["authors"] = (f"every known model of random authors, up to {fraction:.0%}",
@@ -199,7 +199,7 @@ def ancestral_states(lineage: Lineage, truth: np.ndarray, names: list[str], leng
                      starts: int = 2, seed: int = 1, mask: float | None = None, compare: bool = False,
                      by_relation: bool = False, rate_classes: int = 0, bootstrap_lrt: int = 0,
                      method: str = "marginal", note: str = "") -> AncestralStates:
-    """:func:`reconstruct` ``truth`` on ``lengths`` (a :class:`~phylohf.branch_lengths.BranchLengths`),
+    """:func:`reconstruct` ``truth`` on ``lengths`` (a :class:`~phylohf.genealogy.branch_lengths.BranchLengths`),
     then what ``phylohf asr`` adds on request: ``compare`` (ER, F81, SYM, GTR, ARD and their
     LRTs), ``by_relation`` (one Q per relation type), ``rate_classes`` (hidden rate classes of
     parents), ``method`` joint or parsimony besides the marginals. ``note`` ends the conventions."""

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..lineage import _jump
+from ..genealogy.lineage import _jump
 
 BAND = 64         # depths up to this many levels are drawn level by level (one band)
 

@@ -70,7 +70,7 @@ class Transitions:
         """The transition matrix of one trait, its tests and its best ordering, as text."""
         from ..text import table
         from ..text import matrix
-        from ..traits import missing_convention
+        from ..genealogy.traits import missing_convention
         C = self.counts
         changes = int(C.sum() - np.trace(C))
         lines = [f"== Transitions of {trait} ({scope}) ==", "",
@@ -329,7 +329,7 @@ def trait_transitions(lineage, states: np.ndarray, names: list[str], trait: str,
                       only: int | None, parent: np.ndarray, null: int = 200, seed: int = 1) -> TraitTransitions:
     """:func:`tree_transitions` and the test of its ordering on the edges of ``parent`` (the
     primary edges, or those of relation code ``only``), ``null`` replicates."""
-    from ..claims import adjust, claim_tests
+    from .claims import adjust, claim_tests
     t = tree_transitions(lineage, states, len(names), only)
     claims = adjust(claim_tests(lineage, states, len(names), {"ordering": (
         f"{trait} changes follow one order, more than symmetric change produces",

@@ -11,7 +11,7 @@
 * ``hub:all``: the whole listing, page by page (cursor pagination, ``Link: rel="next"``),
   the next page fetched while the last one is written.
 * ``hf-dataset:OWNER/NAME:FILE.parquet[@REV]``: a snapshot file fetched with
-  ``hf_hub_download`` (see :mod:`phylohf.ingest`).
+  ``hf_hub_download`` (see :mod:`phylohf.store.ingest`).
 * cards (``cards=True``): the ``README.md`` of each model, stored with its record;
   a missing card is a problem row of the store.
 
@@ -65,8 +65,8 @@ from huggingface_hub.utils import (build_hf_headers, get_token, hf_raise_for_sta
                                    parse_ratelimit_headers, validate_repo_id)
 
 from .. import __version__
-from ..normalize import normalize
-from ..records import json_body
+from .normalize import normalize
+from .records import json_body
 
 WINDOW = 300.0                              # seconds: the Hub's rate-limit window
 API_QUOTA = {False: 500, True: 1000}        # API requests per window, without / with a token

@@ -31,7 +31,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from ..records import MalformedRecord, raw_table, to_raw
+from .records import MalformedRecord, raw_table, to_raw
 from .snapshot import Batch
 
 REQUIRED = ("model_id", "metadata")

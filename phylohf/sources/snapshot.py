@@ -1,6 +1,6 @@
 """Snapshot files: Parquet listings and JSONL API records, as batches of raw rows.
 
-Parquet column mapping (first present name wins, see :data:`phylohf.records.ALIASES`):
+Parquet column mapping (first present name wins, see :data:`phylohf.sources.records.ALIASES`):
 ``id``/``modelId``/``model_id``, ``author``, ``createdAt``/``created_at``,
 ``lastModified``/``last_modified``, ``downloads``, ``likes``, ``library_name``,
 ``pipeline_tag``, ``tags`` (list of strings), ``cardData``/``card_data`` (JSON text,
@@ -12,7 +12,7 @@ provenance record.
 
 Each generator yields ``(raw_table, problems, rows_read)``; ``problems`` lists
 ``(row, message)`` for input that could not become a raw row at all (not valid UTF-8,
-card data refused by :mod:`phylohf.records`, ...), so one bad row costs only itself. The
+card data refused by :mod:`phylohf.sources.records`, ...), so one bad row costs only itself. The
 repairs of the per-record path are made here for Parquet columns too, vectorised: counts
 as text, tags as one string, non-string card parents (raw column ``fixes``); YAML card
 data and long parent lists go through the per-record parsers.
@@ -30,7 +30,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from ..records import (ALIASES, MAX_PARENTS, NO_ID, RAW_SCHEMA, MalformedRecord, card_data, raw_table, tag_list,
+from .records import (ALIASES, MAX_PARENTS, NO_ID, RAW_SCHEMA, MalformedRecord, card_data, raw_table, tag_list,
                        to_raw)
 
 Batch = tuple[pa.Table, list[tuple[int, str]], int]
@@ -40,7 +40,7 @@ _ROW = "__phylohf_row"      # the input row number, carried through the mapping 
 
 def _column_expr(field: pa.Field | None, target: str) -> tuple[str, str | None]:
     """SQL that turns one snapshot column into the raw column ``target``, and SQL naming the
-    repair it needed (a :data:`~phylohf.records.READ_FIXES` code, or NULL)."""
+    repair it needed (a :data:`~phylohf.sources.records.READ_FIXES` code, or NULL)."""
     if field is None:
         return f"NULL::{'VARCHAR[]' if target in ('tags', 'gguf_files') else 'VARCHAR'} AS {target}", None
     name = 's."' + field.name.replace('"', '""') + '"'
@@ -115,7 +115,7 @@ def _mapping_sql(schema: pa.Schema, keep_raw: bool, path: str | Path) -> str:
 
 def per_record(table: pa.Table, slow: pa.ChunkedArray) -> tuple[pa.Table, list[tuple[int, str]]]:
     """The rows of raw ``table`` marked ``slow`` (card data given as YAML, long parent lists)
-    through the per-record parsers (:func:`~phylohf.records.card_data`); those that cannot be
+    through the per-record parsers (:func:`~phylohf.sources.records.card_data`); those that cannot be
     read are dropped and returned as problems."""
     slow = _array(slow).fill_null(False)
     if not pc.any(slow).as_py():

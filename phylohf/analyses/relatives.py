@@ -17,7 +17,7 @@ no pair lists at all. Symmetric classes count each unordered pair from both ends
 Statistics: class means with 95% CIs from a cluster bootstrap over families (multinomial
 resampling; beyond MAX_UNITS families the smaller ones are pooled into random blocks),
 siblings minus parent/child with its CI and a two-sided bootstrap p, Cohen's d; and three
-claims per group (:class:`phylohf.claims.Claim`, not yet adjusted):
+claims per group (:class:`phylohf.phylo.claims.Claim`, not yet adjusted):
 
 * ``family_resemblance``: parent/child minus other-family mean similarity, one-sided p
   from the same cluster bootstrap, (1 + #{replicates <= 0}) / (1 + B);
@@ -43,14 +43,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import scipy.sparse as sp
 
-from .claims import Claim
-from .genome import GROUPS, Genome
-from .lineage import Lineage
-from .phylo.mk import MkData
-from .phylo.null import NullTest, dense_codes
-from .phylo.parallel import thread_map
-from .records import RELATIONS
-from .result import Result, frame
+from ..phylo.claims import Claim
+from ..genealogy.genome import GROUPS, Genome
+from ..genealogy.lineage import Lineage
+from ..phylo.mk import MkData
+from ..phylo.null import NullTest, dense_codes
+from ..phylo.parallel import thread_map
+from ..sources.records import RELATIONS
+from ..result import Result, frame
 
 CLASSES = ("parent_child", "siblings", "grandparent", "great_grandparent", "aunt_niece", "cousins",
            "same_family", "other_family")
@@ -381,7 +381,7 @@ def pattern_null(lineage: Lineage, X: sp.csr_matrix, declared: np.ndarray, paren
     it (per relation type, hidden rate classes of parents), the :func:`kin_statistics`
     computed on the data and on ``replicates`` replicates. Returns ({statistic: NullTest},
     states, models left out)."""
-    from .phylo.null import fit_null, null_test
+    from ..phylo.null import fit_null, null_test
     state, rep = patterns(X, declared, limit)
     k = len(rep)
     J = set_similarity(X, np.repeat(rep, k), np.tile(rep, k), metric).reshape(k, k)
@@ -591,7 +591,7 @@ def kinship(lineage: Lineage, genome: Genome | None = None, store=None, groups=D
     "median", "ci", ...}}, "sib_minus_pc": {"diff", "ci", "p", "cohen_d"}, "null": {"diff",
     "ci", "p", "observed", "shared_change", ...}}}, "claims": [Claim], ...}`` (``null`` is
     None for text metrics or ``null=0``); the claims are not yet adjusted
-    (:func:`phylohf.claims.adjust`).
+    (:func:`phylohf.phylo.claims.adjust`).
     """
     groups = [ALIASES.get(g, g) for g in groups or DEFAULT_GROUPS]
     _check(groups, relations, metric, classes, bootstrap, null, max_pairs, null_model)
@@ -601,7 +601,7 @@ def kinship(lineage: Lineage, genome: Genome | None = None, store=None, groups=D
     if text:
         if store is None:
             raise ValueError(f"metric {metric} compares model-card text: it needs the store")
-        from . import cards
+        from ..genealogy import cards
         texts, has_card = cards.load(store, lineage)
         text_similarity = cards.similarity(texts, metric)
         groups = ["card"]
@@ -699,7 +699,7 @@ def kinship(lineage: Lineage, genome: Genome | None = None, store=None, groups=D
 @dataclass
 class Kinship(Result):
     """``phylohf relatives``: the result of :func:`kinship`, its claims adjusted beforehand
-    (:func:`phylohf.claims.adjust`)."""
+    (:func:`phylohf.phylo.claims.adjust`)."""
 
     result: dict
 
@@ -715,8 +715,8 @@ class Kinship(Result):
 
     def text(self) -> str:
         """Per trait group, the classes and the verdict; then the claims."""
-        from .claims import meaning, table as claim_table
-        from .text import table
+        from ..phylo.claims import meaning, table as claim_table
+        from ..text import table
         result = self.result
         metric, similar = result["metric"], result["higher_is_similar"]
         fmt = lambda v: "-" if v is None else f"{v:.3f}"                      # noqa: E731

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from .lineage import NO_DATE, Lineage
-from .records import RELATIONS
-from .result import Result, frame
-from .text import table
+from ..sources.records import RELATIONS
+from ..result import Result, frame
+from ..text import table
 
 
 @dataclass

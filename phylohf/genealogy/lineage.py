@@ -3,9 +3,9 @@
 Nodes are the observed models (sorted by id) followed by *placeholders*: parents that
 are referenced but absent from the data (unobserved, traits unknown). Each model's
 *primary* parent is its first parent by the Hub's rule (the Hub's ``baseModels``, else
-its relation tags, else the card; see :mod:`phylohf.normalize`), every reference resolved
+its relation tags, else the card; see :mod:`phylohf.sources.normalize`), every reference resolved
 to the model whose id matches without regard to case (see
-:meth:`phylohf.store.Store.index_lineage`); further parents of merges are kept as
+:meth:`phylohf.store.database.Store.index_lineage`); further parents of merges are kept as
 reticulation edges (``extra_*``). Cycles among primary edges are broken deterministically: in each
 cycle, the member created earliest (unknown dates last, then smallest id) loses its
 primary parent and becomes a root; those nodes are listed in ``cut``.
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .records import NO_DATE, RELATIONS
+from ..sources.records import NO_DATE, RELATIONS
 
 
 def _jump(parent: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

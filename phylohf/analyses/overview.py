@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .families import Families, families_table
-from .genome import GROUPS, Genome
-from .lineage import Lineage
-from .records import READ_FIXES, RELATIONS
+from ..genealogy.families import Families, families_table
+from ..genealogy.genome import GROUPS, Genome
+from ..genealogy.lineage import Lineage
+from ..sources.records import READ_FIXES, RELATIONS
 
 FIX_NAMES = {
     "url_parent": "parent ids given as URLs (prefix removed)",

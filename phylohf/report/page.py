@@ -1,8 +1,8 @@
 """The full report as one self-contained HTML page: the sections of
-:class:`phylohf.fullreport.Report` as they are in the text report (their tables kept as
-preformatted text), the figures of :func:`phylohf.figures.write_figures` inlined as base64
+:class:`phylohf.report.full.Report` as they are in the text report (their tables kept as
+preformatted text), the figures of :func:`phylohf.report.figures.write_figures` inlined as base64
 PNG under the sections they illustrate, and the explorer of the largest family
-(:mod:`phylohf.explorer`) embedded in an ``<iframe srcdoc>``. Nothing is recomputed."""
+(:mod:`phylohf.export.explorer`) embedded in an ``<iframe srcdoc>``. Nothing is recomputed."""
 from __future__ import annotations
 
 import base64
@@ -10,7 +10,7 @@ import html
 import tempfile
 from pathlib import Path
 
-from .explorer import family_data, page
+from ..export.explorer import family_data, page
 
 # figure file (figures.write_figures) -> report section (fullreport.SECTIONS) it sits under
 FIGURE_SECTION = {"family.png": "anatomy", "kinship.png": "kinship", "transitions.png": "transitions",
@@ -34,7 +34,7 @@ def _figures(report, lineage, genome, fams) -> dict[str, list[tuple[str, str]]]:
 
 
 def report_page(report, lineage, genome, fams, store=None, explorer: dict | None = None) -> str:
-    """The page's HTML; ``explorer``: options of :func:`phylohf.explorer.family_data` for the
+    """The page's HTML; ``explorer``: options of :func:`phylohf.export.explorer.family_data` for the
     largest family (whose explorer is left out when the store has no family of 2+ nodes)."""
     figures = _figures(report, lineage, genome, fams)
     keys = list(report.data)

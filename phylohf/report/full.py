@@ -6,8 +6,8 @@ licenses, languages, tasks, libraries and cards; 7. ancestral reconstruction and
 imputation accuracy. Every section names its conventions, gives each estimate with a CI
 or p-value and ends with one line saying what it means.
 
-Every test the report states is a *claim* (:mod:`.claims`): its p-value comes from a null
-simulated on the same trees (the null engine, :mod:`.phylo.null`) or from a family
+Every test the report states is a *claim* (:mod:`phylohf.phylo.claims`): its p-value comes from a null
+simulated on the same trees (the null engine, :mod:`phylohf.phylo.null`) or from a family
 bootstrap; the q-values are Benjamini-Hochberg across all claims of the report, and a
 section's "What it means" line states only the claims with q < 0.05 and the claimed sign.
 So a section is rendered after every claim is in. The analyses are the library's own
@@ -21,10 +21,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .families import Families
-from .genome import Genome
-from .lineage import Lineage
-from .result import Result
+from ..genealogy.families import Families
+from ..genealogy.genome import Genome
+from ..genealogy.lineage import Lineage
+from ..result import Result
 
 TITLES = ("Data and conventions", "Family anatomy", "Family resemblance: kinship tests",
           "Transition matrices and orderings", "License audit", "Drift: licenses, languages, cards",
@@ -84,7 +84,7 @@ class Report(Result):
 
 
 def _data(store, lineage, fams, genome, s):
-    from .overview import overview
+    from ..analyses.overview import overview
     text = overview(lineage, fams, genome, store.fix_counts(), store.problem_counts())
     edges = lineage.edge_count()
     text += "\n\nConventions used throughout:\n" + "\n".join(f"  - {c}" for c in CONVENTIONS)
@@ -96,13 +96,13 @@ def _data(store, lineage, fams, genome, s):
 
 
 def _anatomy(store, lineage, fams, genome, s):
-    from .anatomy import anatomy, anatomy_report
+    from ..analyses.anatomy import anatomy, anatomy_report
     a = anatomy(lineage, fams, seed=s.seed)
     return [], lambda: (anatomy_report(a), a)
 
 
 def _kinship(store, lineage, fams, genome, s):
-    from .relatives import Kinship, kinship
+    from ..analyses.relatives import Kinship, kinship
     r = Kinship(kinship(lineage, genome, store, groups=KINSHIP_GROUPS, bootstrap=s.bootstrap, null=s.null,
                         seed=s.seed))
     return r.result["claims"], lambda: (r.text(), r.to_dict())
@@ -119,10 +119,10 @@ def _too_few_licenses(names: list[str], need: int):
 
 
 def _transitions(store, lineage, fams, genome, s):
-    from .claims import claim_tests, meaning
-    from .drift import license_ids
-    from .phylo.transitions import ordering_statistic, tree_transitions
-    from .traits import UNDECLARED, categorical
+    from ..phylo.claims import claim_tests, meaning
+    from ..analyses.drift import license_ids
+    from ..phylo.transitions import ordering_statistic, tree_transitions
+    from ..genealogy.traits import UNDECLARED, categorical
     states, names = categorical(genome, "license", s.top, s.missing, lineage.observed)
     if few := _too_few_licenses(names, 1):
         return few
@@ -141,13 +141,13 @@ def _transitions(store, lineage, fams, genome, s):
 
 
 def _audit(store, lineage, fams, genome, s):
-    from .licenses import audit_genomes
+    from ..analyses.licenses import audit_genomes
     a = audit_genomes(lineage, genome, seed=s.seed, missing=s.missing)
     return [], lambda: (a.text(), a.to_dict())
 
 
 def _drift(store, lineage, fams, genome, s):
-    from .drift import Drift, card_lengths, drift
+    from ..analyses.drift import Drift, card_lengths, drift
     d = Drift(drift(lineage, genome, card_lengths(store, lineage.n), n_boot=s.bootstrap, null=s.null, seed=s.seed))
     return d.result["claims"], lambda: (d.text(), d.to_dict())
 
@@ -155,8 +155,8 @@ def _drift(store, lineage, fams, genome, s):
 def _reversibility(lineage, states, k, s):
     """The claim ``ard_vs_gtr:license``: the ARD-against-GTR likelihood ratio of one-step rates
     on the edges with both licenses known, against the reversible (GTR) null engine."""
-    from .claims import claim_tests
-    from .phylo.null import irreversibility
+    from ..phylo.claims import claim_tests
+    from ..phylo.null import irreversibility
     return claim_tests(lineage, states, k, {"ard_vs_gtr:license": (
         "license evolution is not reversible: parent -> child license changes fit directional (ARD) rates "
         "better than any reversible (GTR) ones, beyond what a reversible process from the observed "
@@ -164,10 +164,10 @@ def _reversibility(lineage, states, k, s):
 
 
 def _asr(store, lineage, fams, genome, s):
-    from .branch_lengths import branch_lengths
-    from .claims import meaning
-    from .phylo.reconstruct import ancestral_states
-    from .traits import categorical, missing_convention
+    from ..genealogy.branch_lengths import branch_lengths
+    from ..phylo.claims import meaning
+    from ..phylo.reconstruct import ancestral_states
+    from ..genealogy.traits import categorical, missing_convention
     truth, names = categorical(genome, "license", 6, s.missing, lineage.observed)
     if few := _too_few_licenses(names, 2):
         return few
@@ -202,8 +202,8 @@ def build(store, lineage: Lineage, fams: Families, genome: Genome, settings: Set
     """Run every section on the store's lineage and genomes (``source`` names the data in the
     header; default: the store's path), adjust their claims together, then lay them out."""
     from tqdm import tqdm
-    from . import __version__
-    from .claims import adjust
+    from .. import __version__
+    from ..phylo.claims import adjust
     s = settings or Settings()
     report = Report(header=f"{source or f'store {store.path}'}; phylohf {__version__}; seed {s.seed}, {s.bootstrap:,} "
                     f"bootstrap replicates, {s.null:,} null replicates per claim, "

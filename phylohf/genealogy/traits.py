@@ -81,7 +81,7 @@ SINGLE = ("license", "task", "library", "architecture", "size", "quantization")
 
 
 def license_class(genome: Genome, name: str) -> tuple[np.ndarray, list[str]]:
-    """The binary character "license is in class ``name``" (classes of :mod:`phylohf.licensing`;
+    """The binary character "license is in class ``name``" (classes of :mod:`phylohf.genealogy.licensing`;
     unknown where no license is declared)."""
     from .licensing import CLASSES, class_states
     if name not in CLASSES:

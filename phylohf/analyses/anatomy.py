@@ -1,9 +1,9 @@
 """Family anatomy: sizes, depths, out-degrees and hubs, relation mix, Wiener index, growth.
 
-Families are the trees of the primary forest (:mod:`phylohf.families`), placeholders
+Families are the trees of the primary forest (:mod:`phylohf.genealogy.families`), placeholders
 included; distributions are over families with at least two nodes unless said
 otherwise, binned in powers of two. The tails of family sizes and out-degrees are fitted by
-Clauset, Shalizi & Newman (2009), :mod:`phylohf.tails`: x_min by KS distance, the exponent by
+Clauset, Shalizi & Newman (2009), :mod:`phylohf.analyses.tails`: x_min by KS distance, the exponent by
 exact discrete maximum likelihood, a bootstrap goodness of fit, and a likelihood ratio against
 the lognormal. The mean distance of a family is its Wiener index over the number of node pairs.
 """
@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .families import Families, _iso
-from .lineage import NO_DATE, Lineage
-from .text import table
-from .records import RELATIONS
+from ..genealogy.families import Families, _iso
+from ..genealogy.lineage import NO_DATE, Lineage
+from ..text import table
+from ..sources.records import RELATIONS
 from .tails import MIN_TAIL, power_law_tail
 
 
@@ -95,7 +95,7 @@ def _hist_rows(h: list[dict]) -> list[list]:
 
 
 def tail_text(what: str, unit: str, t: dict) -> str:
-    """One line on a tail fit of :func:`phylohf.tails.power_law_tail`, ending with its verdict."""
+    """One line on a tail fit of :func:`phylohf.analyses.tails.power_law_tail`, ending with its verdict."""
     if t["alpha"] is None:
         return (f"{what} tail: too few values for a power-law fit ({t['n']:,} {unit}; x_min needs {MIN_TAIL:,} "
                 f"at or above it and a larger value)")

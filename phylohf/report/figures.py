@@ -9,7 +9,7 @@ import numpy as np
 
 
 def _pyplot():
-    from .draw import require_matplotlib
+    from ..export.draw import require_matplotlib
     require_matplotlib("the report's figures")
     import matplotlib
     matplotlib.use("Agg")
@@ -25,7 +25,7 @@ def _save(fig, path: Path) -> None:
 
 def kinship_figure(kin: dict, path: Path) -> None:
     """Mean similarity per relationship class and trait group, with 95% CIs."""
-    from .relatives import LABELS
+    from ..analyses.relatives import LABELS
     plt = _pyplot()
     groups = list(kin["groups"])
     fig, axes = plt.subplots(1, len(groups), figsize=(3.2 * len(groups), 4.2), sharey=True, squeeze=False)
@@ -90,7 +90,7 @@ def drift_figure(drift: dict, path: Path) -> None:
 def family_figure(lineage, genome, root: int, path: Path) -> str:
     """A family coloured by license, uniform clades collapsed, at most 300 nodes drawn (ete3,
     else matplotlib); returns the engine used."""
-    from .draw import draw_family
+    from ..export.draw import draw_family
     return draw_family(lineage, genome, root, path, collapse_by="license", max_nodes=300)[1]
 
 

@@ -2,7 +2,7 @@
 
 Every source (Hub listing, Parquet/JSONL snapshot, seed CSV, simulator) first turns its
 input into *raw rows* with the columns of :data:`RAW_SCHEMA`; one vectorised SQL path
-(:mod:`phylohf.normalize`) then turns batches of raw rows into normalised columns.
+(:mod:`phylohf.sources.normalize`) then turns batches of raw rows into normalised columns.
 :func:`to_raw` is the per-record part for dict inputs: it maps key spellings
 (camelCase API listings, snake_case ``ModelInfo`` dumps) and parses the odd fields
 (card data given as a YAML string) that SQL cannot, and records what it repaired.

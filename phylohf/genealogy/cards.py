@@ -6,7 +6,7 @@ they name the parent and would leak the very relation being measured. Similariti
 TF-IDF cosine (scikit-learn; word unigrams and bigrams, sublinear tf) and normalised
 Levenshtein similarity (rapidfuzz) on the first ``LEVENSHTEIN_CHARS`` characters.
 Card *features* (presence, length class, Hub-template and auto-generated markers) are
-genome traits: see the ``card`` group of :mod:`phylohf.genome`.
+genome traits: see the ``card`` group of :mod:`phylohf.genealogy.genome`.
 """
 from __future__ import annotations
 

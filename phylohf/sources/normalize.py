@@ -24,7 +24,7 @@ Rules (they change numbers, so they are written down here):
   ``base_model_relation``; ``merge`` when there are several parents; ``adapter`` for
   PEFT models; ``quantized`` for GGUF, GPTQ, AWQ or EXL2 models; else ``finetune``.
   (References to other models are resolved without regard to case when the lineage
-  is indexed, see :meth:`phylohf.store.Store.index_lineage`.)
+  is indexed, see :meth:`phylohf.store.database.Store.index_lineage`.)
 * **license**: the card's ``license`` (first if a list), else the ``license:`` tag; lower
   case. The Hub's id ``unknown`` declares nothing: no license (fix ``unknown_license``).
 * **languages**: card ``language`` (string or list; any ISO 639-1/2/3 code, region
@@ -51,7 +51,7 @@ Rules (they change numbers, so they are written down here):
   self references, parents listed twice in different case, card parents the Hub does
   not link, card data that is not a JSON/YAML object, unreadable dates, the ``unknown``
   license, the language picker's list, rows that carry no metadata at all but an id,
-  ``no_metadata``), plus those the reader made (raw column ``fixes``, :data:`phylohf.records.READ_FIXES`).
+  ``no_metadata``), plus those the reader made (raw column ``fixes``, :data:`phylohf.sources.records.READ_FIXES`).
 * Several rows with one id in a batch: the last one with metadata wins (the last one
   when none has any).
 """

@@ -46,7 +46,7 @@ def claim_tests(lineage, states, k: int, claims: dict, replicates: int, seed: in
     statistic)``, tested on the same replicates of the ``kind`` null fitted to it over the
     edges of ``parent`` (default the lineage's); none with ``replicates`` 0 or fewer than two
     states (nothing can change)."""
-    from .phylo.null import fit_null, null_test
+    from .null import fit_null, null_test
     if not replicates or not claims or k < 2:
         return []
     model = fit_null(lineage, states, k, kind, parent=parent, seed=seed)
@@ -87,7 +87,7 @@ def meaning(claims: list[Claim]) -> str:
 
 def table(claims: list[Claim]) -> list[str]:
     """The claims as rows: id, statistic, null mean, p, q, verdict."""
-    from .text import table as grid
+    from ..text import table as grid
     rows = [[c.id, f"{c.statistic:.4g}", f"{c.statistic - c.effect:.4g}", f"{c.p:.3g}",
              "-" if c.q is None else f"{c.q:.3g}", "yes" if c.supported else "no"] for c in claims]
     return grid(["claim", "statistic", "null mean", "p", "q", "supported"], rows, right={1, 2, 3, 4})

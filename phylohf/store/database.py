@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .records import NO_DATE, RELATIONS
+from ..sources.records import NO_DATE, RELATIONS
 
 if TYPE_CHECKING:                  # DuckDB is imported when a store is opened, pyarrow when written
     import duckdb
@@ -163,7 +163,7 @@ class Store:
 
         Returns (rows stored, [(row, problem)] for rows skipped: no usable id).
         """
-        from . import normalize
+        from ..sources import normalize
         con = self.con
         if not self._prepared:
             normalize.prepare(con)

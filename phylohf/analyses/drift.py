@@ -7,7 +7,7 @@ percentile cluster bootstrap over families of log((forward + 1/2) / (backward + 
 The flows are descriptive: edges below one parent share its state, and a flow follows
 the founders' states (restrictive founders make restrictive -> open edges common with no
 direction at all). The claims of direction are tested by the null engine
-(:mod:`.phylo.null`): the net flow over all edges (forward minus backward) against the
+(:mod:`phylohf.phylo.null`): the net flow over all edges (forward minus backward) against the
 same statistic on characters re-simulated down the same trees under the symmetric model
 (each pair of states exchanging at one rate each way, per relation type, with hidden rate
 classes of parents), from the observed founders, declared exactly where the data are:
@@ -21,18 +21,18 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .genome import Genome
-from .lineage import Lineage
-from .licensing import CLASSES, class_states
-from .text import table
-from .claims import Claim, claim_tests
-from .phylo.null import dense_codes, net_flow, ordinal_flow
-from .phylo.parallel import thread_map
-from .phylo.transitions import ordering_statistic, transitions
-from .records import RELATIONS
+from ..genealogy.genome import Genome
+from ..genealogy.lineage import Lineage
+from ..genealogy.licensing import CLASSES, class_states
+from ..text import table
+from ..phylo.claims import Claim, claim_tests
+from ..phylo.null import dense_codes, net_flow, ordinal_flow
+from ..phylo.parallel import thread_map
+from ..phylo.transitions import ordering_statistic, transitions
+from ..sources.records import RELATIONS
 from .relatives import PATTERN_LIMIT, patterns
-from .result import Result
-from .traits import categorical
+from ..result import Result
+from ..genealogy.traits import categorical
 
 RESTRICTIVE = ("non-commercial", "community")
 PERMISSIVE = ("permissive", "public-domain")
@@ -317,7 +317,7 @@ def drift(lineage: Lineage, genome: Genome, card_length: np.ndarray | None = Non
           null: int = 200, seed: int = 0) -> dict:
     """All drift analyses (cards only when ``card_length`` is given, see :func:`card_lengths`);
     ``null`` replicates of the null engine per claim (0: descriptive only). ``claims`` lists
-    every claim made, not yet adjusted across claims (:func:`phylohf.claims.adjust`)."""
+    every claim made, not yet adjusted across claims (:func:`phylohf.phylo.claims.adjust`)."""
     out = {"license": license_drift(lineage, genome, n_boot, null, seed),
            "language": language_drift(lineage, genome, n_boot, null, seed),
            "change_rates": change_rates(lineage, genome, n_boot=n_boot, seed=seed)}
@@ -329,7 +329,7 @@ def drift(lineage: Lineage, genome: Genome, card_length: np.ndarray | None = Non
 
 @dataclass
 class Drift(Result):
-    """The drift analyses (:func:`drift`), claims adjusted beforehand (:func:`phylohf.claims.adjust`)."""
+    """The drift analyses (:func:`drift`), claims adjusted beforehand (:func:`phylohf.phylo.claims.adjust`)."""
 
     result: dict
 
@@ -353,7 +353,7 @@ class Drift(Result):
 
     def text(self) -> str:
         """The drift analyses as text."""
-        from .claims import meaning, table as claim_table
+        from ..phylo.claims import meaning, table as claim_table
         d = self.result
         lic, lang = d["license"], d["language"]
         lines = ["== Drift along parent -> child edges ==", "",

@@ -14,8 +14,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from .fullreport import Settings, build
-from .text import table
+from .full import Settings, build
+from ..text import table
 
 FALSE_POSITIVE_GOAL = 0.08
 POWER_GOAL = 0.8
@@ -23,10 +23,10 @@ POWER_GOAL = 0.8
 
 def replicate(scenario: str, models: int, seed: int, settings: Settings, workdir: Path) -> tuple[list[dict], set]:
     """The claims of the report on one simulated ecosystem, and the claim ids it plants."""
-    from .forest import load
-    from .ingest import ingest_file
-    from .sources.simulate import simulate, write_listing
-    from .store import Store
+    from ..genealogy.forest import load
+    from ..store.ingest import ingest_file
+    from ..sources.simulate import simulate, write_listing
+    from ..store.database import Store
     sim = simulate(models, seed=seed, scenario=scenario)
     snapshot, path = workdir / f"{scenario}-{seed}.parquet", workdir / f"{scenario}-{seed}.duckdb"
     write_listing(sim, snapshot)

@@ -1,4 +1,4 @@
-"""The upstream-compatibility audit of parent -> child edges (the rules: :mod:`phylohf.licensing`).
+"""The upstream-compatibility audit of parent -> child edges (the rules: :mod:`phylohf.genealogy.licensing`).
 
 Edges where either license is ``other`` or undeclared are
 not judged; a model without a license can be imputed from its relatives (Mk ER
@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .licensing import CLASSES, OTHER, RULES, class_states, pair_rules
-from .lineage import Lineage
-from .text import table
-from .records import RELATIONS
-from .result import Result, frame
+from ..genealogy.licensing import CLASSES, OTHER, RULES, class_states, pair_rules
+from ..genealogy.lineage import Lineage
+from ..text import table
+from ..sources.records import RELATIONS
+from ..result import Result, frame
 
 
 def edges(lineage: Lineage) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -81,7 +81,7 @@ class Audit(Result):
         n_sure = sum(v["certain"] for v in a.violations)
         lines = [f"== License audit ({a.scope}) ==", "",
                  "Conventions: every parent -> child edge (merge parents included); license ids mapped to "
-                 "classes by the documented table in phylohf.licenses; an edge is judged when both licenses "
+                 "classes by the documented table in phylohf.analyses.licenses; an edge is judged when both licenses "
                  "are declared and classified (not 'unknown', nor 'other' without a known license_name); 'certain' marks rules the license text "
                  "settles, the rest may be lawful under conditions.", "",
                  f"edges: {a.edges:,}, judged {a.judged:,}; violations {n_viol:,} "
@@ -132,7 +132,7 @@ class Audit(Result):
 def impute(lineage: Lineage, states: np.ndarray, names: list[str], seed: int = 1) -> Imputation:
     """Mk ER fit (root prior equal, unit branch lengths) and marginal posteriors of the license
     states; returns observed models without a license whose family has a known license."""
-    from .phylo.reconstruct import reconstruct
+    from ..phylo.reconstruct import reconstruct
     r = reconstruct(lineage, states, len(names), np.where(lineage.parent >= 0, 1.0, np.nan), "ER",
                     starts=1, seed=seed)
     nodes = r.imputed[lineage.observed[r.imputed]]
@@ -155,12 +155,12 @@ def expected_violations(lineage: Lineage, child: np.ndarray, parent: np.ndarray,
 
     An edge's probability of breaking rule r is the posterior mass of its license pairs that
     break r: from the imputed end's marginal when the other end is known, from the exact pair
-    posterior of a primary edge with both ends imputed (:func:`~.phylo.asr.pair_posteriors`),
+    posterior of a primary edge with both ends imputed (:func:`~phylohf.phylo.asr.pair_posteriors`),
     from the draws for a merge edge with both ends imputed. The 95% interval is the 2.5 and
     97.5% quantiles of the violation count over ``draws`` joint draws of every imputed state
     (forward filtering, backward sampling), which keeps the dependence of edges that share an
     imputed model or a lineage. Imputed ``(rare)`` licenses are not judged."""
-    from .phylo.asr import JointSampler, marginal, pair_posteriors
+    from ..phylo.asr import JointSampler, marginal, pair_posteriors
     known = states >= 0
     use = (imputed[parent] | imputed[child]) & (known[parent] | imputed[parent]) & (known[child] | imputed[child])
     child, parent = child[use], parent[use]
@@ -283,8 +283,8 @@ def audit_genomes(lineage: Lineage, genome, scope_mask: np.ndarray | None = None
                   impute_top: int | None = 6, seed: int = 1, missing: str = "unknown") -> Audit:
     """:func:`audit` of the genomes' license ids, with the licenses of models that declare none
     imputed from the ``impute_top`` most frequent ids (None: no imputation). ``missing="state"``
-    (:func:`~.traits.with_missing`): declaring no license is a choice of its own, so none is imputed."""
-    from .traits import MISSING, categorical
+    (:func:`~phylohf.genealogy.traits.with_missing`): declaring no license is a choice of its own, so none is imputed."""
+    from ..genealogy.traits import MISSING, categorical
     if missing not in MISSING:
         raise ValueError(f"missing must be one of {', '.join(MISSING)}, not {missing!r}")
     states, names = categorical(genome, "license", top=len(genome.columns("license")))

@@ -2,13 +2,13 @@
 
 The page holds the family as columns in pre-order (ids, parent positions, every NHX
 attribute of :func:`phylohf.export.trees.node_attributes` dictionary-encoded with the
-legend colours of :func:`phylohf.draw.legend`, creation dates, downloads, merge parents
+legend colours of :func:`phylohf.export.draw.legend`, creation dates, downloads, merge parents
 and, optionally, the posterior probabilities of an ancestral reconstruction), d3 (vendored
 from its npm package, ISC licence) and a small renderer of our own (``data/explorer.js``);
 nothing is fetched when the page is viewed.
 
 Families above ``max_nodes`` open as ``phylohf draw --collapse-by`` draws them
-(:func:`phylohf.draw.drawing`): uniform clades collapsed, then the smallest clades, then the
+(:func:`phylohf.export.draw.drawing`): uniform clades collapsed, then the smallest clades, then the
 leaves and triangles under one parent that share a colour grouped into one triangle; every
 triangle expands on click.
 
@@ -26,9 +26,9 @@ from importlib import resources
 import numpy as np
 
 from .draw import ATTRIBUTES, LABEL_WIDTH, PALETTE, RELATION_LINE, _text, drawing, legend, preorder
-from .export.trees import node_attributes
-from .genome import Genome
-from .lineage import NO_DATE, Lineage
+from .trees import node_attributes
+from ..genealogy.genome import Genome
+from ..genealogy.lineage import NO_DATE, Lineage
 
 HUB = "https://huggingface.co/"
 _JSON_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
@@ -83,9 +83,9 @@ def _posterior(lineage: Lineage, genome: Genome, node: np.ndarray, trait: str, s
     """Marginal posteriors of ``trait`` at the family's nodes (the ``phylohf asr`` defaults: Mk ER,
     unit branch lengths, equal root prior; the family's 10 most frequent values as states), in
     thousandths."""
-    from .branch_lengths import branch_lengths
-    from .phylo.reconstruct import reconstruct
-    from .traits import character
+    from ..genealogy.branch_lengths import branch_lengths
+    from ..phylo.reconstruct import reconstruct
+    from ..genealogy.traits import character
     states, names = character(_family_genome(genome, node), trait, 10, "unknown", lineage.observed[node])
     if not (states >= 0).any():
         raise ValueError(f"no model of this family declares {trait}: nothing to reconstruct "

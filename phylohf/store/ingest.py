@@ -13,9 +13,9 @@ from pathlib import Path
 import pyarrow.compute as pc
 from tqdm import tqdm
 
-from .sources.seedcsv import read_seed_csv
-from .sources.snapshot import Batch, open_parquet, per_record, read_jsonl, read_parquet, read_records
-from .store import Store, problem_statement
+from ..sources.seedcsv import read_seed_csv
+from ..sources.snapshot import Batch, open_parquet, per_record, read_jsonl, read_parquet, read_records
+from .database import Store, problem_statement
 
 COMMIT_ROWS, COMMIT_SECONDS = 5000, 1.0    # Hub listing: a transaction per this many models or seconds
 READERS = {".parquet": read_parquet, ".jsonl": read_jsonl, ".ndjson": read_jsonl, ".csv": read_seed_csv}
@@ -164,7 +164,7 @@ def crawl_family(store: Store, model_id: str, settings=None, progress: bool = Tr
     committed a batch of ``4 * workers`` listed models at a time; resumes an unfinished
     crawl of the same model. Models the Hub lists with no children enter the frontier
     done: they cost no request."""
-    from .sources.hub import RESUME, HubClient, HubUnavailable, has_no_children
+    from ..sources.hub import RESUME, HubClient, HubUnavailable, has_no_children
     client, started = HubClient(settings), _now()
     key = f"hub:{model_id}"
     state = store.crawl(key)
@@ -232,7 +232,7 @@ def crawl_listing(store: Store, settings=None, limit: int | None = None, progres
     """The whole Hub listing (the first ``limit`` models), page by page, committed with the
     cursor of the next page every ``COMMIT_ROWS`` models or ``COMMIT_SECONDS``; resumes an
     unfinished listing crawl."""
-    from .sources.hub import RESUME, HubClient, HubUnavailable, ahead
+    from ..sources.hub import RESUME, HubClient, HubUnavailable, ahead
     client, started = HubClient(settings), _now()
     key = "hub:all"
     state = store.crawl(key)
@@ -283,7 +283,7 @@ def ingest_dataset(store: Store, spec: str, settings=None, progress: bool = True
     from huggingface_hub import hf_hub_download
     from huggingface_hub.errors import HfHubHTTPError
 
-    from .sources.hub import HubSettings, parse_dataset
+    from ..sources.hub import HubSettings, parse_dataset
     settings = settings or HubSettings()
     repo, filename, revision = parse_dataset(spec)
     try:
@@ -303,7 +303,7 @@ def ingest_source(store: Store, source: str, settings=None, limit: int | None = 
     if source == "hub:all":
         return crawl_listing(store, settings, limit, progress)
     if source.startswith("hub:"):
-        from .sources.hub import invalid_id
+        from ..sources.hub import invalid_id
         model_id = source[4:].strip()
         if invalid_id(model_id):
             raise ValueError(f"cannot read {source!r}: write hub:OWNER/NAME (or hub:all), a Hub model id")

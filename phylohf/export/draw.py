@@ -28,10 +28,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .export.newick import _layout
-from .export.nexus import MISSING
-from .lineage import Lineage, subtree_sizes
-from .traits import RARE
+from .newick import _layout
+from .nexus import MISSING
+from ..genealogy.lineage import Lineage, subtree_sizes
+from ..genealogy.traits import RARE
 
 ATTRIBUTES = ("license", "languages", "task", "library", "relation", "observed")
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
@@ -154,7 +154,7 @@ def legend(raw: np.ndarray, top: int = 9) -> tuple[np.ndarray, dict[str, str], d
 def drawing(lineage: Lineage, genome, root: int, color_by: str = "license", collapse_by: str | None = None,
             max_nodes: int = 2000, top: int = 9) -> Drawing:
     """The drawing of the family rooted at node ``root`` (see the module docstring)."""
-    from .export.trees import node_attributes      # the exporters only when drawing, not for --help
+    from .trees import node_attributes      # the exporters only when drawing, not for --help
     for name in (color_by, collapse_by):
         if name is not None and name not in ATTRIBUTES:
             raise ValueError(f"unknown attribute {name!r}: expected one of {', '.join(ATTRIBUTES)}")

@@ -1,0 +1,1 @@
+"""The analyses of the ecosystem: anatomy, kinship, licenses, drift, and their claims."""

@@ -1,0 +1,1 @@
+"""Lineage, families, trait genomes, branch lengths: the trees built from the store."""

@@ -1,0 +1,1 @@
+"""The DuckDB store of normalised records and how data get into it."""
