@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ..export.explorer import family_data, page
 
-# figure file (figures.write_figures) -> report section (fullreport.SECTIONS) it sits under
+# figure file (figures.write_figures) -> report section (full.SECTIONS) it sits under
 FIGURE_SECTION = {"family.png": "anatomy", "kinship.png": "kinship", "transitions.png": "transitions",
                   "drift.png": "drift"}
 _STYLE = """body { font: 14px system-ui, sans-serif; max-width: 1200px; margin: 0 auto; padding: 10px 20px; color: #222; }
