@@ -21,7 +21,7 @@ def test_flow_counts_and_log_ratio():
 
 def _replicates(family, n_boot, seed):
     c = _Clusters(family, n_boot, seed)
-    return c, np.vstack([c._weights(m, seed) for m, seed in zip(*c.chunks)])
+    return c, np.vstack(c.replicates(lambda w: w))
 
 
 def test_cluster_bootstrap_sums_and_medians_match_brute_force():

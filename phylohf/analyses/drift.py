@@ -27,7 +27,7 @@ from ..genealogy.licensing import CLASSES, class_states
 from ..text import table
 from ..phylo.claims import Claim, claim_tests
 from ..phylo.null import dense_codes, net_flow, ordinal_flow
-from ..phylo.parallel import thread_map
+from ..phylo.parallel import in_chunks, unit_counts
 from ..phylo.transitions import ordering_statistic, transitions
 from ..sources.records import RELATIONS
 from .relatives import PATTERN_LIMIT, patterns
@@ -83,28 +83,25 @@ class _Clusters:
     def __init__(self, family: np.ndarray, n_boot: int, seed: int):
         uniq, self.codes = dense_codes(family)
         self.k = len(uniq)
-        sizes = [min(self.CHUNK, n_boot - lo) for lo in range(0, n_boot, self.CHUNK)]
-        self.chunks = sizes, np.random.SeedSequence(seed).spawn(len(sizes))
+        self.n_boot, self.seed = n_boot, seed
 
-    def _weights(self, m: int, seed) -> np.ndarray:
-        """(m, families) draw counts of one chunk of replicates."""
-        draws = np.random.default_rng(seed).integers(0, max(self.k, 1), size=(m, self.k))
-        draws += self.k * np.arange(m)[:, None]
-        return np.bincount(draws.ravel(), minlength=m * self.k).reshape(m, self.k)
+    def replicates(self, f) -> list:
+        """``f(weights)`` of every chunk of replicates, ``weights`` its (m, families) draw counts."""
+        return in_chunks(lambda m, rng: f(unit_counts(rng, m, self.k)), self.n_boot, self.CHUNK, self.seed)
 
     def sums(self, values: np.ndarray) -> np.ndarray:
         """(replicates, columns) bootstrap sums of per-edge ``values`` (edges x columns)."""
         per_family = np.column_stack([np.bincount(self.codes, v, self.k) for v in values.T])
-        return np.vstack(thread_map(lambda m, seed: self._weights(m, seed) @ per_family, *self.chunks))
+        return np.vstack(self.replicates(lambda w: w @ per_family))
 
     def medians(self, values: np.ndarray) -> np.ndarray:
         order = np.argsort(values, kind="stable")
         v, c = values[order], self.codes[order]
 
-        def chunk(m, seed):
-            cum = np.cumsum(self._weights(m, seed)[:, c], axis=1)
+        def chunk(w):
+            cum = np.cumsum(w[:, c], axis=1)
             return v[np.minimum((cum < cum[:, -1:] / 2).sum(axis=1), len(v) - 1)]
-        return np.concatenate(thread_map(chunk, *self.chunks))
+        return np.concatenate(self.replicates(chunk))
 
 
 def _ci(x: np.ndarray) -> tuple[float, float]:

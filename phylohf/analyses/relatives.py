@@ -48,7 +48,7 @@ from ..genealogy.genome import GROUPS, Genome
 from ..genealogy.lineage import Lineage
 from ..phylo.mk import MkData
 from ..phylo.null import NullTest, dense_codes
-from ..phylo.parallel import thread_map
+from ..phylo.parallel import in_chunks, unit_counts
 from ..sources.records import RELATIONS
 from ..result import Result, frame
 
@@ -258,14 +258,10 @@ def cluster_bootstrap(parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]], n_
         S[:, 2 * k + 1] = np.bincount(ids, weights=counts, minlength=u)
     track = np.asarray(track, np.int64)
 
-    def replicates_of(b, seed):                     # one chunk, its own stream, on any thread
-        draws = np.random.default_rng(seed).integers(0, u, (b, u))
-        draws += np.arange(b)[:, None] * u
-        W = np.bincount(draws.ravel(), minlength=b * u).reshape(b, u).astype(float)
+    def replicates_of(b, chunk_rng):
+        W = unit_counts(chunk_rng, b, u).astype(float)
         return W @ S, W[:, track]
-    sizes = [min(chunk, replicates - start) for start in range(0, replicates, chunk)]
-    seeds = np.random.SeedSequence(int(rng.integers(2 ** 63))).spawn(len(sizes))
-    out = thread_map(replicates_of, sizes, seeds)
+    out = in_chunks(replicates_of, replicates, chunk, int(rng.integers(2 ** 63)))
     reps = np.vstack([r for r, _ in out]) if out else np.empty((0, S.shape[1]))
     drawn = np.vstack([d for _, d in out]) if out else np.empty((0, len(track)))
     return S.sum(axis=0), reps, S[track], drawn

@@ -37,7 +37,7 @@ from scipy import optimize
 
 from ..genealogy.lineage import Lineage, _jump
 from .byrelation import relation_groups
-from .parallel import thread_map
+from .parallel import in_chunks
 from .schedule import descend, marked_above, marked_below
 
 KINDS = ("SYM", "GTR", "ARD")
@@ -316,7 +316,6 @@ def null_test(lineage: Lineage, states, model: NullModel, statistic, replicates:
     w = family_weights(lineage, states, parent) if weights is None else np.asarray(weights, float)
     n_eff = float(w.sum() ** 2 / (w ** 2).sum()) if (w > 0).any() else 0.0
     top = int(np.argmax(w)) if (w > 0).any() else -1
-
     dropped = np.flatnonzero(lineage.root == top)
 
     def values(S):
@@ -329,9 +328,7 @@ def null_test(lineage: Lineage, states, model: NullModel, statistic, replicates:
     observed = values(states[:, None])
     sim = Simulator(lineage, states, model, parent)
     chunk = max(1, CHUNK_CELLS // max(lineage.n, 1))
-    sizes = [min(chunk, replicates - start) for start in range(0, replicates, chunk)]
-    seeds = np.random.SeedSequence(seed).spawn(len(sizes))      # one stream per chunk: any thread count
-    draws = thread_map(lambda m, ss: values(sim.draw(m, np.random.default_rng(ss))), sizes, seeds)
+    draws = in_chunks(lambda m, rng: values(sim.draw(m, rng)), replicates, chunk, seed)
     out = {}
     for key in stats_:
         T, T_loo = (float(v[0]) if v is not None else None for v in observed[key])
