@@ -117,10 +117,7 @@ class Ecosystem:
     def family(self, model_id: str) -> "Family":
         """The family of ``model_id``, any of its members."""
         lineage, _, _ = self.load(genome=False)
-        hits = np.flatnonzero(lineage.ids == model_id)
-        if not len(hits):
-            raise ValueError(f"no model {model_id!r} in the store")
-        return Family(self, int(lineage.root[hits[0]]))
+        return Family(self, int(lineage.root[lineage.node(model_id)]))
 
     def _character(self, trait: str, top: int, missing: str, family: str | None):
         """Lineage, genomes and the states of ``trait`` within ``family`` (-1 outside it)."""

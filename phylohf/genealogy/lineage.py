@@ -151,13 +151,18 @@ class Lineage:
         """Number of nodes in the subtree of every node (itself included)."""
         return subtree_sizes(self.parent, self.depth)
 
-    def family_root(self, model_id: str) -> int:
-        """Node index of ``model_id``, which must be the root of its family."""
+    def node(self, model_id: str) -> int:
+        """Node index of ``model_id``."""
         hits = np.flatnonzero(self.ids == model_id)
         if not len(hits):
             raise ValueError(f"no model {model_id!r} in the store")
-        root = int(self.root[hits[0]])
-        if root != hits[0]:
+        return int(hits[0])
+
+    def family_root(self, model_id: str) -> int:
+        """Node index of ``model_id``, which must be the root of its family."""
+        node = self.node(model_id)
+        root = int(self.root[node])
+        if root != node:
             raise ValueError(f"{model_id!r} is not a family root; its family is {self.ids[root]!r}")
         return root
 
