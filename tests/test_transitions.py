@@ -10,7 +10,7 @@ from forests import forest, simulated_store
 from phylohf.genealogy.genome import build
 from phylohf.genealogy.lineage import Lineage
 from phylohf.phylo.null import fit_null, null_test
-from phylohf.phylo.transitions import (bowker, best_ordering, gains_and_losses, ordering_shares,
+from phylohf.phylo.transitions import (bowker, best_ordering, equalised, gains_and_losses, ordering_shares,
                                         ordering_statistic, transitions)
 from phylohf.store.database import Store
 from phylohf.genealogy.traits import binary, categorical
@@ -75,6 +75,33 @@ def test_ordering_test_separates_directed_from_symmetric_change():
         model = fit_null(lineage, states, 4, "SYM")
         p[name] = null_test(lineage, states, model, ordering_statistic(parent, 4), 39, seed=1).p
     assert p["up"] == pytest.approx(1 / 40) and p["symmetric"] > 0.1
+
+
+def test_equalised_counts_by_hand():
+    # n = (10, 2) edges leave states 0 and 1: C[0, 1] = 2 -> 2 / 10 * 6, C[1, 0] = 1 -> 1 / 2 * 6
+    W = equalised(np.array([[8, 2], [1, 1]]))
+    assert W.ravel().tolist() == pytest.approx([8.0, 1.2, 3.0, 1.0])
+    assert equalised(np.zeros((3, 2, 2))).tolist() == np.zeros((3, 2, 2)).tolist()
+
+
+def test_rate_ordering_sees_direction_that_balanced_counts_hide():
+    # a 2-state chain at its equilibrium, 0 -> 1 four times rarer than 1 -> 0: the counts balance
+    # (0.8 x 0.025 = 0.2 x 0.1 per edge), so their ordering says nothing, but the rates have a
+    # direction, which the tested ordering (equalised counts) finds against the symmetric null
+    rng = np.random.default_rng(5)
+    n = 30_000
+    parent = np.r_[-np.ones(3000, np.int64), rng.integers(0, np.arange(3000, n))]
+    lineage = forest(parent)
+    states = np.zeros(n, np.int64)
+    states[:3000] = rng.random(3000) < 0.2
+    for nodes in lineage.levels()[1:]:
+        x, u = states[parent[nodes]], rng.random(len(nodes))
+        states[nodes] = np.where(x == 0, u < 0.025, u >= 0.1)
+    t = transitions(parent, states, 2)
+    assert abs(t.net[0, 1]) < 0.15 * (t.counts[0, 1] + t.counts[1, 0])
+    assert t.rate_ordering.order == [1, 0] and t.rate_ordering.share > 0.7
+    model = fit_null(lineage, states, 2, "SYM")
+    assert null_test(lineage, states, model, ordering_statistic(parent, 2), 39, seed=1).p == pytest.approx(1 / 40)
 
 
 def test_gains_and_losses_per_element():

@@ -181,8 +181,8 @@ def license_drift(lineage: Lineage, genome: Genome, n_boot: int = 1000, null: in
             "licenses move from restrictive to open (permissive, public-domain, copyleft) more than back, "
             "beyond what the founders and unequal rates produce", net_flow(
                 lineage.parent, k, np.flatnonzero(restrictive), np.flatnonzero(_mask(CLASSES, OPEN)), lut)),
-        "license_class_ordering": ("license classes change in one order (" + " < ".join(
-            CLASSES[i] for i in t.ordering.order) + ")", ordering_statistic(lineage.parent, k, lut))},
+        "license_class_ordering": ("license classes change at rates that follow one order (" + " < ".join(
+            CLASSES[i] for i in t.rate_ordering.order) + ")", ordering_statistic(lineage.parent, k, lut))},
         null, seed, SECTION)
     # the shares the paper reports (not a test of direction, see the module docstring)
     shares = {"P(permissive child | restrictive parent)": _share(restrictive[aa] & ok, groups["permissive"][bb]),

@@ -17,9 +17,14 @@ Conventions:
 * The maximum compatible ordering (Laufer et al.): the order of the states that maximises
   the transition weight flowing forward (a before b for C[a, b]); an integer programme
   (scipy.optimize.milp), exact, fine up to ~25 states. Its share is forward weight over
-  all changes. Its test is the null engine's (:mod:`.null`): the share, maximisation
-  included, recomputed on characters re-simulated under the symmetric model
-  (:func:`ordering_statistic`).
+  all changes. Of the counts it is descriptive: even under symmetric change more edges
+  leave a common state than a rare one, so changes flow from common to rare states and
+  the counts' order follows abundance.
+* The ordering of the rates, which is tested: the same maximisation over the counts with
+  every pair of states given equal exposure (:func:`equalised`), so that only a direction
+  in the per-edge rates orders them. Its test is the null engine's (:mod:`.null`): the
+  share, maximisation included, recomputed on characters re-simulated under the symmetric
+  model (:func:`ordering_statistic`).
 """
 from __future__ import annotations
 
@@ -62,7 +67,8 @@ class Transitions:
     P: np.ndarray
     net: np.ndarray
     bowker: tuple[float, int] = (0.0, 0)
-    ordering: Ordering | None = None
+    ordering: Ordering | None = None        # of the counts (the paper's; descriptive)
+    rate_ordering: Ordering | None = None   # of the exposure-equalised counts (the tested one)
     em: EMMatrix | None = None    # the ML matrix over the whole tree (:func:`em_matrix`)
     em_class: int = 0             # which of its edge classes these transitions are
 
@@ -100,9 +106,12 @@ class Transitions:
                     for a, b in net]
             lines += ["Net flow per pair (descriptive), largest first:",
                       *table(["pair", "forward", "backward", "net"], rows, right={1, 2, 3}), ""]
-        o = self.ordering
-        lines.append("Maximum compatible ordering: " + " < ".join(names[s] for s in o.order)
-                     + f" (accounts for {o.share:.1%} of changes)")
+        o, r = self.ordering, self.rate_ordering
+        lines += ["Maximum compatible ordering of the counts: " + " < ".join(names[s] for s in o.order)
+                  + f" (accounts for {o.share:.1%} of changes; descriptive: changes flow from common to rare "
+                  "states even when no direction is favoured)",
+                  "Maximum compatible ordering of the rates (each pair of states given equal exposure): "
+                  + " < ".join(names[s] for s in r.order) + f" ({r.share:.1%} of the equalised changes forward)"]
         return "\n".join(lines)
 
     def to_json(self, names: list[str]) -> dict:
@@ -119,7 +128,8 @@ class Transitions:
         return {"states": names, "counts": self.counts.tolist(), "P": self.P.tolist(), **em,
                 "net": self.net.tolist(),
                 "bowker": {"statistic": stat, "pairs": df},
-                "ordering": {"order": [names[s] for s in self.ordering.order], "share": self.ordering.share}}
+                **{key: {"order": [names[s] for s in o.order], "share": o.share}
+                   for key, o in (("ordering", self.ordering), ("rate_ordering", self.rate_ordering))}}
 
 
 def edge_states(parent: np.ndarray, states: np.ndarray, relation: np.ndarray | None = None,
@@ -211,11 +221,22 @@ def ordering_shares(counts: np.ndarray) -> np.ndarray:
     return np.divide(best[full - 1], total, out=np.zeros(R), where=total > 0)
 
 
+def equalised(counts: np.ndarray) -> np.ndarray:
+    """Counts (..., k, k) with every pair of states given equal exposure: C[a, b] divided by
+    n_a, the edges leaving a (stays included), times (n_a + n_b) / 2. Under symmetric change
+    E[C_ab] = q_ab n_a, so both directions of a pair weigh alike whatever the states'
+    abundance; only a direction in the rates tips them."""
+    n = counts.sum(axis=-1)
+    inv = np.divide(1.0, n, out=np.zeros(n.shape), where=n > 0)
+    return counts * inv[..., :, None] * (n[..., :, None] + n[..., None, :]) / 2
+
+
 def ordering_statistic(parent: np.ndarray, k: int, lut=None):
-    """Null-engine statistic: the best ordering's share of every column of an (n, R) state
-    array (mapped by ``lut``, see :func:`.null.pair_counts`), the maximisation redone on each."""
+    """Null-engine statistic: the share of the best ordering of the rates (:func:`equalised`
+    counts) of every column of an (n, R) state array (mapped by ``lut``, see
+    :func:`.null.pair_counts`), the maximisation redone on each."""
     from .null import pair_counts
-    return lambda S: ordering_shares(pair_counts(parent, S, k, lut))
+    return lambda S: ordering_shares(equalised(pair_counts(parent, S, k, lut)))
 
 
 def transitions(parent: np.ndarray, states: np.ndarray, k: int, relation: np.ndarray | None = None,
@@ -225,8 +246,8 @@ def transitions(parent: np.ndarray, states: np.ndarray, k: int, relation: np.nda
     counts = count_matrix(a, b, k)
     rows = counts.sum(axis=1, keepdims=True)
     P = np.divide(counts, rows, out=np.zeros((k, k)), where=rows > 0)
-    order, share = best_ordering(counts)
-    return Transitions(counts, P, counts - counts.T, bowker(counts), Ordering(order, share))
+    return Transitions(counts, P, counts - counts.T, bowker(counts), Ordering(*best_ordering(counts)),
+                       Ordering(*best_ordering(equalised(counts))))
 
 
 def em_matrix(lineage, states: np.ndarray, k: int, edge_class: np.ndarray | None = None,
@@ -299,8 +320,8 @@ def flow_tests(gains: np.ndarray, losses: np.ndarray) -> tuple[np.ndarray, np.nd
 
 @dataclass
 class TraitTransitions(Result):
-    """``phylohf transitions`` of a single-valued or binary trait: the matrices, the ordering
-    and the claim that changes follow it (null engine; adjusted)."""
+    """``phylohf transitions`` of a single-valued or binary trait: the matrices, the orderings
+    and the claim that the rates follow one order (null engine; adjusted)."""
 
     trait: str
     scope: str
@@ -332,7 +353,7 @@ def trait_transitions(lineage, states: np.ndarray, names: list[str], trait: str,
     from .claims import adjust, claim_tests
     t = tree_transitions(lineage, states, len(names), only)
     claims = adjust(claim_tests(lineage, states, len(names), {"ordering": (
-        f"{trait} changes follow one order, more than symmetric change produces",
+        f"{trait} change rates follow one order, more than symmetric change produces",
         ordering_statistic(parent, len(names)))}, null, seed, "transitions", parent=parent))
     return TraitTransitions(trait, scope, names, t, claims, null)
 

@@ -130,10 +130,10 @@ def _transitions(store, lineage, fams, genome, s):
     # the claim: license ids simulated, lumped as the declared states here (undeclared is never a state of it)
     ids, all_names = license_ids(genome)
     k = len(names) - (names[-1] == UNDECLARED)          # the declared states
-    order = [names[i] for i in t.ordering.order if names[i] != UNDECLARED]
+    order = [names[i] for i in t.rate_ordering.order if names[i] != UNDECLARED]
     claims = claim_tests(lineage, ids, len(all_names), {"license_ordering": (
-        "license changes follow one order (" + " < ".join(order[:4]) + " ...), "
-        f"{t.ordering.share:.0%} of changes forward, more than symmetric change produces",
+        "license change rates follow one order (" + " < ".join(order[:4]) + " ...), "
+        f"{t.rate_ordering.share:.0%} of the equalised changes forward, more than symmetric change produces",
         ordering_statistic(lineage.parent, k, np.minimum(np.arange(len(all_names)), k - 1)))},
         s.null, s.seed, "transitions")
     return claims, lambda: (t.text(names, "license", "all families") + "\n\n" + meaning(claims),
