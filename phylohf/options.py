@@ -242,11 +242,12 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("transitions", help="parent -> child transition matrix of a trait, with tests",
                        description="Counts and per-generation matrix of parent -> child state changes, "
                        "net flow per pair and Bowker's statistic (descriptive: edges below one parent share its "
-                       "state), and the maximum compatible ordering of the states with its null-engine test.")
+                       "state), the maximum compatible ordering of the counts (descriptive) and that of the rates "
+                       "(each pair of states given equal exposure) with its null-engine test.")
     _store_arg(s)
     s.add_argument("--trait", default="license", type=_trait_name(SET_TRAITS), metavar="TRAIT",
                    help="a single-valued trait group (license, task, library, architecture; default: "
-                   "license), a set-valued one (language, tag, dataset: gains and losses per element), "
+                   "license), a set-valued one (language, tag, dataset: gains and losses per element, descriptive), "
                    "or one element as a binary trait: group:element, e.g. language:en")
     s.add_argument("--top", type=POSITIVE, default=8, help="the N most frequent values are states, the rest "
                    "'(rare)' (default 8)")
@@ -255,7 +256,7 @@ def parser() -> argparse.ArgumentParser:
                    help="only edges of this relation type")
     _missing_arg(s)
     s.add_argument("--null", type=COUNT, default=200,
-                   help="replicates of the ordering's test: the share recomputed on the trait re-simulated "
+                   help="replicates of the rate ordering's test: the share recomputed on the trait re-simulated "
                    "down the same trees under the symmetric model, from the observed founders (default 200; "
                    "0 skips)")
     s.add_argument("--seed", type=COUNT, default=1, help="random seed of the null replicates (default 1)")

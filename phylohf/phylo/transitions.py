@@ -305,19 +305,6 @@ def gains_and_losses(parent: np.ndarray, matrix, declared: np.ndarray) -> tuple[
     return gains, losses
 
 
-def flow_tests(gains: np.ndarray, losses: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Two-sided binomial test of gains against losses per element (p = 1/2), and BH q-values;
-    NaN where an element never changes."""
-    p = np.full(len(gains), np.nan)
-    moved = np.flatnonzero(gains + losses > 0)
-    from scipy import stats
-    p[moved] = [stats.binomtest(int(g), int(g + l)).pvalue for g, l in zip(gains[moved], losses[moved])]
-    q = np.full(len(gains), np.nan)
-    if len(moved):
-        q[moved] = stats.false_discovery_control(p[moved])
-    return p, q
-
-
 @dataclass
 class TraitTransitions(Result):
     """``phylohf transitions`` of a single-valued or binary trait: the matrices, the orderings
@@ -360,20 +347,19 @@ def trait_transitions(lineage, states: np.ndarray, names: list[str], trait: str,
 
 @dataclass
 class Gains(Result):
-    """``phylohf transitions`` of a set-valued trait: gains and losses per element, tested."""
+    """``phylohf transitions`` of a set-valued trait: gains and losses per element (descriptive:
+    edges below one parent share its set, so a binomial test of gains against losses, which takes
+    edges as independent, would not be valid)."""
 
     trait: str
     scope: str
     elements: list[str]
     gains: np.ndarray
     losses: np.ndarray
-    p: np.ndarray               # two-sided binomial p of gains vs losses (NaN: never changes)
-    q: np.ndarray               # Benjamini-Hochberg
 
     def rows(self) -> list[dict]:
-        return [{"element": e, "gains": int(g), "losses": int(l), "p": None if np.isnan(pi) else pi,
-                 "q": None if np.isnan(qi) else qi} for e, g, l, pi, qi in zip(
-                     self.elements, self.gains.tolist(), self.losses.tolist(), self.p.tolist(), self.q.tolist())]
+        return [{"element": e, "gains": int(g), "losses": int(l), "net": int(g - l)}
+                for e, g, l in zip(self.elements, self.gains.tolist(), self.losses.tolist())]
 
     def to_dict(self) -> dict:
         return {"trait": self.trait, "scope": self.scope, "elements": self.rows()}
@@ -384,18 +370,17 @@ class Gains(Result):
     def text(self, top: int = 25) -> str:
         """Gains and losses per element, most changed first (the ``top`` of them)."""
         from ..text import table
-        g, lost, p, q = self.gains, self.losses, self.p, self.q
+        g, lost = self.gains, self.losses
         order = np.argsort(-(g + lost), kind="stable")[:top]
-        rows = [[self.elements[i], f"{g[i]:,}", f"{lost[i]:,}", f"{g[i] - lost[i]:+,}", f"{p[i]:.3g}", f"{q[i]:.3g}"]
+        rows = [[self.elements[i], f"{g[i]:,}", f"{lost[i]:,}", f"{g[i] - lost[i]:+,}"]
                 for i in order.tolist() if g[i] + lost[i]]
         return "\n".join([f"== Gains and losses of {self.trait} ({self.scope}) ==", "",
                           "Conventions: primary parent -> child edges where both models declare the trait; "
-                          "an element is gained when the child has it and the parent not; two-sided "
-                          "binomial test of gains vs losses, Benjamini-Hochberg q.", "",
-                          *table(["element", "gains", "losses", "net", "p", "q"], rows, right={1, 2, 3, 4, 5})])
+                          "an element is gained when the child has it and the parent not; descriptive counts "
+                          "(edges below one parent share its set, so no binomial p is given).", "",
+                          *table(["element", "gains", "losses", "net"], rows, right={1, 2, 3})])
 
 
 def gains(parent: np.ndarray, matrix, declared: np.ndarray, elements: list[str], trait: str, scope: str) -> Gains:
-    """:func:`gains_and_losses` of a set-valued trait with :func:`flow_tests`."""
-    g, losses = gains_and_losses(parent, matrix, declared)
-    return Gains(trait, scope, elements, g, losses, *flow_tests(g, losses))
+    """:func:`gains_and_losses` of a set-valued trait."""
+    return Gains(trait, scope, elements, *gains_and_losses(parent, matrix, declared))
