@@ -203,17 +203,23 @@ def _depth(lineage: Lineage, parent: np.ndarray) -> np.ndarray:
     return lineage.depth if parent is lineage.parent else _jump(parent)[1]
 
 
-def _table(P: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Rows of the (M, k, k) stack for inverse-CDF draws, each row's own state first (so a
-    draw below P[r, a] stays without a search): the increasing array of r + cumulative
-    probabilities (the last exactly r + 1), the column order of every row, and P[r, a]."""
+def _maps(P: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The inverse-CDF draws of the rows of the (M, k, k) stack as maps of the uniform u: row a
+    of matrix g keeps its own state while u < P[g, a, a], then runs through the other states in
+    order, so matrix g moves all states by one map between two consecutive cumulative
+    probabilities of its rows. Returns per g the smallest of them (below it every state
+    stays), every interval's left end as 2 g + end (increasing, so one search of 2 g + u finds
+    u's interval) and every interval's map, (intervals, k) child states."""
     M, k, _ = P.shape
-    rows = P.reshape(M * k, k)
-    own = np.arange(M * k) % k
-    order = np.argsort(np.arange(k)[None, :] != own[:, None], axis=1, kind="stable")
-    cum = np.cumsum(np.take_along_axis(rows, order, axis=1), axis=1)
-    cum[:, -1] = 1.0
-    return (cum + np.arange(M * k)[:, None]).ravel(), order.ravel(), rows[np.arange(M * k), own]
+    order = np.argsort(np.arange(k)[None, :] != np.arange(k)[:, None], axis=1, kind="stable")
+    cum = np.cumsum(np.take_along_axis(P, np.broadcast_to(order, P.shape), axis=2), axis=2)[:, :, :-1]
+    ends, maps = [], []
+    for g in range(M):
+        left = np.unique(np.r_[0.0, cum[g].ravel()])
+        left = left[left < 1]
+        ends.append(2 * g + left)
+        maps.append(order[np.arange(k), (cum[g][None] <= left[:, None, None]).sum(axis=2)])
+    return np.min(cum[:, :, :1], axis=(1, 2), initial=1.0), np.concatenate(ends), np.concatenate(maps)
 
 
 def dense_codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -239,7 +245,7 @@ class Simulator:
         self.model = model
         G, k = len(model.Q), model.Q.shape[-1]
         self.k, self.C = k, len(model.scales)
-        self.flat, self.order, self.stay = _table(model.transitions().reshape(G * self.C, k, k))
+        self.first, self.ends, self.maps = _maps(model.transitions().reshape(G * self.C, k, k))
         drawn = np.flatnonzero(_simulated(self.parent, self.states >= 0))
         depth = _depth(lineage, self.parent)[drawn]
         order = np.argsort(depth, kind="stable")
@@ -260,14 +266,12 @@ class Simulator:
 
         def step(nodes, x, u):
             """Child states for parent states x (m, r, j), uniforms u (m, r)."""
-            base = (self.model.group[nodes][:, None] * self.C + cls[self.parent[nodes]]) * k
-            row = (base[:, :, None] + x).astype(np.int64, copy=False)
-            move = np.flatnonzero(u[:, :, None] >= self.stay[row])
-            rm = row.ravel()[move]
-            col = np.searchsorted(self.flat, rm + u.ravel()[move // row.shape[2]], "right") - rm * k
-            out = x.astype(self.dtype).ravel()
-            out[move] = self.order[rm * k + np.minimum(col, k - 1)]
-            return out.reshape(row.shape)
+            g = (self.model.group[nodes][:, None] * self.C + cls[self.parent[nodes]]).ravel()
+            move = np.flatnonzero(u.ravel() >= self.first[g])          # else every state stays
+            at = np.searchsorted(self.ends, 2 * g[move] + u.ravel()[move], "right") - 1
+            out = x.reshape(len(g), -1).copy()
+            out[move] = self.maps[at[:, None], out[move]]
+            return out.reshape(x.shape)
 
         descend(self.parent, self.nodes, self.level, S, k, step, rng)
         S[self.hidden] = -1
