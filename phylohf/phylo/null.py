@@ -38,7 +38,7 @@ from scipy import optimize
 from ..genealogy.lineage import Lineage, _jump
 from .byrelation import relation_groups
 from .parallel import in_chunks
-from .schedule import descend, marked_above, marked_below
+from .schedule import Descent, marked_above, marked_below
 
 KINDS = ("SYM", "GTR", "ARD")
 CHUNK_CELLS = 10_000_000      # node x replicate cells of one chunk of replicates (one per core at once)
@@ -245,35 +245,37 @@ class Simulator:
         self.model = model
         G, k = len(model.Q), model.Q.shape[-1]
         self.k, self.C = k, len(model.scales)
-        self.first, self.ends, self.maps = _maps(model.transitions().reshape(G * self.C, k, k))
         drawn = np.flatnonzero(_simulated(self.parent, self.states >= 0))
         depth = _depth(lineage, self.parent)[drawn]
         order = np.argsort(depth, kind="stable")
         self.nodes, self.level = drawn[order], depth[order]
         self.parents = dense_codes(self.parent[self.nodes])[0]
+        self.descent = Descent(self.parent, self.nodes, self.level)
         self.hidden = self.nodes[self.states[self.nodes] < 0]       # drawn, unknown in the data
         self.dtype = np.int16 if k < 2 ** 15 else np.int32
+        self.first, self.ends, maps = _maps(model.transitions().reshape(G * self.C, k, k))
+        self.maps = maps.ravel()                                    # a map: its k entries from k * its index
+        at = np.int16 if self.maps.size < 2 ** 15 else np.int32
+        self.start = (k * np.searchsorted(self.ends, 2 * np.arange(G * self.C))).astype(at)  # each matrix's first map
+        self.base = (model.group[self.nodes] * self.C).astype(at)   # matrix of the nodes' edges, class 0
 
     def draw(self, replicates: int, rng: np.random.Generator) -> np.ndarray:
         """(nodes, replicates) states, -1 where the data are unknown (drawn down the levels by
-        :func:`.schedule.descend`, so deep lineages cost about 2 sqrt(depth) steps)."""
+        :class:`.schedule.Descent`, so deep lineages cost about 2 sqrt(depth) steps): every node
+        and replicate draws its uniform u, level by level, and with it the map that takes its
+        parent's state to its own (:func:`_maps`)."""
         n, r, k = len(self.states), replicates, self.k
         S = np.repeat(self.states.astype(self.dtype)[:, None], r, axis=1)      # founders as observed
         cls = np.zeros((n, r), np.int8)
         if self.C > 1:                                   # classes by inverse CDF of the weights
             u = rng.random((len(self.parents), r))
             cls[self.parents] = np.sum(u[:, :, None] >= np.cumsum(self.model.weights)[:-1], axis=2, dtype=np.int8)
-
-        def step(nodes, x, u):
-            """Child states for parent states x (m, r, j), uniforms u (m, r)."""
-            g = (self.model.group[nodes][:, None] * self.C + cls[self.parent[nodes]]).ravel()
-            move = np.flatnonzero(u.ravel() >= self.first[g])          # else every state stays
-            at = np.searchsorted(self.ends, 2 * g[move] + u.ravel()[move], "right") - 1
-            out = x.reshape(len(g), -1).copy()
-            out[move] = self.maps[at[:, None], out[move]]
-            return out.reshape(x.shape)
-
-        descend(self.parent, self.nodes, self.level, S, k, step, rng)
+        g = self.base[:, None] + cls[self.parent[self.nodes]]        # matrix of every node and replicate
+        u = rng.random(g.shape)
+        at = self.start[g]                                           # below first[g] every state stays
+        move = np.flatnonzero(u >= self.first[g])
+        at.flat[move] = k * (np.searchsorted(self.ends, 2 * g.flat[move] + u.flat[move], "right") - 1)
+        self.descent(S, k, lambda v, x, at: self.maps[at[:, :, None] + x], at)
         S[self.hidden] = -1
         return S
 
