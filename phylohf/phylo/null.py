@@ -43,6 +43,7 @@ from .schedule import Descent, marked_above, marked_below
 KINDS = ("SYM", "GTR", "ARD")
 CHUNK_CELLS = 10_000_000      # node x replicate cells of one chunk of replicates (one per core at once)
 MAX_FIT_EDGES = 400_000       # edges the rate classes are fitted on (parents sampled beyond)
+BUCKETS = 4096                # of the uniform of a draw, each with its map unless an interval starts inside
 
 
 @dataclass
@@ -207,19 +208,24 @@ def _maps(P: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The inverse-CDF draws of the rows of the (M, k, k) stack as maps of the uniform u: row a
     of matrix g keeps its own state while u < P[g, a, a], then runs through the other states in
     order, so matrix g moves all states by one map between two consecutive cumulative
-    probabilities of its rows. Returns per g the smallest of them (below it every state
-    stays), every interval's left end as 2 g + end (increasing, so one search of 2 g + u finds
-    u's interval) and every interval's map, (intervals, k) child states."""
+    probabilities of its rows. Returns the maps, flat (k child states from k * a map's index);
+    per g and bucket [b, b + 1) / BUCKETS of u, k * the index of its map, -1 where an interval
+    starts inside the bucket; and every interval's left end as 2 g + end (increasing, so one
+    search of 2 g + u finds u's interval in those buckets)."""
     M, k, _ = P.shape
     order = np.argsort(np.arange(k)[None, :] != np.arange(k)[:, None], axis=1, kind="stable")
     cum = np.cumsum(np.take_along_axis(P, np.broadcast_to(order, P.shape), axis=2), axis=2)[:, :, :-1]
-    ends, maps = [], []
+    lo = np.arange(BUCKETS) / BUCKETS
+    ends, maps, table = [], [], np.empty((M, BUCKETS), np.int64)
     for g in range(M):
         left = np.unique(np.r_[0.0, cum[g].ravel()])
         left = left[left < 1]
+        table[g] = k * (sum(map(len, ends)) + np.searchsorted(left, lo, "right") - 1)
+        table[g, (left[left * BUCKETS % 1 > 0] * BUCKETS).astype(np.int64)] = -1
         ends.append(2 * g + left)
         maps.append(order[np.arange(k), (cum[g][None] <= left[:, None, None]).sum(axis=2)])
-    return np.min(cum[:, :, :1], axis=(1, 2), initial=1.0), np.concatenate(ends), np.concatenate(maps)
+    maps = np.concatenate(maps).ravel()
+    return maps, table.astype(np.int16 if maps.size < 2 ** 15 else np.int32).ravel(), np.concatenate(ends)
 
 
 def dense_codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -253,11 +259,8 @@ class Simulator:
         self.descent = Descent(self.parent, self.nodes, self.level)
         self.hidden = self.nodes[self.states[self.nodes] < 0]       # drawn, unknown in the data
         self.dtype = np.int16 if k < 2 ** 15 else np.int32
-        self.first, self.ends, maps = _maps(model.transitions().reshape(G * self.C, k, k))
-        self.maps = maps.ravel()                                    # a map: its k entries from k * its index
-        at = np.int16 if self.maps.size < 2 ** 15 else np.int32
-        self.start = (k * np.searchsorted(self.ends, 2 * np.arange(G * self.C))).astype(at)  # each matrix's first map
-        self.base = (model.group[self.nodes] * self.C).astype(at)   # matrix of the nodes' edges, class 0
+        self.maps, self.table, self.ends = _maps(model.transitions().reshape(G * self.C, k, k))
+        self.base = (model.group[self.nodes] * self.C).astype(np.int32)   # matrix of the nodes' edges, class 0
 
     def draw(self, replicates: int, rng: np.random.Generator) -> np.ndarray:
         """(nodes, replicates) states, -1 where the data are unknown (drawn down the levels by
@@ -272,9 +275,9 @@ class Simulator:
             cls[self.parents] = np.sum(u[:, :, None] >= np.cumsum(self.model.weights)[:-1], axis=2, dtype=np.int8)
         g = self.base[:, None] + cls[self.parent[self.nodes]]        # matrix of every node and replicate
         u = rng.random(g.shape)
-        at = self.start[g]                                           # below first[g] every state stays
-        move = np.flatnonzero(u >= self.first[g])
-        at.flat[move] = k * (np.searchsorted(self.ends, 2 * g.flat[move] + u.flat[move], "right") - 1)
+        at = self.table[g * BUCKETS + (u * BUCKETS).astype(np.int32)]   # k * the index of u's map
+        inside = np.flatnonzero(at < 0)                                 # a bucket an interval starts in
+        at.flat[inside] = k * (np.searchsorted(self.ends, 2 * g.flat[inside] + u.flat[inside], "right") - 1)
         self.descent(S, k, lambda v, x, at: self.maps[at[:, :, None] + x], at)
         S[self.hidden] = -1
         return S
