@@ -255,8 +255,8 @@ class Simulator:
         depth = _depth(lineage, self.parent)[drawn]
         order = np.argsort(depth, kind="stable")
         self.nodes, self.level = drawn[order], depth[order]
-        self.parents = dense_codes(self.parent[self.nodes])[0]
-        self.descent = Descent(self.parent, self.nodes, self.level)
+        self.parents, self.up = dense_codes(self.parent[self.nodes])     # the parents, each node's among them
+        self.descent = Descent(self.parent, self.nodes, self.level, self.states >= 0)
         self.hidden = self.nodes[self.states[self.nodes] < 0]       # drawn, unknown in the data
         self.dtype = np.int16 if k < 2 ** 15 else np.int32
         self.maps, self.table, self.ends = _maps(model.transitions().reshape(G * self.C, k, k))
@@ -267,13 +267,13 @@ class Simulator:
         :class:`.schedule.Descent`, so deep lineages cost about 2 sqrt(depth) steps): every node
         and replicate draws its uniform u, level by level, and with it the map that takes its
         parent's state to its own (:func:`_maps`)."""
-        n, r, k = len(self.states), replicates, self.k
+        r, k = replicates, self.k
         S = np.repeat(self.states.astype(self.dtype)[:, None], r, axis=1)      # founders as observed
-        cls = np.zeros((n, r), np.int8)
+        cls = np.zeros((len(self.parents), r), np.int8)
         if self.C > 1:                                   # classes by inverse CDF of the weights
-            u = rng.random((len(self.parents), r))
-            cls[self.parents] = np.sum(u[:, :, None] >= np.cumsum(self.model.weights)[:-1], axis=2, dtype=np.int8)
-        g = self.base[:, None] + cls[self.parent[self.nodes]]        # matrix of every node and replicate
+            u = rng.random(cls.shape)
+            cls[:] = np.sum(u[:, :, None] >= np.cumsum(self.model.weights)[:-1], axis=2)
+        g = self.base[:, None] + cls[self.up]                        # matrix of every node and replicate
         u = rng.random(g.shape)
         at = self.table[g * BUCKETS + (u * BUCKETS).astype(np.int32)]   # k * the index of u's map
         inside = np.flatnonzero(at < 0)                                 # a bucket an interval starts in

@@ -74,45 +74,51 @@ class Descent:
     any number of descents: the first band of levels is drawn level by level; below it every
     node first gets, within its band, its map from the state at the band's top, one step per
     level for all bands at once, then the bands are applied in order (see the module
-    docstring)."""
+    docstring). With ``wanted`` (per node of S), below the first band only the wanted nodes
+    and the bands' tops are written."""
 
-    def __init__(self, parent: np.ndarray, nodes: np.ndarray, level: np.ndarray):
+    def __init__(self, parent: np.ndarray, nodes: np.ndarray, level: np.ndarray, wanted=None):
         depth = int(level[-1]) if len(level) else 0
         band = max(BAND, int(np.ceil(np.sqrt(depth))))
         self.parent, self.nodes = parent, nodes
         self.levels = np.searchsorted(level, np.arange(1, min(depth, band) + 2))   # of the first band
-        self.below = below = int(self.levels[-1])
+        below = int(self.levels[-1])
         lev = level[below:] - band - 1                          # level within the bands below
         self.order = below + np.argsort(lev % band, kind="stable")   # the nodes below by that level: rows of H
+        self.v = nodes[self.order]
         self.steps = np.searchsorted(lev[self.order - below] % band, np.arange(band + 1))
         row = np.full(len(parent), -1, np.int64)
-        row[nodes[self.order]] = np.arange(len(self.order))
-        top = parent[nodes[self.order]]                         # the band's top (a node above it, or fixed)
+        row[self.v] = np.arange(len(self.v))
+        top = parent[self.v]                                    # the band's top (a node above it, or fixed)
         self.up = np.full(len(top), -1)                         # the parent's row in the band, else -1 (identity)
         for lo, hi in zip(self.steps[1:-1], self.steps[2:]):
             up = self.up[lo:hi] = row[top[lo:hi]]
             top[lo:hi] = np.where(up >= 0, top[up], top[lo:hi])
-        self.bands = below + np.searchsorted(lev // band, np.arange((depth - band - 1) // band + 2))
-        self.row = row[nodes[below:]]                           # in level order: the row of H,
-        self.top = top[self.row]                                # the band's top
+        out = np.ones(len(parent), bool) if wanted is None else np.array(wanted, bool)
+        out[top] = True
+        out = below + np.flatnonzero(out[nodes[below:]])       # written, in level order
+        self.bands = np.searchsorted(out, below + np.searchsorted(lev // band, np.arange((depth - band - 1) // band + 2)))
+        self.out = nodes[out]
+        self.row = row[self.out]                                # their rows of H,
+        self.top = top[self.row]                                # their bands' tops
 
     def __call__(self, S: np.ndarray, k: int, step, draws: np.ndarray) -> np.ndarray:
         """Draw S (nodes x columns, states 0..k-1) with ``draws`` (one per node and column, e.g.
         uniforms, in the order of the nodes): ``step(nodes, x, d)`` maps parent states x
         (m, columns, j) and their nodes' draws d (m, columns) to the child states
         (m, columns, j); j = k where it composes maps."""
-        r, nodes = S.shape[1], self.nodes
+        r = S.shape[1]
         for lo, hi in zip(self.levels[:-1], self.levels[1:]):
-            v = nodes[lo:hi]
+            v = self.nodes[lo:hi]
             S[v] = step(v, S[self.parent[v]][:, :, None], draws[lo:hi])[:, :, 0]
-        if self.below == len(nodes):
+        if not len(self.v):
             return S
-        v, d = nodes[self.order], draws[self.order]
-        H = np.empty((len(v) + 1, r, k), np.int8 if k < 128 else S.dtype)   # every map from the band's top,
+        H = np.empty((len(self.v) + 1, r, k), np.int8 if k < 128 else S.dtype)   # every map from the band's top,
         H[-1] = np.arange(k)                                    # the last the identity
+        d = draws[self.order]
         for lo, hi in zip(self.steps[:-1], self.steps[1:]):
-            H[lo:hi] = step(v[lo:hi], H[self.up[lo:hi]], d[lo:hi])
+            H[lo:hi] = step(self.v[lo:hi], H[self.up[lo:hi]], d[lo:hi])
         flat, cols = H.reshape(-1), np.arange(r) * k
-        for lo, hi in zip(self.bands[:-1] - self.below, self.bands[1:] - self.below):
-            S[nodes[self.below + lo:self.below + hi]] = flat[self.row[lo:hi, None] * (r * k) + cols + S[self.top[lo:hi]]]
+        for lo, hi in zip(self.bands[:-1], self.bands[1:]):
+            S[self.out[lo:hi]] = flat[self.row[lo:hi, None] * (r * k) + cols + S[self.top[lo:hi]]]
         return S
