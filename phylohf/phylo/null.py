@@ -43,6 +43,7 @@ from .schedule import Descent, marked_above, marked_below
 KINDS = ("SYM", "GTR", "ARD")
 CHUNK_CELLS = 10_000_000      # node x replicate cells of one chunk of replicates (one per core at once)
 MAX_FIT_EDGES = 400_000       # edges the rate classes are fitted on (parents sampled beyond)
+BLOCK_CELLS = 1 << 16         # node x replicate cells whose maps are drawn at once (in cache)
 BUCKETS = 4096                # of the uniform of a draw, each with its map unless an interval starts inside
 
 
@@ -270,14 +271,19 @@ class Simulator:
         r, k = replicates, self.k
         S = np.repeat(self.states.astype(self.dtype)[:, None], r, axis=1)      # founders as observed
         cls = np.zeros((len(self.parents), r), np.int8)
-        if self.C > 1:                                   # classes by inverse CDF of the weights
-            u = rng.random(cls.shape)
-            cls[:] = np.sum(u[:, :, None] >= np.cumsum(self.model.weights)[:-1], axis=2)
-        g = self.base[:, None] + cls[self.up]                        # matrix of every node and replicate
-        u = rng.random(g.shape)
-        at = self.table[g * BUCKETS + (u * BUCKETS).astype(np.int32)]   # k * the index of u's map
-        inside = np.flatnonzero(at < 0)                                 # a bucket an interval starts in
-        at.flat[inside] = k * (np.searchsorted(self.ends, 2 * g.flat[inside] + u.flat[inside], "right") - 1)
+        at = np.empty((len(self.nodes), r), self.table.dtype)      # k * the index of every node's map
+        rows = max(1, BLOCK_CELLS // r)
+        if self.C > 1:                                              # classes by inverse CDF of the weights
+            for lo in range(0, len(cls), rows):
+                u = rng.random(cls[lo:lo + rows].shape)
+                cls[lo:lo + rows] = np.sum(u[:, :, None] >= np.cumsum(self.model.weights)[:-1], axis=2)
+        for lo in range(0, len(at), rows):
+            g = self.base[lo:lo + rows, None] + cls[self.up[lo:lo + rows]]   # the matrix of each cell
+            u = rng.random(g.shape)
+            a = self.table[g * BUCKETS + (u * BUCKETS).astype(np.int32)]
+            inside = np.flatnonzero(a < 0)                          # a bucket an interval starts in
+            a.flat[inside] = k * (np.searchsorted(self.ends, 2 * g.flat[inside] + u.flat[inside], "right") - 1)
+            at[lo:lo + rows] = a
         self.descent(S, k, lambda v, x, at: self.maps[at[:, :, None] + x], at)
         S[self.hidden] = -1
         return S
