@@ -225,7 +225,7 @@ def _maps(P: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         table[g, (left[left * BUCKETS % 1 > 0] * BUCKETS).astype(np.int64)] = -1
         ends.append(2 * g + left)
         maps.append(order[np.arange(k), (cum[g][None] <= left[:, None, None]).sum(axis=2)])
-    maps = np.concatenate(maps).ravel()
+    maps = np.concatenate(maps).ravel().astype(np.int8 if k < 128 else np.int32)
     return maps, table.astype(np.int16 if maps.size < 2 ** 15 else np.int32).ravel(), np.concatenate(ends)
 
 
@@ -284,7 +284,7 @@ class Simulator:
             inside = np.flatnonzero(a < 0)                          # a bucket an interval starts in
             a.flat[inside] = k * (np.searchsorted(self.ends, 2 * g.flat[inside] + u.flat[inside], "right") - 1)
             at[lo:lo + rows] = a
-        self.descent(S, k, lambda v, x, at: self.maps[at[:, :, None] + x], at)
+        self.descent(S, k, lambda v, x, at: np.take(self.maps, at[:, :, None] + x), at)
         S[self.hidden] = -1
         return S
 
