@@ -256,7 +256,7 @@ class Simulator:
         depth = _depth(lineage, self.parent)[drawn]
         order = np.argsort(depth, kind="stable")
         self.nodes, self.level = drawn[order], depth[order]
-        self.parents, self.up = dense_codes(self.parent[self.nodes])     # the parents, each node's among them
+        self.parents, self.parent_row = dense_codes(self.parent[self.nodes])   # each node's parent's row of the classes
         self.descent = Descent(self.parent, self.nodes, self.level, self.states >= 0)
         self.hidden = self.nodes[self.states[self.nodes] < 0]       # drawn, unknown in the data
         self.dtype = np.int16 if k < 2 ** 15 else np.int32
@@ -278,7 +278,7 @@ class Simulator:
                 u = rng.random(cls[lo:lo + rows].shape)
                 cls[lo:lo + rows] = np.sum(u[:, :, None] >= np.cumsum(self.model.weights)[:-1], axis=2)
         for lo in range(0, len(at), rows):
-            g = self.base[lo:lo + rows, None] + cls[self.up[lo:lo + rows]]   # the matrix of each cell
+            g = self.base[lo:lo + rows, None] + cls[self.parent_row[lo:lo + rows]]   # the matrix of each cell
             u = rng.random(g.shape)
             a = self.table[g * BUCKETS + (u * BUCKETS).astype(np.int32)]
             inside = np.flatnonzero(a < 0)                          # a bucket an interval starts in
