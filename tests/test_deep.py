@@ -8,7 +8,7 @@ from scipy import linalg
 from phylohf.phylo import mk
 from phylohf.phylo.asr import edge_expectations, joint, marginal
 from phylohf.phylo.mk import MkData, fit_mk, q_matrix, simulate_states
-from phylohf.phylo.null import NullModel, Simulator, _step, _table
+from phylohf.phylo.null import NullModel, Simulator, _step
 from phylohf.phylo.schedule import cut_levels, marked_above, marked_below
 from forests import forest, random_tree
 
@@ -201,7 +201,7 @@ def test_null_replicates_equal_level_by_level():
     sim = Simulator(lin, states, model)
     got = sim.draw(6, np.random.default_rng(4))
     rng2 = np.random.default_rng(4)                 # the plain descent, one level at a time
-    flat, order, stay = _table(np.stack([_step(q, model.scales) for q in Q]).reshape(3 * C, k, k))
+    P = np.stack([_step(q, model.scales) for q in Q]).reshape(3 * C * k, k)
     S = np.repeat(states[:, None], 6, axis=1)
     cls = np.zeros((lin.n, 6), np.int64)
     cls[sim.parents] = np.searchsorted(np.cumsum(model.weights)[:-1], rng2.random((len(sim.parents), 6)), "right")
@@ -212,12 +212,10 @@ def test_null_replicates_equal_level_by_level():
         p = lin.parent[nodes]
         row = (group[nodes][:, None] * C + cls[p]) * k + S[p]
         u = rng2.random(row.shape)
-        for (i, j), r in np.ndenumerate(row):
-            if u[i, j] < stay[r]:
-                S[nodes[i], j] = S[p[i], j]
-            else:
-                col = np.searchsorted(flat, r + u[i, j], "right") - r * k
-                S[nodes[i], j] = order[r * k + min(col, k - 1)]
+        for (i, j), r in np.ndenumerate(row):                 # inverse CDF, the parent's state first
+            a = S[p[i], j]
+            order = [a] + [b for b in range(k) if b != a]
+            S[nodes[i], j] = order[min(np.searchsorted(np.cumsum(P[r, order]), u[i, j], "right"), k - 1)]
     assert (got == np.where(states[:, None] >= 0, S, -1)).all()
     assert sim.level.max() > 1000                   # the banded route ran
 

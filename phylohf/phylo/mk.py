@@ -31,7 +31,7 @@ from scipy import linalg, optimize, sparse
 from ..genealogy.lineage import Lineage
 from .knownedges import KnownEdges, split_known
 from .ratemodels import MODELS, index_matrix, n_params, q_matrix, rate_model, stationary
-from .schedule import cut_levels, descend, marked_below
+from .schedule import Descent, cut_levels, marked_below
 
 __all__ = ["MODELS", "index_matrix", "n_params", "q_matrix", "stationary", "MkData", "MkFit",
            "fit_mk", "log_likelihood", "lrt", "simulate_states", "transition_matrices"]
@@ -351,7 +351,7 @@ def log_likelihood(lineage: Lineage, states, Q, lengths, root_prior: str = "equa
 def simulate_states(lineage: Lineage, Q, lengths, root, rng: np.random.Generator,
                     fixed=None, groups=None) -> np.ndarray:
     """Draw a state for every node down the forest under Q, one depth level at a time (deep
-    forests by bands of levels, :func:`.schedule.descend`, with the same draws).
+    forests by bands of levels, :class:`.schedule.Descent`, with the same draws).
 
     ``root`` is a fixed root state (int) or a prior vector over the k states; ``fixed`` (per
     node, -1 = draw) keeps the given states of roots (e.g. the observed ones); with
@@ -378,7 +378,8 @@ def simulate_states(lineage: Lineage, Q, lengths, root, rng: np.random.Generator
         return np.minimum((draw[:, :, None, None] > c).sum(axis=3), k - 1)
 
     inner = order[len(roots):]
-    return descend(lineage.parent, inner, lineage.depth[inner], states[:, None], k, step, rng)[:, 0]
+    descent = Descent(lineage.parent, inner, lineage.depth[inner])
+    return descent(states[:, None], k, step, rng.random((len(inner), 1)))[:, 0]
 
 
 # -- fitting -------------------------------------------------------------------------------

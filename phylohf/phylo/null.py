@@ -38,11 +38,13 @@ from scipy import optimize
 from ..genealogy.lineage import Lineage, _jump
 from .byrelation import relation_groups
 from .parallel import in_chunks
-from .schedule import descend, marked_above, marked_below
+from .schedule import Descent, marked_above, marked_below
 
 KINDS = ("SYM", "GTR", "ARD")
 CHUNK_CELLS = 10_000_000      # node x replicate cells of one chunk of replicates (one per core at once)
 MAX_FIT_EDGES = 400_000       # edges the rate classes are fitted on (parents sampled beyond)
+BLOCK_CELLS = 1 << 16         # node x replicate cells whose maps are drawn at once (in cache)
+BUCKETS = 4096                # of the uniform of a draw, each with its map unless an interval starts inside
 
 
 @dataclass
@@ -203,17 +205,28 @@ def _depth(lineage: Lineage, parent: np.ndarray) -> np.ndarray:
     return lineage.depth if parent is lineage.parent else _jump(parent)[1]
 
 
-def _table(P: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Rows of the (M, k, k) stack for inverse-CDF draws, each row's own state first (so a
-    draw below P[r, a] stays without a search): the increasing array of r + cumulative
-    probabilities (the last exactly r + 1), the column order of every row, and P[r, a]."""
+def _maps(P: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The inverse-CDF draws of the rows of the (M, k, k) stack as maps of the uniform u: row a
+    of matrix g keeps its own state while u < P[g, a, a], then runs through the other states in
+    order, so matrix g moves all states by one map between two consecutive cumulative
+    probabilities of its rows. Returns the maps, flat (k child states from k * a map's index);
+    per g and bucket [b, b + 1) / BUCKETS of u, k * the index of its map, -1 where an interval
+    starts inside the bucket; and every interval's left end as 2 g + end (increasing, so one
+    search of 2 g + u finds u's interval in those buckets)."""
     M, k, _ = P.shape
-    rows = P.reshape(M * k, k)
-    own = np.arange(M * k) % k
-    order = np.argsort(np.arange(k)[None, :] != own[:, None], axis=1, kind="stable")
-    cum = np.cumsum(np.take_along_axis(rows, order, axis=1), axis=1)
-    cum[:, -1] = 1.0
-    return (cum + np.arange(M * k)[:, None]).ravel(), order.ravel(), rows[np.arange(M * k), own]
+    order = np.argsort(np.arange(k)[None, :] != np.arange(k)[:, None], axis=1, kind="stable")
+    cum = np.cumsum(np.take_along_axis(P, np.broadcast_to(order, P.shape), axis=2), axis=2)[:, :, :-1]
+    lo = np.arange(BUCKETS) / BUCKETS
+    ends, maps, table = [], [], np.empty((M, BUCKETS), np.int64)
+    for g in range(M):
+        left = np.unique(np.r_[0.0, cum[g].ravel()])
+        left = left[left < 1]
+        table[g] = k * (sum(map(len, ends)) + np.searchsorted(left, lo, "right") - 1)
+        table[g, (left[left * BUCKETS % 1 > 0] * BUCKETS).astype(np.int64)] = -1
+        ends.append(2 * g + left)
+        maps.append(order[np.arange(k), (cum[g][None] <= left[:, None, None]).sum(axis=2)])
+    maps = np.concatenate(maps).ravel().astype(np.int8 if k < 128 else np.int32)
+    return maps, table.astype(np.int16 if maps.size < 2 ** 15 else np.int32).ravel(), np.concatenate(ends)
 
 
 def dense_codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -239,37 +252,39 @@ class Simulator:
         self.model = model
         G, k = len(model.Q), model.Q.shape[-1]
         self.k, self.C = k, len(model.scales)
-        self.flat, self.order, self.stay = _table(model.transitions().reshape(G * self.C, k, k))
         drawn = np.flatnonzero(_simulated(self.parent, self.states >= 0))
         depth = _depth(lineage, self.parent)[drawn]
         order = np.argsort(depth, kind="stable")
         self.nodes, self.level = drawn[order], depth[order]
-        self.parents = dense_codes(self.parent[self.nodes])[0]
+        self.parents, self.parent_row = dense_codes(self.parent[self.nodes])   # each node's parent's row of the classes
+        self.descent = Descent(self.parent, self.nodes, self.level, self.states >= 0)
         self.hidden = self.nodes[self.states[self.nodes] < 0]       # drawn, unknown in the data
         self.dtype = np.int16 if k < 2 ** 15 else np.int32
+        self.maps, self.table, self.ends = _maps(model.transitions().reshape(G * self.C, k, k))
+        self.base = (model.group[self.nodes] * self.C).astype(np.int32)   # matrix of the nodes' edges, class 0
 
     def draw(self, replicates: int, rng: np.random.Generator) -> np.ndarray:
         """(nodes, replicates) states, -1 where the data are unknown (drawn down the levels by
-        :func:`.schedule.descend`, so deep lineages cost about 2 sqrt(depth) steps)."""
-        n, r, k = len(self.states), replicates, self.k
+        :class:`.schedule.Descent`, so deep lineages cost about 2 sqrt(depth) steps): every node
+        and replicate draws its uniform u, level by level, and with it the map that takes its
+        parent's state to its own (:func:`_maps`)."""
+        r, k = replicates, self.k
         S = np.repeat(self.states.astype(self.dtype)[:, None], r, axis=1)      # founders as observed
-        cls = np.zeros((n, r), np.int8)
-        if self.C > 1:                                   # classes by inverse CDF of the weights
-            u = rng.random((len(self.parents), r))
-            cls[self.parents] = np.sum(u[:, :, None] >= np.cumsum(self.model.weights)[:-1], axis=2, dtype=np.int8)
-
-        def step(nodes, x, u):
-            """Child states for parent states x (m, r, j), uniforms u (m, r)."""
-            base = (self.model.group[nodes][:, None] * self.C + cls[self.parent[nodes]]) * k
-            row = (base[:, :, None] + x).astype(np.int64, copy=False)
-            move = np.flatnonzero(u[:, :, None] >= self.stay[row])
-            rm = row.ravel()[move]
-            col = np.searchsorted(self.flat, rm + u.ravel()[move // row.shape[2]], "right") - rm * k
-            out = x.astype(self.dtype).ravel()
-            out[move] = self.order[rm * k + np.minimum(col, k - 1)]
-            return out.reshape(row.shape)
-
-        descend(self.parent, self.nodes, self.level, S, k, step, rng)
+        cls = np.zeros((len(self.parents), r), np.int8)
+        at = np.empty((len(self.nodes), r), self.table.dtype)      # k * the index of every node's map
+        rows = max(1, BLOCK_CELLS // r)
+        if self.C > 1:                                              # classes by inverse CDF of the weights
+            for lo in range(0, len(cls), rows):
+                u = rng.random(cls[lo:lo + rows].shape)
+                cls[lo:lo + rows] = np.sum(u[:, :, None] >= np.cumsum(self.model.weights)[:-1], axis=2)
+        for lo in range(0, len(at), rows):
+            g = self.base[lo:lo + rows, None] + cls[self.parent_row[lo:lo + rows]]   # the matrix of each cell
+            u = rng.random(g.shape)
+            a = self.table[g * BUCKETS + (u * BUCKETS).astype(np.int32)]
+            inside = np.flatnonzero(a < 0)                          # a bucket an interval starts in
+            a.flat[inside] = k * (np.searchsorted(self.ends, 2 * g.flat[inside] + u.flat[inside], "right") - 1)
+            at[lo:lo + rows] = a
+        self.descent(S, k, lambda v, x, at: np.take(self.maps, at[:, :, None] + x), at)
         S[self.hidden] = -1
         return S
 

@@ -11,7 +11,7 @@ lineage a million generations deep costs a million steps. Two facts remove that 
   nearest known proper ancestor, so the number of steps is the longest run of unknown
   nodes, not the depth (the likelihood of each cut piece is summed apart).
 * **A draw down the tree is a composition of maps.** Where states must be drawn through
-  every generation (simulation), :func:`descend` cuts the depth into bands of about
+  every generation (simulation), :class:`Descent` cuts the depth into bands of about
   sqrt(depth) levels: within every band at once it composes each node's map from the
   state at the band's top (one step per level of a band), then applies the composed maps
   band after band: about 2 sqrt(depth) steps, with exactly the draws of a level-by-level
@@ -68,47 +68,57 @@ def marked_above(parent: np.ndarray, marked: np.ndarray) -> np.ndarray:
     return out
 
 
-def descend(parent: np.ndarray, nodes: np.ndarray, level: np.ndarray, S: np.ndarray, k: int, step,
-            rng: np.random.Generator) -> np.ndarray:
-    """Draw ``S[v] = step(v, S[parent[v]], u)`` (S: nodes x columns, states 0..k-1) for
-    ``nodes``, given in order of their ``level`` (1, 2, ...: a node's parent is one level up, or
-    fixed in S), with one uniform u per node and column drawn level by level
-    (``rng.random((len(level), columns))``) exactly as a level-by-level descent draws them.
+class Descent:
+    """The schedule of draws ``S[v] = step(v, S[parent[v]], d)`` down ``nodes``, given in order
+    of their ``level`` (1, 2, ...: a node's parent is one level up, or fixed in S), made once for
+    any number of descents: the first band of levels is drawn level by level; below it every
+    node first gets, within its band, its map from the state at the band's top, one step per
+    level for all bands at once, then the bands are applied in order (see the module
+    docstring). With ``wanted`` (per node of S), below the first band only the wanted nodes
+    and the bands' tops are written."""
 
-    ``step(nodes, x, u)`` maps parent states x (m, columns, j) and uniforms u (m, columns) to
-    the child states (m, columns, j). The first band of levels is drawn level by level; below
-    it every node first gets, within its band, its map from the state at the band's top (j =
-    k), one step per level for all bands at once, then the bands are applied in order (see
-    the module docstring).
-    """
-    r = S.shape[1]
-    depth = int(level[-1]) if len(level) else 0
-    band = max(BAND, int(np.ceil(np.sqrt(depth))))
-    cut = np.searchsorted(level, np.arange(1, min(depth, band) + 2))
-    for lo, hi in zip(cut[:-1], cut[1:]):
-        v = nodes[lo:hi]
-        S[v] = step(v, S[parent[v]][:, :, None], rng.random((hi - lo, r)))[:, :, 0]
-    rest, lev = nodes[cut[-1]:], level[cut[-1]:] - band - 1      # level within the bands below
-    if not len(rest):
+    def __init__(self, parent: np.ndarray, nodes: np.ndarray, level: np.ndarray, wanted=None):
+        depth = int(level[-1]) if len(level) else 0
+        band = max(BAND, int(np.ceil(np.sqrt(depth))))
+        self.parent, self.nodes = parent, nodes
+        self.levels = np.searchsorted(level, np.arange(1, min(depth, band) + 2))   # of the first band
+        below = int(self.levels[-1])
+        lev = level[below:] - band - 1                          # level within the bands below
+        self.order = below + np.argsort(lev % band, kind="stable")   # the nodes below by that level: rows of H
+        self.v = nodes[self.order]
+        self.steps = np.searchsorted(lev[self.order - below] % band, np.arange(band + 1))
+        row = np.full(len(parent), -1, np.int64)
+        row[self.v] = np.arange(len(self.v))
+        top = parent[self.v]                                    # the band's top (a node above it, or fixed)
+        self.up = np.full(len(top), -1)                         # the parent's row in the band, else -1 (identity)
+        for lo, hi in zip(self.steps[1:-1], self.steps[2:]):
+            up = self.up[lo:hi] = row[top[lo:hi]]
+            top[lo:hi] = np.where(up >= 0, top[up], top[lo:hi])
+        out = np.ones(len(parent), bool) if wanted is None else np.array(wanted, bool)
+        out[top] = True
+        out = below + np.flatnonzero(out[nodes[below:]])       # written, in level order
+        self.bands = np.searchsorted(out, below + np.searchsorted(lev // band, np.arange((depth - band - 1) // band + 2)))
+        self.out = nodes[out]
+        self.row = row[self.out]                                # their rows of H,
+        self.top = top[self.row]                                # their bands' tops
+
+    def __call__(self, S: np.ndarray, k: int, step, draws: np.ndarray) -> np.ndarray:
+        """Draw S (nodes x columns, states 0..k-1) with ``draws`` (one per node and column, e.g.
+        uniforms, in the order of the nodes): ``step(nodes, x, d)`` maps parent states x
+        (m, columns, j) and their nodes' draws d (m, columns) to the child states
+        (m, columns, j); j = k where it composes maps."""
+        r = S.shape[1]
+        for lo, hi in zip(self.levels[:-1], self.levels[1:]):
+            v = self.nodes[lo:hi]
+            S[v] = step(v, S[self.parent[v]][:, :, None], draws[lo:hi])[:, :, 0]
+        if not len(self.v):
+            return S
+        H = np.empty((len(self.v) + 1, r, k), np.int8 if k < 128 else S.dtype)   # every map from the band's top,
+        H[-1] = np.arange(k)                                    # the last the identity
+        d = draws[self.order]
+        for lo, hi in zip(self.steps[:-1], self.steps[1:]):
+            H[lo:hi] = step(self.v[lo:hi], H[self.up[lo:hi]], d[lo:hi])
+        flat, cols = H.reshape(-1), np.arange(r) * k
+        for lo, hi in zip(self.bands[:-1], self.bands[1:]):
+            S[self.out[lo:hi]] = flat[self.row[lo:hi, None] * (r * k) + cols + S[self.top[lo:hi]]]
         return S
-    u = rng.random((len(rest), r))
-    row = np.full(len(S), -1, np.int64)
-    row[rest] = np.arange(len(rest))
-    H = np.empty((len(rest), r, k), np.int8 if k < 128 else S.dtype)   # map from the band top's state
-    top = parent[rest].copy()                       # that top (a node above the band, or fixed)
-    ident = np.broadcast_to(np.arange(k, dtype=H.dtype), (r, k))
-    by_offset = np.argsort(lev % band, kind="stable")
-    cut = np.searchsorted(lev[by_offset] % band, np.arange(band + 1))
-    for j, (lo, hi) in enumerate(zip(cut[:-1], cut[1:])):
-        i = by_offset[lo:hi]
-        x = np.broadcast_to(ident, (hi - lo, r, k))
-        if j:
-            inside = np.flatnonzero(row[top[i]] >= 0)            # the parent is in the band
-            x = x.copy()
-            x[inside] = H[row[top[i[inside]]]]
-            top[i[inside]] = top[row[top[i[inside]]]]
-        H[i] = step(rest[i], x, u[i])
-    cut = np.searchsorted(lev // band, np.arange(int(lev[-1]) // band + 2))
-    for lo, hi in zip(cut[:-1], cut[1:]):
-        S[rest[lo:hi]] = np.take_along_axis(H[lo:hi], S[top[lo:hi]][:, :, None].astype(np.int64), axis=2)[:, :, 0]
-    return S
