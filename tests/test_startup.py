@@ -107,3 +107,23 @@ def test_asr_json_is_written_in_one_call(tree_and_states):
         assert abs(node["a"] + node["b"] - 1) < 1e-5
         if node["observed"]:                              # a known state is certain
             assert node["ab"[int(name[1:]) % 2]] == 1.0
+
+
+def test_a_likelihood_and_marginals_with_a_given_q_need_no_scipy():
+    code = ("import numpy as np\n"
+            "from phylohf.genealogy.lineage import Lineage\n"
+            "from phylohf.phylo.asr import marginal\n"
+            "from phylohf.phylo.mk import log_likelihood, q_matrix\n"
+            "n = 2000\n"
+            "child = np.arange(1, n)\n"
+            "lin = Lineage.from_edges(np.array([f'n{i}' for i in range(n)], object), np.ones(n, bool),\n"
+            "                         np.zeros(n, np.int64), child, (child - 1) // 2, np.ones(n - 1, np.int64),\n"
+            "                         np.zeros(n - 1, np.int8))\n"
+            "states = np.where(np.arange(n) >= n // 2, np.arange(n) % 3, -1)\n"
+            "lengths = np.r_[np.nan, np.linspace(0.1, 1.0, n - 1)]\n"
+            "Q = q_matrix('ER', [0.5], 3)\n"
+            "print(log_likelihood(lin, states, Q, lengths), marginal(lin, states, Q, lengths).posterior.shape)\n")
+    modules, out = _loaded(code)
+    ll, shape = out.split(" ", 1)
+    assert float(ll) < 0 and shape.strip() == "(2000, 3)"
+    assert "scipy" not in modules            # sparse sums wait for levels of 4,096 rows, optimize for a fit

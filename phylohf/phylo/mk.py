@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
-from scipy import linalg, optimize, sparse
 
 from ..genealogy.lineage import Lineage
 from .knownedges import KnownEdges, split_known
@@ -39,6 +38,7 @@ ROOT_PRIORS = ("equal", "stationary", "fitzjohn")
 _MAX_COND = 1e8
 IMPOSSIBLE = 1e300     # the negative log-likelihood standing for -inf while optimising
 _FEW_LENGTHS = 64        # gradient: up to this many distinct lengths, work per length class
+_SPARSE_ROWS = 4096      # levels of this many rows or more sum into their parents by a sparse product
 
 
 # -- reductions over states ---------------------------------------------------------------
@@ -85,6 +85,7 @@ def _expm_many(Q: np.ndarray, t: np.ndarray) -> np.ndarray:
     """P(t) = expm(Q t) for a 1-d array of distinct lengths, shape (len(t), k, k)."""
     dec = _eigen(Q)
     if dec is None:
+        from scipy import linalg
         p = np.array([linalg.expm(Q * ti) for ti in t]).reshape(len(t), len(Q), len(Q))
     else:
         k = len(Q)
@@ -185,11 +186,13 @@ class _Level(NamedTuple):
 
 def _group_sum(starts: np.ndarray, n: int):
     """What sums rows of a level into its parents: reduceat starts, or a sparse matrix for
-    big levels (much faster than reduceat along axis 0)."""
+    big levels (reduceat along axis 0 is 2x slower at 600 rows, 5-7x from 5,000 on; scipy.sparse
+    costs 0.2 s to import, so levels below ``_SPARSE_ROWS`` rows do without it)."""
     if len(starts) == n:
         return None
-    if n < 512:
+    if n < _SPARSE_ROWS:
         return starts
+    from scipy import sparse
     group = np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, n]))
     return sparse.csr_array((np.ones(n), (group, np.arange(n))), shape=(len(starts), n))
 
@@ -597,6 +600,7 @@ def class_gradient(Q, dec, t: np.ndarray, s: np.ndarray) -> np.ndarray:
     """G with sum_c <dP(t_c), S_c> = <dQ, G> for any dQ, P(t) = expm(Q t), from the (C, k, k)
     weights ``s`` of the C lengths ``t`` (``dec`` = _eigen(Q), or None: Frechet derivatives)."""
     if dec is None:
+        from scipy import linalg
         return sum((tc * linalg.expm_frechet(tc * Q.T, sc, compute_expm=False)
                     for tc, sc in zip(t, s) if sc.any()), np.zeros(Q.shape))
     w, v, vi = dec
@@ -749,6 +753,7 @@ def fit_mk(lineage: Lineage, states, lengths, model="ARD", root_prior: str = "eq
     simulated replicate. ``tol`` stops the search once an iteration gains less than that
     much log-likelihood (default: L-BFGS-B's relative 2.2e-9 of it).
     """
+    from scipy import optimize
     states, lengths = _check(lineage, states, lengths)
     k = int(len(model) if not isinstance(model, str) else k if k is not None else states.max(initial=0) + 1)
     data, plan, known = _prepared(lineage, states, lengths, k, groups)
