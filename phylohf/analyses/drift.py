@@ -148,8 +148,20 @@ def _edges(lineage: Lineage) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 # drift, while the classes it induces are not symmetric (a class with more ids draws more
 # changes). Card features are each a character of their own.
 def license_ids(genome: Genome) -> tuple[np.ndarray, list[str]]:
-    """Every declared license id as a state (most frequent first), -1 undeclared."""
-    return categorical(genome, "license", top=len(genome.columns("license")))
+    """Every declared license id as a state (most frequent first), -1 undeclared, the ids of no
+    class (``other``, ``other:<unknown name>``, ``unknown``) one state ``other``: a family's own
+    unclassified license name is reachable only within that family, which rates pooled over
+    families (the null's) cannot reproduce, and no claim tells those ids apart."""
+    states, names = categorical(genome, "license", top=len(genome.columns("license")))
+    other = class_states(np.arange(len(names)), names) == CLASSES.index("other")
+    if other.sum() < 2:
+        return states, names
+    merged = np.where(other, np.flatnonzero(other)[0], np.arange(len(names)))[np.maximum(states, 0)]
+    freq = np.bincount(merged[states >= 0], minlength=len(names))
+    keep = np.argsort(-freq, kind="stable")[:np.count_nonzero(freq)]
+    rank = np.full(len(names), -1)
+    rank[keep] = np.arange(len(keep))
+    return np.where(states >= 0, rank[merged], -1), ["other" if other[i] else names[i] for i in keep]
 
 
 # -- licenses --------------------------------------------------------------------------------
