@@ -181,7 +181,7 @@ def export_trees(lineage: Lineage, fams: Families, genome: Genome, out: str | Pa
     return report
 
 
-AHEAD = 256 << 20       # bytes rendered ahead of the file writer at most
+AHEAD = 32 << 20        # bytes rendered ahead of the file writer at most
 
 
 def _family_files(out: Path, names: list[str], formats, forest: Forest, genome, bl, color_by, progress) -> int:
