@@ -16,6 +16,8 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import subprocess
+import sys
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -31,6 +33,7 @@ from ..genealogy.families import Families
 from ..genealogy.genome import Genome
 from ..genealogy.lineage import Lineage
 from ..sources.records import RELATIONS
+from . import files
 from .enewick import network_tokens, reticulations
 from .newick import Forest
 from .nexus import nexus_collection_text, nexus_documents
@@ -127,22 +130,6 @@ def forest_text(fmt: str, forest: Forest, genome: Genome, bl, color_by: str) -> 
 FOREST = "forest"       # ``--forest``: every family in forest.nwk, forest.nhx, forest.nex, forest.enwk
 
 
-def _write_files(files: list[tuple[str, str]]) -> None:
-    """Each text into its file, UTF-8 as it is (no newline translation), by plain system calls."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0)
-    for path, text in files:
-        fd = os.open(path, flags, 0o666)
-        try:
-            data = memoryview(text.encode("utf-8"))
-            while data:
-                data = data[os.write(fd, data):]
-        except OSError as e:
-            e.filename = e.filename or path
-            raise
-        finally:
-            os.close(fd)
-
-
 @dataclass
 class ExportReport:
     out: Path
@@ -179,7 +166,7 @@ def export_trees(lineage: Lineage, fams: Families, genome: Genome, out: str | Pa
     if forest:
         names = [FOREST] * len(roots)
         for fmt in formats:
-            _write_files([(os.path.join(out, FOREST + SUFFIX[fmt]), forest_text(fmt, laid, genome, bl, color_by))])
+            files.write_file(os.path.join(out, FOREST + SUFFIX[fmt]), forest_text(fmt, laid, genome, bl, color_by).encode())
         report.files = len(formats)
     else:
         names = file_names(lineage.ids[roots].tolist())
@@ -194,27 +181,50 @@ def export_trees(lineage: Lineage, fams: Families, genome: Genome, out: str | Pa
     return report
 
 
+AHEAD = 32 << 20        # bytes rendered ahead of the file writer at most
+
+
 def _family_files(out: Path, names: list[str], formats, forest: Forest, genome, bl, color_by, progress) -> int:
-    """One file per family and format, written by a second thread while the texts are built."""
+    """One file per family and format, written by a process of its own (:mod:`.files`) while
+    the texts are rendered here; a thread feeds it, so that rendering never waits for the pipe
+    to drain."""
     from tqdm import tqdm
-    files = 0
-    pending: deque[Future] = deque()
-    with ThreadPoolExecutor(max_workers=1) as disk:
+    count = 0
+    writer = subprocess.Popen([sys.executable, "-I", files.__file__, str(out)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    feed = ThreadPoolExecutor(max_workers=1)
+    pending: deque[tuple[int, Future]] = deque()
+    ahead = 0
+    try:
         for fmt in formats:
             suffix = SUFFIX[fmt]
             written = zip(names, family_texts(fmt, forest, genome, bl, color_by))
             with tqdm(total=len(names), disable=not progress, desc=f"write {fmt}", unit=" trees",
                       leave=False) as bar:
-                while chunk := [(os.path.join(out, name + suffix), text + "\n")
+                while chunk := [files.record(name + suffix, (text + "\n").encode())
                                 for name, (_, text) in islice(written, 2000)]:
-                    pending.append(disk.submit(_write_files, chunk))
-                    if len(pending) > 4:                 # bounded memory; errors surface here
-                        pending.popleft().result()
-                    files += len(chunk)
+                    data = b"".join(chunk)
+                    pending.append((len(data), feed.submit(writer.stdin.write, data)))
+                    ahead += len(data)
+                    while ahead > AHEAD:
+                        size, job = pending.popleft()
+                        job.result()
+                        ahead -= size
+                    count += len(chunk)
                     bar.update(len(chunk))
-        for job in pending:
+        for _, job in pending:
             job.result()
-    return files
+    except BrokenPipeError:                         # the writer stopped: its report says why
+        pass
+    except BaseException:
+        writer.kill()
+        raise
+    finally:
+        feed.shutdown(cancel_futures=True)
+        report = writer.communicate()[0]
+    if writer.returncode:
+        raise files.failure(report, writer.returncode)
+    return count
 
 
 # index.tsv: one line per family, fields separated by tabs; a backslash, tab, line feed,
