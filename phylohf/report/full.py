@@ -121,9 +121,8 @@ def _too_few_licenses(names: list[str], need: int):
 def _transitions(store, lineage, fams, genome, s):
     from ..phylo.claims import claim_tests, meaning
     from ..analyses.drift import license_ids
-    from ..phylo.null import pair_counts
-    from ..phylo.transitions import best_ordering, equalised, ordering_statistic, tree_transitions
-    from ..genealogy.traits import categorical
+    from ..phylo.transitions import ordering_statistic, transitions, tree_transitions
+    from ..genealogy.traits import RARE, categorical
     states, names = categorical(genome, "license", s.top, s.missing, lineage.observed)
     if few := _too_few_licenses(names, 1):
         return few
@@ -132,11 +131,11 @@ def _transitions(store, lineage, fams, genome, s):
     ids, all_names = license_ids(genome)
     k = min(len(all_names), s.top + 1)
     lut = np.minimum(np.arange(len(all_names)), k - 1)
-    lumped = all_names[:k - 1] + ["(rare)"] if len(all_names) > s.top else all_names
-    rate = best_ordering(equalised(pair_counts(lineage.parent, ids[:, None], k, lut)[0]))
+    lumped = all_names[:k - 1] + [RARE] if len(all_names) > s.top else all_names
+    rate = transitions(lineage.parent, np.where(ids >= 0, lut[np.maximum(ids, 0)], -1), k).rate_ordering
     claims = claim_tests(lineage, ids, len(all_names), {"license_ordering": (
-        "license change rates follow one order (" + " < ".join(lumped[i] for i in rate[0][:4]) + " ...), "
-        f"{rate[1]:.0%} of the equalised changes forward, more than symmetric change produces",
+        "license change rates follow one order (" + " < ".join(lumped[i] for i in rate.order[:4]) + " ...), "
+        f"{rate.share:.0%} of the equalised changes forward, more than symmetric change produces",
         ordering_statistic(lineage.parent, k, lut))}, s.null, s.seed, "transitions")
     return claims, lambda: (t.text(names, "license", "all families") + "\n\n" + meaning(claims),
                             {"trait": "license", **t.to_json(names)})
