@@ -201,7 +201,7 @@ class Ecosystem:
         """``phylohf transitions``: the parent -> child transition matrix of a single-valued or
         binary ``trait`` with its ordering and test (:class:`~phylohf.phylo.transitions.TraitTransitions`),
         or gains and losses per element of a set-valued one (:class:`~phylohf.phylo.transitions.Gains`)."""
-        from .phylo.transitions import gains, trait_transitions
+        from .phylo.transitions import gains, license_ordering_claims, trait_transitions
         from .genealogy.traits import SET_TRAITS
         from .sources.records import RELATIONS
         set_valued = trait in SET_TRAITS
@@ -212,7 +212,7 @@ class Ecosystem:
             lineage, _, genome = self.load()
             scope_mask, scope = _family_scope(lineage, family)
         else:
-            lineage, _, states, names, _, scope = self._character(trait, top, missing, family)
+            lineage, genome, states, names, scope_mask, scope = self._character(trait, top, missing, family)
         only = RELATIONS.index(relation) if relation else None
         if only is not None:
             scope += f", {relation} edges"
@@ -221,7 +221,9 @@ class Ecosystem:
             declared = genome.is_declared(trait) & scope_mask
             return gains(parent, genome.group(trait), declared, genome.traits[genome.columns(trait)].tolist(),
                          trait, scope)
-        return trait_transitions(lineage, states, names, trait, scope, only, parent, null, seed)
+        claims = (license_ordering_claims(lineage, genome, top, "ordering", null, seed, scope_mask, parent)
+                  if trait == "license" else None)
+        return trait_transitions(lineage, states, names, trait, scope, only, parent, null, seed, claims)
 
     def relatives(self, groups="license,language,task,tag,card,all", relations=None, family: str | None = None,
                   metric: str = "jaccard", bootstrap: int = 1000, null: int = 200, null_model: str = "ARD",

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from forests import forest, simulated_store
+from forests import forest, simulated_store, store_of
 from phylohf.genealogy.genome import build
 from phylohf.genealogy.lineage import Lineage
 from phylohf.phylo.null import fit_null, null_test
@@ -145,3 +145,30 @@ def test_categorical_and_binary_traits(ecosystems):
     assert set(np.unique(en)) <= {-1, 0, 1} and ((en == -1) == ~genome.is_declared("language")).all()
     with pytest.raises(ValueError, match="no trait"):
         binary(genome, "language:klingon")
+
+
+def test_license_ordering_claim_simulates_unclassified_ids_as_one_state(tmp_path):
+    # two families, each with its own unclassified license name: the descriptive table keeps
+    # both names, the claim's character (simulated with rates pooled over families) one 'other'
+    import phylohf
+    from forests import hub_record
+    from phylohf.genealogy.traits import lumped_license_ids
+    recs = []
+    for root, name in (("x/own", "darjyo"), ("y/own", "zzz-terms")):
+        recs.append(hub_record(root, "other"))
+        recs[-1]["cardData"]["license_name"] = name
+        recs += [hub_record(f"{root}-ft{i}", ("mit", "other")[i % 2], root) for i in range(6)]
+        for r in recs[-6:][1::2]:
+            r["cardData"]["license_name"] = name
+    path = store_of(tmp_path, recs)
+    eco = phylohf.open(path)
+    lineage, _, genome = eco.load()
+    ids, names, lut, lumped = lumped_license_ids(genome, 8)
+    assert names == ["other", "mit"] and lumped == names
+    own = {m: ids[lineage.node(m)] for m in ("x/own", "y/own", "x/own-ft1", "y/own-ft3")}
+    assert set(own.values()) == {names.index("other")}
+    r = eco.transitions("license", null=19)
+    assert {"other:darjyo", "other:zzz-terms", "mit"} == set(r.names)
+    (claim,) = r.claims
+    assert claim.id == "ordering" and claim.replicates == 19
+    assert "(mit < other ...)" in claim.statement or "(other < mit ...)" in claim.statement

@@ -24,6 +24,7 @@ import numpy as np
 from ..genealogy.genome import Genome
 from ..genealogy.lineage import Lineage
 from ..genealogy.licensing import CLASSES, class_states
+from ..genealogy.traits import license_ids
 from ..text import table
 from ..phylo.claims import Claim, claim_tests
 from ..phylo.null import dense_codes, net_flow, ordinal_flow
@@ -147,23 +148,6 @@ def _edges(lineage: Lineage) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 # its statistic computed on the lumped states: symmetric change among license ids is no
 # drift, while the classes it induces are not symmetric (a class with more ids draws more
 # changes). Card features are each a character of their own.
-def license_ids(genome: Genome) -> tuple[np.ndarray, list[str]]:
-    """Every declared license id as a state (most frequent first), -1 undeclared, the ids of no
-    class (``other``, ``other:<unknown name>``, ``unknown``) one state ``other``: a family's own
-    unclassified license name is reachable only within that family, which rates pooled over
-    families (the null's) cannot reproduce, and no claim tells those ids apart."""
-    states, names = categorical(genome, "license", top=len(genome.columns("license")))
-    other = class_states(np.arange(len(names)), names) == CLASSES.index("other")
-    if other.sum() < 2:
-        return states, names
-    merged = np.where(other, np.flatnonzero(other)[0], np.arange(len(names)))[np.maximum(states, 0)]
-    freq = np.bincount(merged[states >= 0], minlength=len(names))
-    keep = np.argsort(-freq, kind="stable")[:np.count_nonzero(freq)]
-    rank = np.full(len(names), -1)
-    rank[keep] = np.arange(len(keep))
-    return np.where(states >= 0, rank[merged], -1), ["other" if other[i] else names[i] for i in keep]
-
-
 # -- licenses --------------------------------------------------------------------------------
 def _mask(names, chosen) -> np.ndarray:
     return np.isin(np.arange(len(names)), [names.index(c) for c in chosen])

@@ -19,6 +19,7 @@ import csv
 import numpy as np
 
 from .genome import GROUPS, Genome
+from .licensing import CLASSES, class_states
 
 RARE = "(rare)"            # the lumped rare values; parenthesised so no Hub id can clash
 UNDECLARED = "(undeclared)"  # the state of observed models that declare nothing, with missing="state"
@@ -75,6 +76,33 @@ def binary(genome: Genome, trait: str) -> tuple[np.ndarray, list[str]]:
     return column, ["absent", "present"]
 
 
+def license_ids(genome: Genome) -> tuple[np.ndarray, list[str]]:
+    """Every declared license id as a state (most frequent first), -1 undeclared, the ids of no
+    class (``other``, ``other:<unknown name>``, ``unknown``) one state ``other``: a family's own
+    unclassified license name is reachable only within that family, which rates pooled over
+    families (the null's) cannot reproduce, and no claim tells those ids apart."""
+    states, names = categorical(genome, "license", top=len(genome.columns("license")))
+    other = class_states(np.arange(len(names)), names) == CLASSES.index("other")
+    if other.sum() < 2:
+        return states, names
+    merged = np.where(other, np.flatnonzero(other)[0], np.arange(len(names)))[np.maximum(states, 0)]
+    freq = np.bincount(merged[states >= 0], minlength=len(names))
+    keep = np.argsort(-freq, kind="stable")[:np.count_nonzero(freq)]
+    rank = np.full(len(names), -1)
+    rank[keep] = np.arange(len(keep))
+    return np.where(states >= 0, rank[merged], -1), ["other" if other[i] else names[i] for i in keep]
+
+
+def lumped_license_ids(genome: Genome, top: int) -> tuple[np.ndarray, list[str], np.ndarray, list[str]]:
+    """(:func:`license_ids` states, their names, the map of each to a table of ``top`` ids and
+    ``(rare)``, that table's names): the license character the claims simulate (every id) and
+    test (the lumped table)."""
+    ids, names = license_ids(genome)
+    k = min(len(names), top + 1)
+    lut = np.minimum(np.arange(len(names)), k - 1)
+    return ids, names, lut, (names[:k - 1] + [RARE] if len(names) > top else names)
+
+
 # single-valued groups; a GGUF repository with several quantizations takes its type most
 # frequent on the Hub
 SINGLE = ("license", "task", "library", "architecture", "size", "quantization")
@@ -83,7 +111,6 @@ SINGLE = ("license", "task", "library", "architecture", "size", "quantization")
 def license_class(genome: Genome, name: str) -> tuple[np.ndarray, list[str]]:
     """The binary character "license is in class ``name``" (classes of :mod:`phylohf.genealogy.licensing`;
     unknown where no license is declared)."""
-    from .licensing import CLASSES, class_states
     if name not in CLASSES:
         raise ValueError(f"unknown license class {name!r}: expected one of {', '.join(CLASSES)}")
     states, names = categorical(genome, "license", top=genome.matrix.shape[1])

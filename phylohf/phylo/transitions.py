@@ -333,16 +333,38 @@ class TraitTransitions(Result):
                    if self.claims else ""))
 
 
+def license_ordering_claims(lineage, genome, top: int, id: str, null: int, seed: int,
+                            scope_mask: np.ndarray | None = None, parent: np.ndarray | None = None) -> list:
+    """The claim ``id`` that license change rates follow one order: every license id simulated
+    (unclassified ids one state, :func:`~phylohf.genealogy.traits.license_ids`) down the edges
+    of ``parent`` (default the lineage's) within ``scope_mask``, tested as the table of the
+    ``top`` ids and ``(rare)``."""
+    from .claims import claim_tests
+    from ..genealogy.traits import lumped_license_ids
+    ids, names, lut, lumped = lumped_license_ids(genome, top)
+    if scope_mask is not None:
+        ids = np.where(scope_mask, ids, -1)
+    parent = lineage.parent if parent is None else parent
+    rate = transitions(parent, np.where(ids >= 0, lut[np.maximum(ids, 0)], -1), len(lumped)).rate_ordering
+    return claim_tests(lineage, ids, len(names), {id: (
+        "license change rates follow one order (" + " < ".join(lumped[i] for i in rate.order[:4]) + " ...), "
+        f"{rate.share:.0%} of the equalised changes forward, more than symmetric change produces",
+        ordering_statistic(parent, len(lumped), lut))}, null, seed, "transitions", parent=parent)
+
+
 def trait_transitions(lineage, states: np.ndarray, names: list[str], trait: str, scope: str,
-                      only: int | None, parent: np.ndarray, null: int = 200, seed: int = 1) -> TraitTransitions:
+                      only: int | None, parent: np.ndarray, null: int = 200, seed: int = 1,
+                      claims: list | None = None) -> TraitTransitions:
     """:func:`tree_transitions` and the test of its ordering on the edges of ``parent`` (the
-    primary edges, or those of relation code ``only``), ``null`` replicates."""
+    primary edges, or those of relation code ``only``), ``null`` replicates; ``claims``: that
+    test made otherwise (the license's, :func:`license_ordering_claims`)."""
     from .claims import adjust, claim_tests
     t = tree_transitions(lineage, states, len(names), only)
-    claims = adjust(claim_tests(lineage, states, len(names), {"ordering": (
-        f"{trait} change rates follow one order, more than symmetric change produces",
-        ordering_statistic(parent, len(names)))}, null, seed, "transitions", parent=parent))
-    return TraitTransitions(trait, scope, names, t, claims, null)
+    if claims is None:
+        claims = claim_tests(lineage, states, len(names), {"ordering": (
+            f"{trait} change rates follow one order, more than symmetric change produces",
+            ordering_statistic(parent, len(names)))}, null, seed, "transitions", parent=parent)
+    return TraitTransitions(trait, scope, names, t, adjust(claims), null)
 
 
 @dataclass

@@ -119,24 +119,14 @@ def _too_few_licenses(names: list[str], need: int):
 
 
 def _transitions(store, lineage, fams, genome, s):
-    from ..phylo.claims import claim_tests, meaning
-    from ..analyses.drift import license_ids
-    from ..phylo.transitions import ordering_statistic, transitions, tree_transitions
-    from ..genealogy.traits import RARE, categorical
+    from ..phylo.claims import meaning
+    from ..phylo.transitions import license_ordering_claims, tree_transitions
+    from ..genealogy.traits import categorical
     states, names = categorical(genome, "license", s.top, s.missing, lineage.observed)
     if few := _too_few_licenses(names, 1):
         return few
     t = tree_transitions(lineage, states, len(names))
-    # the claim: license ids simulated, lumped as a table of the same size (the top ids and '(rare)')
-    ids, all_names = license_ids(genome)
-    k = min(len(all_names), s.top + 1)
-    lut = np.minimum(np.arange(len(all_names)), k - 1)
-    lumped = all_names[:k - 1] + [RARE] if len(all_names) > s.top else all_names
-    rate = transitions(lineage.parent, np.where(ids >= 0, lut[np.maximum(ids, 0)], -1), k).rate_ordering
-    claims = claim_tests(lineage, ids, len(all_names), {"license_ordering": (
-        "license change rates follow one order (" + " < ".join(lumped[i] for i in rate.order[:4]) + " ...), "
-        f"{rate.share:.0%} of the equalised changes forward, more than symmetric change produces",
-        ordering_statistic(lineage.parent, k, lut))}, s.null, s.seed, "transitions")
+    claims = license_ordering_claims(lineage, genome, s.top, "license_ordering", s.null, s.seed)
     return claims, lambda: (t.text(names, "license", "all families") + "\n\n" + meaning(claims),
                             {"trait": "license", **t.to_json(names)})
 
