@@ -24,7 +24,7 @@ import numpy as np
 from ..genealogy.genome import Genome
 from ..genealogy.lineage import Lineage
 from ..genealogy.licensing import CLASSES, class_states
-from ..genealogy.traits import license_ids
+from ..genealogy.traits import categorical, license_ids
 from ..text import table
 from ..phylo.claims import Claim, claim_tests
 from ..phylo.null import dense_codes, net_flow, ordinal_flow
@@ -33,7 +33,6 @@ from ..phylo.transitions import ordering_statistic, transitions
 from ..sources.records import RELATIONS
 from .relatives import PATTERN_LIMIT, patterns
 from ..result import Result
-from ..genealogy.traits import categorical
 
 RESTRICTIVE = ("non-commercial", "community")
 PERMISSIVE = ("permissive", "public-domain")
@@ -141,13 +140,15 @@ def _edges(lineage: Lineage) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return child, lineage.parent[child], lineage.root[child]
 
 
-# -- characters of the claims ------------------------------------------------------------------
 # A claim about a lumped state (a license class, "multilingual", a number of languages) is
 # tested on the finest character (license id, language set: the PATTERN_LIMIT most frequent
 # sets, models with a rarer one left out of the test), simulated symmetric among those, and
 # its statistic computed on the lumped states: symmetric change among license ids is no
 # drift, while the classes it induces are not symmetric (a class with more ids draws more
-# changes). Card features are each a character of their own.
+# changes; :func:`~phylohf.genealogy.traits.license_ids`). Card features are each a character
+# of their own.
+
+
 # -- licenses --------------------------------------------------------------------------------
 def _mask(names, chosen) -> np.ndarray:
     return np.isin(np.arange(len(names)), [names.index(c) for c in chosen])
