@@ -29,6 +29,7 @@ import numpy as np
 
 from ..genealogy.lineage import Lineage
 from .knownedges import KnownEdges, split_known
+from .optim import forward_gradient, minimize_box, minimize_bounded
 from .ratemodels import MODELS, index_matrix, n_params, q_matrix, rate_model, stationary
 from .schedule import Descent, cut_levels, marked_below
 
@@ -729,15 +730,16 @@ def _prepared(lineage: Lineage, states, lengths, k: int, groups=None) -> tuple[M
 def fit_mk(lineage: Lineage, states, lengths, model="ARD", root_prior: str = "equal",
            starts: int = 3, seed: int = 0, k: int | None = None, groups=None, start=None,
            tol: float | None = None) -> MkFit:
-    """Maximum-likelihood parameters of ``model`` (L-BFGS-B over bounded log-rates and, for
-    GTR and F81, log frequency ratios pi_j / pi_0 within +-12).
+    """Maximum-likelihood parameters of ``model`` (a projected quasi-Newton search,
+    :func:`.optim.minimize_box`, over bounded log-rates and, for GTR and F81, log frequency
+    ratios pi_j / pi_0 within +-12).
 
     ``k`` defaults to the largest observed state + 1 (the index matrix's size for a user
     model). The first start is the parent->child change rate on edges with both ends known; the
     others perturb it randomly (log-uniform within a factor e^2, seeded); each start is first
-    rescaled along the overall rate by a 1-d search, so that L-BFGS-B's first step cannot run
+    rescaled along the overall rate by a 1-d search, so that the first step cannot run
     off to the flat plateau of saturated rates (P(t) = 1/k). Rates are bounded
-    to [1e-6, 1e3] per mean edge length. L-BFGS-B gets the exact gradient of the
+    to [1e-6, 1e3] per mean edge length. The search gets the exact gradient of the
     log-likelihood (an up pass and the derivative of expm, see ``_loglik_and_grad``), and
     falls back to finite differences where that is unsafe (Q not safely diagonalisable with
     more than ``_FEW_LENGTHS`` distinct lengths, a non-unique stationary distribution).
@@ -751,9 +753,8 @@ def fit_mk(lineage: Lineage, states, lengths, model="ARD", root_prior: str = "eq
     ``start`` (a Q, or one per group) replaces the first start, without its rescaling: a
     nested smaller model's fit (the optimum can then only improve on it) or the truth of a
     simulated replicate. ``tol`` stops the search once an iteration gains less than that
-    much log-likelihood (default: L-BFGS-B's relative 2.2e-9 of it).
+    much log-likelihood (default: a relative 2.2e-9 of it, as L-BFGS-B).
     """
-    from scipy import optimize
     states, lengths = _check(lineage, states, lengths)
     k = int(len(model) if not isinstance(model, str) else k if k is not None else states.max(initial=0) + 1)
     data, plan, known = _prepared(lineage, states, lengths, k, groups)
@@ -796,18 +797,16 @@ def fit_mk(lineage: Lineage, states, lengths, model="ARD", root_prior: str = "eq
         if not np.isfinite(ll):
             return IMPOSSIBLE, np.zeros(m)
         if grad is None:                    # exact gradient unsafe here: finite differences
-            return -ll, optimize.approx_fprime(x, nll, 1e-8)
+            return -ll, forward_gradient(nll, x)
         return -ll, -grad
 
     best = None
     for i, x in enumerate(inits):
         if i or start is None:
-            x = x + scale * optimize.minimize_scalar(lambda c: nll(x + c * scale), bounds=(-4, 4),
-                                                     method="bounded", options={"xatol": 1e-2}).x
+            x = x + scale * minimize_bounded(lambda c: nll(x + c * scale), -4, 4, xatol=1e-2).x
         x = np.clip(x, lo, hi)
         options = {} if tol is None else {"ftol": tol / max(abs(nll(x)), 1.0)}
-        res = optimize.minimize(nll_and_grad, x, jac=True, method="L-BFGS-B", bounds=bounds,
-                                options=options)
+        res = minimize_box(nll_and_grad, x, lo, hi, **options)
         if best is None or res.fun < best.fun:
             best = res
     if not best.fun < IMPOSSIBLE:

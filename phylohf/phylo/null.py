@@ -33,10 +33,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
-from scipy import optimize
 
 from ..genealogy.lineage import Lineage, _jump
 from .byrelation import relation_groups
+from .optim import minimize_box
 from .parallel import in_chunks
 from .schedule import Descent, marked_above, marked_below
 
@@ -195,7 +195,7 @@ def _fit_classes(Q, par, a, b, g, C, rng):
         return -float(ll.sum()), -np.r_[dscale, post.sum(axis=0) - n_par * np.exp(logw)]
 
     x0 = np.r_[np.log(np.geomspace(0.3, 3.0, C)), np.zeros(C)]
-    res = optimize.minimize(nll, x0, jac=True, method="L-BFGS-B", bounds=[(-9, 4)] * C + [(-12, 12)] * C)
+    res = minimize_box(nll, x0, np.r_[np.full(C, -9.0), np.full(C, -12.0)], np.r_[np.full(C, 4.0), np.full(C, 12.0)])
     scales, w = np.exp(res.x[:C]), np.exp(res.x[C:] - np.logaddexp.reduce(res.x[C:]))
     order = np.argsort(scales)
     return scales[order], w[order]

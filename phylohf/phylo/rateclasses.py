@@ -7,22 +7,23 @@ children's edges share: at a parent with state a the children's messages combine
 sum_r w_r prod_c (P_r(t_c) L_c)[a]. A down pass gives the likelihood, an up pass the
 outside messages, and with them each parent's posterior class probabilities ("which
 parents edit?"). Transition probabilities are floored at 1e-300 so that logs stay finite.
-The fit is by L-BFGS-B from the one-class fit, with the exact gradient (the up pass's
-outside messages weight the derivative of every P_r; Fisher's identity for the class
-weights) under the equal root prior and few distinct lengths, finite differences otherwise.
+The fit is a bounded quasi-Newton search (:func:`.optim.minimize_box`) from the one-class
+fit, with the exact gradient (the up pass's outside messages weight the derivative of every
+P_r; Fisher's identity for the class weights) under the equal root prior and few distinct
+lengths, finite differences otherwise.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import optimize
 
 from ..genealogy.lineage import Lineage
 from .asr import _clamp, _log_apply, _log_root_prior, _plan, _to_parents
 from .bootstrap import bootstrap_p, lrt_test, simulate_like, lrt_text
 from .mk import (IMPOSSIBLE, MkFit, _check, _class_rows, _eigen, _logsumexp, class_gradient,
                  class_transitions, edge_keys, fit_mk, lrt)
+from .optim import forward_gradient, minimize_box
 from .ratemodels import rate_model
 
 _FLOOR = 1e-300
@@ -177,8 +178,11 @@ def _fit(lineage, states, lengths, model, k, R, root_prior, starts, single) -> R
         ll, joint, grad = data.passes(*_unpack(rm, x, R), root_prior, up=True)
         g = None if not np.isfinite(ll) else _gradient(rm, x, R, data, joint, grad)
         if g is None:
-            return (-ll if np.isfinite(ll) else IMPOSSIBLE), optimize.approx_fprime(x, nll, 1e-8)
+            return (-ll if np.isfinite(ll) else IMPOSSIBLE), forward_gradient(nll, x)
         return -ll, -g
+
+    def nll_and_numeric(x):
+        return nll(x), forward_gradient(nll, x)
 
     exact = root_prior == "equal" and data.exact_gradient
 
@@ -188,8 +192,7 @@ def _fit(lineage, states, lengths, model, k, R, root_prior, starts, single) -> R
         x = np.r_[x1, sign * np.log(4.0) * np.arange(1, R), np.zeros(R - 1)]
         if sign > 0:                                # class 0 slow: start it below the mean rate
             x[:rm.m] -= rm.scale * np.log(2.0)
-        res = optimize.minimize(nll_and_grad if exact else nll, np.clip(x, lo, hi), jac=exact,
-                                method="L-BFGS-B", bounds=bounds)
+        res = minimize_box(nll_and_grad if exact else nll_and_numeric, x, lo, hi)
         if best is None or res.fun < best.fun:
             best = res
     Q, scales, w = _unpack(rm, best.x, R)
