@@ -26,7 +26,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..genealogy.lineage import Lineage
-from .mk import (ROOT_PRIORS, MkData, _check, _group_sum, _levels, _logsumexp, class_transitions, edge_keys,
+from .mk import (ROOT_PRIORS, MkData, _check, _levels, _logsumexp, _sum_rows, _sums_into, class_transitions, edge_keys,
                  rowmax, stationary)
 from .schedule import cut_levels
 
@@ -53,20 +53,11 @@ def _plan(lineage: Lineage, lengths: np.ndarray, known: np.ndarray | None = None
     nodes, cls, u, cuts = _levels(lineage, np.flatnonzero(parent >= 0), lengths,
                                   None if known is None else cut_levels(parent, cut))
     steps = []
-    for lo, hi, starts in cuts:
+    for lo, hi in cuts:
         v = nodes[lo:hi]
         par = parent[v]
-        steps.append(_Step(v, par, par[starts], _group_sum(starts, hi - lo), cls[lo:hi], cut[v], cut[par]))
+        steps.append(_Step(v, par, *_sums_into(par), cls[lo:hi], cut[v], cut[par]))
     return steps, u
-
-
-def _to_parents(step: _Step, x: np.ndarray) -> np.ndarray:
-    """Sum the rows of a level into its distinct parents."""
-    if step.reduce is None:
-        return x
-    if isinstance(step.reduce, np.ndarray):
-        return np.add.reduceat(x, step.reduce, axis=0)
-    return step.reduce @ x
 
 
 def _apply(P: np.ndarray, cls: np.ndarray, x: np.ndarray, up: bool) -> np.ndarray:
@@ -118,8 +109,8 @@ def _down(steps, P, clamp):
         m[un] = _log_apply(P, s.cls[un], D[s.nodes[un]], up=False)
         M[s.nodes] = m
         dead = m == -np.inf
-        F[s.targets] = _to_parents(s, np.where(dead, 0.0, m))
-        N[s.targets] = _to_parents(s, dead.astype(float))
+        F[s.targets] = _sum_rows(s.reduce, np.where(dead, 0.0, m))
+        N[s.targets] = _sum_rows(s.reduce, dead.astype(float))
         D[s.targets] += np.where(N[s.targets] > 0, -np.inf, F[s.targets])
     return D, M, F, N
 
@@ -437,7 +428,7 @@ def joint(lineage: Lineage, states, Q, lengths, root_prior: str = "equal") -> Jo
             own = np.where(s.known[:, None], clamp[s.nodes], C[s.nodes])      # cut at known nodes
             x = logP[s.cls] + own[:, None, :]           # (nodes, parent state, own state)
             best[s.nodes] = x.argmax(axis=2)
-            C[s.targets] += _to_parents(s, x.max(axis=2))
+            C[s.targets] += _sum_rows(s.reduce, x.max(axis=2))
         fixed = _down(steps, P, clamp)[0][roots] if root_prior == "fitzjohn" else C[roots]
         top = _log_root_prior(fixed, Q, root_prior) + C[roots]
     state = np.where(known, states, 0)
@@ -477,7 +468,7 @@ def sankoff(lineage: Lineage, states, cost=None) -> tuple[np.ndarray, float]:
     D, M = clamp.copy(), np.zeros_like(clamp)
     for s in steps:
         M[s.nodes] = (cost + D[s.nodes][:, None, :]).min(axis=2)
-        D[s.targets] += _to_parents(s, M[s.nodes])
+        D[s.targets] += _sum_rows(s.reduce, M[s.nodes])
     U = np.zeros_like(D)
     for s in reversed(steps):
         b = U[s.parents] + D[s.parents] - M[s.nodes]

@@ -179,23 +179,42 @@ def _check(lineage: Lineage, states, lengths) -> tuple[np.ndarray, np.ndarray]:
 class _Level(NamedTuple):
     """One level of the pruning plan; its nodes are sorted by parent."""
 
-    parents: np.ndarray     # distinct parents, in order
+    nodes: np.ndarray       # all of them (known and unknown), by parent
+    cls: np.ndarray         # their length classes
+    unknown: np.ndarray     # the unknown ones, by parent
+    unknown_cls: object     # their length classes (None: one length)
+    parents: np.ndarray     # the distinct parents of the unknown ones, in order
     reduce: object          # None (one child per parent), reduceat starts, or a sparse sum
-    known: tuple            # (positions, nodes, states, length classes) of known nodes
-    unknown: tuple          # (positions, nodes, length classes) of unknown nodes
 
 
-def _group_sum(starts: np.ndarray, n: int):
-    """What sums rows of a level into its parents: reduceat starts, or a sparse matrix for
-    big levels (reduceat along axis 0 is 2x slower at 600 rows, 5-7x from 5,000 on; scipy.sparse
-    costs 0.2 s to import, so levels below ``_SPARSE_ROWS`` rows do without it)."""
+def _sums_into(par: np.ndarray):
+    """For rows whose parents ``par`` are sorted: (the distinct parents, what sums the rows
+    into them: None when each has one row, reduceat starts, or a sparse matrix for many rows;
+    reduceat along axis 0 is 2x slower at 600 rows, 5-7x from 5,000 on; scipy.sparse costs
+    0.2 s to import, so fewer than ``_SPARSE_ROWS`` rows do without it)."""
+    n = len(par)
+    starts = np.flatnonzero(np.r_[True, par[1:] != par[:-1]]) if n else np.zeros(0, np.int64)
     if len(starts) == n:
-        return None
+        return par, None
     if n < _SPARSE_ROWS:
-        return starts
+        return par[starts], starts
     from scipy import sparse
     group = np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, n]))
-    return sparse.csr_array((np.ones(n), (group, np.arange(n))), shape=(len(starts), n))
+    return par[starts], sparse.csr_array((np.ones(n), (group, np.arange(n))), shape=(len(starts), n))
+
+
+def _sum_rows(reduce, rows: np.ndarray) -> np.ndarray:
+    """The sums of ``rows`` per parent, by what :func:`_sums_into` gave."""
+    if reduce is None:
+        return rows
+    if isinstance(reduce, np.ndarray):
+        return np.add.reduceat(rows, reduce, axis=0)
+    return reduce @ rows
+
+
+def _sum_into(acc: np.ndarray, parents: np.ndarray, reduce, rows: np.ndarray) -> None:
+    """acc[parents] += the sums of ``rows`` per parent (:func:`_sums_into`)."""
+    acc[parents] += _sum_rows(reduce, rows)
 
 
 def _levels(lineage: Lineage, nodes: np.ndarray, lengths: np.ndarray, depth: np.ndarray | None = None):
@@ -203,17 +222,15 @@ def _levels(lineage: Lineage, nodes: np.ndarray, lengths: np.ndarray, depth: np.
     depths, or ``depth`` (e.g. :func:`.schedule.cut_levels`: any numbering where a node's
     level exceeds its parent's when the pass needs the parent first).
 
-    Returns (nodes, their branch-length class, the distinct lengths, and per level
-    ``(lo, hi, starts)``: its slice and where each run of siblings starts in it).
+    Returns (nodes, their branch-length class, the distinct lengths, and each level's slice
+    ``(lo, hi)``).
     """
     parent = lineage.parent
     depth = lineage.depth if depth is None else depth
     nodes = nodes[np.lexsort((parent[nodes], -depth[nodes]))]
     unique, cls = np.unique(lengths[nodes], return_inverse=True)
-    par = parent[nodes]
     cut = np.r_[0, np.flatnonzero(np.diff(depth[nodes])) + 1, len(nodes)] if len(nodes) else []
-    return nodes, cls, unique, [(lo, hi, np.flatnonzero(np.r_[True, par[lo + 1:hi] != par[lo:hi - 1]]))
-                                for lo, hi in zip(cut[:-1], cut[1:])]
+    return nodes, cls, unique, list(zip(cut[:-1], cut[1:]))
 
 
 class MkData:
@@ -243,18 +260,22 @@ class MkData:
         self.unique_lengths = self.lu[self.keys % max(len(self.lu), 1)] if len(self.keys) else ukey
         self.class_group = self.keys // max(len(self.lu), 1)
         self.n_groups = 1 if groups is None else int(np.max(np.asarray(groups)[parent >= 0], initial=0)) + 1
-        self.levels = [self._level(nodes[lo:hi], parent[nodes[lo:hi]], cls[lo:hi], starts)
-                       for lo, hi, starts in cuts]
+        one = len(self.unique_lengths) == 1
+        self.levels = []
+        for lo, hi in cuts:
+            un = np.flatnonzero(states[nodes[lo:hi]] < 0)
+            u = nodes[lo:hi][un]
+            parents, reduce = _sums_into(parent[u])
+            self.levels.append(_Level(nodes[lo:hi], cls[lo:hi], u, None if one else cls[lo:hi][un], parents, reduce))
+        # a known node's message to its parent is a column of P, whatever lies below it: all
+        # of them go up before the levels, in one step
+        known = np.flatnonzero(states[nodes] >= 0)
+        known = known[np.argsort(parent[nodes[known]], kind="stable")]
+        self.known_nodes = nodes[known]
+        self.known_cls, self.known_states = cls[known], states[nodes[known]]
+        self.known_parents, self.known_reduce = _sums_into(parent[self.known_nodes])
         self.known_inner = np.flatnonzero((states >= 0) & (parent >= 0))
         self._leaf = None
-
-    def _level(self, nodes: np.ndarray, par: np.ndarray, cls: np.ndarray, starts: np.ndarray) -> _Level:
-        st = self.states[nodes]
-        kn, un = np.flatnonzero(st >= 0), np.flatnonzero(st < 0)
-        one = len(self.unique_lengths) == 1
-        return _Level(par[starts], _group_sum(starts, len(nodes)),
-                      (kn, nodes[kn], st[kn], cls[kn]),
-                      (un, nodes[un], None if one else cls[un]))
 
     @staticmethod
     def informative(lineage: Lineage, known: np.ndarray) -> np.ndarray:
@@ -273,35 +294,30 @@ class MkData:
     def _normalise(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Log partials -> (partials with row max 1, log scale); impossible rows give -inf."""
         amax = rowmax(a)
-        amax[~np.isfinite(amax)] = 0.0
-        part = np.exp(a - amax[:, None])
-        c = rowmax(part)
-        part /= np.where(c > 0, c, 1.0)[:, None]
-        with np.errstate(divide="ignore"):          # impossible rows: log 0 = -inf, as documented
-            return part, amax + np.log(c)
+        part = np.exp(a - np.where(np.isfinite(amax), amax, 0.0)[:, None])
+        return part, amax
 
-    def down(self, P: np.ndarray, on_level=None) -> np.ndarray:
+    def down(self, P: np.ndarray, messages: np.ndarray | None = None) -> np.ndarray:
         """The pruning pass for transition matrices ``P`` (per length class): every node's log
-        partial. ``on_level(i, messages)`` sees the log messages level ``i`` sends up."""
+        partial. ``messages`` (nodes, k), if given, receives the log message each node sends up."""
         PT = P.transpose(0, 2, 1)
         acc = self._leaf_logs()
         with np.errstate(divide="ignore"):
-            for i, (parents, reduce, (kp, kn, ks, kc), (up, un, uc)) in enumerate(self.levels):
-                logm = np.empty((len(kp) + len(up), self.k))
-                if len(kp):
-                    logm[kp] = np.log(P[kc, :, ks])     # the column of the known state
-                if len(up):
-                    part, scale = self._normalise(acc[un])
-                    msg = (P[0] @ part.T).T if uc is None else np.einsum("nj,nji->ni", part, PT[uc])
-                    logm[up] = np.log(msg) + scale[:, None]
-                if on_level is not None:
-                    on_level(i, logm)
-                if reduce is None:
-                    acc[parents] += logm
-                elif isinstance(reduce, np.ndarray):
-                    acc[parents] += np.add.reduceat(logm, reduce, axis=0)
-                else:
-                    acc[parents] += reduce @ logm
+            if len(self.known_nodes):
+                logm = np.log(P[self.known_cls, :, self.known_states])     # the column of the known state
+                if messages is not None:
+                    messages[self.known_nodes] = logm
+                _sum_into(acc, self.known_parents, self.known_reduce, logm)
+            for _, _, un, uc, parents, reduce in self.levels:
+                if not len(un):
+                    continue
+                part, scale = self._normalise(acc[un])
+                msg = (P[0] @ part.T).T if uc is None else np.einsum("nj,nji->ni", part, PT[uc])
+                logm = np.log(msg)
+                logm += scale[:, None]
+                if messages is not None:
+                    messages[un] = logm
+                _sum_into(acc, parents, reduce, logm)
         return acc
 
     def known_logs(self, acc: np.ndarray) -> float:
@@ -455,14 +471,7 @@ def _grad_plan(data: MkData, parent: np.ndarray) -> _GradPlan:
     nclass = len(data.unique_lengths)
     chunks, allcls, raw = [data.roots], [], []
     for lev in data.levels:
-        kp, kn, _, kc = lev.known
-        up, un, uc = lev.unknown
-        nodes = np.empty(len(kp) + len(up), np.int64)
-        cls = np.zeros(len(nodes), np.int64)
-        nodes[kp], nodes[up] = kn, un
-        cls[kp] = kc
-        if uc is not None:
-            cls[up] = uc
+        nodes, cls = lev.nodes, lev.cls
         raw.append((lev, nodes, cls))
         chunks.append(nodes)
         allcls.append(cls)
@@ -492,13 +501,9 @@ def _down(data: MkData, plan: _GradPlan, P: np.ndarray):
     """The pruning of :meth:`MkData.down`: every position's log partial as the edge above it
     sees it (a known non-root node's is its clamp: its message leaves its subtree out), its
     message, and the log-likelihood of the known non-root nodes' subtrees."""
-    logmsg = np.zeros((len(plan.order), data.k))
-
-    def keep(i, logm):
-        logmsg[plan.levels[i][1]] = logm
-
-    full = data.down(P, keep)
-    acc = full[plan.order]
+    messages = np.zeros((data.n, data.k))
+    full = data.down(P, messages)
+    acc, logmsg = full[plan.order], messages[plan.order]
     known = data.states[plan.order[plan.known]]
     acc[plan.known] = np.where(known[:, None] == np.arange(data.k), 0.0, -np.inf)
     return acc, logmsg, data.known_logs(full)

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..genealogy.lineage import Lineage
-from .asr import _clamp, _log_apply, _log_root_prior, _plan, _to_parents
+from .asr import _clamp, _log_apply, _log_root_prior, _plan
 from .bootstrap import bootstrap_p, lrt_test, simulate_like, lrt_text
-from .mk import (IMPOSSIBLE, MkFit, _check, _class_rows, _eigen, _logsumexp, class_gradient,
+from .mk import (IMPOSSIBLE, MkFit, _check, _class_rows, _eigen, _logsumexp, _sum_rows, class_gradient,
                  class_transitions, edge_keys, fit_mk, lrt)
 from .optim import forward_gradient, minimize_box
 from .ratemodels import rate_model
@@ -66,7 +66,7 @@ class RateClassData:
             for i, s in enumerate(self.steps):
                 for r in range(R):
                     M[r][i] = _log_apply(Ps[r], s.cls, D[s.nodes], up=False)
-                    S[r, s.targets] = _to_parents(s, M[r][i])
+                    S[r, s.targets] = _sum_rows(s.reduce, M[r][i])
                 mix = np.logaddexp.reduce(logw[:, None, None] + S[:, s.targets], axis=0)
                 D[s.targets] += mix
             A = np.zeros_like(D)
