@@ -37,7 +37,7 @@ class _Step(NamedTuple):
     nodes: np.ndarray
     parents: np.ndarray     # parent of every node
     targets: np.ndarray     # distinct parents, in order
-    reduce: object          # None, reduceat starts, or a sparse (targets x nodes) sum
+    reduce: object          # what sums them into targets (:func:`.mk._sums_into`)
     cls: np.ndarray         # length class of every node
     known: np.ndarray       # the node's state is known and cuts the passes (bool)
     parent_known: np.ndarray

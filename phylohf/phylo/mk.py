@@ -39,7 +39,8 @@ ROOT_PRIORS = ("equal", "stationary", "fitzjohn")
 _MAX_COND = 1e8
 IMPOSSIBLE = 1e300     # the negative log-likelihood standing for -inf while optimising
 _FEW_LENGTHS = 64        # gradient: up to this many distinct lengths, work per length class
-_SPARSE_ROWS = 4096      # levels of this many rows or more sum into their parents by a sparse product
+_GROUP_ROWS = 4096       # rows summed into parents: from this many by bincount, not reduceat,
+_SPARSE_ROWS = 65536     # and from this many by a sparse product
 
 
 # -- reductions over states ---------------------------------------------------------------
@@ -184,22 +185,37 @@ class _Level(NamedTuple):
     unknown: np.ndarray     # the unknown ones, by parent
     unknown_cls: object     # their length classes (None: one length)
     parents: np.ndarray     # the distinct parents of the unknown ones, in order
-    reduce: object          # None (one child per parent), reduceat starts, or a sparse sum
+    reduce: object          # what sums them into their parents (:func:`_sums_into`)
+
+
+class _Groups(NamedTuple):
+    """Sums rows by group with one ``bincount`` (``groups @ rows``, as a sparse matrix)."""
+
+    group: np.ndarray       # each row's group
+    n: int                  # number of groups
+
+    def __matmul__(self, rows: np.ndarray) -> np.ndarray:
+        k = rows.shape[1]
+        return np.bincount((self.group[:, None] * k + np.arange(k)).ravel(), rows.ravel(),
+                           self.n * k).reshape(self.n, k)
 
 
 def _sums_into(par: np.ndarray):
     """For rows whose parents ``par`` are sorted: (the distinct parents, what sums the rows
-    into them: None when each has one row, reduceat starts, or a sparse matrix for many rows;
-    reduceat along axis 0 is 2x slower at 600 rows, 5-7x from 5,000 on; scipy.sparse costs
-    0.2 s to import, so fewer than ``_SPARSE_ROWS`` rows do without it)."""
+    into them: None when each has one row, reduceat starts, :class:`_Groups` or a sparse
+    matrix). With many parents reduceat is 2x slower than a sparse product at 600 rows and
+    5x at 10,000, a bincount about as fast up to 30,000 rows and 2-3x slower at 100,000;
+    scipy.sparse costs 0.1-0.2 s to import, so fewer than ``_SPARSE_ROWS`` rows do without it."""
     n = len(par)
     starts = np.flatnonzero(np.r_[True, par[1:] != par[:-1]]) if n else np.zeros(0, np.int64)
     if len(starts) == n:
         return par, None
-    if n < _SPARSE_ROWS:
+    if n < _GROUP_ROWS:
         return par[starts], starts
-    from scipy import sparse
     group = np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, n]))
+    if n < _SPARSE_ROWS:
+        return par[starts], _Groups(group, len(starts))
+    from scipy import sparse
     return par[starts], sparse.csr_array((np.ones(n), (group, np.arange(n))), shape=(len(starts), n))
 
 
@@ -442,17 +458,28 @@ def _change_rates(states: np.ndarray, lengths: np.ndarray, parent: np.ndarray, k
 # dP(t) = V ((V^-1 dQ V) o F(t)) V^-1, F_ij = (e^{w_i t} - e^{w_j t}) / (w_i - w_j) (t e^{w_i t}
 # when equal), so sum_v <dP_v, U_v L_v^T> = <dQ, V^-T H V^T> with
 # H = sum_v F(t_v) o ((V^T U_v) (V^-1 L_v)^T), a few (k x n) @ (n x k) products.
+class _UpLevel(NamedTuple):
+    """One level of the up pass, by position."""
+
+    rows: slice             # its positions
+    parents: np.ndarray     # their parents' positions
+    free: np.ndarray        # its rows of unknown state (offsets in the level)
+    cls: np.ndarray         # their length classes
+    class_rows: object      # and those per class (:func:`_class_rows`)
+
+
 class _GradPlan(NamedTuple):
     """MkData's pruning levels laid out by position: roots first, then each level's nodes
     (deepest level last), so a level's rows are one slice."""
 
-    levels: list            # (level, its positions (a slice), parent positions, class rows)
+    levels: list            # of _UpLevel, deepest last
     order: np.ndarray       # node of every position (roots, then the non-root nodes)
     nroot: int              # number of roots
     lengths: np.ndarray     # edge lengths of the non-root positions
     classes: object         # per length class, the non-root rows in it (None if many lengths)
     classes_all: np.ndarray  # the length class of every non-root row
     known: np.ndarray       # the known non-root positions
+    clamp: np.ndarray       # their log indicators (known, k)
     free: np.ndarray        # per position: its state is unknown
 
 
@@ -469,24 +496,21 @@ def _class_rows(cls: np.ndarray, nclass: int):
 
 def _grad_plan(data: MkData, parent: np.ndarray) -> _GradPlan:
     nclass = len(data.unique_lengths)
-    chunks, allcls, raw = [data.roots], [], []
-    for lev in data.levels:
-        nodes, cls = lev.nodes, lev.cls
-        raw.append((lev, nodes, cls))
-        chunks.append(nodes)
-        allcls.append(cls)
-    order = np.concatenate(chunks).astype(np.int64)
+    order = np.concatenate([data.roots] + [lev.nodes for lev in data.levels]).astype(np.int64)
     pos = np.full(data.n, -1, np.int64)
     pos[order] = np.arange(len(order))
-    levels, lo = [], len(data.roots)
-    for lev, nodes, cls in raw:
-        levels.append((lev, slice(lo, lo + len(nodes)), pos[parent[nodes]],
-                       _class_rows(cls, nclass)))
-        lo += len(nodes)
-    cls = np.concatenate(allcls) if allcls else np.zeros(0, np.int64)
     free = data.states[order] < 0
+    levels, lo = [], len(data.roots)
+    for lev in data.levels:
+        rows = slice(lo, lo + len(lev.nodes))
+        f = np.flatnonzero(free[rows])
+        levels.append(_UpLevel(rows, pos[parent[lev.nodes]], f, lev.cls[f], _class_rows(lev.cls[f], nclass)))
+        lo = rows.stop
+    cls = np.concatenate([lev.cls for lev in data.levels]) if data.levels else np.zeros(0, np.int64)
+    known = len(data.roots) + np.flatnonzero(~free[len(data.roots):])
+    clamp = np.where(data.states[order[known]][:, None] == np.arange(data.k), 0.0, -np.inf)
     return _GradPlan(levels, order, len(data.roots), data.lengths[order[len(data.roots):]],
-                     _class_rows(cls, nclass), cls, len(data.roots) + np.flatnonzero(~free[len(data.roots):]), free)
+                     _class_rows(cls, nclass), cls, known, clamp, free)
 
 
 def _logsumexp(a: np.ndarray) -> np.ndarray:
@@ -504,8 +528,7 @@ def _down(data: MkData, plan: _GradPlan, P: np.ndarray):
     messages = np.zeros((data.n, data.k))
     full = data.down(P, messages)
     acc, logmsg = full[plan.order], messages[plan.order]
-    known = data.states[plan.order[plan.known]]
-    acc[plan.known] = np.where(known[:, None] == np.arange(data.k), 0.0, -np.inf)
+    acc[plan.known] = plan.clamp
     return acc, logmsg, data.known_logs(full)
 
 
@@ -520,25 +543,26 @@ def _up(data: MkData, plan: _GradPlan, P: np.ndarray, acc, logmsg, root_logout, 
     logu = np.full_like(acc, -np.inf)
     one = len(P) == 1
     with np.errstate(divide="ignore", invalid="ignore"):
-        for _, rows, ppos, crows in reversed(plan.levels):
+        for rows, ppos, free, cls, crows in reversed(plan.levels):
             lu = logu[rows]
             np.subtract(both[ppos], logmsg[rows], out=lu)
             np.nan_to_num(lu, copy=False, nan=-np.inf)      # impossible parent states: nothing
+            if not len(free):                               # known rows keep their clamp
+                continue
+            lu = lu[free]
             umax = rowmax(lu)
             umax[~np.isfinite(umax)] = 0.0
             u = np.exp(lu - umax[:, None])
-            free = np.flatnonzero(plan.free[rows])          # known rows keep their clamp
             if one:
-                o = u[free] @ P[0]
+                o = u @ P[0]
             elif crows is not None:
                 o = np.empty_like(u)
                 for c, r in crows:
                     o[r] = u[r] @ P[c]
-                o = o[free]
             else:
-                cls = plan.classes_all[rows.start - plan.nroot:rows.stop - plan.nroot]
-                o = np.einsum("na,nab->nb", u[free], P[cls[free]])
-            both[rows.start + free] = np.log(o) + (umax[free, None] + acc[rows][free])
+                o = np.einsum("na,nab->nb", u, P[cls])
+            at = rows.start + free
+            both[at] = np.log(o) + (umax[:, None] + acc[at])
     return logu
 
 
@@ -780,7 +804,8 @@ def fit_mk(lineage: Lineage, states, lengths, model="ARD", root_prior: str = "eq
     rng = np.random.default_rng(seed)
     group = np.zeros(lineage.n, np.int64) if groups is None else np.asarray(groups, np.int64)
     if start is None:
-        x0 = np.concatenate([rm.start(_change_rates(states, lengths, lineage.parent, k, group == g))
+        freq = np.bincount(states[states >= 0], minlength=k) + 0.5      # the known states' frequencies
+        x0 = np.concatenate([rm.start(_change_rates(states, lengths, lineage.parent, k, group == g), freq / freq.sum())
                              for g in range(G)])
     else:
         start = np.broadcast_to(np.asarray(start, float), (G, data.k, data.k))
@@ -808,7 +833,7 @@ def fit_mk(lineage: Lineage, states, lengths, model="ARD", root_prior: str = "eq
     best = None
     for i, x in enumerate(inits):
         if i or start is None:
-            x = x + scale * minimize_bounded(lambda c: nll(x + c * scale), -4, 4, xatol=1e-2).x
+            x = x + scale * minimize_bounded(lambda c: nll(x + c * scale), -4, 4, xatol=0.1).x
         x = np.clip(x, lo, hi)
         options = {} if tol is None else {"ftol": tol / max(abs(nll(x)), 1.0)}
         res = minimize_box(nll_and_grad, x, lo, hi, **options)

@@ -134,13 +134,14 @@ class RateModel:
         rate = (np.log(1e-6 / mean_len), np.log(1e3 / mean_len))
         return [rate] * self.n_rates + [(-_LOG_FREQ_BOUND, _LOG_FREQ_BOUND)] * (self.m - self.n_rates)
 
-    def start(self, raw: np.ndarray) -> np.ndarray:
-        """x from a raw (k, k) off-diagonal rate estimate (e.g. change counts / exposure)."""
+    def start(self, raw: np.ndarray, freq: np.ndarray | None = None) -> np.ndarray:
+        """x from a raw (k, k) off-diagonal rate estimate (e.g. change counts / exposure) and,
+        for the reversible models, state frequencies ``freq`` (default: raw's stationary ones)."""
         m = self.n_rates
         if not self.reversible:
             sums = np.bincount(self.idx.ravel(), weights=raw.ravel(), minlength=m + 1)[1:]
             return np.log(sums / np.bincount(self.idx.ravel(), minlength=m + 1)[1:])
-        pi = np.clip(stationary(_from_offdiag(raw)), 1e-3, None)
+        pi = np.clip(stationary(_from_offdiag(raw)) if freq is None else np.asarray(freq, float), 1e-3, None)
         pi /= pi.sum()
         s = raw / pi[None, :]                                   # q_ij / pi_j, averaged by index
         sums = np.bincount(self.idx.ravel(), weights=(s + s.T).ravel() / 2, minlength=m + 1)[1:]
