@@ -6,7 +6,7 @@ import pytest
 from scipy import linalg
 
 from forests import forest, random_tree
-from phylohf.phylo.mk import (MkData, fit_mk, index_matrix, log_likelihood, lrt, n_params,
+from phylohf.phylo.mk import (MkData, _sum_rows, _sums_into, fit_mk, index_matrix, log_likelihood, lrt, n_params,
                               q_matrix, rowmax, rowsum, simulate_states, stationary, transition_matrices)
 
 
@@ -183,8 +183,23 @@ def test_all_unknown_is_zero_and_forest_is_the_sum_of_families():
         assert whole == pytest.approx(parts, rel=1e-12)
 
 
+@pytest.mark.parametrize("rows", [5, 600, 5_000, 70_000])
+def test_sums_into_parents_match_add_at(rows):
+    """Each way of summing rows into their sorted parents (one row each, reduceat, bincount,
+    sparse product, by size) gives np.add.at's sums."""
+    rng = np.random.default_rng(rows)
+    for par in (np.arange(rows), np.sort(rng.integers(0, max(rows // 3, 1), rows))):
+        x = rng.normal(size=(rows, 3))
+        x[0, 1] = -np.inf
+        parents, reduce = _sums_into(par)
+        expect = np.zeros((rows, 3))
+        np.add.at(expect, par, x)
+        assert np.array_equal(parents, np.unique(par))
+        assert np.allclose(_sum_rows(reduce, x), expect[parents], rtol=1e-13, atol=1e-12)
+
+
 def test_big_star_matches_closed_form():
-    # a root with 20,000 known children: the sum crosses the sparse-reduction path
+    # a root with 20,000 known children: the sum crosses the bincount path
     rng = np.random.default_rng(2)
     n = 20_001
     parent = np.r_[-1, np.zeros(n - 1, np.int64)]
