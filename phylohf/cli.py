@@ -11,6 +11,14 @@ import tempfile
 import time
 from pathlib import Path
 
+# The passes multiply many (n x k) by (k x k) matrices, where BLAS threads only add overhead
+# (2-3x slower fits on 2 cores): one thread, unless the user set one; set before numpy loads
+# BLAS, so that its threads are never started (0.1 s of CPU).
+_USER_BLAS = "OPENBLAS_NUM_THREADS" in os.environ
+if not _USER_BLAS:
+    for _var in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(_var, "1")
+
 from .exits import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_SKIPPED, duckdb_error, failure, interrupts
 from .options import parser
 from .store.database import Store, StoreError
@@ -252,14 +260,27 @@ COMMANDS = {"simulate": cmd_simulate, "ingest": cmd_ingest, "trees": cmd_trees, 
 
 
 def _one_blas_thread() -> None:
-    """The passes multiply many (n x k) by (k x k) matrices, where BLAS threads only add
-    overhead (2-3x slower fits on 2 cores): one thread, unless the user set one."""
-    from threadpoolctl import threadpool_limits
-    if "OPENBLAS_NUM_THREADS" in os.environ:
+    """One BLAS thread (see ``_USER_BLAS``) also where BLAS was loaded before this module
+    (``main`` called in a Python session)."""
+    if not _USER_BLAS:
+        from threadpoolctl import threadpool_limits
+        threadpool_limits(1, user_api="blas")
+
+
+def _heap_for_temporaries() -> None:
+    """glibc gives every block of 128 KB or more its own mapping, returned on free, so the
+    passes' (n x k) temporaries fault their pages in afresh at every call: 25-35% of an Mk
+    fit on 10,000 tips. Blocks up to 16 MB come from the heap, which keeps up to 64 MB
+    free, unless the user tuned malloc (MALLOC_*_ variables)."""
+    if not sys.platform.startswith("linux") or any(v.startswith("MALLOC_") for v in os.environ):
         return
-    for var in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ.setdefault(var, "1")             # BLAS libraries loaded later
-    threadpool_limits(1, user_api="blas")           # those loaded already
+    import ctypes
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):               # not glibc
+        return
+    mallopt(-3, 16 << 20)                           # M_MMAP_THRESHOLD
+    mallopt(-1, 64 << 20)                           # M_TRIM_THRESHOLD
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -269,6 +290,7 @@ def main(argv: list[str] | None = None) -> int:
             args = parser().parse_args(argv)
             command = f"phylohf {args.command}"
             _one_blas_thread()
+            _heap_for_temporaries()
             return COMMANDS[args.command](args)
         except KeyboardInterrupt:
             pass

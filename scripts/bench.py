@@ -817,8 +817,9 @@ def main() -> None:
     if unknown := [s for s in only if s not in STAGES]:
         p.error(f"unknown stage(s) {', '.join(unknown)}: choose from {', '.join(STAGES)}")
     if args.stage:
-        from phylohf.cli import _one_blas_thread
+        from phylohf.cli import _heap_for_temporaries, _one_blas_thread
         _one_blas_thread()                          # as the commands run
+        _heap_for_temporaries()
         kwargs = ({"models": args.models, "seed": args.seed} if args.stage == "simulate"
                   else {"seed": args.seed} if args.stage in ("tree1m", "draw", "html", "rates", "deep")
                   else {"seed": args.seed, "pastml": args.pastml} if args.stage == "asr"

@@ -201,6 +201,25 @@ def test_asr_compare_models(eco, capsys):
     assert 0 <= data["lrt"]["ARD vs SYM"]["p"] <= 1
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc")
+@pytest.mark.parametrize("tuned, user, mapped", [(False, None, 1), (True, None, 0), (True, "2", 1)])
+def test_commands_keep_big_temporaries_on_the_heap_unless_the_user_tunes_malloc(tuned, user, mapped):
+    """An 8 MB array gets a mapping of its own (glibc's mallinfo2().hblks) by default, none
+    once a command has tuned malloc, and one again when the user set a MALLOC_ variable."""
+    code = ("import ctypes, sys, numpy as np; from phylohf import cli\n"
+            "class Info(ctypes.Structure):\n"
+            "    _fields_ = [(f, ctypes.c_size_t) for f in ('arena ordblks smblks hblks hblkhd usmblks '\n"
+            "                                              'fsmblks uordblks fordblks keepcost').split()]\n"
+            "libc = ctypes.CDLL(None); libc.mallinfo2.restype = Info\n"
+            f"if {tuned}: cli._heap_for_temporaries()\n"
+            "before = libc.mallinfo2().hblks; a = np.ones(1 << 20); print(libc.mallinfo2().hblks - before)")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
+    if user:
+        env["MALLOC_ARENA_MAX"] = user
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+    assert int(out) == mapped
+
+
 @pytest.mark.parametrize("user", [None, "2"])
 def test_commands_run_on_one_blas_thread_unless_the_user_says(user):
     code = ("import os, numpy, scipy.linalg; from phylohf import cli; cli._one_blas_thread(); "
