@@ -617,11 +617,10 @@ def _rows_gradient(dec, t: np.ndarray, ut: np.ndarray, lt: np.ndarray) -> np.nda
     np.fill_diagonal(h, np.einsum("ni,ni->i", eu, lt * t[:, None]))      # F_ii = t e^{w_i t}
     if near.any():
         # F_ij = e^{w_i t} (1 - e^{-d t}) / d = e^{w_i t} sum_n (-d)^n t^(n+1) / (n+1)!
-        series, fact, tn = 0.0, 1.0, np.ones_like(t)
+        series, term, tcol = 0.0, eu, t[:, None]
         for n in range(5):
-            tn = tn * t
-            fact *= n + 1
-            series = series + ((-diff) ** n / fact) * ((e * ut * tn[:, None]).T @ lt)
+            term = term * tcol / (n + 1)                     # e^{w_i t} ut t^(n+1) / (n+1)!
+            series = series + (-diff) ** n * (term.T @ lt)
         h = np.where(near, series, h)
     return (vi.T @ h @ v.T).real
 

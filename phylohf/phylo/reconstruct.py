@@ -145,8 +145,9 @@ class AncestralStates(Result):
     def _nodes(self, digits: int | None = None) -> dict[str, dict]:
         """Model id -> observed and the posterior of each state (rounded to ``digits``)."""
         p = self.posteriors if digits is None else self.posteriors.round(digits)
-        return {str(i): {"observed": o, **dict(zip(self.names, row))} for i, o, row in zip(
-            self.ids[self.nodes].tolist(), (self.truth[self.nodes] >= 0).tolist(), p.tolist())}
+        keys = ("observed", *self.names)
+        columns = [(self.truth[self.nodes] >= 0).tolist(), *p.T.tolist()]
+        return dict(zip(map(str, self.ids[self.nodes].tolist()), [dict(zip(keys, v)) for v in zip(*columns)]))
 
     def to_dict(self) -> dict:
         fit, names, nodes = self.fit, self.names, self.nodes
