@@ -1,4 +1,6 @@
 """phylohf.phylo.optim against scipy.optimize: the same minima, Brent's method step for step."""
+import dataclasses
+
 import numpy as np
 import pytest
 from scipy import optimize
@@ -56,6 +58,21 @@ def test_bound_constrained_quadratics_reach_the_kkt_point():
 def test_a_start_already_at_the_minimum_costs_one_evaluation():
     r = minimize_box(rosenbrock, np.ones(3), np.full(3, -2.0), np.full(3, 2.0))
     assert r.nfev == 1 and r.converged and r.fun == 0.0
+
+
+def test_a_second_start_stops_where_a_known_minimum_stands():
+    """Given the minimum of a first start, a second start that reaches it stops there, within
+    the tolerance, with fewer evaluations; given a minimum elsewhere, it runs as without."""
+    lo, hi = np.full(4, -5.0), np.full(4, 5.0)
+    first = minimize_box(rosenbrock, np.full(4, -1.0), lo, hi)
+    alone = minimize_box(rosenbrock, np.array([0.5, -0.5, 1.5, 0.0]), lo, hi)
+    second = minimize_box(rosenbrock, np.array([0.5, -0.5, 1.5, 0.0]), lo, hi, known=first)
+    assert np.allclose(first.x, 1.0, atol=1e-3) and np.allclose(alone.x, 1.0, atol=1e-3)
+    assert second.nfev < alone.nfev and not second.converged
+    assert np.abs(second.x - first.x).max() <= 1e-2 and second.fun <= first.fun + 1e-6
+    elsewhere = dataclasses.replace(first, x=np.full(4, -3.0))
+    again = minimize_box(rosenbrock, np.array([0.5, -0.5, 1.5, 0.0]), lo, hi, known=elsewhere)
+    assert again.nfev == alone.nfev and np.array_equal(again.x, alone.x)
 
 
 @pytest.mark.parametrize("f,lo,hi,xatol", [

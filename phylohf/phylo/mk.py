@@ -546,7 +546,7 @@ def _up(data: MkData, plan: _GradPlan, P: np.ndarray, acc, logmsg, root_logout, 
         for rows, ppos, free, cls, crows in reversed(plan.levels):
             lu = logu[rows]
             np.subtract(both[ppos], logmsg[rows], out=lu)
-            np.nan_to_num(lu, copy=False, nan=-np.inf)      # impossible parent states: nothing
+            np.copyto(lu, -np.inf, where=np.isnan(lu))      # impossible parent states: nothing
             if not len(free):                               # known rows keep their clamp
                 continue
             lu = lu[free]
@@ -766,7 +766,8 @@ def fit_mk(lineage: Lineage, states, lengths, model="ARD", root_prior: str = "eq
     model). The first start is the parent->child change rate on edges with both ends known; the
     others perturb it randomly (log-uniform within a factor e^2, seeded); each start is first
     rescaled along the overall rate by a 1-d search, so that the first step cannot run
-    off to the flat plateau of saturated rates (P(t) = 1/k). Rates are bounded
+    off to the flat plateau of saturated rates (P(t) = 1/k); a start that reaches the best
+    minimum found so far stops there. Rates are bounded
     to [1e-6, 1e3] per mean edge length. The search gets the exact gradient of the
     log-likelihood (an up pass and the derivative of expm, see ``_loglik_and_grad``), and
     falls back to finite differences where that is unsafe (Q not safely diagonalisable with
@@ -835,7 +836,7 @@ def fit_mk(lineage: Lineage, states, lengths, model="ARD", root_prior: str = "eq
             x = x + scale * minimize_bounded(lambda c: nll(x + c * scale), -4, 4, xatol=0.1).x
         x = np.clip(x, lo, hi)
         options = {} if tol is None else {"ftol": tol / max(abs(nll(x)), 1.0)}
-        res = minimize_box(nll_and_grad, x, lo, hi, **options)
+        res = minimize_box(nll_and_grad, x, lo, hi, known=best, **options)
         if best is None or res.fun < best.fun:
             best = res
     if not best.fun < IMPOSSIBLE:

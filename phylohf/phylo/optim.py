@@ -31,8 +31,12 @@ class Minimum:
 
 
 def minimize_box(fun_and_grad, x0, lo, hi, ftol: float = FTOL, gtol: float = GTOL,
-                 maxiter: int = 1000) -> Minimum:
-    """Minimise ``fun_and_grad(x) -> (f, gradient)`` over ``lo <= x <= hi`` from ``x0``."""
+                 maxiter: int = 1000, known: Minimum | None = None) -> Minimum:
+    """Minimise ``fun_and_grad(x) -> (f, gradient)`` over ``lo <= x <= hi`` from ``x0``.
+
+    ``known``, a minimum found already (from another start): the search stops, unconverged,
+    once it stands at that minimum (every coordinate within 1e-2, f within 1e-6 of max(|f|, 1)
+    above), where it could only end as that one did."""
     lo, hi = np.asarray(lo, float), np.asarray(hi, float)
     x = np.clip(np.asarray(x0, float), lo, hi)
     f, g = fun_and_grad(x)
@@ -62,6 +66,9 @@ def minimize_box(fun_and_grad, x0, lo, hi, ftol: float = FTOL, gtol: float = GTO
         s, y = xn - x, gn - g
         gained = f - fn
         x, f, g = xn, fn, gn
+        if (known is not None and f <= known.fun + 1e-6 * max(abs(known.fun), 1.0)
+                and np.abs(x - known.x).max() <= 1e-2):
+            break
         if gained <= ftol * max(abs(f), abs(f + gained), 1.0):
             converged = True
             break
