@@ -183,6 +183,7 @@ class _Level(NamedTuple):
     nodes: np.ndarray       # all of them (known and unknown), by parent
     cls: np.ndarray         # their length classes
     unknown: np.ndarray     # the unknown ones, by parent
+    positions: np.ndarray   # their positions in MkData.order
     unknown_cls: object     # their length classes (None: one length)
     parents: np.ndarray     # the distinct parents of the unknown ones, in order
     reduce: object          # what sums them into their parents (:func:`_sums_into`)
@@ -277,17 +278,20 @@ class MkData:
         self.class_group = self.keys // max(len(self.lu), 1)
         self.n_groups = 1 if groups is None else int(np.max(np.asarray(groups)[parent >= 0], initial=0)) + 1
         one = len(self.unique_lengths) == 1
+        self.order = np.r_[self.roots, nodes].astype(np.int64)     # positions: roots, then the levels
+        base = len(self.roots)
         self.levels = []
         for lo, hi in cuts:
             un = np.flatnonzero(states[nodes[lo:hi]] < 0)
             u = nodes[lo:hi][un]
             parents, reduce = _sums_into(parent[u])
-            self.levels.append(_Level(nodes[lo:hi], cls[lo:hi], u, None if one else cls[lo:hi][un], parents, reduce))
+            self.levels.append(_Level(nodes[lo:hi], cls[lo:hi], u, base + lo + un,
+                                      None if one else cls[lo:hi][un], parents, reduce))
         # a known node's message to its parent is a column of P, whatever lies below it: all
         # of them go up before the levels, in one step
         known = np.flatnonzero(states[nodes] >= 0)
         known = known[np.argsort(parent[nodes[known]], kind="stable")]
-        self.known_nodes = nodes[known]
+        self.known_nodes, self.known_pos = nodes[known], base + known
         self.known_cls, self.known_states = cls[known], states[nodes[known]]
         self.known_parents, self.known_reduce = _sums_into(parent[self.known_nodes])
         self.known_inner = np.flatnonzero((states >= 0) & (parent >= 0))
@@ -315,16 +319,17 @@ class MkData:
 
     def down(self, P: np.ndarray, messages: np.ndarray | None = None) -> np.ndarray:
         """The pruning pass for transition matrices ``P`` (per length class): every node's log
-        partial. ``messages`` (nodes, k), if given, receives the log message each node sends up."""
+        partial. ``messages`` (positions, k), if given, receives the log message each node sends
+        up, by its position in :attr:`order`."""
         PT = P.transpose(0, 2, 1)
         acc = self._leaf_logs()
         with np.errstate(divide="ignore"):
             if len(self.known_nodes):
                 logm = np.log(P[self.known_cls, :, self.known_states])     # the column of the known state
                 if messages is not None:
-                    messages[self.known_nodes] = logm
+                    messages[self.known_pos] = logm
                 _sum_into(acc, self.known_parents, self.known_reduce, logm)
-            for _, _, un, uc, parents, reduce in self.levels:
+            for _, _, un, at, uc, parents, reduce in self.levels:
                 if not len(un):
                     continue
                 part, scale = self._normalise(acc[un])
@@ -332,7 +337,7 @@ class MkData:
                 logm = np.log(msg)
                 logm += scale[:, None]
                 if messages is not None:
-                    messages[un] = logm
+                    messages[at] = logm
                 _sum_into(acc, parents, reduce, logm)
         return acc
 
@@ -496,7 +501,7 @@ def _class_rows(cls: np.ndarray, nclass: int):
 
 def _grad_plan(data: MkData, parent: np.ndarray) -> _GradPlan:
     nclass = len(data.unique_lengths)
-    order = np.concatenate([data.roots] + [lev.nodes for lev in data.levels]).astype(np.int64)
+    order = data.order
     pos = np.full(data.n, -1, np.int64)
     pos[order] = np.arange(len(order))
     free = data.states[order] < 0
@@ -525,9 +530,9 @@ def _down(data: MkData, plan: _GradPlan, P: np.ndarray):
     """The pruning of :meth:`MkData.down`: every position's log partial as the edge above it
     sees it (a known non-root node's is its clamp: its message leaves its subtree out), its
     message, and the log-likelihood of the known non-root nodes' subtrees."""
-    messages = np.zeros((data.n, data.k))
-    full = data.down(P, messages)
-    acc, logmsg = full[plan.order], messages[plan.order]
+    logmsg = np.zeros((len(plan.order), data.k))
+    full = data.down(P, logmsg)
+    acc = full[plan.order]
     acc[plan.known] = plan.clamp
     return acc, logmsg, data.known_logs(full)
 
