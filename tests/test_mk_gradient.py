@@ -7,7 +7,7 @@ from scipy import optimize
 
 from phylohf.phylo import mk
 from phylohf.phylo.mk import MkData, fit_mk, index_matrix, q_matrix
-from phylohf.phylo.ratemodels import RateModel
+from phylohf.phylo.ratemodels import RateModel, rate_model
 
 from test_mk import forest, random_tree
 
@@ -68,22 +68,39 @@ def test_gradient_matches_finite_differences(model, prior, few_lengths, monkeypa
 @pytest.mark.parametrize("prior", ["equal", "stationary", "fitzjohn"])
 def test_cut_known_edges_keep_the_likelihood(prior):
     """Known -> known edges counted apart, their children's subtrees cut off as trees below a
-    known root: the same log-likelihood as the whole forest, on far fewer nodes (P of the
-    counted entries computed entry by entry, as the per-class matrices give them)."""
+    known root, and known roots with nothing unknown below them (a lone model, a known pair)
+    dropped for their root prior: the same log-likelihood as the whole forest, on far fewer
+    nodes (P of the counted entries computed entry by entry, as the per-class matrices give them)."""
     rng = np.random.default_rng(5)
     n, k = 400, 3
-    parent = random_tree(n, rng)
+    parent = np.r_[random_tree(n - 3, rng), -1, -1, n - 2]          # + a lone model, a known pair
     lin = forest(parent)
     lengths = np.where(parent >= 0, rng.choice([0.4, 1.0], n), np.nan)
     states = np.where(rng.random(n) < 0.3, -1, rng.integers(0, k, n))
+    states[-3:] = [0, 1, 2]
     Q = q_matrix("ARD", rng.uniform(0.2, 1.5, 6), k)
-    cut, _, known = mk._prepared(lin, states, lengths, k)
-    assert cut.n < n / 2 and known.counts.sum() > n / 3 and known.roots.sum() > 0
+    cut, plan, known = mk._prepared(lin, states, lengths, k)
+    assert cut.n < n / 2 and known.counts.sum() > n / 3
+    informative = MkData.informative(lin, states >= 0)
+    held = np.zeros(n, bool)                                          # an unknown informative child
+    held[parent[(parent >= 0) & (states < 0) & informative]] = True
+    cut_child = (parent >= 0) & (states >= 0) & (states[np.maximum(parent, 0)] >= 0) & held
+    lone = (parent < 0) & (states >= 0) & informative & ~held
+    assert lone[-3] and lone[-2] and cut_child.any()
+    weighed = np.bincount(states[lone], minlength=k) - np.bincount(states[cut_child], minlength=k)
+    assert np.array_equal(known.roots, weighed)
     p = mk.entry_transitions(Q, known.t, known.a, known.b)
     assert np.allclose(p, mk.class_transitions(Q, known.keys, known.lu)[known.cls, known.a, known.b],
                        rtol=1e-12, atol=0)
     whole = MkData(lin, states, lengths, k=k).loglik(Q, prior)
     assert cut.loglik(Q, prior) + known.loglik(p, Q, prior) == pytest.approx(whole, abs=1e-9)
+    # and the exact gradient (GTR: the stationary prior's term too) against the whole forest's
+    rm = rate_model("GTR", k)
+    x = rng.normal(0, 0.5, rm.m)
+    ll, grad = mk._loglik_and_grad(cut, plan, rm, x, prior, known)
+    f = lambda y: MkData(lin, states, lengths, k=k).loglik(rm.q(y), prior)
+    assert ll == pytest.approx(f(x), abs=1e-9)
+    assert np.allclose(grad, [(f(x + 1e-6 * e) - f(x - 1e-6 * e)) / 2e-6 for e in np.eye(rm.m)], atol=1e-5)
 
 
 def test_a_nested_fit_as_start_can_only_improve():

@@ -8,7 +8,9 @@ cut edges are counted per edge class (group, length) and state pair, their term
 sum N_c[a, b] log P_c[a, b] over the pairs that occur (with distinct lengths nearly every
 edge is a class of its own: a dense (classes, k, k) table would be almost all zeros).
 The cut children become roots of known state, which a root prior would weigh:
-:meth:`KnownEdges.loglik` takes that weight back out.
+:meth:`KnownEdges.loglik` takes that weight back out. A known root with nothing left below
+it (a lone model, or one all of whose children are known) is dropped too: its term is only
+the root prior of its state, which :meth:`KnownEdges.loglik` adds.
 """
 from __future__ import annotations
 
@@ -31,7 +33,8 @@ class KnownEdges:
     a: np.ndarray           # (E,) parent state
     b: np.ndarray           # (E,) child state
     counts: np.ndarray      # (E,) cut edges of class cls from state a to state b (> 0)
-    roots: np.ndarray       # (k,) cut children (now roots) per state
+    roots: np.ndarray       # (k,) per state: the dropped known roots less the cut children
+                            # (roots now, which the pruning weighs by the root prior)
 
     def __post_init__(self):
         key = self.keys[self.cls]
@@ -43,14 +46,15 @@ class KnownEdges:
         return int((self.keys // max(len(self.lu), 1) == group).sum())
 
     def loglik(self, p: np.ndarray, Q, root_prior: str) -> float:
-        """The cut edges' log-likelihood given every entry's P_cls[a, b] ``p``, less the root
-        prior the pruning gives the cut children."""
+        """The cut edges' log-likelihood given every entry's P_cls[a, b] ``p``, plus the root
+        prior of the dropped known roots, less the one the pruning gives the cut children."""
+        on = self.roots != 0
         with np.errstate(divide="ignore"):
             ll = float(np.sum(self.counts * np.log(p)))
             if root_prior == "equal":
-                return ll + self.roots.sum() * np.log(len(self.roots))
+                return ll - self.roots.sum() * np.log(len(self.roots))
             if root_prior == "stationary":
-                return ll - float(np.sum(self.roots[self.roots > 0] * np.log(stationary(Q)[self.roots > 0])))
+                return ll + float(np.sum(self.roots[on] * np.log(stationary(Q)[on])))
         return ll                                   # fitzjohn: a known root weighs 1
 
     def weights(self, p: np.ndarray) -> np.ndarray:
@@ -74,7 +78,7 @@ def split_known(lineage: Lineage, states: np.ndarray, lengths: np.ndarray, group
     """Cut the known -> known edges (``key`` and ``lu`` are :func:`mk.edge_keys` of the whole
     lineage, ``informative`` the nodes whose subtree holds a known state) and keep only the
     informative nodes the cut leaves attached: a cut child none of whose children is unknown
-    is wholly in the counts."""
+    is wholly in the counts, and so is a known root none of whose children is unknown."""
     parent = lineage.parent
     cut = np.flatnonzero((parent >= 0) & (states >= 0))
     cut = cut[states[parent[cut]] >= 0]
@@ -89,6 +93,8 @@ def split_known(lineage: Lineage, states: np.ndarray, lengths: np.ndarray, group
     attached[par[below]] = True
     keep = informative.copy()
     keep[cut[~attached[cut]]] = False
+    lone = np.flatnonzero(informative & (parent < 0) & (states >= 0) & ~attached)
+    keep[lone] = False
     nodes = np.flatnonzero(keep)
     new = np.full(len(parent), -1, np.int64)
     new[nodes] = np.arange(len(nodes))
@@ -98,6 +104,6 @@ def split_known(lineage: Lineage, states: np.ndarray, lengths: np.ndarray, group
                               p[child], np.ones(len(child), np.int64), np.zeros(len(child), np.int8))
     roots = cut[attached[cut]]
     known = KnownEdges(ukey, lu, entry // (k * k), entry // k % k, entry % k, counts.astype(float),
-                       np.bincount(states[roots], minlength=k).astype(float))
+                       (np.bincount(states[lone], minlength=k) - np.bincount(states[roots], minlength=k)).astype(float))
     return Reduced(rest, states[nodes], lengths[nodes], None if groups is None else np.asarray(groups)[nodes],
                    known)

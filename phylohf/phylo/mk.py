@@ -730,8 +730,8 @@ def _loglik_and_grad(data: MkData, plan: _GradPlan, model, x: np.ndarray, root_p
             if dpi is None:
                 return ll, None
             post = np.exp(root - llr[:, None]).sum(axis=0)     # sum_r L_r / lik_r
-            with np.errstate(divide="ignore", invalid="ignore"):   # the cut roots' prior taken out
-                post = post - np.where(known.roots > 0, known.roots / stationary(Q), 0.0)
+            with np.errstate(divide="ignore", invalid="ignore"):   # the dropped and cut roots' prior
+                post = post + np.where(known.roots != 0, known.roots / stationary(Q), 0.0)
             grad = grad + dpi @ post
         grads.append(grad)
     grad = np.concatenate(grads)
