@@ -26,8 +26,9 @@ from typing import NamedTuple
 import numpy as np
 
 from ..genealogy.lineage import Lineage
+from .knownedges import split_known
 from .mk import (ROOT_PRIORS, MkData, _check, _levels, _logsumexp, _sum_rows, _sums_into, class_transitions, edge_keys,
-                 rowmax, stationary)
+                 entry_transitions, rowmax, stationary)
 from .schedule import cut_levels
 
 
@@ -213,19 +214,30 @@ def marginal(lineage: Lineage, states, Q, lengths, root_prior: str = "equal", gr
     ``down_v * up_v``, where ``down_v`` is the likelihood of v's subtree given v's state
     and ``up_v`` the likelihood of everything else jointly with v's state; known nodes
     get the indicator of their state. All messages are kept in log space. With ``groups``,
-    Q holds one matrix per edge group (e.g. relation type).
+    Q holds one matrix per edge group (e.g. relation type). The passes skip the known
+    nodes with nothing unknown below them, whose edges from known parents and root priors
+    enter the likelihood counted (:func:`.knownedges.split_known`).
     """
-    ps = _down_pass(lineage, states, Q, lengths, root_prior, groups)
+    Q = np.asarray(Q, float)
+    k = Q.shape[-1]
+    states, lengths = _check(lineage, states, lengths)
+    if (states >= k).any():
+        raise ValueError(f"states must be < k = {k}")
+    key, lu = edge_keys(lineage.parent, lengths, groups)
+    r = split_known(lineage, states, lengths, groups, key, lu, k, np.ones(lineage.n, bool))
+    ps = _down_pass(r.lineage, r.states, Q, r.lengths, root_prior, r.groups)
     A = _up_pass(ps)
+    post = np.empty((lineage.n, k))
     with np.errstate(divide="ignore", invalid="ignore"):
         joint = A + ps.D
         total = _logsumexp(joint)
-        post = np.exp(joint - total[:, None])
-    states = np.asarray(states, np.int64)
+        post[r.nodes] = np.exp(joint - total[:, None])
     observed = states >= 0
-    post[observed] = np.eye(ps.k)[states[observed]]
+    post[observed] = np.eye(k)[states[observed]]
+    kn = r.known
+    cut = kn.loglik(entry_transitions(Q, kn.t, kn.a, kn.b, kn.group), Q if Q.ndim == 2 else Q[0], root_prior)
     return Marginals(posterior=post, map_state=np.argmax(post, axis=1), observed=observed,
-                     loglik=float(total[ps.roots].sum()) + ps.below)
+                     loglik=float(total[ps.roots].sum()) + ps.below + cut)
 
 
 def _edge_pairs(ps: _Passes, s: _Step, at: np.ndarray, above: np.ndarray):

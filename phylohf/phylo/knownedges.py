@@ -66,6 +66,7 @@ class KnownEdges:
 class Reduced(NamedTuple):
     """The nodes the pruning still needs, renumbered 0..m-1, and the cut edges."""
 
+    nodes: np.ndarray       # the kept nodes of the whole lineage, in their new order
     lineage: Lineage
     states: np.ndarray
     lengths: np.ndarray
@@ -105,5 +106,5 @@ def split_known(lineage: Lineage, states: np.ndarray, lengths: np.ndarray, group
     roots = cut[attached[cut]]
     known = KnownEdges(ukey, lu, entry // (k * k), entry // k % k, entry % k, counts.astype(float),
                        (np.bincount(states[lone], minlength=k) - np.bincount(states[roots], minlength=k)).astype(float))
-    return Reduced(rest, states[nodes], lengths[nodes], None if groups is None else np.asarray(groups)[nodes],
+    return Reduced(nodes, rest, states[nodes], lengths[nodes], None if groups is None else np.asarray(groups)[nodes],
                    known)
