@@ -155,15 +155,20 @@ def _log_root_prior(D: np.ndarray, Q: np.ndarray, root_prior: str) -> np.ndarray
     raise ValueError(f"root_prior must be one of {ROOT_PRIORS}, not {root_prior!r}")
 
 
-def _setup(lineage: Lineage, states, Q, lengths, groups=None):
-    """Checked (Q, k, states), the level plan, P per edge class and the roots; Q is one (k, k)
-    matrix or one per edge group (``groups``: an int per node, read on non-roots)."""
+def _checked(lineage: Lineage, states, Q, lengths, groups=None):
+    """(Q, k, states, lengths) checked, and the edge class keys and distinct lengths; Q is one
+    (k, k) matrix or one per edge group (``groups``: an int per node, read on non-roots)."""
     Q = np.asarray(Q, float)
     k = Q.shape[-1]
     states, lengths = _check(lineage, states, lengths)
     if (states >= k).any():
         raise ValueError(f"states must be < k = {k}")
-    key, lu = edge_keys(lineage.parent, lengths, groups)
+    return (Q, k, states, lengths, *edge_keys(lineage.parent, lengths, groups))
+
+
+def _setup(lineage: Lineage, states, Q, lengths, groups=None):
+    """Checked (Q, k, states), the level plan, P per edge class and the roots (:func:`_checked`)."""
+    Q, k, states, lengths, key, lu = _checked(lineage, states, Q, lengths, groups)
     steps, u = _plan(lineage, key, states >= 0)
     return Q, k, states, steps, class_transitions(Q, u, lu), np.flatnonzero(lineage.parent < 0)
 
@@ -218,12 +223,7 @@ def marginal(lineage: Lineage, states, Q, lengths, root_prior: str = "equal", gr
     nodes with nothing unknown below them, whose edges from known parents and root priors
     enter the likelihood counted (:func:`.knownedges.split_known`).
     """
-    Q = np.asarray(Q, float)
-    k = Q.shape[-1]
-    states, lengths = _check(lineage, states, lengths)
-    if (states >= k).any():
-        raise ValueError(f"states must be < k = {k}")
-    key, lu = edge_keys(lineage.parent, lengths, groups)
+    Q, k, states, lengths, key, lu = _checked(lineage, states, Q, lengths, groups)
     r = split_known(lineage, states, lengths, groups, key, lu, k, np.ones(lineage.n, bool))
     ps = _down_pass(r.lineage, r.states, Q, r.lengths, root_prior, r.groups)
     A = _up_pass(ps)
