@@ -348,24 +348,39 @@ class EStep:
     The level plan, the clamps and the informative nodes are made once; each call runs one
     down and one up pass. Only edges and roots whose subtree holds a known state count: the
     others do not touch the likelihood. Edge v's pair posterior is proportional to
-    ``above_v[a] P[a, b] down_v[b]``, summed over a level by one matrix product.
+    ``above_v[a] P[a, b] down_v[b]``, summed over a level by one matrix product. Edges with
+    both ends known, and known roots with nothing unknown below them, are counted instead
+    (:func:`.knownedges.split_known`): the passes run over the rest.
     """
 
     def __init__(self, lineage: Lineage, states, edge_class, k: int):
         states = np.asarray(states, np.int64)
         edge_class = np.asarray(edge_class, np.int64)
-        self.steps, u = _plan(lineage, np.where(lineage.parent >= 0, edge_class, 0).astype(float), states >= 0)
+        parent = lineage.parent
+        informative = MkData.informative(lineage, states >= 0)
+        key = np.where(parent >= 0, edge_class, 0).astype(float)
+        r = split_known(lineage, states, np.ones(lineage.n), None, key, np.ones(1), k, informative)
+        kn = r.known                                    # one "length": the keys are the classes
+        self.cut = (kn.keys[kn.cls], kn.a, kn.b, kn.counts)
+        kept = np.zeros(lineage.n, bool)
+        kept[r.nodes] = True
+        self.lone = np.bincount(states[informative & (parent < 0) & (states >= 0) & ~kept], minlength=k)
+        sub = r.lineage
+        self.steps, u = _plan(sub, np.where(sub.parent >= 0, edge_class[r.nodes], 0).astype(float), r.states >= 0)
         self.classes = u.astype(np.int64)
-        self.keep = MkData.informative(lineage, states >= 0)
-        self.roots = np.flatnonzero(self.keep & (lineage.parent < 0))
+        self.keep = MkData.informative(sub, r.states >= 0)
+        self.roots = np.flatnonzero(self.keep & (sub.parent < 0))
+        self.real = parent[r.nodes[self.roots]] < 0     # roots of the lineage, not cut children
         with np.errstate(divide="ignore"):
-            self.clamp = _clamp(states, k, -np.inf)
+            self.clamp = _clamp(r.states, k, -np.inf)
 
     def __call__(self, P, root) -> EdgeExpectations:
         P = np.asarray(P, float)
         Pu = P[self.classes] if len(self.classes) else P[:1]
         keep, roots, clamp = self.keep, self.roots, self.clamp
         pairs = np.zeros_like(P)
+        cc, ca, cb, cn = self.cut
+        np.add.at(pairs, (cc, ca, cb), cn)
 
         def visit(s: _Step, above: np.ndarray) -> None:
             use = keep[s.nodes]
@@ -379,14 +394,18 @@ class EStep:
                 pairs[self.classes[j]] += Pu[j] * (lj.T @ dj)
 
         with np.errstate(divide="ignore", invalid="ignore"):
+            logroot = np.log(np.asarray(root, float))
             D, M, F, N = _down(self.steps, Pu, clamp)
             A = np.zeros_like(D)
-            A[roots] = np.log(np.asarray(root, float))
+            A[roots[self.real]] = logroot               # a cut child's edge is counted: no prior
             _up(self.steps, Pu, clamp, M, F, N, A, visit)
             joint = A[roots] + D[roots]
             total = _logsumexp(joint)
-            top = np.exp(joint - total[:, None]).sum(axis=0)
-        return EdgeExpectations(pairs=pairs, roots=top, loglik=float(total.sum()) + _known_logs(self.steps, D))
+            top = np.exp(joint[self.real] - total[self.real, None]).sum(axis=0) + self.lone
+            counted = float(np.sum(cn * np.log(P[cc, ca, cb]))
+                            + np.sum(np.where(self.lone > 0, self.lone * logroot, 0.0)))
+        return EdgeExpectations(pairs=pairs, roots=top,
+                                loglik=float(total.sum()) + _known_logs(self.steps, D) + counted)
 
 
 def edge_expectations(lineage: Lineage, states, P, edge_class, root) -> EdgeExpectations:
