@@ -361,10 +361,7 @@ class EStep:
         key = np.where(parent >= 0, edge_class, 0).astype(float)
         r = split_known(lineage, states, np.ones(lineage.n), None, key, np.ones(1), k, informative)
         kn = r.known                                    # one "length": the keys are the classes
-        self.cut = (kn.keys[kn.cls], kn.a, kn.b, kn.counts)
-        kept = np.zeros(lineage.n, bool)
-        kept[r.nodes] = True
-        self.lone = np.bincount(states[informative & (parent < 0) & (states >= 0) & ~kept], minlength=k)
+        self.cut, self.lone = (kn.keys[kn.cls], kn.a, kn.b, kn.counts), kn.lone
         sub = r.lineage
         self.steps, u = _plan(sub, np.where(sub.parent >= 0, edge_class[r.nodes], 0).astype(float), r.states >= 0)
         self.classes = u.astype(np.int64)

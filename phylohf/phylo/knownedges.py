@@ -33,13 +33,18 @@ class KnownEdges:
     a: np.ndarray           # (E,) parent state
     b: np.ndarray           # (E,) child state
     counts: np.ndarray      # (E,) cut edges of class cls from state a to state b (> 0)
-    roots: np.ndarray       # (k,) per state: the dropped known roots less the cut children
-                            # (roots now, which the pruning weighs by the root prior)
+    lone: np.ndarray        # (k,) per state: the known roots dropped, nothing unknown below them
+    cut_roots: np.ndarray   # (k,) per state: the cut children (roots now, which the pruning weighs)
 
     def __post_init__(self):
         key = self.keys[self.cls]
         self.group = key // max(len(self.lu), 1)        # per entry: its edge group
         self.t = self.lu[key % len(self.lu)] if len(self.lu) else np.zeros(len(key))   # and length
+
+    @property
+    def roots(self) -> np.ndarray:
+        """(k,) per state: how many more times the root prior enters than the pruning gives it."""
+        return self.lone - self.cut_roots
 
     def n_classes(self, group: int) -> int:
         """How many edge classes of ``group`` hold entries."""
@@ -48,13 +53,14 @@ class KnownEdges:
     def loglik(self, p: np.ndarray, Q, root_prior: str) -> float:
         """The cut edges' log-likelihood given every entry's P_cls[a, b] ``p``, plus the root
         prior of the dropped known roots, less the one the pruning gives the cut children."""
-        on = self.roots != 0
+        roots = self.roots
+        on = roots != 0
         with np.errstate(divide="ignore"):
             ll = float(np.sum(self.counts * np.log(p)))
             if root_prior == "equal":
-                return ll - self.roots.sum() * np.log(len(self.roots))
+                return ll - roots.sum() * np.log(len(roots))
             if root_prior == "stationary":
-                return ll + float(np.sum(self.roots[on] * np.log(stationary(Q)[on])))
+                return ll + float(np.sum(roots[on] * np.log(stationary(Q)[on])))
         return ll                                   # fitzjohn: a known root weighs 1
 
     def weights(self, p: np.ndarray) -> np.ndarray:
@@ -105,6 +111,7 @@ def split_known(lineage: Lineage, states: np.ndarray, lengths: np.ndarray, group
                               p[child], np.ones(len(child), np.int64), np.zeros(len(child), np.int8))
     roots = cut[attached[cut]]
     known = KnownEdges(ukey, lu, entry // (k * k), entry // k % k, entry % k, counts.astype(float),
-                       (np.bincount(states[lone], minlength=k) - np.bincount(states[roots], minlength=k)).astype(float))
+                       np.bincount(states[lone], minlength=k).astype(float),
+                       np.bincount(states[roots], minlength=k).astype(float))
     return Reduced(nodes, rest, states[nodes], lengths[nodes], None if groups is None else np.asarray(groups)[nodes],
                    known)
