@@ -49,7 +49,6 @@ into the ``Authorization`` header: never into the store, a message or a log.
 """
 from __future__ import annotations
 
-import queue
 import threading
 import time
 from collections import Counter
@@ -292,39 +291,6 @@ class HubClient:
             if why:
                 problems.append(why)
         return problems
-
-
-def ahead(items: Iterator, depth: int = 2) -> Iterator:
-    """``items`` produced by a background thread up to ``depth`` ahead (fetch while writing)."""
-    q: queue.Queue = queue.Queue(depth)
-    stop, end = threading.Event(), object()
-
-    def produce() -> None:
-        try:
-            for item in items:
-                while not stop.is_set():
-                    try:
-                        q.put((item, None), timeout=0.1)
-                        break
-                    except queue.Full:
-                        pass
-                if stop.is_set():
-                    return
-            q.put((end, None))
-        except BaseException as e:          # handed to the consumer
-            q.put((end, e))
-
-    threading.Thread(target=produce, daemon=True).start()
-    try:
-        while True:
-            item, error = q.get()
-            if error is not None:
-                raise error
-            if item is end:
-                return
-            yield item
-    finally:
-        stop.set()
 
 
 def parse_dataset(spec: str) -> tuple[str, str, str | None]:

@@ -13,6 +13,7 @@ from pathlib import Path
 import pyarrow.compute as pc
 from tqdm import tqdm
 
+from ..sources.prefetch import ahead
 from ..sources.seedcsv import read_seed_csv
 from ..sources.snapshot import Batch, open_parquet, per_record, read_jsonl, read_parquet, read_records
 from .database import Store, problem_statement
@@ -79,13 +80,16 @@ def card_front_matter(batches: Iterator[Batch]) -> Iterator[Batch]:
 
 
 def reader_for(path: Path, keep_raw: bool = False) -> Iterator[Batch]:
+    """The batches of a snapshot file, each read (decoded, mapped) while the one before
+    is stored."""
     reader = READERS.get(path.suffix.lower())
     if reader is None:
         raise ValueError(f"cannot ingest {path}: expected one of {', '.join(READERS)} "
                          f"(Parquet listing, JSONL API records, seed CSV)")
     if not path.exists():
         raise FileNotFoundError(f"no such file: {path}")
-    return card_front_matter(read_parquet(path, keep_raw=keep_raw)) if reader is read_parquet else reader(path)
+    batches = card_front_matter(read_parquet(path, keep_raw=keep_raw)) if reader is read_parquet else reader(path)
+    return ahead(batches, 1)
 
 
 def _total_rows(path: Path) -> int | None:
@@ -232,7 +236,7 @@ def crawl_listing(store: Store, settings=None, limit: int | None = None, progres
     """The whole Hub listing (the first ``limit`` models), page by page, committed with the
     cursor of the next page every ``COMMIT_ROWS`` models or ``COMMIT_SECONDS``; resumes an
     unfinished listing crawl."""
-    from ..sources.hub import RESUME, HubClient, HubUnavailable, ahead
+    from ..sources.hub import RESUME, HubClient, HubUnavailable
     client, started = HubClient(settings), _now()
     key = "hub:all"
     state = store.crawl(key)
