@@ -223,3 +223,21 @@ def test_raw_records_kept_for_json_sources_and_on_request_for_parquet(tmp_path):
             continue
         raw = json.loads(raw)
         assert raw["id"] == "meta/base" and raw["tags"] == RECORDS[0]["tags"] and "card" not in raw
+
+
+def test_duckdb_draws_no_progress_bar_into_the_output(tmp_path):
+    """With stdout a pipe (``phylohf report --json - | jq``) DuckDB draws a progress bar on
+    it for a query over 2 s, by default; a store's connections and the readers' in-memory
+    ones turn it off."""
+    code = textwrap.dedent(f"""
+        import duckdb
+        from phylohf.sources.normalize import connect
+        from phylohf.store.database import Store
+        on = lambda con: con.execute("SELECT current_setting('enable_progress_bar')").fetchall()[0][0]
+        with Store({str(tmp_path / "s.duckdb")!r}) as store:
+            writer = on(store.con)
+        with Store({str(tmp_path / "s.duckdb")!r}, read_only=True) as store:
+            reader = on(store.con)
+        print(on(duckdb.connect()), writer, reader, on(connect()))""")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["True", "False", "False", "False"]

@@ -328,9 +328,17 @@ def normalize_batch(con: duckdb.DuckDBPyConnection, raw: pa.Table) -> pa.Table:
         con.execute("DROP TABLE _normalized")
 
 
+def connect(**config) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB connection that draws no progress bar (DuckDB draws one on stdout,
+    into a command's output, for a query over 2 s)."""
+    con = duckdb.connect(config=config)
+    con.execute("SET enable_progress_bar = false")
+    return con
+
+
 @functools.lru_cache(maxsize=1)
 def _scratch() -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect()
+    con = connect()
     prepare(con)
     return con
 

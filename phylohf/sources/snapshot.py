@@ -24,12 +24,12 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
-import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from .normalize import connect
 from .records import (ALIASES, MAX_PARENTS, NO_ID, RAW_SCHEMA, MalformedRecord, card_data, raw_table, tag_list,
                        to_raw)
 
@@ -191,7 +191,7 @@ def read_parquet(path: str | Path, batch_rows: int = BATCH_ROWS, keep_raw: bool 
     """
     pf = open_parquet(path)
     sql = _mapping_sql(pf.schema_arrow, keep_raw, path)
-    con = duckdb.connect()
+    con = connect()
     done = 0
     batches = pf.iter_batches(batch_size=batch_rows)
     while True:

@@ -76,13 +76,16 @@ def default_path() -> str:
 
 # DuckDB would otherwise try to download an extension to read a foreign file (e.g. SQLite)
 _CONFIG = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
+QUIET = "SET enable_progress_bar = false"   # DuckDB draws one on stdout for a query over 2 s
 
 
 def _connect(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
     """A connection to ``path``, or a StoreError that says who holds it or what is wrong with it."""
     import duckdb
     try:
-        return duckdb.connect(str(path), read_only=read_only, config=_CONFIG)
+        con = duckdb.connect(str(path), read_only=read_only, config=_CONFIG)
+        con.execute(QUIET)
+        return con
     except duckdb.Error as e:
         problem = str(e).splitlines()[0]
     if "lock" in problem.lower():

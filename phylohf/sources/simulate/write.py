@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from ..normalize import connect
 from .params import Simulation
 
 
@@ -30,7 +30,7 @@ def _write_jsonl(table: pa.Table, out: Path) -> None:
         iso = pc.strftime(pc.cast(table[name], pa.timestamp("ms")), format="%Y-%m-%dT%H:%M:%SZ")
         table = table.set_column(table.schema.get_field_index(name), name, iso)
     columns = ", ".join(f"json({c}) AS {c}" if c in ("cardData", "config") else f'"{c}"' for c in table.column_names)
-    with duckdb.connect(config={"memory_limit": "1GB"}) as con:  # bounds the writer's buffers
+    with connect(memory_limit="1GB") as con:  # bounds the writer's buffers
         con.register("listing", table)
         target = str(out).replace("'", "''")
         con.execute(f"COPY (SELECT {columns} FROM listing) TO '{target}' (FORMAT JSON)")
