@@ -227,3 +227,13 @@ def test_cli_missing_state_and_schemes(store, capsys, tmp_path):
             main([command, "--help"])
         assert stop.value.code == 0
         assert "not a random hider" in " ".join(capsys.readouterr().out.split())
+
+
+def test_accuracy_shares_a_tie_among_the_tied_states():
+    """A hit on a tie of k states counts 1/k, float noise included: (1/2 + 1 + 1/3) / 3."""
+    flat = np.full(3, 1 / 3)
+    flat[0] += 1e-16                              # argmax would say state 0, always
+    prob = np.array([[0.5, 0.5, 0.0], [0.1, 0.9, 0.0], flat])
+    scores = masking.score(prob, np.array([0, 1, 2]))
+    assert scores["accuracy"] == pytest.approx((1 / 2 + 1 + 1 / 3) / 3, abs=1e-12)
+    assert masking.score(prob, np.array([2, 0, 0]))["accuracy"] == pytest.approx((0 + 0 + 1 / 3) / 3, abs=1e-12)

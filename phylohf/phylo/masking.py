@@ -5,9 +5,12 @@ Which states are hidden matters, since missing is not at random on the Hub. Sche
 child of an R edge, e.g. all quantized children, :func:`relation_mask`) and ``authors`` (every
 known model of randomly chosen authors, up to the share, :func:`author_mask`).
 
-Scores over the hidden nodes: accuracy of the most probable state, log-loss (mean
-negative log probability of the true state, probabilities floored at 1e-12) and the
-Brier score (mean squared distance of the probability vector to the true indicator).
+Scores over the hidden nodes: accuracy of the most probable state (states within a
+relative :data:`TIE` of it share the hit, 1/k each: the expected accuracy of breaking
+the tie at random, so a flat posterior scores 1/k, not whichever state float noise put
+first), log-loss (mean negative log probability of the true state, probabilities floored
+at 1e-12) and the Brier score (mean squared distance of the probability vector to the
+true indicator).
 Baselines, fitted on the unmasked nodes only:
 
 * ``copy parent``: the parent's state's row of the empirical parent -> child matrix
@@ -19,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 FLOOR = 1e-12
+TIE = 1e-9      # relative: probabilities this close to the largest are tied with it
 
 
 def mask(states: np.ndarray, fraction: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -59,7 +63,8 @@ def author_mask(states: np.ndarray, author: np.ndarray, fraction: float, rng: np
 def score(prob: np.ndarray, truth: np.ndarray) -> dict[str, float]:
     """Accuracy, log-loss and Brier score of probability rows ``prob`` for states ``truth``."""
     onehot = np.eye(prob.shape[1])[truth]
-    return {"accuracy": float(np.mean(prob.argmax(axis=1) == truth)),
+    top = prob >= prob.max(axis=1, keepdims=True) * (1 - TIE)
+    return {"accuracy": float(np.mean(top[np.arange(len(truth)), truth] / top.sum(axis=1))),
             "log_loss": float(-np.mean(np.log(np.maximum(prob[np.arange(len(truth)), truth], FLOOR)))),
             "brier": float(np.mean(np.sum((prob - onehot) ** 2, axis=1)))}
 
