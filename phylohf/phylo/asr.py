@@ -27,8 +27,8 @@ import numpy as np
 
 from ..genealogy.lineage import Lineage
 from .knownedges import split_known
-from .mk import (ROOT_PRIORS, MkData, _check, _levels, _logsumexp, _sum_rows, _sums_into, class_transitions, edge_keys,
-                 entry_transitions, rowmax, stationary)
+from .mk import (ROOT_PRIORS, MkData, _check, _levels, _logsumexp, _sum_rows, _sums_into, class_transitions,
+                 cut_loglik, edge_keys, rowmax, stationary)
 from .schedule import cut_levels
 
 
@@ -234,10 +234,8 @@ def marginal(lineage: Lineage, states, Q, lengths, root_prior: str = "equal", gr
         post[r.nodes] = np.exp(joint - total[:, None])
     observed = states >= 0
     post[observed] = np.eye(k)[states[observed]]
-    kn = r.known
-    cut = kn.loglik(entry_transitions(Q, kn.t, kn.a, kn.b, kn.group), Q if Q.ndim == 2 else Q[0], root_prior)
     return Marginals(posterior=post, map_state=np.argmax(post, axis=1), observed=observed,
-                     loglik=float(total[ps.roots].sum()) + ps.below + cut)
+                     loglik=float(total[ps.roots].sum()) + ps.below + cut_loglik(r.known, Q, root_prior))
 
 
 def _edge_pairs(ps: _Passes, s: _Step, at: np.ndarray, above: np.ndarray):

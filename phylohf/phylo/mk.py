@@ -163,6 +163,14 @@ def entry_transitions(Q, t: np.ndarray, a: np.ndarray, b: np.ndarray, group=None
     return np.clip(p, 0.0, 1.0, out=p)
 
 
+def cut_loglik(known, Q, root_prior: str) -> float:
+    """:meth:`.knownedges.KnownEdges.loglik` of the counted edges ``known`` under Q, a (k, k)
+    matrix or one per edge group (the first weighs the roots)."""
+    Q = np.asarray(Q, float)
+    p = entry_transitions(Q, known.t, known.a, known.b, known.group)
+    return known.loglik(p, Q if Q.ndim == 2 else Q[0], root_prior)
+
+
 # -- likelihood ----------------------------------------------------------------------------
 def _check(lineage: Lineage, states, lengths) -> tuple[np.ndarray, np.ndarray]:
     states = np.asarray(states, np.int64)
@@ -823,8 +831,7 @@ def fit_mk(lineage: Lineage, states, lengths, model="ARD", root_prior: str = "eq
 
     def nll(x):
         Q = q_of(x)
-        pk = entry_transitions(Q, known.t, known.a, known.b, known.group)
-        ll = data.loglik(Q, root_prior) + known.loglik(pk, Q, root_prior)
+        ll = data.loglik(Q, root_prior) + cut_loglik(known, Q, root_prior)
         return -ll if np.isfinite(ll) else IMPOSSIBLE
 
     def nll_and_grad(x):
