@@ -152,6 +152,20 @@ def test_a_foreign_or_broken_store(store, tmp_path, capsys, make, message, comma
     assert path.read_bytes() == before                     # left as it was
 
 
+def test_a_store_from_a_newer_duckdb_says_so(store, monkeypatch, capsys):
+    """DuckDB 1.4's words for a store that DuckDB 2 wrote: not damage, an old DuckDB."""
+    def older(*a, **k):
+        raise duckdb.IOException(
+            "IO Error: Trying to read a database file with version number 999, but we can only read versions "
+            "between 64 and 67.\nThe database file was created with an newer version of DuckDB.\n\nNewer DuckDB "
+            "version might introduce backward incompatible changes (possibly guarded by compatibility settings).")
+    monkeypatch.setattr(duckdb, "connect", older)
+    assert main(["families", "--store", str(store)]) == 1
+    err = one_line(capsys)
+    assert f"was written by a newer DuckDB than this one ({duckdb.__version__}): upgrade it" in err
+    assert "damaged" not in err
+
+
 def _hold(path: Path, read_only: bool) -> subprocess.Popen:
     """Another process holding ``path`` open until killed."""
     p = subprocess.Popen([sys.executable, "-c", "import duckdb, sys, time; "

@@ -92,7 +92,8 @@ def _connect(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
         con.execute(QUIET)
         return con
     except duckdb.Error as e:
-        problem = str(e).splitlines()[0]
+        message = str(e)
+        problem = message.splitlines()[0]
     if "lock" in problem.lower():
         held = re.search(r"PID (\d+)", problem)
         who = f"process {held.group(1)}" if held else "another process"
@@ -101,6 +102,9 @@ def _connect(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
                              f"or use another --store") from None
         raise StoreError(f"store {path} is being read by {who}, and writing needs it alone; wait for "
                          f"the reader to finish, or write into another --store") from None
+    if "newer version of DuckDB" in message:
+        raise StoreError(f"store {path} was written by a newer DuckDB than this one ({duckdb.__version__}): "
+                         f"upgrade it (pip install --upgrade duckdb), or ingest again into a new --store") from None
     if not path.is_file():
         raise StoreError(f"cannot create store {path} ({problem}): check that its folder exists "
                          f"and is writable") from None
