@@ -52,6 +52,30 @@ def ok(i):
 
 # -- part 1: one bad record never costs more than itself -----------------------------------
 
+def test_an_overlong_jsonl_line_is_a_problem_read_in_bounded_memory(tmp_path, monkeypatch):
+    """A line longer than the limit costs only itself and is never held whole: reading a line
+    40x the limit allocates about the limit (the bytes of one ``readline``), not the line."""
+    import tracemalloc
+    from phylohf.sources import snapshot
+    monkeypatch.setattr(snapshot, "MAX_LINE_BYTES", 1 << 20)
+    long = json.dumps({"id": "x/long", "card": "a" * (40 << 20)})
+    just = json.dumps({"id": "x/just", "card": "b" * ((1 << 20) - 40)})
+    just = just[:-1] + " " * ((1 << 20) - len(just)) + "}"       # as long as the limit, its newline aside
+    write_lines(tmp_path / "l.jsonl", "\n".join([ok(1), long, ok(2), just, long]))   # the last line unended
+    tracemalloc.start()
+    try:
+        batches = list(read_jsonl(tmp_path / "l.jsonl"))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 << 20
+    got = [(r["row"], r["id"]) for table, _, _ in batches for r in table.select(["row", "id"]).to_pylist()]
+    assert got == [(1, "ok/m1"), (3, "ok/m2"), (4, "x/just")]
+    assert [p for _, problems, _ in batches for p in problems] == [
+        (2, "line longer than 1,048,576 bytes (not read)"), (5, "line longer than 1,048,576 bytes (not read)")]
+    assert batches[-1][2] == 5
+
+
 def test_jsonl_hostile_lines_cost_only_their_row(tmp_path, capsys):
     jsonl(tmp_path / "h.jsonl", [
         ok(1),
