@@ -76,6 +76,17 @@ def test_an_overlong_jsonl_line_is_a_problem_read_in_bounded_memory(tmp_path, mo
     assert batches[-1][2] == 5
 
 
+def test_jsonl_batches_are_bounded_in_bytes_as_in_rows(tmp_path, monkeypatch):
+    """Long records make short batches: a batch ends at ``batch_rows`` lines or once its lines
+    reach BATCH_BYTES, so memory does not grow with the records' length."""
+    from phylohf.sources import snapshot
+    monkeypatch.setattr(snapshot, "BATCH_BYTES", 1000)
+    lines = [json.dumps({"id": f"x/m{i}", "card": "c" * (290 if i < 10 else 10)}) for i in range(16)]
+    jsonl(tmp_path / "b.jsonl", lines)
+    got = [(table.num_rows, n) for table, _, n in read_jsonl(tmp_path / "b.jsonl", batch_rows=5)]
+    assert got == [(4, 4), (4, 8), (5, 13), (3, 16)]       # 4 long lines (320 bytes) reach 1,000 bytes
+
+
 def test_jsonl_hostile_lines_cost_only_their_row(tmp_path, capsys):
     jsonl(tmp_path / "h.jsonl", [
         ok(1),

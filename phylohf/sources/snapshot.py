@@ -42,6 +42,7 @@ _ROW = "__phylohf_row"      # the input row number, carried through the mapping 
 # A JSONL record longer than this is refused unread, so memory stays bounded (the longest
 # record of the 25 real crawls, card text aside, is 0.85 MB).
 MAX_LINE_BYTES = 64 << 20
+BATCH_BYTES = 64 << 20       # and a batch of JSONL lines about this long at most
 
 
 def _column_expr(field: pa.Field | None, target: str) -> tuple[str, str | None]:
@@ -233,40 +234,60 @@ def _lines(f) -> Iterator[bytes | None]:
             yield line
 
 
+def _blocks(f, batch_rows: int) -> Iterator[list[tuple[int, bytes | None]]]:
+    """(line number, line) of binary file ``f`` in blocks of ``batch_rows`` lines or
+    :data:`BATCH_BYTES`, whichever comes first; the last block may be empty."""
+    block, size = [], 0
+    for line_no, line in enumerate(_lines(f), 1):
+        block.append((line_no, line))
+        size += len(line) if line else 0
+        if len(block) >= batch_rows or size >= BATCH_BYTES:
+            yield block
+            block, size = [], 0
+    yield block
+
+
+def _parse(block: list[tuple[int, bytes | None]], rows_read: int) -> Batch:
+    """One block of JSONL lines as a batch of raw rows (``rows_read``: lines before it)."""
+    rows: list[dict] = []
+    problems: list[tuple[int, str]] = []
+    for line_no, line in block:
+        if line is None:
+            problems.append((line_no, f"line longer than {MAX_LINE_BYTES:,} bytes (not read)"))
+            continue
+        if line_no == 1:
+            line = line.removeprefix(codecs.BOM_UTF8)
+        if not line.strip():
+            continue
+        try:
+            rows.append(to_raw(json.loads(line.decode("utf-8")), line_no))
+        except UnicodeDecodeError as e:
+            problems.append((line_no, f"not valid UTF-8 (byte {line[e.start]:#04x} at column {e.start + 1})"))
+        except MalformedRecord as e:
+            problems.append((line_no, str(e)))
+        except RecursionError:
+            problems.append((line_no, "not valid JSON (nested too deeply to read)"))
+        except ValueError as e:
+            problems.append((line_no, f"not valid JSON ({e})"))
+    return raw_table(rows), problems, block[-1][0] if block else rows_read
+
+
 def read_jsonl(path: str | Path, batch_rows: int = 50_000) -> Iterator[Batch]:
     """Batches of raw rows from a file of one JSON record per line (UTF-8, a leading byte
     order mark skipped); rows are line numbers. A line longer than :data:`MAX_LINE_BYTES`
     is a problem, never read whole. A file none of whose records has an id is one error,
     not a problem per line."""
-    rows: list[dict] = []
-    problems: list[tuple[int, str]] = []
-    line_no, first = 0, True
     with open(path, "rb") as f:
-        for line_no, line in enumerate(_lines(f), 1):
-            if line is None:
-                problems.append((line_no, f"line longer than {MAX_LINE_BYTES:,} bytes (not read)"))
-                continue
-            if line_no == 1:
-                line = line.removeprefix(codecs.BOM_UTF8)
-            if not line.strip():
-                continue
-            try:
-                rows.append(to_raw(json.loads(line.decode("utf-8")), line_no))
-            except UnicodeDecodeError as e:
-                problems.append((line_no, f"not valid UTF-8 (byte {line[e.start]:#04x} at column {e.start + 1})"))
-            except MalformedRecord as e:
-                problems.append((line_no, str(e)))
-            except RecursionError:
-                problems.append((line_no, "not valid JSON (nested too deeply to read)"))
-            except ValueError as e:
-                problems.append((line_no, f"not valid JSON ({e})"))
-            if len(rows) >= batch_rows:
-                yield raw_table(rows), problems, line_no
-                rows, problems, first = [], [], False
-    if first and not rows and problems and all(what == NO_ID for _, what in problems):
+        blocks = _blocks(f, batch_rows)
+        batch, alone = _parse(next(blocks), 0), True
+        for block in blocks:
+            yield batch
+            batch, alone = _parse(block, batch[2]), False
+    table, problems, _ = batch
+    if alone and not table.num_rows and problems and all(what == NO_ID for _, what in problems):
         raise ValueError(f"{path}: no record has a model id (fields {' / '.join(ALIASES['id'])}); "
                          f"expected Hub model records, one JSON object per line")
-    yield raw_table(rows), problems, line_no
+    yield batch
 
 
 def read_records(records: list, start_row: int = 1) -> Batch:
