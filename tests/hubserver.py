@@ -19,8 +19,10 @@ It serves, from fixture records in the API's camelCase listing shape:
 Faults are queued with :meth:`HubServer.inject` and consumed by the next matching
 requests: ``429`` (``Retry-After: 0``), ``ratelimit`` (429 with ``RateLimit`` headers),
 ``500``, ``slow`` (the answer comes after ``slow_seconds``), ``truncated`` (200 with half
-a JSON body), ``drop`` (the connection is closed without an answer) and ``offsite`` (a
-listing page whose next-page link points at ``/api/whoami-v2``). ``delay`` slows
+a JSON body), ``drop`` (the connection is closed without an answer), ``cut`` (closed
+after half the body its ``Content-Length`` announces), ``huge`` (the answer followed by
+``huge_bytes`` of white space, sent 64 KiB at a time) and ``offsite`` (a listing page
+whose next-page link points at ``/api/whoami-v2``). ``delay`` slows
 every listing page (for kill tests). Every request is logged in ``requests``.
 """
 from __future__ import annotations
@@ -84,6 +86,7 @@ class HubServer:
         self.page_size = page_size
         self.slow_seconds = slow_seconds
         self.delay = 0.0
+        self.huge_bytes = 100 << 20
         self.faults: list[list] = []        # [path prefix, kind, requests to let pass first, times left]
         self.requests: list[tuple[str, str, str | None]] = []   # method, path with query, Authorization
         self.lock = threading.Lock()
@@ -272,15 +275,20 @@ def _handler(hub: HubServer):
                 body = body[:len(body) // 2]
             if fault == "deep":         # one record nested deeper than any JSON parser recurses
                 body = body[:-1] + b", " + b"[" * 100_000 + b"]" * 100_000 + b"]"
+            pad = hub.huge_bytes if fault == "huge" else 0
             try:
                 self.send_response(status)
                 for k, v in {"Content-Type": "application/json", **headers}.items():
                     self.send_header(k, v)
-                self.send_header("Content-Length", str(len(body)))
+                self.send_header("Content-Length", str(len(body) + pad))
                 self.end_headers()
                 if not head:
-                    self.wfile.write(body)
-            except OSError:             # the client gave up (slow answer)
+                    self.wfile.write(body[:len(body) // 2] if fault == "cut" else body)
+                    for at in range(0, pad, 1 << 16):
+                        self.wfile.write(b" " * min(1 << 16, pad - at))
+                if fault == "cut":
+                    self.close_connection = True
+            except OSError:             # the client gave up (a slow answer, or one it refused)
                 self.close_connection = True
 
     return Handler

@@ -16,6 +16,7 @@ from huggingface_hub import constants
 from hubserver import HubServer, api_records
 from phylohf.store.ingest import crawl_family, crawl_listing, ingest_batches, ingest_source
 from phylohf.sources.records import RELATIONS
+from phylohf.sources import hub as hub_module
 from phylohf.sources.hub import HubSettings, Pacer, parse_dataset
 from phylohf.sources.simulate import simulate
 from phylohf.store.database import Store
@@ -140,7 +141,8 @@ def test_limit_takes_the_first_models(fixture, tmp_path):
 def test_transient_faults_are_retried(fixture, tmp_path):
     records, cards = fixture
     with HubServer(records, cards, page_size=300, slow_seconds=1.0) as hub, Store(tmp_path / "a.duckdb") as store:
-        for kind, after in [("429", 0), ("ratelimit", 1), ("500", 1), ("slow", 2), ("drop", 3), ("truncated", 3)]:
+        for kind, after in [("429", 0), ("ratelimit", 1), ("500", 1), ("slow", 2), ("drop", 3), ("truncated", 3),
+                            ("cut", 3)]:
             hub.inject(kind, after=after)
         t = time.perf_counter()
         report = crawl_listing(store, fast(hub), progress=False)
@@ -178,6 +180,22 @@ def test_malformed_pages_and_records_are_recorded_and_skipped(fixture, tmp_path)
         counts = store.problem_counts()
     assert counts == {"listing page skipped": 1, "expected a JSON object, got str": 1,
                       "record has no model id": 1}
+
+
+def test_an_answer_past_the_limit_is_refused_as_it_arrives(fixture, tmp_path, monkeypatch):
+    """A page or a card longer than the limit (here 100 MiB against 1 MiB) is a problem; its
+    reading stops at the limit, so memory stays bounded, and the crawl goes on."""
+    monkeypatch.setattr(hub_module, "MAX_ANSWER_BYTES", 1 << 20)
+    records, cards = fixture
+    with HubServer(records[:300], cards, page_size=100) as hub, Store(tmp_path / "a.duckdb") as store:
+        hub.inject("huge", after=1)                                 # page 2
+        hub.inject("huge", path="/resolve/")                        # the first card
+        report = crawl_listing(store, fast(hub, cards=True), progress=False)
+        assert report.stopped is None and store.count() == 200      # pages 1 and 3
+        assert hub.pending() == 0
+        got = store.con.execute("SELECT problem FROM problems WHERE problem LIKE '%larger than%'").fetchall()
+    assert sorted(p.split(" (")[0] for p, in got) == ["listing page skipped", "no model card"]
+    assert all("larger than 1,048,576 bytes, not read" in p for p, in got)
 
 
 def test_a_deeply_nested_record_costs_itself_not_its_page(fixture, tmp_path):

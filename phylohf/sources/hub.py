@@ -17,7 +17,7 @@
 
 Requests go through huggingface_hub's HTTP layer (2.x: ``httpx2``; pyproject.toml declares
 ``>=2.0`` and CI runs the Hub tests on 2.0 too) with the query parameters
-``list_models`` sends: ``http_backoff`` retries 408/429/5xx, timeouts and dropped
+``list_models`` sends: ``http_stream_backoff`` retries 408/429/5xx, timeouts and dropped
 connections with exponential backoff (``Retry-After`` and ``RateLimit`` headers honoured),
 ``hf_raise_for_status`` gives typed errors. Pages are requested here rather than through
 ``list_models`` because that generator hides the cursor, and the cursor of the next page
@@ -35,9 +35,10 @@ request, and URL-quoted in paths; a rejected id is a problem row, never a reques
 a next-page link that leaves ``<endpoint>/api/models``.
 
 Faults: a body that is not JSON is fetched again up to ``retries`` times, then recorded
-and skipped, as are gated/private (401/403) and deleted (404) models and missing cards;
-a request still failing after the retries stops the crawl (:class:`HubUnavailable`),
-keeping everything committed.
+and skipped, as are gated/private (401/403) and deleted (404) models, missing cards and
+answers longer than :data:`MAX_ANSWER_BYTES` (refused as they arrive, never held whole);
+a connection cut while an answer arrives is retried too; a request still failing after
+the retries stops the crawl (:class:`HubUnavailable`), keeping everything committed.
 
 Rate limits of the Hub (per 5-minute window; API / resolvers): anonymous 500 / 3,000,
 free account 1,000 / 5,000, PRO 2,500 / 12,000. Request starts are spaced to stay within
@@ -49,6 +50,7 @@ into the ``Authorization`` header: never into the store, a message or a log.
 """
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections import Counter
@@ -60,7 +62,7 @@ from urllib.parse import quote
 import httpx2
 from huggingface_hub import constants, hf_hub_url
 from huggingface_hub.errors import HfHubHTTPError, HFValidationError
-from huggingface_hub.utils import (build_hf_headers, get_token, hf_raise_for_status, http_backoff,
+from huggingface_hub.utils import (build_hf_headers, get_token, hf_raise_for_status, http_stream_backoff,
                                    parse_ratelimit_headers, validate_repo_id)
 
 from .. import __version__
@@ -74,6 +76,9 @@ FIELDS = ["author", "cardData", "config", "createdAt", "lastModified", "download
           "library_name", "pipeline_tag", "tags", "gated", "private", "baseModels", "childrenModelCount",
           "downloadsAllTime", "safetensors", "gguf", "siblings"]
 TRANSIENT = (httpx2.TimeoutException, httpx2.NetworkError, httpx2.RemoteProtocolError)
+# An answer longer than this is refused, so memory stays bounded (a listing page of 1,000
+# models with every field is a few MB)
+MAX_ANSWER_BYTES = 64 << 20
 RESUME = "run the same command again to resume"
 Problem = tuple[str | None, str]            # (model id or None, what went wrong)
 
@@ -81,6 +86,28 @@ Problem = tuple[str | None, str]            # (model id or None, what went wrong
 class HubUnavailable(RuntimeError):
     """Requests still fail after the retries, or the listing is refused: the crawl stops,
     what it stored is kept."""
+
+
+class AnswerTooLarge(Exception):
+    """An answer longer than :data:`MAX_ANSWER_BYTES`; ``response`` has its status and headers."""
+
+    def __init__(self, response: httpx2.Response):
+        super().__init__(f"larger than {MAX_ANSWER_BYTES:,} bytes, not read")
+        self.response = response
+
+
+def _bounded(r: httpx2.Response) -> httpx2.Response:
+    """Streamed answer ``r`` read into memory, or :class:`AnswerTooLarge` once it passes
+    :data:`MAX_ANSWER_BYTES`."""
+    body, size = [], 0
+    for chunk in r.iter_bytes():
+        size += len(chunk)
+        if size > MAX_ANSWER_BYTES:
+            raise AnswerTooLarge(r)
+        body.append(chunk)
+    headers = [(k, v) for k, v in r.headers.multi_items()     # the body is decoded now
+               if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")]
+    return httpx2.Response(r.status_code, headers=headers, content=b"".join(body), request=r.request)
 
 
 @dataclass
@@ -172,14 +199,13 @@ class HubClient:
         self.lock = threading.Lock()
 
     def get(self, url: str, params: dict | None = None, bucket: str = "api") -> httpx2.Response:
-        """One GET; raises HfHubHTTPError for 4xx, HubUnavailable when retries are spent."""
+        """One GET; raises HfHubHTTPError for 4xx, AnswerTooLarge, HubUnavailable when
+        retries are spent."""
         self.pacers[bucket].wait()
         with self.lock:
             self.requests[bucket] += 1
         try:
-            r = http_backoff("GET", url, params=params, headers=self.headers, timeout=self.s.timeout,
-                             max_retries=self.s.retries, base_wait_time=self.s.backoff,
-                             max_wait_time=8 * self.s.backoff)
+            r = self._read(url, params)
             self.pacers[bucket].observe(r.headers)
             hf_raise_for_status(r)
         except TRANSIENT as e:
@@ -190,6 +216,20 @@ class HubClient:
                 raise HubUnavailable(f"{_short(url)}: HTTP {status} after {self.s.retries} retries") from None
             raise
         return r
+
+    def _read(self, url: str, params: dict | None) -> httpx2.Response:
+        """A GET's answer, read whole (see :func:`_bounded`): huggingface_hub retries the
+        request, this the reading of a body that a cut connection ended early."""
+        for attempt in itertools.count():
+            with http_stream_backoff("GET", url, params=params, headers=self.headers, timeout=self.s.timeout,
+                                     max_retries=self.s.retries, base_wait_time=self.s.backoff,
+                                     max_wait_time=8 * self.s.backoff) as r:
+                try:
+                    return _bounded(r)
+                except TRANSIENT:
+                    if attempt >= self.s.retries:
+                        raise
+            time.sleep(self.s.backoff * 2 ** min(attempt, 3))
 
     def get_json(self, url: str, params: dict | None = None) -> tuple[object, httpx2.Response]:
         """(parsed body or None when it stays malformed after the retries, response)."""
@@ -212,14 +252,15 @@ class HubClient:
     def pages(self, url: str, params: dict | None) -> Iterator[tuple[list[dict], str | None, list[Problem]]]:
         """(records, URL of the next page or None, problems) page by page."""
         while url:
+            why = f"not a JSON list after {self.s.retries} retries"
             try:
                 body, r = self.get_json(url, params)
             except HfHubHTTPError as e:         # e.g. 401: an invalid token
                 raise HubUnavailable(f"{_short(url)}: HTTP {e.response.status_code}; check your "
                                      f"token (HF_TOKEN, hf auth login) and HF_ENDPOINT") from None
-            problems = [] if isinstance(body, list) else [
-                (None, f"listing page skipped (not a JSON list after {self.s.retries} retries): "
-                       f"{_short(str(r.url))}")]
+            except AnswerTooLarge as e:
+                body, r, why = None, e.response, str(e)
+            problems = [] if isinstance(body, list) else [(None, f"listing page skipped ({why}): {_short(str(r.url))}")]
             url, params = r.links.get("next", {}).get("url"), None
             if url and not url.startswith(f"{self.endpoint}/api/models?"):     # the link is remote data too
                 problems.append((None, f"listing stopped: next-page link outside {self.endpoint}/api/models"))
@@ -235,6 +276,8 @@ class HubClient:
         except HfHubHTTPError as e:
             code = e.response.status_code
             return None, (model_id, f"model skipped (HTTP {code}, {_why(code)})")
+        except AnswerTooLarge as e:
+            return None, (model_id, f"model skipped (record {e})")
         if not isinstance(body, dict):
             return None, (model_id, "model skipped (malformed JSON record)")
         return body, None
@@ -265,6 +308,8 @@ class HubClient:
         except HfHubHTTPError as e:
             code = e.response.status_code
             return None, (model_id, f"no model card (HTTP {code}, {_why(code) if code != 404 else 'no README.md'})")
+        except AnswerTooLarge as e:
+            return None, (model_id, f"no model card ({e})")
 
     def find_root(self, model_id: str) -> tuple[str, dict | None, list[Problem]]:
         """Up by the Hub's primary parents: (root id, its record or None, problems on the way)."""
