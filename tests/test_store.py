@@ -231,7 +231,7 @@ def test_duckdb_draws_no_progress_bar_into_the_output(tmp_path):
     ones turn it off."""
     code = textwrap.dedent(f"""
         import duckdb
-        from phylohf.sources.normalize import connect
+        from phylohf.sources.duck import connect
         from phylohf.store.database import Store
         on = lambda con: con.execute("SELECT current_setting('enable_progress_bar')").fetchall()[0][0]
         with Store({str(tmp_path / "s.duckdb")!r}) as store:

@@ -64,6 +64,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pycountry
 
+from .duck import connect
 from .records import RELATIONS, ModelRecord, raw_table, to_raw
 
 # ISO 639-3 codes that are also English words or ML jargon on Hub tags ("opt", "trl",
@@ -326,14 +327,6 @@ def normalize_batch(con: duckdb.DuckDBPyConnection, raw: pa.Table) -> pa.Table:
     finally:
         con.unregister("raw")
         con.execute("DROP TABLE _normalized")
-
-
-def connect(**config) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB connection that draws no progress bar (DuckDB draws one on stdout,
-    into a command's output, for a query over 2 s)."""
-    con = duckdb.connect(config=config)
-    con.execute("SET enable_progress_bar = false")
-    return con
 
 
 @functools.lru_cache(maxsize=1)

@@ -29,7 +29,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from .normalize import connect
+from .duck import connect
 from .records import (ALIASES, MAX_PARENTS, NO_ID, RAW_SCHEMA, MalformedRecord, card_data, raw_table, tag_list,
                        to_raw)
 

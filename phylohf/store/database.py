@@ -81,16 +81,15 @@ def default_path() -> str:
 # uncompressed in it).
 _CONFIG = {"autoinstall_known_extensions": False, "autoload_known_extensions": False,
            "storage_compatibility_version": "latest"}
-QUIET = "SET enable_progress_bar = false"   # DuckDB draws one on stdout for a query over 2 s
 
 
 def _connect(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
     """A connection to ``path``, or a StoreError that says who holds it or what is wrong with it."""
     import duckdb
+
+    from ..sources.duck import connect
     try:
-        con = duckdb.connect(str(path), read_only=read_only, config=_CONFIG)
-        con.execute(QUIET)
-        return con
+        return connect(str(path), read_only=read_only, **_CONFIG)
     except duckdb.Error as e:
         message = str(e)
         problem = message.splitlines()[0]

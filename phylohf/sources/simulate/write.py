@@ -9,7 +9,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from ..normalize import connect
+from ..duck import connect
 from .params import Simulation
 
 
