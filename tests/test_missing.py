@@ -12,7 +12,7 @@ from phylohf.genealogy.licensing import RULES
 from phylohf.analyses.licenses import Imputation, expected_violations
 from phylohf.genealogy.lineage import Lineage
 from phylohf.phylo import masking
-from phylohf.phylo.asr import pair_posteriors, posterior_draws
+from phylohf.phylo.asr import marginal, pair_posteriors, posterior_draws
 from phylohf.phylo.mk import q_matrix, simulate_states
 from phylohf.phylo.reconstruct import reconstruct
 from phylohf.phylo.transitions import em_matrix
@@ -133,9 +133,14 @@ def _chain(observed):
     st = np.array([0, -1, -1])
     Q = q_matrix("ER", [0.5], 2)
     imputed = np.asarray(observed) & (st < 0)
-    imp = Imputation(np.flatnonzero(imputed), np.zeros(imputed.sum(), np.int64), np.ones(imputed.sum()),
-                     names, 0.0, "", st, Q)
-    return lin, st, names, imp, imputed
+    return lin, st, names, _imputation(lin, st, names, Q, imputed), imputed
+
+
+def _imputation(lin, st, names, Q, imputed) -> Imputation:
+    """The imputation of the ``imputed`` nodes by ``Q`` (unit branch lengths), as impute makes it."""
+    nodes = np.flatnonzero(imputed)
+    post = marginal(lin, st, Q, np.where(lin.parent >= 0, 1.0, np.nan)).posterior[nodes]
+    return Imputation(nodes, post, names, 0.0, "", st, Q)
 
 
 def test_expected_violations_on_a_three_node_chain():
@@ -160,8 +165,7 @@ def test_a_merge_edge_between_imputed_models_is_judged_from_the_draws():
     st = np.array([0, -1, 1, -1])
     names = ["cc-by-nc-4.0", "mit"]
     imputed = st < 0
-    imp = Imputation(np.flatnonzero(imputed), np.zeros(2, np.int64), np.ones(2), names, 0.0, "", st,
-                     q_matrix("ER", [0.5], 2))
+    imp = _imputation(lin, st, names, q_matrix("ER", [0.5], 2), imputed)
     child, parent, _ = edges(lin)
     e = expected_violations(lin, child, parent, st, names, imp, imputed, draws=4000)
     s, d = (1 + np.exp(-1)) / 2, (1 - np.exp(-1)) / 2

@@ -34,13 +34,21 @@ class Imputation:
     """Most probable license of models that declare none, from their relatives."""
 
     nodes: np.ndarray          # node indices imputed
-    state: np.ndarray          # index into names
-    probability: np.ndarray
+    posterior: np.ndarray      # (len(nodes), len(names)) their marginal posteriors
     names: list[str]
     loglik: float
     conventions: str
     states: np.ndarray         # the model's states of every node (-1 unknown), indices into names
     Q: np.ndarray              # its fitted rate matrix (unit branch lengths, root prior equal)
+
+    @property
+    def state(self) -> np.ndarray:
+        """The most probable state of each imputed node (index into names)."""
+        return self.posterior.argmax(axis=1)
+
+    @property
+    def probability(self) -> np.ndarray:
+        return self.posterior.max(axis=1)
 
 
 @dataclass
@@ -137,7 +145,7 @@ def impute(lineage: Lineage, states: np.ndarray, names: list[str], seed: int = 1
                     starts=1, seed=seed)
     nodes = r.imputed[lineage.observed[r.imputed]]
     marg = r.marginals
-    return Imputation(nodes, marg.map_state[nodes], marg.posterior[nodes].max(axis=1), names, r.fit.loglik,
+    return Imputation(nodes, marg.posterior[nodes], names, r.fit.loglik,
                       "Mk ER by maximum likelihood over the license states (most frequent ids, "
                       "'(rare)' lumps the rest), root prior equal, unit branch lengths; marginal "
                       "posteriors by the two-pass algorithm", states, r.fit.Q)
@@ -151,16 +159,16 @@ def expected_violations(lineage: Lineage, child: np.ndarray, parent: np.ndarray,
                         names: list[str], imp: Imputation, imputed: np.ndarray, draws: int = DRAWS,
                         seed: int = 1) -> dict:
     """Expected violations among the edges ``parent -> child`` with an imputed end (``imputed``:
-    node mask) and the other end known or imputed.
+    node mask, within ``imp.nodes``) and the other end known or imputed.
 
     An edge's probability of breaking rule r is the posterior mass of its license pairs that
     break r: from the imputed end's marginal when the other end is known, from the exact pair
-    posterior of a primary edge with both ends imputed (:func:`~phylohf.phylo.asr.pair_posteriors`),
+    posterior of a primary edge with both ends imputed (:meth:`~phylohf.phylo.asr.JointSampler.pairs`),
     from the draws for a merge edge with both ends imputed. The 95% interval is the 2.5 and
     97.5% quantiles of the violation count over ``draws`` joint draws of every imputed state
     (forward filtering, backward sampling), which keeps the dependence of edges that share an
     imputed model or a lineage. Imputed ``(rare)`` licenses are not judged."""
-    from ..phylo.asr import JointSampler, marginal, pair_posteriors
+    from ..phylo.asr import JointSampler
     known = states >= 0
     use = (imputed[parent] | imputed[child]) & (known[parent] | imputed[parent]) & (known[child] | imputed[child])
     child, parent = child[use], parent[use]
@@ -170,7 +178,8 @@ def expected_violations(lineage: Lineage, child: np.ndarray, parent: np.ndarray,
     code = {n: i for i, n in enumerate(names)}
     lut = np.array([code.get(n, K) for n in imp.names], np.int64)
     lengths = np.where(lineage.parent >= 0, 1.0, np.nan)
-    post = marginal(lineage, imp.states, imp.Q, lengths).posterior
+    at = np.full(lineage.n, -1)                 # row of each imputed node in the imputation's marginals
+    at[imp.nodes] = np.arange(len(imp.nodes))
     prob = np.zeros((len(child), len(RULES) + 1))      # per edge: P(rule r), last column: none
 
     def add(rows, rule, w):
@@ -178,14 +187,14 @@ def expected_violations(lineage: Lineage, child: np.ndarray, parent: np.ndarray,
         prob.flat[:] += np.bincount(cell, weights=w, minlength=prob.size)
     one = np.flatnonzero(~(imputed[parent] & imputed[child]))
     kid, dad = one[imputed[child[one]]], one[imputed[parent[one]]]      # which end is imputed
-    add(np.repeat(kid, k), V[states[parent[kid]][:, None], lut[None, :]].ravel(), post[child[kid]].ravel())
-    add(np.repeat(dad, k), V[lut[None, :], states[child[dad]][:, None]].ravel(), post[parent[dad]].ravel())
+    add(np.repeat(kid, k), V[states[parent[kid]][:, None], lut[None, :]].ravel(), imp.posterior[at[child[kid]]].ravel())
+    add(np.repeat(dad, k), V[lut[None, :], states[child[dad]][:, None]].ravel(), imp.posterior[at[parent[dad]]].ravel())
     both = np.flatnonzero(imputed[parent] & imputed[child])
     primary = both[lineage.parent[child[both]] == parent[both]]
-    pair = pair_posteriors(lineage, imp.states, imp.Q, lengths, child[primary])
-    add(np.repeat(primary, k * k), np.tile(V[lut[:, None], lut[None, :]].ravel(), len(primary)), pair.ravel())
     ends = np.unique(np.r_[child, parent][imputed[np.r_[child, parent]]])
-    sampler = JointSampler(lineage, imp.states, imp.Q, lengths, ends)
+    sampler = JointSampler(lineage, imp.states, imp.Q, lengths, ends)         # one down pass for both
+    pair = sampler.pairs(child[primary])
+    add(np.repeat(primary, k * k), np.tile(V[lut[:, None], lut[None, :]].ravel(), len(primary)), pair.ravel())
     row = np.full(lineage.n, -1)
     row[ends] = np.arange(len(ends))
     rng = np.random.default_rng([seed, 3])

@@ -249,19 +249,7 @@ def _edge_pairs(ps: _Passes, s: _Step, at: np.ndarray, above: np.ndarray):
 def pair_posteriors(lineage: Lineage, states, Q, lengths, children, root_prior: str = "equal") -> np.ndarray:
     """(len(children), k, k): the posterior P(parent in a, child in b | data) of the primary
     edge above each of ``children`` (non-roots), proportional to ``above[a] P[a, b] down[b]``."""
-    ps = _down_pass(lineage, states, Q, lengths, root_prior)
-    children = np.asarray(children, np.int64)
-    pos = np.full(lineage.n, -1)
-    pos[children] = np.arange(len(children))
-    out = np.zeros((len(children), ps.k, ps.k))
-
-    def visit(s: _Step, above: np.ndarray) -> None:
-        at = np.flatnonzero(pos[s.nodes] >= 0)
-        _, _, pairs, z = _edge_pairs(ps, s, at, above)
-        out[pos[s.nodes[at]]] = pairs / z
-
-    _up_pass(ps, visit)
-    return out
+    return JointSampler(lineage, states, Q, lengths, [], root_prior).pairs(children)
 
 
 class JointSampler:
@@ -306,6 +294,23 @@ class JointSampler:
         out = np.repeat(states[self.nodes][:, None], draws, axis=1).astype(X.dtype)
         free = row[self.nodes] >= 0
         out[free] = X[row[self.nodes[free]]]
+        return out
+
+    def pairs(self, children) -> np.ndarray:
+        """:func:`pair_posteriors` of the edges above ``children``, from this down pass (the
+        up pass fills only the outside messages of non-roots, which draws do not read)."""
+        ps = self.ps
+        children = np.asarray(children, np.int64)
+        pos = np.full(len(self.parent), -1)
+        pos[children] = np.arange(len(children))
+        out = np.zeros((len(children), ps.k, ps.k))
+
+        def visit(s: _Step, above: np.ndarray) -> None:
+            at = np.flatnonzero(pos[s.nodes] >= 0)
+            _, _, pairs, z = _edge_pairs(ps, s, at, above)
+            out[pos[s.nodes[at]]] = pairs / z
+
+        _up_pass(ps, visit)
         return out
 
 
