@@ -20,7 +20,7 @@ if not _USER_BLAS:
         os.environ.setdefault(_var, "1")
 
 from .exits import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_SKIPPED, duckdb_error, failure, interrupts
-from .options import parser
+from .options import parse
 from .store.database import Store, StoreError
 
 # the analyses: command -> (Ecosystem method, indent of its JSON)
@@ -287,7 +287,7 @@ def main(argv: list[str] | None = None) -> int:
     command = "phylohf"
     with interrupts() as interrupted:
         try:
-            args = parser().parse_args(argv)
+            args = parse(argv)
             command = f"phylohf {args.command}"
             _one_blas_thread()
             _heap_for_temporaries()

@@ -373,4 +373,15 @@ def parser() -> argparse.ArgumentParser:
                    "(default: a temporary directory, removed afterwards)")
     s.add_argument("--trees", default="trees/demo", metavar="DIR",
                    help="where the family trees go (default: trees/demo)")
+    p.commands = sub.choices            # name -> its parser, which reports its own usage errors
     return p
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    """The command line parsed; an option the command does not know is a usage error of that
+    command (its usage shown), not of ``phylohf``."""
+    p = parser()
+    args, extra = p.parse_known_args(argv)
+    if extra:
+        p.commands[args.command].error(f"unrecognized arguments: {' '.join(extra)}")
+    return args

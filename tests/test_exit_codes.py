@@ -253,6 +253,20 @@ def test_nonsensical_numbers_are_usage_errors(args, option, capsys):
     assert f"error: argument {option}: expected an integer" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("args", [["relatives", "--replicates", "50"], ["trees", "--formats", "newick"],
+                                  ["--bogus", "families"]])
+def test_an_unknown_option_is_a_usage_error_of_its_command(args, capsys):
+    """The command's usage and name, not phylohf's list of commands."""
+    with pytest.raises(SystemExit) as e:
+        main(args)
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    command = next(a for a in args if not a.startswith("-"))
+    assert err.startswith(f"usage: phylohf {command} ")
+    unknown = " ".join(a for a in args if a != command)
+    assert err.rstrip().endswith(f"phylohf {command}: error: unrecognized arguments: {unknown}")
+
+
 @pytest.mark.parametrize("value", ["0", "1", "-0.2", "1.5", "nan", "half"])
 def test_mask_is_a_fraction(value, capsys):
     with pytest.raises(SystemExit) as e:
