@@ -126,8 +126,7 @@ def stage_phylohf(work: Path) -> dict:
 def _copy_alone(parquet: Path) -> float:
     """Seconds to copy ``parquet`` as it is into a table of a new DuckDB file (the floor under
     any ingest into DuckDB), in a child process so the stage's peak RSS stays its own."""
-    code = ("import sys, time, duckdb; con = duckdb.connect(sys.argv[2]); "
-            "con.execute('SET enable_progress_bar = false'); "
+    code = ("import sys, time; from phylohf.sources.duck import connect; con = connect(sys.argv[2]); "
             "t = time.perf_counter(); "
             "con.execute('CREATE TABLE t AS SELECT * FROM read_parquet(?)', [sys.argv[1]]); con.close(); "
             "print(time.perf_counter() - t)")
