@@ -217,6 +217,10 @@ class HubClient:
             raise
         return r
 
+    def _pause(self, attempt: int) -> None:
+        """The wait before retry ``attempt + 1``: ``backoff``, doubled up to 8x (as huggingface_hub's)."""
+        time.sleep(self.s.backoff * 2 ** min(attempt, 3))
+
     def _read(self, url: str, params: dict | None) -> httpx2.Response:
         """A GET's answer, read whole (see :func:`_bounded`): huggingface_hub retries the
         request, this the reading of a body that a cut connection ended early."""
@@ -229,7 +233,7 @@ class HubClient:
                 except TRANSIENT:
                     if attempt >= self.s.retries:
                         raise
-            time.sleep(self.s.backoff * 2 ** min(attempt, 3))
+            self._pause(attempt)
 
     def get_json(self, url: str, params: dict | None = None) -> tuple[object, httpx2.Response]:
         """(parsed body or None when it stays malformed after the retries, response)."""
@@ -239,7 +243,7 @@ class HubClient:
                 return json_body(r.text), r
             except ValueError:
                 if attempt < self.s.retries:
-                    time.sleep(self.s.backoff * 2 ** min(attempt, 3))
+                    self._pause(attempt)
         return None, r
 
     def listing_params(self, tag: str | None = None, limit: int | None = None) -> dict:
